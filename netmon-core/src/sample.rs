@@ -1,0 +1,103 @@
+//! What the sampler emits every `sampling_interval_seconds`: plain values that the store
+//! writes, the server streams and the CLI prints.
+
+use serde::{Deserialize, Serialize};
+
+/// Direction of traffic, seen from this machine.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Direction {
+    /// Sent by this machine (upload).
+    Sent,
+    /// Received by this machine (download).
+    Received,
+}
+
+/// Application name under which bytes that no process could be found for are kept.
+pub const UNKNOWN_APP: &str = "unknown";
+
+/// Where traffic went, when known: the hostname and its registrable domain
+/// (`api.netflix.com`, `netflix.com`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Destination {
+    pub host: String,
+    pub domain: String,
+}
+
+/// Bytes and packets of one application (and destination, when tracked) in one direction
+/// during one sample.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Usage {
+    pub app: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub destination: Option<Destination>,
+    pub direction: Direction,
+    /// IP bytes (IP header included, link-layer header excluded).
+    pub bytes: u64,
+    pub packets: u64,
+}
+
+/// A process that carried traffic during a sample.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct ProcessSeen {
+    pub pid: u32,
+    /// The application the process is grouped under.
+    pub app: String,
+    /// The process's own name (`comm` on Linux).
+    pub name: String,
+    /// Full path of the executable, when it could be read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exe: Option<String>,
+}
+
+/// Counters of one sample beyond per-application usage: for the live view and diagnostics.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SampleStats {
+    /// IP packets counted (sent and received).
+    pub packets: u64,
+    /// IP bytes counted (sent and received).
+    pub bytes: u64,
+    /// Flows (5-tuples) that carried traffic during the sample.
+    pub active_flows: u64,
+    /// Bytes counted under [`UNKNOWN_APP`].
+    pub unknown_bytes: u64,
+    /// Bytes attributed by a flow's remote endpoint because its socket was gone before it could
+    /// be read (see ARCHITECTURE.md, attribution).
+    pub inferred_bytes: u64,
+    /// Bytes between two addresses of this machine (loopback); not counted as usage.
+    pub local_bytes: u64,
+    /// Bytes neither from nor to this machine (forwarded, bridged); not counted as usage.
+    pub transit_bytes: u64,
+    /// Frames that could not be read as IP (ARP, malformed); not counted as usage.
+    pub skipped_frames: u64,
+    /// Packets the capture source reported as dropped since the previous sample.
+    pub dropped_packets: u64,
+}
+
+/// Everything counted during one sampling interval.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Sample {
+    /// Start of the interval, milliseconds since the Unix epoch (UTC).
+    pub start_ms: i64,
+    /// End of the interval, milliseconds since the Unix epoch (UTC).
+    pub end_ms: i64,
+    pub usage: Vec<Usage>,
+    pub processes: Vec<ProcessSeen>,
+    pub stats: SampleStats,
+}
+
+impl Sample {
+    /// Bytes of `app` in `direction` during this sample.
+    pub fn bytes_of(&self, app: &str, direction: Direction) -> u64 {
+        self.usage
+            .iter()
+            .filter(|usage| usage.app == app && usage.direction == direction)
+            .map(|usage| usage.bytes)
+            .sum()
+    }
+
+    /// Length of the interval in seconds (never zero, so rates are defined).
+    pub fn seconds(&self) -> f64 {
+        ((self.end_ms - self.start_ms).max(1)) as f64 / 1000.0
+    }
+}
