@@ -3,9 +3,17 @@
 //! A pure library: the frontends (`netmon` CLI, `netmon-server`, `netmon-menubar`) only wire
 //! these pieces together. ARCHITECTURE.md at the repository root maps the modules.
 
+pub mod attribution;
+pub mod capture;
 pub mod config;
+pub mod flow;
+pub mod monitor;
+pub mod os;
+pub mod packet;
 pub mod paths;
+pub mod process;
 pub mod sample;
+pub mod tracker;
 
 pub use config::Config;
 pub use paths::Paths;

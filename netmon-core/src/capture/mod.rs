@@ -1,0 +1,57 @@
+//! Capture sources: where traffic comes from. Each source is one implementation of
+//! [`CaptureSource`]; the monitor does not know which one it runs.
+
+pub mod pcap;
+
+use crate::packet::PacketMeta;
+
+/// One thing a capture source saw.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Observation {
+    /// An IP packet.
+    Packet(PacketMeta),
+    /// A frame that could not be read as IP (ARP, malformed, an unknown link layer).
+    Unreadable,
+}
+
+/// A source of traffic: libpcap on Linux, PKTAP or `nettop` on macOS.
+pub trait CaptureSource: Send {
+    /// What the source captures, for logs and status (`pcap on any`).
+    fn describe(&self) -> String;
+
+    /// Waits briefly (about 100 ms at most) for traffic and appends what arrived to `batch`.
+    fn poll(&mut self, batch: &mut Vec<Observation>) -> Result<(), CaptureError>;
+
+    /// Packets the source lost since it started (kernel buffer full), when it can tell.
+    fn dropped(&mut self) -> u64 {
+        0
+    }
+}
+
+/// Why capture could not start or continue.
+#[derive(Debug, thiserror::Error)]
+pub enum CaptureError {
+    #[error("capture on {device} is not permitted ({detail}); {hint}")]
+    PermissionDenied {
+        device: String,
+        detail: String,
+        hint: &'static str,
+    },
+    #[error("no capture device named {device} ({detail}); set capture_interface in config.json to an interface of this machine, or to \"any\"")]
+    NoDevice { device: String, detail: String },
+    #[error("capture on {device} delivers link type {dlt}, which netmon cannot read")]
+    UnsupportedLink { device: String, dlt: i32 },
+    #[error("capture on {device} failed: {detail}")]
+    Failed { device: String, detail: String },
+}
+
+impl CaptureError {
+    /// Process exit code for this error: 77 (EX_NOPERM) when capture is not permitted,
+    /// 69 (EX_UNAVAILABLE) otherwise.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            Self::PermissionDenied { .. } => 77,
+            _ => 69,
+        }
+    }
+}

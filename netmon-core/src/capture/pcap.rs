@@ -1,0 +1,104 @@
+//! libpcap capture: every interface (`any`) or one, read with [`crate::packet`].
+
+use pcap::{Active, Capture};
+
+use super::{CaptureError, CaptureSource, Observation};
+use crate::packet::{self, LinkType};
+
+/// Bytes kept of each packet: enough for the headers and for the DNS answers and TLS/QUIC
+/// handshakes the domain parsers read.
+pub const SNAPLEN: i32 = 2048;
+/// Kernel buffer for captured packets.
+const BUFFER_BYTES: i32 = 16 << 20;
+/// Longest wait for packets in one poll, in milliseconds.
+const POLL_TIMEOUT_MS: i32 = 100;
+/// Most packets taken in one poll, so the monitor sees batches regularly.
+const MAX_BATCH: usize = 4096;
+
+#[cfg(target_os = "linux")]
+const PERMISSION_HINT: &str = "run with sudo, or grant the capture capabilities once: sudo setcap cap_net_raw,cap_net_admin,cap_sys_ptrace,cap_dac_read_search+eip $(command -v netmon)";
+#[cfg(not(target_os = "linux"))]
+const PERMISSION_HINT: &str =
+    "run with sudo, or set capture_method to \"nettop\" in config.json (no root needed)";
+
+/// A live libpcap capture.
+pub struct PcapSource {
+    capture: Capture<Active>,
+    link: LinkType,
+    device: String,
+}
+
+impl PcapSource {
+    /// Opens a capture on `device` (`any` for every interface on Linux).
+    pub fn open(device: &str) -> Result<Self, CaptureError> {
+        let capture = Capture::from_device(device)
+            .and_then(|inactive| {
+                inactive
+                    .snaplen(SNAPLEN)
+                    .buffer_size(BUFFER_BYTES)
+                    .timeout(POLL_TIMEOUT_MS)
+                    .promisc(false)
+                    .open()
+            })
+            .map_err(|error| open_error(device, error))?;
+        let dlt = capture.get_datalink().0;
+        let link = LinkType::from_dlt(dlt).ok_or_else(|| CaptureError::UnsupportedLink {
+            device: device.to_string(),
+            dlt,
+        })?;
+        Ok(Self {
+            capture,
+            link,
+            device: device.to_string(),
+        })
+    }
+}
+
+impl CaptureSource for PcapSource {
+    fn describe(&self) -> String {
+        format!("pcap on {}", self.device)
+    }
+
+    fn poll(&mut self, batch: &mut Vec<Observation>) -> Result<(), CaptureError> {
+        while batch.len() < MAX_BATCH {
+            match self.capture.next_packet() {
+                Ok(frame) => batch.push(match packet::parse(self.link, frame.data) {
+                    Ok(meta) => Observation::Packet(meta),
+                    Err(_) => Observation::Unreadable,
+                }),
+                Err(pcap::Error::TimeoutExpired) => return Ok(()),
+                Err(error) => {
+                    return Err(CaptureError::Failed {
+                        device: self.device.clone(),
+                        detail: error.to_string(),
+                    })
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn dropped(&mut self) -> u64 {
+        self.capture
+            .stats()
+            .map(|stats| u64::from(stats.dropped) + u64::from(stats.if_dropped))
+            .unwrap_or_default()
+    }
+}
+
+fn open_error(device: &str, error: pcap::Error) -> CaptureError {
+    let detail = error.to_string();
+    let lower = detail.to_lowercase();
+    let device = device.to_string();
+    if lower.contains("permission") || lower.contains("not permitted") {
+        CaptureError::PermissionDenied {
+            device,
+            detail,
+            hint: PERMISSION_HINT,
+        }
+    } else if lower.contains("no such device") || lower.contains("doesn't exist") {
+        CaptureError::NoDevice { device, detail }
+    } else {
+        CaptureError::Failed { device, detail }
+    }
+}

@@ -1,0 +1,255 @@
+//! The capture → tracker → sample loop that `netmon run` drives.
+//!
+//! The capture source runs on its own thread and hands batches of observations over a bounded
+//! channel; this loop places each packet (sent, received, local, transit), counts it on its flow,
+//! looks up owners of new flows, and closes a [`Sample`] every interval. Stopping (the `stop`
+//! flag) ends capture, and the last, partial window is still emitted.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{self, RecvTimeoutError};
+use std::thread;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use crate::capture::{CaptureError, CaptureSource, Observation};
+use crate::flow::{LocalAddrs, Placement};
+use crate::sample::Sample;
+use crate::tracker::Tracker;
+
+/// How often this machine's addresses are read again (interfaces come and go: Wi-Fi →
+/// Ethernet, VPN up).
+const ADDRESS_REFRESH: Duration = Duration::from_secs(2);
+/// Soonest re-read after a packet that matched none of this machine's addresses.
+const ADDRESS_REFRESH_ON_MISS: Duration = Duration::from_millis(500);
+/// Longest the loop waits for a batch before doing its periodic work.
+const TICK: Duration = Duration::from_millis(20);
+/// Batches buffered between the capture thread and the loop.
+const CHANNEL_BATCHES: usize = 256;
+
+struct Batch {
+    observations: Vec<Observation>,
+    dropped_total: u64,
+}
+
+/// Runs capture until `stop` is set or the source fails, calling `on_sample` at the end of every
+/// `interval` and once more for the last window.
+pub fn run(
+    mut source: Box<dyn CaptureSource>,
+    mut tracker: Tracker,
+    interval: Duration,
+    stop: &AtomicBool,
+    mut on_sample: impl FnMut(Sample),
+) -> Result<(), CaptureError> {
+    let (sender, receiver) = mpsc::sync_channel::<Batch>(CHANNEL_BATCHES);
+    thread::scope(|scope| {
+        let capture = scope.spawn(move || capture_loop(source.as_mut(), &sender, stop));
+        let mut addresses = Addresses::read();
+        let mut window = Window::starting_now(interval);
+        let mut dropped_before = 0;
+        loop {
+            let wait = window.time_left(Instant::now()).min(TICK);
+            match receiver.recv_timeout(wait) {
+                Ok(batch) => {
+                    let now = Instant::now();
+                    batch
+                        .observations
+                        .iter()
+                        .for_each(|observation| match observation {
+                            Observation::Packet(packet) => {
+                                let placement = addresses.place(packet);
+                                tracker.record(packet, placement, now);
+                            }
+                            Observation::Unreadable => tracker.skipped(),
+                        });
+                    tracker.dropped(batch.dropped_total.saturating_sub(dropped_before));
+                    dropped_before = dropped_before.max(batch.dropped_total);
+                }
+                Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Disconnected) => break,
+            }
+            let now = Instant::now();
+            tracker.attribute(now);
+            addresses.refresh_if_due(now);
+            if window.is_over(now) {
+                on_sample(window.close(&mut tracker, now));
+            }
+        }
+        on_sample(window.close(&mut tracker, Instant::now()));
+        capture.join().unwrap_or_else(|_| {
+            Err(CaptureError::Failed {
+                device: "capture thread".into(),
+                detail: "panicked".into(),
+            })
+        })
+    })
+}
+
+fn capture_loop(
+    source: &mut dyn CaptureSource,
+    sender: &mpsc::SyncSender<Batch>,
+    stop: &AtomicBool,
+) -> Result<(), CaptureError> {
+    while !stop.load(Ordering::Relaxed) {
+        let mut observations = Vec::new();
+        source.poll(&mut observations)?;
+        let batch = Batch {
+            observations,
+            dropped_total: source.dropped(),
+        };
+        if sender.send(batch).is_err() {
+            break;
+        }
+    }
+    Ok(())
+}
+
+/// This machine's addresses, re-read periodically and soon after a packet matched none.
+struct Addresses {
+    current: LocalAddrs,
+    read_at: Instant,
+    missed: bool,
+}
+
+impl Addresses {
+    fn read() -> Self {
+        Self {
+            current: read_local_addrs(),
+            read_at: Instant::now(),
+            missed: false,
+        }
+    }
+
+    fn place(&mut self, packet: &crate::packet::PacketMeta) -> Placement {
+        let placement = self.current.place(packet);
+        self.missed |= placement == Placement::Transit;
+        placement
+    }
+
+    fn refresh_if_due(&mut self, now: Instant) {
+        let age = now.duration_since(self.read_at);
+        if age >= ADDRESS_REFRESH || (self.missed && age >= ADDRESS_REFRESH_ON_MISS) {
+            let fresh = read_local_addrs();
+            if fresh != self.current {
+                tracing::info!(addresses = fresh.len(), "this machine's addresses changed");
+            }
+            *self = Self {
+                current: fresh,
+                read_at: now,
+                missed: false,
+            };
+        }
+    }
+}
+
+fn read_local_addrs() -> LocalAddrs {
+    LocalAddrs::of_this_machine().unwrap_or_else(|error| {
+        tracing::warn!(%error, "cannot read this machine's addresses");
+        LocalAddrs::default()
+    })
+}
+
+/// The current sampling window.
+struct Window {
+    interval: Duration,
+    started: Instant,
+    started_ms: i64,
+}
+
+impl Window {
+    fn starting_now(interval: Duration) -> Self {
+        Self {
+            interval,
+            started: Instant::now(),
+            started_ms: unix_ms(),
+        }
+    }
+
+    fn time_left(&self, now: Instant) -> Duration {
+        (self.started + self.interval).saturating_duration_since(now)
+    }
+
+    fn is_over(&self, now: Instant) -> bool {
+        self.time_left(now).is_zero()
+    }
+
+    /// Emits the window's sample and starts the next one. After a sleep the window simply ran
+    /// long: the sample says how long, so no rate is invented.
+    fn close(&mut self, tracker: &mut Tracker, now: Instant) -> Sample {
+        let end_ms = unix_ms().max(self.started_ms);
+        let sample = tracker.close(self.started_ms, end_ms, now);
+        self.started = now;
+        self.started_ms = end_ms;
+        sample
+    }
+}
+
+/// Now, in milliseconds since the Unix epoch.
+pub fn unix_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|elapsed| elapsed.as_millis() as i64)
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::attribution::NoOwners;
+    use crate::packet::{PacketMeta, Transport};
+    use crate::sample::UNKNOWN_APP;
+    use crate::tracker::TrackerOptions;
+    use std::sync::Arc;
+
+    /// Replays packets from an address of this machine, then asks to stop.
+    struct Replay {
+        packets: Vec<PacketMeta>,
+        stop: Arc<AtomicBool>,
+    }
+
+    impl CaptureSource for Replay {
+        fn describe(&self) -> String {
+            "replay".into()
+        }
+
+        fn poll(&mut self, batch: &mut Vec<Observation>) -> Result<(), CaptureError> {
+            batch.extend(self.packets.drain(..).map(Observation::Packet));
+            batch.push(Observation::Unreadable);
+            thread::sleep(Duration::from_millis(30));
+            self.stop.store(true, Ordering::Relaxed);
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn the_last_window_is_emitted_when_capture_stops() {
+        let own: std::net::IpAddr = "127.0.0.1".parse().unwrap();
+        let packet = PacketMeta {
+            src: own,
+            dst: "192.0.2.1".parse().unwrap(),
+            transport: Transport::Udp {
+                src_port: 1,
+                dst_port: 2,
+            },
+            ip_len: 321,
+        };
+        let stop = Arc::new(AtomicBool::new(false));
+        let source = Replay {
+            packets: vec![packet; 3],
+            stop: Arc::clone(&stop),
+        };
+        let tracker = Tracker::new(Box::new(NoOwners), TrackerOptions::default());
+        let mut samples = Vec::new();
+        run(
+            Box::new(source),
+            tracker,
+            Duration::from_secs(60),
+            &stop,
+            |sample| samples.push(sample),
+        )
+        .unwrap();
+        assert_eq!(samples.len(), 1);
+        let sample = &samples[0];
+        assert_eq!(sample.bytes_of(UNKNOWN_APP, crate::Direction::Sent), 963);
+        assert_eq!(sample.stats.skipped_frames, 1);
+        assert!(sample.end_ms >= sample.start_ms);
+    }
+}

@@ -1,0 +1,97 @@
+//! Processes and the applications users think in.
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+/// A process that owns sockets.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct ProcessInfo {
+    pub pid: u32,
+    /// The process's own (possibly truncated) name: `comm` on Linux.
+    pub name: String,
+    /// Full path of the executable, when it could be read.
+    pub exe: Option<String>,
+    /// The application the process belongs to (see [`app_name`]).
+    pub app: String,
+}
+
+impl ProcessInfo {
+    pub fn new(pid: u32, name: impl Into<String>, exe: Option<String>) -> Self {
+        let name = name.into();
+        let exe = exe.map(|path| strip_deleted(&path).to_string());
+        let app = app_name(&name, exe.as_deref());
+        Self {
+            pid,
+            name,
+            exe,
+            app,
+        }
+    }
+}
+
+/// Groups a process into an application: the outermost `.app` bundle of its executable
+/// (`…/Google Chrome.app/…/Google Chrome Helper (Renderer)` → `Google Chrome`), else the
+/// executable's file name, else the process name.
+pub fn app_name(name: &str, exe: Option<&str>) -> String {
+    exe.map(strip_deleted)
+        .and_then(|exe| bundle_name(exe).or_else(|| file_name(exe)))
+        .unwrap_or_else(|| name.trim().to_string())
+}
+
+fn bundle_name(exe: &str) -> Option<String> {
+    Path::new(exe)
+        .components()
+        .filter_map(|component| component.as_os_str().to_str())
+        .find_map(|part| part.strip_suffix(".app"))
+        .filter(|stem| !stem.is_empty())
+        .map(str::to_string)
+}
+
+fn file_name(exe: &str) -> Option<String> {
+    Path::new(exe)
+        .file_name()
+        .and_then(|name| name.to_str())
+        .filter(|name| !name.is_empty())
+        .map(str::to_string)
+}
+
+/// Linux marks the executable of a replaced binary with a ` (deleted)` suffix.
+fn strip_deleted(exe: &str) -> &str {
+    exe.strip_suffix(" (deleted)").unwrap_or(exe)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn executables_group_by_file_name() {
+        assert_eq!(
+            app_name("Socket Process", Some("/usr/lib/firefox/firefox")),
+            "firefox"
+        );
+        assert_eq!(app_name("curl", None), "curl");
+        assert_eq!(
+            app_name("x", Some("/usr/bin/python3.11 (deleted)")),
+            "python3.11"
+        );
+    }
+
+    #[test]
+    fn macos_helpers_group_under_their_outer_bundle() {
+        let exe = "/Applications/Google Chrome.app/Contents/Frameworks/Google Chrome Framework.framework/Versions/1/Helpers/Google Chrome Helper (Renderer).app/Contents/MacOS/Google Chrome Helper (Renderer)";
+        assert_eq!(app_name("Google Chrome H", Some(exe)), "Google Chrome");
+        assert_eq!(
+            app_name("zen", Some("/Applications/Zen.app/Contents/MacOS/zen")),
+            "Zen"
+        );
+    }
+
+    #[test]
+    fn process_info_strips_deleted_marks() {
+        let info = ProcessInfo::new(7, "curl", Some("/tmp/curl (deleted)".into()));
+        assert_eq!(info.exe.as_deref(), Some("/tmp/curl"));
+        assert_eq!(info.app, "curl");
+    }
+}

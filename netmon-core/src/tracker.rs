@@ -1,0 +1,617 @@
+//! The flow table: counts each packet on its flow, finds the flow's process, and closes each
+//! sampling window into a [`Sample`].
+//!
+//! Attribution is deferred to the end of the window: a flow whose process is not known yet
+//! keeps its bytes while lookups (debounced) run, so a short-lived connection is attributed as
+//! long as its socket is seen once within the window. A flow whose socket was already gone gets
+//! the application that every recently attributed flow to the same remote endpoint had
+//! ("inferred", counted in the sample's stats); failing that its bytes are kept as
+//! [`UNKNOWN_APP`], never dropped.
+
+use std::collections::{BTreeMap, HashMap};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crate::attribution::SocketOwners;
+use crate::flow::{FlowKey, Placement};
+use crate::packet::{PacketMeta, Transport};
+use crate::process::ProcessInfo;
+use crate::sample::{Direction, ProcessSeen, Sample, SampleStats, Usage, UNKNOWN_APP};
+
+/// Tuning of the tracker.
+#[derive(Debug, Clone, Copy)]
+pub struct TrackerOptions {
+    /// Least time between two socket-table lookups.
+    pub lookup_interval: Duration,
+    /// A flow without packets for this long is forgotten.
+    pub flow_idle: Duration,
+    /// How long an attributed remote endpoint is remembered for inference.
+    pub peer_memory: Duration,
+    /// First wait before retrying a flow whose owner was not found.
+    pub retry_after: Duration,
+}
+
+impl Default for TrackerOptions {
+    fn default() -> Self {
+        Self {
+            lookup_interval: Duration::from_millis(20),
+            flow_idle: Duration::from_secs(120),
+            peer_memory: Duration::from_secs(600),
+            retry_after: Duration::from_secs(5),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+enum Owner {
+    /// Not looked up yet, or looked up without success during this window.
+    Pending,
+    Known(Arc<ProcessInfo>),
+    Inferred(Arc<ProcessInfo>),
+    /// Not found; looked up again once `retry_at` has passed.
+    Unknown {
+        retry_at: Instant,
+        backoff: Duration,
+    },
+}
+
+#[derive(Debug, Clone, Copy, Default)]
+struct Counter {
+    bytes: u64,
+    packets: u64,
+}
+
+#[derive(Debug, Clone)]
+struct FlowState {
+    owner: Owner,
+    sent: Counter,
+    received: Counter,
+    last_seen: Instant,
+}
+
+impl FlowState {
+    fn active(&self) -> bool {
+        self.sent.packets + self.received.packets > 0
+    }
+
+    fn wants_lookup(&self, now: Instant) -> bool {
+        match self.owner {
+            Owner::Pending => true,
+            Owner::Unknown { retry_at, .. } => self.active() && retry_at <= now,
+            Owner::Known(_) | Owner::Inferred(_) => false,
+        }
+    }
+
+    fn counter(&mut self, direction: Direction) -> &mut Counter {
+        match direction {
+            Direction::Sent => &mut self.sent,
+            Direction::Received => &mut self.received,
+        }
+    }
+}
+
+/// The application last seen talking to a remote endpoint; `None` once two applications were.
+#[derive(Debug, Clone)]
+struct Peer {
+    owner: Option<Arc<ProcessInfo>>,
+    seen: Instant,
+}
+
+/// Counts packets per flow and turns each window into a [`Sample`].
+pub struct Tracker {
+    owners: Box<dyn SocketOwners>,
+    options: TrackerOptions,
+    flows: HashMap<FlowKey, FlowState>,
+    peers: HashMap<(u8, SocketAddr), Peer>,
+    last_lookup: Option<Instant>,
+    stats: SampleStats,
+}
+
+impl Tracker {
+    pub fn new(owners: Box<dyn SocketOwners>, options: TrackerOptions) -> Self {
+        Self {
+            owners,
+            options,
+            flows: HashMap::new(),
+            peers: HashMap::new(),
+            last_lookup: None,
+            stats: SampleStats::default(),
+        }
+    }
+
+    /// Counts one packet where `placement` puts it.
+    pub fn record(&mut self, packet: &PacketMeta, placement: Placement, now: Instant) {
+        let bytes = u64::from(packet.ip_len);
+        match placement {
+            Placement::Local => self.stats.local_bytes += bytes,
+            Placement::Transit => self.stats.transit_bytes += bytes,
+            Placement::Flow(key, direction) => {
+                let opens = matches!(packet.transport, Transport::Tcp { flags, .. } if flags.opens_connection());
+                self.count(key, direction, bytes, opens, now);
+            }
+        }
+    }
+
+    /// Counts a frame that was not an IP packet.
+    pub fn skipped(&mut self) {
+        self.stats.skipped_frames += 1;
+    }
+
+    /// Adds packets the capture reported as dropped.
+    pub fn dropped(&mut self, packets: u64) {
+        self.stats.dropped_packets += packets;
+    }
+
+    fn count(&mut self, key: FlowKey, direction: Direction, bytes: u64, opens: bool, now: Instant) {
+        let flow = self.flows.entry(key).or_insert_with(|| FlowState {
+            owner: Owner::Pending,
+            sent: Counter::default(),
+            received: Counter::default(),
+            last_seen: now,
+        });
+        if opens {
+            // A new connection on a known 5-tuple: the port was reused, maybe by another process.
+            flow.owner = Owner::Pending;
+        }
+        let counter = flow.counter(direction);
+        counter.bytes += bytes;
+        counter.packets += 1;
+        flow.last_seen = now;
+    }
+
+    /// Looks up the owners of new flows, at most once per `lookup_interval`.
+    pub fn attribute(&mut self, now: Instant) {
+        let due = self
+            .last_lookup
+            .is_none_or(|last| now.duration_since(last) >= self.options.lookup_interval);
+        if due {
+            self.lookup(now);
+        }
+    }
+
+    fn lookup(&mut self, now: Instant) {
+        let wanted: Vec<FlowKey> = self
+            .flows
+            .iter()
+            .filter(|(_, flow)| flow.wants_lookup(now))
+            .map(|(key, _)| *key)
+            .collect();
+        if wanted.is_empty() {
+            return;
+        }
+        self.last_lookup = Some(now);
+        let found = self.owners.lookup(&wanted);
+        found.into_iter().for_each(|(key, owner)| {
+            self.remember_peer(&key, &owner, now);
+            if let Some(flow) = self.flows.get_mut(&key) {
+                flow.owner = Owner::Known(owner);
+            }
+        });
+    }
+
+    fn remember_peer(&mut self, key: &FlowKey, owner: &Arc<ProcessInfo>, now: Instant) {
+        let peer = self
+            .peers
+            .entry((key.protocol, key.remote))
+            .or_insert_with(|| Peer {
+                owner: Some(Arc::clone(owner)),
+                seen: now,
+            });
+        if peer
+            .owner
+            .as_ref()
+            .is_some_and(|known| known.app != owner.app)
+        {
+            peer.owner = None;
+        }
+        peer.seen = now;
+    }
+
+    /// Ends the window: resolves what is still pending, emits the sample and starts the next.
+    pub fn close(&mut self, start_ms: i64, end_ms: i64, now: Instant) -> Sample {
+        self.lookup(now);
+        self.settle_pending(now);
+        let sample = self.sample(start_ms, end_ms);
+        self.reset(now);
+        sample
+    }
+
+    /// Pending flows after the last lookup: inferred from their remote endpoint, or unknown.
+    fn settle_pending(&mut self, now: Instant) {
+        let retry = self.options.retry_after;
+        let peers = &self.peers;
+        self.flows
+            .iter_mut()
+            .filter(|(_, flow)| matches!(flow.owner, Owner::Pending))
+            .for_each(|(key, flow)| {
+                flow.owner = match peers.get(&(key.protocol, key.remote)) {
+                    Some(Peer {
+                        owner: Some(owner), ..
+                    }) => Owner::Inferred(Arc::clone(owner)),
+                    _ => Owner::Unknown {
+                        retry_at: now + retry,
+                        backoff: retry,
+                    },
+                };
+            });
+    }
+
+    fn sample(&self, start_ms: i64, end_ms: i64) -> Sample {
+        let active: Vec<&FlowState> = self.flows.values().filter(|flow| flow.active()).collect();
+        let mut usage: BTreeMap<(String, Direction), Counter> = BTreeMap::new();
+        active.iter().for_each(|flow| {
+            let app = owner_app(&flow.owner);
+            [
+                (Direction::Sent, flow.sent),
+                (Direction::Received, flow.received),
+            ]
+            .into_iter()
+            .filter(|(_, counter)| counter.packets > 0)
+            .for_each(|(direction, counter)| {
+                let total = usage.entry((app.to_string(), direction)).or_default();
+                total.bytes += counter.bytes;
+                total.packets += counter.packets;
+            });
+        });
+        let bytes_where = |wanted: fn(&Owner) -> bool| -> u64 {
+            active
+                .iter()
+                .filter(|flow| wanted(&flow.owner))
+                .map(|flow| flow.sent.bytes + flow.received.bytes)
+                .sum()
+        };
+        let stats = SampleStats {
+            packets: usage.values().map(|counter| counter.packets).sum(),
+            bytes: usage.values().map(|counter| counter.bytes).sum(),
+            active_flows: active.len() as u64,
+            unknown_bytes: bytes_where(|owner| matches!(owner, Owner::Unknown { .. })),
+            inferred_bytes: bytes_where(|owner| matches!(owner, Owner::Inferred(_))),
+            ..self.stats.clone()
+        };
+        Sample {
+            start_ms,
+            end_ms,
+            usage: usage
+                .into_iter()
+                .map(|((app, direction), counter)| Usage {
+                    app,
+                    destination: None,
+                    direction,
+                    bytes: counter.bytes,
+                    packets: counter.packets,
+                })
+                .collect(),
+            processes: processes_seen(&active),
+            stats,
+        }
+    }
+
+    fn reset(&mut self, now: Instant) {
+        let idle = self.options.flow_idle;
+        self.flows
+            .retain(|_, flow| now.duration_since(flow.last_seen) < idle);
+        self.flows.values_mut().for_each(|flow| {
+            flow.sent = Counter::default();
+            flow.received = Counter::default();
+            if let Owner::Unknown { retry_at, backoff } = &mut flow.owner {
+                if *retry_at <= now {
+                    *backoff = (*backoff * 2).min(Duration::from_secs(300));
+                    *retry_at = now + *backoff;
+                }
+            }
+        });
+        let memory = self.options.peer_memory;
+        self.peers
+            .retain(|_, peer| now.duration_since(peer.seen) < memory);
+        self.stats = SampleStats::default();
+    }
+
+    /// Flows currently in the table.
+    pub fn flow_count(&self) -> usize {
+        self.flows.len()
+    }
+}
+
+fn owner_app(owner: &Owner) -> &str {
+    match owner {
+        Owner::Known(process) | Owner::Inferred(process) => &process.app,
+        Owner::Pending | Owner::Unknown { .. } => UNKNOWN_APP,
+    }
+}
+
+fn processes_seen(active: &[&FlowState]) -> Vec<ProcessSeen> {
+    let mut seen: Vec<ProcessSeen> = active
+        .iter()
+        .filter_map(|flow| match &flow.owner {
+            Owner::Known(process) => Some(ProcessSeen {
+                pid: process.pid,
+                app: process.app.clone(),
+                name: process.name.clone(),
+                exe: process.exe.clone(),
+            }),
+            _ => None,
+        })
+        .collect();
+    seen.sort();
+    seen.dedup();
+    seen
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::flow::LocalAddrs;
+    use crate::packet::TcpFlags;
+    use std::sync::Mutex;
+
+    /// Socket owners that answer from a shared map the test edits (sockets open and close).
+    #[derive(Clone, Default)]
+    struct FakeOwners {
+        open: Arc<Mutex<HashMap<FlowKey, Arc<ProcessInfo>>>>,
+        lookups: Arc<Mutex<usize>>,
+    }
+
+    impl SocketOwners for FakeOwners {
+        fn lookup(&mut self, flows: &[FlowKey]) -> HashMap<FlowKey, Arc<ProcessInfo>> {
+            *self.lookups.lock().unwrap() += 1;
+            let open = self.open.lock().unwrap();
+            flows
+                .iter()
+                .filter_map(|flow| open.get(flow).map(|owner| (*flow, Arc::clone(owner))))
+                .collect()
+        }
+    }
+
+    impl FakeOwners {
+        fn open(&self, key: FlowKey, app: &str) {
+            let owner = Arc::new(ProcessInfo::new(42, app, None));
+            self.open.lock().unwrap().insert(key, owner);
+        }
+
+        fn close(&self, key: &FlowKey) {
+            self.open.lock().unwrap().remove(key);
+        }
+    }
+
+    fn machine() -> LocalAddrs {
+        LocalAddrs::new(["10.0.0.2".parse().unwrap()])
+    }
+
+    fn tcp(src: &str, dst: &str, len: u32, syn: bool) -> PacketMeta {
+        let (src, dst): (SocketAddr, SocketAddr) = (src.parse().unwrap(), dst.parse().unwrap());
+        PacketMeta {
+            src: src.ip(),
+            dst: dst.ip(),
+            transport: Transport::Tcp {
+                src_port: src.port(),
+                dst_port: dst.port(),
+                flags: TcpFlags {
+                    syn,
+                    ..TcpFlags::default()
+                },
+            },
+            ip_len: len,
+        }
+    }
+
+    fn key(local: &str, remote: &str) -> FlowKey {
+        FlowKey {
+            protocol: 6,
+            local: local.parse().unwrap(),
+            remote: remote.parse().unwrap(),
+        }
+    }
+
+    fn tracker(owners: &FakeOwners) -> Tracker {
+        Tracker::new(Box::new(owners.clone()), TrackerOptions::default())
+    }
+
+    fn feed(tracker: &mut Tracker, packet: PacketMeta, now: Instant) {
+        let placement = machine().place(&packet);
+        tracker.record(&packet, placement, now);
+    }
+
+    #[test]
+    fn bytes_go_to_the_owning_process_per_direction() {
+        let owners = FakeOwners::default();
+        owners.open(key("10.0.0.2:5000", "1.1.1.1:443"), "curl");
+        let mut tracker = tracker(&owners);
+        let now = Instant::now();
+        feed(
+            &mut tracker,
+            tcp("10.0.0.2:5000", "1.1.1.1:443", 60, true),
+            now,
+        );
+        feed(
+            &mut tracker,
+            tcp("1.1.1.1:443", "10.0.0.2:5000", 1500, false),
+            now,
+        );
+        feed(
+            &mut tracker,
+            tcp("1.1.1.1:443", "10.0.0.2:5000", 1500, false),
+            now,
+        );
+        tracker.attribute(now);
+        let sample = tracker.close(0, 5000, now);
+        assert_eq!(sample.bytes_of("curl", Direction::Sent), 60);
+        assert_eq!(sample.bytes_of("curl", Direction::Received), 3000);
+        assert_eq!(sample.stats.packets, 3);
+        assert_eq!(sample.stats.unknown_bytes, 0);
+        assert_eq!(sample.processes.len(), 1);
+    }
+
+    #[test]
+    fn a_flow_found_late_in_the_window_keeps_its_early_bytes() {
+        let owners = FakeOwners::default();
+        let mut tracker = tracker(&owners);
+        let now = Instant::now();
+        feed(
+            &mut tracker,
+            tcp("10.0.0.2:5000", "1.1.1.1:443", 100, true),
+            now,
+        );
+        tracker.attribute(now);
+        owners.open(key("10.0.0.2:5000", "1.1.1.1:443"), "late");
+        let sample = tracker.close(0, 5000, now + Duration::from_millis(1));
+        assert_eq!(sample.bytes_of("late", Direction::Sent), 100);
+    }
+
+    #[test]
+    fn lookups_are_debounced() {
+        let owners = FakeOwners::default();
+        let mut tracker = tracker(&owners);
+        let now = Instant::now();
+        (0..10u16).for_each(|port| {
+            let src = format!("10.0.0.2:{}", 6000 + port);
+            feed(&mut tracker, tcp(&src, "1.1.1.1:443", 100, true), now);
+            tracker.attribute(now);
+        });
+        assert_eq!(*owners.lookups.lock().unwrap(), 1);
+        tracker.attribute(now + Duration::from_millis(25));
+        assert_eq!(*owners.lookups.lock().unwrap(), 2);
+    }
+
+    #[test]
+    fn vanished_sockets_are_inferred_from_their_remote_endpoint() {
+        let owners = FakeOwners::default();
+        let mut tracker = tracker(&owners);
+        let now = Instant::now();
+        owners.open(key("10.0.0.2:5000", "1.1.1.1:443"), "browser");
+        feed(
+            &mut tracker,
+            tcp("10.0.0.2:5000", "1.1.1.1:443", 100, true),
+            now,
+        );
+        tracker.attribute(now);
+        // A second connection to the same server opens and closes between two lookups.
+        feed(
+            &mut tracker,
+            tcp("10.0.0.2:5001", "1.1.1.1:443", 300, true),
+            now,
+        );
+        let sample = tracker.close(0, 5000, now);
+        assert_eq!(sample.bytes_of("browser", Direction::Sent), 400);
+        assert_eq!(sample.stats.inferred_bytes, 300);
+        assert_eq!(sample.stats.unknown_bytes, 0);
+    }
+
+    #[test]
+    fn an_endpoint_shared_by_two_apps_is_not_guessed() {
+        let owners = FakeOwners::default();
+        let mut tracker = tracker(&owners);
+        let now = Instant::now();
+        owners.open(key("10.0.0.2:5000", "1.1.1.1:443"), "a");
+        owners.open(key("10.0.0.2:5001", "1.1.1.1:443"), "b");
+        feed(
+            &mut tracker,
+            tcp("10.0.0.2:5000", "1.1.1.1:443", 1, true),
+            now,
+        );
+        feed(
+            &mut tracker,
+            tcp("10.0.0.2:5001", "1.1.1.1:443", 1, true),
+            now,
+        );
+        tracker.attribute(now);
+        feed(
+            &mut tracker,
+            tcp("10.0.0.2:5002", "1.1.1.1:443", 700, true),
+            now,
+        );
+        let sample = tracker.close(0, 5000, now);
+        assert_eq!(sample.bytes_of(UNKNOWN_APP, Direction::Sent), 700);
+        assert_eq!(sample.stats.unknown_bytes, 700);
+    }
+
+    #[test]
+    fn unknown_flows_are_retried_later_and_then_attributed() {
+        let owners = FakeOwners::default();
+        let mut tracker = tracker(&owners);
+        let start = Instant::now();
+        let flow = key("10.0.0.2:5000", "1.1.1.1:443");
+        feed(
+            &mut tracker,
+            tcp("10.0.0.2:5000", "1.1.1.1:443", 10, false),
+            start,
+        );
+        let first = tracker.close(0, 5000, start);
+        assert_eq!(first.bytes_of(UNKNOWN_APP, Direction::Sent), 10);
+        owners.open(flow, "slow");
+        let later = start + Duration::from_secs(6);
+        feed(
+            &mut tracker,
+            tcp("10.0.0.2:5000", "1.1.1.1:443", 20, false),
+            later,
+        );
+        tracker.attribute(later);
+        let second = tracker.close(5000, 10000, later);
+        assert_eq!(second.bytes_of("slow", Direction::Sent), 20);
+    }
+
+    #[test]
+    fn a_reused_port_is_looked_up_again() {
+        let owners = FakeOwners::default();
+        let flow = key("10.0.0.2:5000", "1.1.1.1:443");
+        owners.open(flow, "first");
+        let mut tracker = tracker(&owners);
+        let now = Instant::now();
+        feed(
+            &mut tracker,
+            tcp("10.0.0.2:5000", "1.1.1.1:443", 10, true),
+            now,
+        );
+        tracker.attribute(now);
+        tracker.close(0, 5000, now);
+        owners.close(&flow);
+        owners.open(flow, "second");
+        let later = now + Duration::from_secs(1);
+        feed(
+            &mut tracker,
+            tcp("10.0.0.2:5000", "1.1.1.1:443", 10, true),
+            later,
+        );
+        tracker.attribute(later);
+        let sample = tracker.close(5000, 10000, later);
+        assert_eq!(sample.bytes_of("second", Direction::Sent), 10);
+        assert_eq!(sample.bytes_of("first", Direction::Sent), 0);
+    }
+
+    #[test]
+    fn local_and_transit_traffic_is_counted_apart() {
+        let owners = FakeOwners::default();
+        let mut tracker = tracker(&owners);
+        let now = Instant::now();
+        feed(
+            &mut tracker,
+            tcp("127.0.0.1:1", "127.0.0.1:2", 50, false),
+            now,
+        );
+        feed(&mut tracker, tcp("8.8.8.8:1", "9.9.9.9:2", 70, false), now);
+        tracker.skipped();
+        let sample = tracker.close(0, 5000, now);
+        assert!(sample.usage.is_empty());
+        assert_eq!(sample.stats.local_bytes, 50);
+        assert_eq!(sample.stats.transit_bytes, 70);
+        assert_eq!(sample.stats.skipped_frames, 1);
+        let next = tracker.close(5000, 10000, now);
+        assert_eq!(next.stats, SampleStats::default());
+    }
+
+    #[test]
+    fn idle_flows_are_forgotten() {
+        let owners = FakeOwners::default();
+        let mut tracker = tracker(&owners);
+        let now = Instant::now();
+        feed(
+            &mut tracker,
+            tcp("10.0.0.2:5000", "1.1.1.1:443", 10, false),
+            now,
+        );
+        tracker.close(0, 5000, now);
+        assert_eq!(tracker.flow_count(), 1);
+        tracker.close(5000, 10000, now + Duration::from_secs(121));
+        assert_eq!(tracker.flow_count(), 0);
+    }
+}
