@@ -1,5 +1,39 @@
 //! `netmon`: the command-line face of netmon.
 
-fn main() {
-    println!("netmon {}", env!("CARGO_PKG_VERSION"));
+mod config_cmd;
+mod run;
+mod table;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Where your bandwidth goes: bytes per application every few seconds, kept locally.
+#[derive(Debug, Parser)]
+#[command(name = "netmon", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Capture traffic and attribute every byte to a process.
+    ///
+    /// Example: sudo netmon run --foreground
+    Run(run::RunArgs),
+    /// Show or check the configuration file.
+    ///
+    /// Example: netmon config show
+    #[command(subcommand)]
+    Config(config_cmd::ConfigCommand),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let code = match cli.command {
+        Command::Run(args) => run::run(args),
+        Command::Config(command) => config_cmd::run(command),
+    };
+    ExitCode::from(code)
 }

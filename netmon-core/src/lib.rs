@@ -7,6 +7,7 @@ pub mod attribution;
 pub mod capture;
 pub mod config;
 pub mod flow;
+pub mod logging;
 pub mod monitor;
 pub mod os;
 pub mod packet;
@@ -14,6 +15,7 @@ pub mod paths;
 pub mod process;
 pub mod sample;
 pub mod tracker;
+pub mod units;
 
 pub use config::Config;
 pub use paths::Paths;

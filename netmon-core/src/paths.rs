@@ -100,6 +100,16 @@ pub fn make_private(file: &Path) -> Result<(), PathsError> {
     set_mode(file, FILE_MODE)
 }
 
+/// Makes every file and directory this process creates owner-only (umask 077), so logs,
+/// rotated logs and database side files never start readable by others.
+pub fn restrict_umask() {
+    #[cfg(unix)]
+    // SAFETY: umask only replaces the process's file-creation mask; it cannot fail.
+    unsafe {
+        libc::umask(0o077);
+    }
+}
+
 #[cfg(unix)]
 fn set_mode(path: &Path, mode: u32) -> Result<(), PathsError> {
     use std::os::unix::fs::PermissionsExt;

@@ -1,5 +1,7 @@
 //! libpcap capture: every interface (`any`) or one, read with [`crate::packet`].
 
+use std::os::fd::{AsRawFd, RawFd};
+
 use pcap::{Active, Capture};
 
 use super::{CaptureError, CaptureSource, Observation};
@@ -40,6 +42,7 @@ impl PcapSource {
                     .promisc(false)
                     .open()
             })
+            .and_then(|capture| capture.setnonblock())
             .map_err(|error| open_error(device, error))?;
         let dlt = capture.get_datalink().0;
         let link = LinkType::from_dlt(dlt).ok_or_else(|| CaptureError::UnsupportedLink {
@@ -60,6 +63,25 @@ impl CaptureSource for PcapSource {
     }
 
     fn poll(&mut self, batch: &mut Vec<Observation>) -> Result<(), CaptureError> {
+        self.read_available(batch)?;
+        if batch.is_empty() {
+            wait_readable(self.capture.as_raw_fd(), POLL_TIMEOUT_MS);
+            self.read_available(batch)?;
+        }
+        Ok(())
+    }
+
+    fn dropped(&mut self) -> u64 {
+        self.capture
+            .stats()
+            .map(|stats| u64::from(stats.dropped) + u64::from(stats.if_dropped))
+            .unwrap_or_default()
+    }
+}
+
+impl PcapSource {
+    /// Reads the packets that are ready, without blocking (the capture is non-blocking).
+    fn read_available(&mut self, batch: &mut Vec<Observation>) -> Result<(), CaptureError> {
         while batch.len() < MAX_BATCH {
             match self.capture.next_packet() {
                 Ok(frame) => batch.push(match packet::parse(self.link, frame.data) {
@@ -77,12 +99,20 @@ impl CaptureSource for PcapSource {
         }
         Ok(())
     }
+}
 
-    fn dropped(&mut self) -> u64 {
-        self.capture
-            .stats()
-            .map(|stats| u64::from(stats.dropped) + u64::from(stats.if_dropped))
-            .unwrap_or_default()
+/// Waits until `fd` is readable or `timeout_ms` passed. libpcap's own blocking read may wait
+/// forever on an idle interface, which would keep a stop request from being seen.
+fn wait_readable(fd: RawFd, timeout_ms: i32) {
+    let mut poll_fd = libc::pollfd {
+        fd,
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    // SAFETY: one valid pollfd for the duration of the call; the result only says whether to
+    // read, and reading is non-blocking either way.
+    unsafe {
+        libc::poll(&mut poll_fd, 1, timeout_ms);
     }
 }
 

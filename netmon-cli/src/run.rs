@@ -1,0 +1,132 @@
+//! `netmon run`: capture, attribute and sample until SIGINT/SIGTERM.
+
+use std::io::Write;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::Args;
+use netmon_core::capture::pcap::PcapSource;
+use netmon_core::capture::{CaptureError, CaptureSource};
+use netmon_core::config::CaptureMethod;
+use netmon_core::tracker::{Tracker, TrackerOptions};
+use netmon_core::{logging, monitor, os, paths, Config, Paths, Sample};
+
+use crate::config_cmd::{self, EXIT_CONFIG};
+use crate::table;
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Print a table of the busiest applications after every sample.
+    #[arg(long)]
+    foreground: bool,
+    /// Print every sample as one JSON line on stdout (for scripts).
+    #[arg(long)]
+    json: bool,
+    /// Sampling interval in seconds (overrides sampling_interval_seconds).
+    #[arg(long, value_name = "SECONDS")]
+    interval: Option<u64>,
+    /// Interface to capture on (overrides capture_interface; `any` for all).
+    #[arg(long, value_name = "NAME")]
+    interface: Option<String>,
+}
+
+pub fn run(args: RunArgs) -> u8 {
+    paths::restrict_umask();
+    let Some((paths, config)) = setup(&args) else {
+        return EXIT_CONFIG;
+    };
+    if let Err(error) = logging::init(&paths, "daemon.log", config.log_level, args.foreground) {
+        eprintln!("netmon: cannot set up logging: {error}");
+    }
+    let source = match open_source(&config) {
+        Ok(source) => source,
+        Err(error) => {
+            tracing::error!(%error, "capture could not start");
+            eprintln!("netmon: {error}");
+            return error.exit_code() as u8;
+        }
+    };
+    let stop = Arc::new(AtomicBool::new(false));
+    for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        if let Err(error) = signal_hook::flag::register(signal, Arc::clone(&stop)) {
+            eprintln!("netmon: cannot handle signal {signal}: {error}");
+        }
+    }
+    tracing::info!(source = %source.describe(), interval = config.sampling_interval_seconds, "capture started");
+    let tracker = Tracker::new(os::socket_owners(), TrackerOptions::default());
+    let interval = Duration::from_secs(config.sampling_interval_seconds);
+    let result = monitor::run(source, tracker, interval, &stop, |sample| {
+        emit(&args, &sample)
+    });
+    match result {
+        Ok(()) => {
+            tracing::info!("capture stopped");
+            0
+        }
+        Err(error) => {
+            tracing::error!(%error, "capture failed");
+            eprintln!("netmon: {error}");
+            error.exit_code() as u8
+        }
+    }
+}
+
+/// Paths and configuration, with the command-line overrides validated like the file's keys.
+fn setup(args: &RunArgs) -> Option<(Paths, Config)> {
+    let paths = Paths::resolve()
+        .map_err(|error| eprintln!("netmon: {error}"))
+        .ok()?;
+    let mut config = config_cmd::load(&paths)?;
+    let overrides = [
+        ("sampling_interval_seconds", args.interval.map(Into::into)),
+        (
+            "capture_interface",
+            args.interface.clone().map(serde_json::Value::from),
+        ),
+    ];
+    let problems: Vec<String> = overrides
+        .into_iter()
+        .filter_map(|(key, value)| value.map(|value| (key, value)))
+        .filter_map(|(key, value)| config.set(key, &value).err())
+        .map(|problem| problem.to_string())
+        .collect();
+    if problems.is_empty() {
+        Some((paths, config))
+    } else {
+        problems
+            .iter()
+            .for_each(|problem| eprintln!("netmon: command line: {problem}"));
+        None
+    }
+}
+
+fn open_source(config: &Config) -> Result<Box<dyn CaptureSource>, CaptureError> {
+    match config.capture_method {
+        CaptureMethod::Auto | CaptureMethod::Pcap => {
+            PcapSource::open(&config.capture_interface).map(|source| Box::new(source) as _)
+        }
+        CaptureMethod::Nettop => Err(CaptureError::Failed {
+            device: "nettop".into(),
+            detail:
+                "the nettop source is not available in this build; set capture_method to \"pcap\""
+                    .into(),
+        }),
+    }
+}
+
+fn emit(args: &RunArgs, sample: &Sample) {
+    let mut stdout = std::io::stdout().lock();
+    let written = if args.json {
+        serde_json::to_writer(&mut stdout, sample)
+            .map_err(std::io::Error::from)
+            .and_then(|()| writeln!(stdout))
+    } else if args.foreground {
+        write!(stdout, "{}", table::render(sample))
+    } else {
+        Ok(())
+    };
+    if let Err(error) = written.and_then(|()| stdout.flush()) {
+        tracing::warn!(%error, "cannot write to stdout");
+    }
+}
