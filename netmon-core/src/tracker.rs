@@ -35,7 +35,7 @@ pub struct TrackerOptions {
 impl Default for TrackerOptions {
     fn default() -> Self {
         Self {
-            lookup_interval: Duration::from_millis(20),
+            lookup_interval: Duration::from_millis(5),
             flow_idle: Duration::from_secs(120),
             peer_memory: Duration::from_secs(600),
             retry_after: Duration::from_secs(5),
@@ -49,6 +49,8 @@ enum Owner {
     Pending,
     Known(Arc<ProcessInfo>),
     Inferred(Arc<ProcessInfo>),
+    /// No process owns this kind of traffic (ICMP, neighbour discovery, other IP protocols).
+    Unowned,
     /// Not found; looked up again once `retry_at` has passed.
     Unknown {
         retry_at: Instant,
@@ -67,6 +69,7 @@ struct FlowState {
     owner: Owner,
     sent: Counter,
     received: Counter,
+    first_seen: Instant,
     last_seen: Instant,
 }
 
@@ -79,7 +82,7 @@ impl FlowState {
         match self.owner {
             Owner::Pending => true,
             Owner::Unknown { retry_at, .. } => self.active() && retry_at <= now,
-            Owner::Known(_) | Owner::Inferred(_) => false,
+            Owner::Known(_) | Owner::Inferred(_) | Owner::Unowned => false,
         }
     }
 
@@ -91,10 +94,12 @@ impl FlowState {
     }
 }
 
-/// The application last seen talking to a remote endpoint; `None` once two applications were.
+/// The application seen talking to a remote endpoint; `None` once two applications were.
 #[derive(Debug, Clone)]
 struct Peer {
     owner: Option<Arc<ProcessInfo>>,
+    /// When the earliest flow attributed to it began: only flows that began later are inferred.
+    since: Instant,
     seen: Instant,
 }
 
@@ -145,14 +150,16 @@ impl Tracker {
 
     fn count(&mut self, key: FlowKey, direction: Direction, bytes: u64, opens: bool, now: Instant) {
         let flow = self.flows.entry(key).or_insert_with(|| FlowState {
-            owner: Owner::Pending,
+            owner: initial_owner(&key),
             sent: Counter::default(),
             received: Counter::default(),
+            first_seen: now,
             last_seen: now,
         });
         if opens {
             // A new connection on a known 5-tuple: the port was reused, maybe by another process.
             flow.owner = Owner::Pending;
+            flow.first_seen = now;
         }
         let counter = flow.counter(direction);
         counter.bytes += bytes;
@@ -183,19 +190,28 @@ impl Tracker {
         self.last_lookup = Some(now);
         let found = self.owners.lookup(&wanted);
         found.into_iter().for_each(|(key, owner)| {
-            self.remember_peer(&key, &owner, now);
-            if let Some(flow) = self.flows.get_mut(&key) {
-                flow.owner = Owner::Known(owner);
-            }
+            let Some(flow) = self.flows.get_mut(&key) else {
+                return;
+            };
+            let began = flow.first_seen;
+            flow.owner = Owner::Known(Arc::clone(&owner));
+            self.remember_peer(&key, owner, began, now);
         });
     }
 
-    fn remember_peer(&mut self, key: &FlowKey, owner: &Arc<ProcessInfo>, now: Instant) {
+    fn remember_peer(
+        &mut self,
+        key: &FlowKey,
+        owner: Arc<ProcessInfo>,
+        began: Instant,
+        now: Instant,
+    ) {
         let peer = self
             .peers
             .entry((key.protocol, key.remote))
             .or_insert_with(|| Peer {
-                owner: Some(Arc::clone(owner)),
+                owner: Some(Arc::clone(&owner)),
+                since: began,
                 seen: now,
             });
         if peer
@@ -205,6 +221,7 @@ impl Tracker {
         {
             peer.owner = None;
         }
+        peer.since = peer.since.min(began);
         peer.seen = now;
     }
 
@@ -227,8 +244,10 @@ impl Tracker {
             .for_each(|(key, flow)| {
                 flow.owner = match peers.get(&(key.protocol, key.remote)) {
                     Some(Peer {
-                        owner: Some(owner), ..
-                    }) => Owner::Inferred(Arc::clone(owner)),
+                        owner: Some(owner),
+                        since,
+                        ..
+                    }) if *since <= flow.first_seen => Owner::Inferred(Arc::clone(owner)),
                     _ => Owner::Unknown {
                         retry_at: now + retry,
                         backoff: retry,
@@ -265,7 +284,9 @@ impl Tracker {
             packets: usage.values().map(|counter| counter.packets).sum(),
             bytes: usage.values().map(|counter| counter.bytes).sum(),
             active_flows: active.len() as u64,
-            unknown_bytes: bytes_where(|owner| matches!(owner, Owner::Unknown { .. })),
+            unknown_bytes: bytes_where(|owner| {
+                matches!(owner, Owner::Unknown { .. } | Owner::Unowned)
+            }),
             inferred_bytes: bytes_where(|owner| matches!(owner, Owner::Inferred(_))),
             ..self.stats.clone()
         };
@@ -316,7 +337,15 @@ impl Tracker {
 fn owner_app(owner: &Owner) -> &str {
     match owner {
         Owner::Known(process) | Owner::Inferred(process) => &process.app,
-        Owner::Pending | Owner::Unknown { .. } => UNKNOWN_APP,
+        Owner::Pending | Owner::Unknown { .. } | Owner::Unowned => UNKNOWN_APP,
+    }
+}
+
+/// TCP and UDP flows have sockets to look up; no process owns other IP traffic.
+fn initial_owner(key: &FlowKey) -> Owner {
+    match key.protocol {
+        6 | 17 => Owner::Pending,
+        _ => Owner::Unowned,
     }
 }
 
@@ -469,7 +498,7 @@ mod tests {
             tracker.attribute(now);
         });
         assert_eq!(*owners.lookups.lock().unwrap(), 1);
-        tracker.attribute(now + Duration::from_millis(25));
+        tracker.attribute(now + Duration::from_millis(6));
         assert_eq!(*owners.lookups.lock().unwrap(), 2);
     }
 
@@ -495,6 +524,46 @@ mod tests {
         assert_eq!(sample.bytes_of("browser", Direction::Sent), 400);
         assert_eq!(sample.stats.inferred_bytes, 300);
         assert_eq!(sample.stats.unknown_bytes, 0);
+    }
+
+    #[test]
+    fn an_app_seen_only_after_a_flow_began_is_not_credited_with_it() {
+        let owners = FakeOwners::default();
+        let mut tracker = tracker(&owners);
+        let now = Instant::now();
+        feed(
+            &mut tracker,
+            tcp("10.0.0.2:5000", "1.1.1.1:443", 900, true),
+            now,
+        );
+        tracker.attribute(now);
+        let later = now + Duration::from_millis(30);
+        owners.open(key("10.0.0.2:5001", "1.1.1.1:443"), "latecomer");
+        feed(
+            &mut tracker,
+            tcp("10.0.0.2:5001", "1.1.1.1:443", 100, true),
+            later,
+        );
+        tracker.attribute(later);
+        let sample = tracker.close(0, 5000, later);
+        assert_eq!(sample.bytes_of("latecomer", Direction::Sent), 100);
+        assert_eq!(sample.bytes_of(UNKNOWN_APP, Direction::Sent), 900);
+    }
+
+    #[test]
+    fn traffic_without_sockets_triggers_no_lookup() {
+        let owners = FakeOwners::default();
+        let mut tracker = tracker(&owners);
+        let now = Instant::now();
+        let icmp = PacketMeta {
+            transport: Transport::Other { protocol: 58 },
+            ..tcp("10.0.0.2:0", "1.1.1.1:0", 72, false)
+        };
+        feed(&mut tracker, icmp, now);
+        tracker.attribute(now);
+        assert_eq!(*owners.lookups.lock().unwrap(), 0);
+        let sample = tracker.close(0, 5000, now);
+        assert_eq!(sample.stats.unknown_bytes, 72);
     }
 
     #[test]

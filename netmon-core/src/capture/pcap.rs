@@ -12,7 +12,10 @@ use crate::packet::{self, LinkType};
 pub const SNAPLEN: i32 = 2048;
 /// Kernel buffer for captured packets.
 const BUFFER_BYTES: i32 = 16 << 20;
-/// Longest wait for packets in one poll, in milliseconds.
+/// Longest wait for packets in one poll, in milliseconds. Packets are delivered as they arrive
+/// (immediate mode): a connection's first packet must reach the socket lookup while the
+/// connection's socket still exists, and libpcap's buffered delivery can hold it back for the
+/// whole timeout.
 const POLL_TIMEOUT_MS: i32 = 100;
 /// Most packets taken in one poll, so the monitor sees batches regularly.
 const MAX_BATCH: usize = 4096;
@@ -40,6 +43,7 @@ impl PcapSource {
                     .buffer_size(BUFFER_BYTES)
                     .timeout(POLL_TIMEOUT_MS)
                     .promisc(false)
+                    .immediate_mode(true)
                     .open()
             })
             .and_then(|capture| capture.setnonblock())

@@ -1,3 +1,4 @@
-//! Linux: socket tables from `/proc/net`, socket owners from `/proc/PID/fd`.
+//! Linux: socket inodes from netlink `sock_diag`, socket owners from `/proc/PID/fd`.
 
+pub mod diag;
 pub mod sockets;

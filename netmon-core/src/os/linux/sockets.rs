@@ -1,39 +1,36 @@
-//! Socket owners on Linux: `/proc/net/{tcp,tcp6,udp,udp6}` map a flow to a socket inode, and
-//! `/proc/PID/fd` maps the inode to its process.
+//! Socket owners on Linux: netlink `sock_diag` maps a flow to its socket inode (see
+//! [`super::diag`]), and `/proc/PID/fd` maps the inode to its process.
 //!
-//! Scanning every process's descriptors is the expensive part, so owners are cached per inode
-//! (dropped when the socket leaves the tables), and a scan visits the processes that owned
-//! sockets recently first and stops as soon as every wanted inode is found.
+//! Scanning processes' descriptors is the expensive part, so owners are cached per inode, and a
+//! scan visits the processes that owned sockets recently first, then the newest processes (a
+//! short-lived client was usually just started), and stops as soon as every wanted inode is
+//! found.
 
 use std::collections::{HashMap, HashSet, VecDeque};
+use std::fs;
 use std::sync::Arc;
 
-use procfs::net::{TcpNetEntry, UdpNetEntry};
-use procfs::process::{FDTarget, Process};
-
-use crate::attribution::{SocketEntry, SocketIndex, SocketOwners};
+use super::diag::SockDiag;
+use crate::attribution::SocketOwners;
 use crate::flow::FlowKey;
 use crate::process::ProcessInfo;
 
-/// How many recently seen socket owners are scanned first.
+/// How many recent socket owners are scanned first.
 const HOT_PROCESSES: usize = 64;
+/// Most cached inode owners; the cache is cleared when it grows past this.
+const MAX_CACHED: usize = 65_536;
 
 /// [`SocketOwners`] for Linux.
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub struct ProcSockets {
+    diag: Option<SockDiag>,
     owner_of_inode: HashMap<u64, Arc<ProcessInfo>>,
     hot: VecDeque<u32>,
 }
 
 impl SocketOwners for ProcSockets {
     fn lookup(&mut self, flows: &[FlowKey]) -> HashMap<FlowKey, Arc<ProcessInfo>> {
-        let index = SocketIndex::new(socket_table());
-        let live: HashSet<u64> = index.ids().collect();
-        self.owner_of_inode.retain(|inode, _| live.contains(inode));
-        let wanted: Vec<(FlowKey, u64)> = flows
-            .iter()
-            .filter_map(|flow| index.find(flow).map(|inode| (*flow, inode)))
-            .collect();
+        let wanted = self.inodes_of(flows);
         let missing: HashSet<u64> = wanted
             .iter()
             .map(|(_, inode)| *inode)
@@ -53,20 +50,56 @@ impl SocketOwners for ProcSockets {
 }
 
 impl ProcSockets {
-    /// Visits processes, hot ones first, until every missing inode has an owner.
+    /// The socket inode of each flow that has a socket now.
+    fn inodes_of(&mut self, flows: &[FlowKey]) -> Vec<(FlowKey, u64)> {
+        let Some(diag) = self.diag_socket() else {
+            return Vec::new();
+        };
+        let mut failed = false;
+        let found = flows
+            .iter()
+            .filter_map(|flow| match diag.inode(flow) {
+                Ok(inode) => inode.map(|inode| (*flow, inode)),
+                Err(error) => {
+                    tracing::debug!(%error, "sock_diag lookup failed");
+                    failed = true;
+                    None
+                }
+            })
+            .collect();
+        if failed {
+            self.diag = None; // reopened on the next lookup
+        }
+        found
+    }
+
+    fn diag_socket(&mut self) -> Option<&mut SockDiag> {
+        if self.diag.is_none() {
+            self.diag = SockDiag::open()
+                .map_err(|error| tracing::warn!(%error, "cannot open a sock_diag socket"))
+                .ok();
+        }
+        self.diag.as_mut()
+    }
+
+    /// Visits processes until every missing inode has an owner.
     fn scan_processes(&mut self, mut missing: HashSet<u64>) {
+        if self.owner_of_inode.len() > MAX_CACHED {
+            self.owner_of_inode.clear();
+        }
         let hot: Vec<u32> = self.hot.iter().copied().collect();
-        let others = all_pids().filter(|pid| !hot.contains(pid));
-        for pid in hot.iter().copied().chain(others) {
+        let mut others: Vec<u32> = all_pids().filter(|pid| !hot.contains(pid)).collect();
+        others.sort_unstable_by(|a, b| b.cmp(a));
+        for pid in hot.into_iter().chain(others) {
             if missing.is_empty() {
                 break;
             }
             let inodes = socket_inodes(pid);
             if inodes.iter().any(|inode| missing.contains(inode)) {
-                self.remember(pid, &inodes);
                 inodes.iter().for_each(|inode| {
                     missing.remove(inode);
                 });
+                self.remember(pid, &inodes);
             }
         }
     }
@@ -85,62 +118,39 @@ impl ProcSockets {
     }
 }
 
-/// Every TCP and UDP socket of this network namespace.
-pub fn socket_table() -> Vec<SocketEntry> {
-    let tcp = [procfs::net::tcp(), procfs::net::tcp6()]
-        .into_iter()
-        .flat_map(Result::unwrap_or_default)
-        .map(|entry: TcpNetEntry| SocketEntry {
-            protocol: 6,
-            local: entry.local_address,
-            remote: entry.remote_address,
-            id: entry.inode,
-        });
-    let udp = [procfs::net::udp(), procfs::net::udp6()]
-        .into_iter()
-        .flat_map(Result::unwrap_or_default)
-        .map(|entry: UdpNetEntry| SocketEntry {
-            protocol: 17,
-            local: entry.local_address,
-            remote: entry.remote_address,
-            id: entry.inode,
-        });
-    tcp.chain(udp).collect()
-}
-
 fn all_pids() -> impl Iterator<Item = u32> {
-    procfs::process::all_processes()
+    fs::read_dir("/proc")
         .into_iter()
         .flatten()
         .filter_map(Result::ok)
-        .filter_map(|process| u32::try_from(process.pid()).ok())
+        .filter_map(|entry| entry.file_name().to_str()?.parse().ok())
 }
 
 /// Socket inodes among a process's open descriptors (empty when they cannot be read).
 fn socket_inodes(pid: u32) -> Vec<u64> {
-    let Ok(process) = Process::new(pid as i32) else {
-        return Vec::new();
-    };
-    process
-        .fd()
+    fs::read_dir(format!("/proc/{pid}/fd"))
         .into_iter()
         .flatten()
         .filter_map(Result::ok)
-        .filter_map(|fd| match fd.target {
-            FDTarget::Socket(inode) => Some(inode),
-            _ => None,
-        })
+        .filter_map(|entry| fs::read_link(entry.path()).ok())
+        .filter_map(|target| socket_inode(target.to_str()?))
         .collect()
 }
 
+/// `socket:[12345]` → 12345.
+fn socket_inode(link: &str) -> Option<u64> {
+    link.strip_prefix("socket:[")?
+        .strip_suffix(']')?
+        .parse()
+        .ok()
+}
+
 fn process_info(pid: u32) -> Option<ProcessInfo> {
-    let process = Process::new(pid as i32).ok()?;
-    let name = process.stat().ok()?.comm;
-    let exe = process
-        .exe()
+    let name = fs::read_to_string(format!("/proc/{pid}/comm")).ok()?;
+    let exe = fs::read_link(format!("/proc/{pid}/exe"))
         .ok()
         .map(|path| path.to_string_lossy().into_owned());
-    Some(ProcessInfo::new(pid, name, exe))
+    Some(ProcessInfo::new(pid, name.trim_end(), exe))
 }
 
 #[cfg(test)]
@@ -178,10 +188,13 @@ mod tests {
         assert_eq!(owners.len(), 2, "{owners:?}");
         let me = std::process::id();
         assert!(owners.values().all(|owner| owner.pid == me), "{owners:?}");
+        let exe = std::env::current_exe().unwrap();
+        let owner = owners.values().next().unwrap();
+        assert_eq!(owner.exe.as_deref(), exe.to_str());
     }
 
     #[test]
-    fn owners_are_cached_until_the_socket_closes() {
+    fn a_closed_socket_has_no_owner() {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let key = flow(
             6,
@@ -190,8 +203,14 @@ mod tests {
         );
         let mut sockets = ProcSockets::default();
         assert_eq!(sockets.lookup(&[key]).len(), 1);
-        assert!(!sockets.owner_of_inode.is_empty());
         drop(listener);
         assert!(sockets.lookup(&[key]).is_empty());
+    }
+
+    #[test]
+    fn socket_links_are_parsed() {
+        assert_eq!(socket_inode("socket:[123]"), Some(123));
+        assert_eq!(socket_inode("pipe:[123]"), None);
+        assert_eq!(socket_inode("socket:[x]"), None);
     }
 }

@@ -1,0 +1,122 @@
+//! End to end: real processes send real packets between two network namespaces while
+//! `netmon run` captures in the client namespace; what it attributes to each process is
+//! compared with the veth interface's own counters.
+
+mod support;
+
+use std::thread;
+use std::time::Duration;
+
+use support::{assert_within, bytes_of_app, total_bytes, Lab, SERVER_V4, SERVER_V6};
+
+/// Lets the last packets of a phase (FIN, ACK) cross before the counters are read.
+const SETTLE: Duration = Duration::from_millis(400);
+
+#[test]
+fn every_process_gets_its_bytes_over_tcp_udp_and_ipv6() {
+    let mut lab = Lab::new();
+    lab.start_http_server(8080);
+    let mut iperf = lab.command(&lab.server.clone(), "iperf3");
+    iperf.args(["-s", "-p", "5201"]);
+    lab.spawn(iperf);
+    lab.wait_for_listener(5201);
+    let tcp4 = lab.program_named("curl", "dl4");
+    let udp = lab.program_named("iperf3", "udpsend");
+    let tcp6 = lab.program_named("curl", "dl6");
+    let netmon = lab.start_netmon(1);
+    let first = netmon.wait_ready();
+
+    let before = lab.counters();
+    let mut download = lab.command(&lab.client, &tcp4);
+    download.args(["-sS", "-4", "-o", "/dev/null"]);
+    download.arg(format!("http://{SERVER_V4}:8080/bytes/20000000"));
+    lab.run(download);
+    thread::sleep(SETTLE);
+    let after_tcp4 = lab.counters();
+
+    let mut send = lab.command(&lab.client, &udp);
+    send.args([
+        "-c", SERVER_V4, "-p", "5201", "-u", "-b", "40M", "-n", "5M", "-l", "1400",
+    ]);
+    lab.run(send);
+    thread::sleep(SETTLE);
+    let after_udp = lab.counters();
+
+    let mut download6 = lab.command(&lab.client, &tcp6);
+    download6.args(["-sS", "-6", "-o", "/dev/null", "-g"]);
+    download6.arg(format!("http://[{SERVER_V6}]:8080/bytes/10000000"));
+    lab.run(download6);
+    thread::sleep(SETTLE);
+    let after_tcp6 = lab.counters();
+    thread::sleep(Duration::from_millis(1200));
+
+    let samples = netmon.stop(first);
+    support::print_apps(&samples);
+    assert_within(
+        "dl4 (TCP, IPv4)",
+        bytes_of_app(&samples, "dl4"),
+        after_tcp4.ip_bytes_since(&before),
+        1.0,
+    );
+    assert_within(
+        "udpsend (UDP)",
+        bytes_of_app(&samples, "udpsend"),
+        after_udp.ip_bytes_since(&after_tcp4),
+        1.0,
+    );
+    assert_within(
+        "dl6 (TCP, IPv6)",
+        bytes_of_app(&samples, "dl6"),
+        after_tcp6.ip_bytes_since(&after_udp),
+        1.0,
+    );
+    let total = total_bytes(&samples);
+    let unknown = bytes_of_app(&samples, "unknown");
+    eprintln!("unknown: {unknown} of {total} bytes");
+    assert!(
+        (unknown as f64) < 0.01 * total as f64,
+        "unknown is {unknown} of {total} bytes, not under 1 %"
+    );
+}
+
+#[test]
+fn short_concurrent_connections_are_attributed() {
+    const CONNECTIONS: usize = 200;
+    let mut lab = Lab::new();
+    lab.start_http_server(8081);
+    let burst = lab.program_named("curl", "burst");
+    let netmon = lab.start_netmon(5);
+    let first = netmon.wait_ready();
+
+    let before = lab.counters();
+    let mut command = lab.command(&lab.client, &burst);
+    command.args([
+        "-sS",
+        "-4",
+        "--parallel",
+        "--parallel-immediate",
+        "--parallel-max",
+        "200",
+    ]);
+    (0..CONNECTIONS).for_each(|i| {
+        command.args(["-o", "/dev/null"]);
+        command.arg(format!("http://{SERVER_V4}:8081/bytes/{}", 40_000 + i));
+    });
+    lab.run(command);
+    thread::sleep(SETTLE);
+    let after = lab.counters();
+
+    let samples = netmon.stop(first);
+    let expected = after.ip_bytes_since(&before);
+    let attributed = bytes_of_app(&samples, "burst");
+    let inferred: u64 = samples
+        .iter()
+        .map(|sample| sample.stats.inferred_bytes)
+        .sum();
+    eprintln!("burst: {attributed} of {expected} interface bytes; {inferred} bytes by inference");
+    assert!(
+        attributed as f64 >= 0.99 * expected as f64,
+        "only {attributed} of {expected} bytes went to the process"
+    );
+    assert_within("burst", attributed, expected, 1.0);
+}

@@ -1,0 +1,47 @@
+"""Test HTTP server for netmon's end-to-end tests.
+
+GET /bytes/N answers N bytes and closes the connection (HTTP/1.0), so every request is one
+short TCP connection. Listens dual-stack on [::]:PORT with a deep accept queue, so hundreds of
+concurrent connections are accepted at once.
+"""
+
+import http.server
+import socket
+import sys
+
+CHUNK = b"\0" * 65536
+
+
+class Handler(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.0"
+
+    def do_GET(self):
+        try:
+            size = int(self.path.rsplit("/", 1)[-1])
+        except ValueError:
+            self.send_error(400, "expected /bytes/N")
+            return
+        self.send_response(200)
+        self.send_header("Content-Length", str(size))
+        self.end_headers()
+        while size > 0:
+            part = CHUNK[: min(size, len(CHUNK))]
+            self.wfile.write(part)
+            size -= len(part)
+
+    def log_message(self, *args):
+        pass
+
+
+class Server(http.server.ThreadingHTTPServer):
+    address_family = socket.AF_INET6
+    request_queue_size = 1024
+    daemon_threads = True
+
+    def server_bind(self):
+        self.socket.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+        super().server_bind()
+
+
+if __name__ == "__main__":
+    Server(("::", int(sys.argv[1])), Handler).serve_forever()

@@ -1,0 +1,369 @@
+//! A two-host lab in Linux network namespaces for end-to-end tests: a client and a server
+//! joined by a veth pair, with IPv4 and IPv6 addresses, torn down when dropped (even when the
+//! test fails).
+
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use netmon_core::Sample;
+
+pub const SERVER_V4: &str = "10.200.0.1";
+pub const CLIENT_V4: &str = "10.200.0.2";
+pub const SERVER_V6: &str = "fd00:200::1";
+pub const CLIENT_V6: &str = "fd00:200::2";
+/// Ethernet header bytes per frame, which the veth counters include and IP lengths do not.
+pub const ETHERNET_HEADER: u64 = 14;
+
+static LABS: AtomicUsize = AtomicUsize::new(0);
+
+/// Byte and packet counters of an interface.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Counters {
+    pub rx_bytes: u64,
+    pub tx_bytes: u64,
+    pub rx_packets: u64,
+    pub tx_packets: u64,
+}
+
+impl Counters {
+    /// IP bytes that crossed the interface between `earlier` and `self`.
+    pub fn ip_bytes_since(&self, earlier: &Counters) -> u64 {
+        let bytes = self.rx_bytes + self.tx_bytes - earlier.rx_bytes - earlier.tx_bytes;
+        let frames = self.rx_packets + self.tx_packets - earlier.rx_packets - earlier.tx_packets;
+        bytes - ETHERNET_HEADER * frames
+    }
+}
+
+/// Two namespaces joined by a veth pair.
+pub struct Lab {
+    pub client: String,
+    pub server: String,
+    pub client_if: String,
+    children: Vec<Child>,
+    pub temp: tempfile::TempDir,
+}
+
+impl Lab {
+    pub fn new() -> Lab {
+        assert!(
+            is_root(),
+            "this end-to-end test builds network namespaces and needs root (CI runs as root)"
+        );
+        let id = format!(
+            "{}{}",
+            std::process::id(),
+            LABS.fetch_add(1, Ordering::SeqCst)
+        );
+        let lab = Lab {
+            client: format!("nmc{id}"),
+            server: format!("nms{id}"),
+            client_if: format!("vc{id}"),
+            children: Vec::new(),
+            temp: tempfile::tempdir().expect("temporary directory"),
+        };
+        lab.build(&format!("vs{id}"));
+        lab
+    }
+
+    fn build(&self, server_if: &str) {
+        let (c, s, cif) = (&self.client, &self.server, &self.client_if);
+        let steps: Vec<Vec<&str>> = vec![
+            vec!["netns", "add", c],
+            vec!["netns", "add", s],
+            vec![
+                "link", "add", cif, "netns", c, "type", "veth", "peer", "name", server_if, "netns",
+                s,
+            ],
+            vec!["-n", c, "addr", "add", "10.200.0.2/24", "dev", cif],
+            vec!["-n", s, "addr", "add", "10.200.0.1/24", "dev", server_if],
+            vec![
+                "-n",
+                c,
+                "addr",
+                "add",
+                "fd00:200::2/64",
+                "dev",
+                cif,
+                "nodad",
+            ],
+            vec![
+                "-n",
+                s,
+                "addr",
+                "add",
+                "fd00:200::1/64",
+                "dev",
+                server_if,
+                "nodad",
+            ],
+            vec!["-n", c, "link", "set", "lo", "up"],
+            vec!["-n", s, "link", "set", "lo", "up"],
+            vec!["-n", c, "link", "set", cif, "up"],
+            vec!["-n", s, "link", "set", server_if, "up"],
+        ];
+        steps.iter().for_each(|args| run_ip(args));
+    }
+
+    /// A command run inside namespace `ns`.
+    pub fn command(&self, ns: &str, program: impl AsRef<Path>) -> Command {
+        let mut command = Command::new("ip");
+        command.args(["netns", "exec", ns]).arg(program.as_ref());
+        command
+    }
+
+    /// Starts a long-running process that the lab stops when dropped.
+    pub fn spawn(&mut self, mut command: Command) {
+        let child = command
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start a lab process");
+        self.children.push(child);
+    }
+
+    /// Runs a command to completion; panics with its output if it fails.
+    pub fn run(&self, mut command: Command) -> Output {
+        let output = command.output().expect("run a lab command");
+        assert!(
+            output.status.success(),
+            "{command:?} failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        output
+    }
+
+    /// Waits until something listens on `port` (TCP or UDP) in the server namespace.
+    pub fn wait_for_listener(&self, port: u16) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            let output = Command::new("ip")
+                .args(["netns", "exec", &self.server, "ss", "-Hltun"])
+                .output()
+                .expect("run ss");
+            let text = String::from_utf8_lossy(&output.stdout);
+            if text.contains(&format!(":{port} ")) {
+                return;
+            }
+            thread::sleep(Duration::from_millis(50));
+        }
+        panic!("nothing listens on port {port} in the server namespace");
+    }
+
+    /// The client veth's counters.
+    pub fn counters(&self) -> Counters {
+        let output = Command::new("ip")
+            .args([
+                "-n",
+                &self.client,
+                "-s",
+                "-j",
+                "link",
+                "show",
+                "dev",
+                &self.client_if,
+            ])
+            .output()
+            .expect("run ip link");
+        let json: serde_json::Value = serde_json::from_slice(&output.stdout).expect("ip -j output");
+        let stats = &json[0]["stats64"];
+        let number =
+            |direction: &str, what: &str| stats[direction][what].as_u64().expect("counter");
+        Counters {
+            rx_bytes: number("rx", "bytes"),
+            tx_bytes: number("tx", "bytes"),
+            rx_packets: number("rx", "packets"),
+            tx_packets: number("tx", "packets"),
+        }
+    }
+
+    /// Copies a program under a new name, so its traffic is told apart by application name.
+    pub fn program_named(&self, program: &str, name: &str) -> PathBuf {
+        let source = which(program);
+        let target = self.temp.path().join(name);
+        std::fs::copy(&source, &target).expect("copy a program");
+        target
+    }
+
+    /// Starts the test HTTP server on `port` in the server namespace.
+    pub fn start_http_server(&mut self, port: u16) {
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/http_server.py");
+        let mut command = self.command(&self.server.clone(), "python3");
+        command.arg(script).arg(port.to_string());
+        self.spawn(command);
+        self.wait_for_listener(port);
+    }
+
+    /// Starts `netmon run --json` capturing in the client namespace.
+    pub fn start_netmon(&self, interval_seconds: u64) -> Netmon {
+        let home = self.temp.path().join("netmon-home");
+        let mut command = self.command(&self.client, env!("CARGO_BIN_EXE_netmon"));
+        command
+            .args(["run", "--json", "--interval", &interval_seconds.to_string()])
+            .env("NETMON_HOME", &home)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        Netmon::start(command)
+    }
+}
+
+impl Drop for Lab {
+    fn drop(&mut self) {
+        self.children.iter_mut().for_each(|child| {
+            let _ = child.kill();
+            let _ = child.wait();
+        });
+        [&self.client, &self.server].iter().for_each(|ns| {
+            let _ = Command::new("ip").args(["netns", "del", ns]).status();
+        });
+    }
+}
+
+/// A running `netmon run --json` and the samples it printed.
+pub struct Netmon {
+    child: Child,
+    samples: mpsc::Receiver<Sample>,
+    stderr: Option<thread::JoinHandle<String>>,
+}
+
+impl Netmon {
+    fn start(mut command: Command) -> Netmon {
+        let mut child = command.spawn().expect("start netmon");
+        let stdout = child.stdout.take().expect("netmon stdout");
+        let stderr = child.stderr.take().expect("netmon stderr");
+        let (sender, samples) = mpsc::channel();
+        thread::spawn(move || {
+            BufReader::new(stdout)
+                .lines()
+                .map_while(Result::ok)
+                .map(|line| serde_json::from_str::<Sample>(&line).expect("a JSON sample line"))
+                .for_each(|sample| {
+                    let _ = sender.send(sample);
+                });
+        });
+        let stderr = thread::spawn(move || std::io::read_to_string(stderr).unwrap_or_default());
+        Netmon {
+            child,
+            samples,
+            stderr: Some(stderr),
+        }
+    }
+
+    /// Waits for the first sample: capture is running.
+    pub fn wait_ready(&self) -> Sample {
+        self.samples
+            .recv_timeout(Duration::from_secs(20))
+            .expect("netmon printed no sample within 20 s")
+    }
+
+    /// Sends SIGINT, waits for a clean exit and returns every sample printed.
+    pub fn stop(mut self, first: Sample) -> Vec<Sample> {
+        let pid = self.child.id().to_string();
+        let killed = Command::new("kill")
+            .args(["-INT", &pid])
+            .status()
+            .expect("kill");
+        assert!(killed.success());
+        let deadline = Instant::now() + Duration::from_secs(15);
+        let status = loop {
+            if let Some(status) = self.child.try_wait().expect("wait for netmon") {
+                break status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "netmon did not stop within 15 s of SIGINT"
+            );
+            thread::sleep(Duration::from_millis(50));
+        };
+        let stderr = self
+            .stderr
+            .take()
+            .and_then(|reader| reader.join().ok())
+            .unwrap_or_default();
+        assert!(status.success(), "netmon exited with {status}: {stderr}");
+        std::iter::once(first)
+            .chain(self.samples.try_iter())
+            .collect()
+    }
+}
+
+impl Drop for Netmon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Bytes per application over all samples.
+pub fn bytes_of_app(samples: &[Sample], app: &str) -> u64 {
+    samples
+        .iter()
+        .flat_map(|sample| sample.usage.iter())
+        .filter(|usage| usage.app == app)
+        .map(|usage| usage.bytes)
+        .sum()
+}
+
+/// Prints bytes per application and the sample counters, for a failing test's log.
+pub fn print_apps(samples: &[Sample]) {
+    let mut apps: Vec<&str> = samples
+        .iter()
+        .flat_map(|sample| sample.usage.iter().map(|usage| usage.app.as_str()))
+        .collect();
+    apps.sort_unstable();
+    apps.dedup();
+    apps.iter()
+        .for_each(|app| eprintln!("  {app}: {} bytes", bytes_of_app(samples, app)));
+    samples
+        .iter()
+        .for_each(|sample| eprintln!("  stats: {:?}", sample.stats));
+}
+
+/// Bytes over all samples and applications.
+pub fn total_bytes(samples: &[Sample]) -> u64 {
+    samples.iter().map(|sample| sample.stats.bytes).sum()
+}
+
+/// Asserts `actual` is within `percent` % of `expected`.
+pub fn assert_within(what: &str, actual: u64, expected: u64, percent: f64) {
+    let error = (actual as f64 - expected as f64).abs() / expected.max(1) as f64 * 100.0;
+    assert!(
+        error <= percent,
+        "{what}: netmon counted {actual} bytes, the interface {expected} ({error:.2} % apart, allowed {percent} %)"
+    );
+    eprintln!("{what}: netmon {actual} B, interface {expected} B, {error:.3} % apart");
+}
+
+fn run_ip(args: &[&str]) {
+    let output = Command::new("ip").args(args).output().expect("run ip");
+    assert!(
+        output.status.success(),
+        "ip {} failed: {}",
+        args.join(" "),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|output| String::from_utf8_lossy(&output.stdout).trim() == "0")
+        .unwrap_or(false)
+}
+
+fn which(program: &str) -> PathBuf {
+    std::env::var_os("PATH")
+        .map(|path| std::env::split_paths(&path).collect::<Vec<_>>())
+        .unwrap_or_default()
+        .into_iter()
+        .map(|dir| dir.join(program))
+        .find(|candidate| candidate.is_file())
+        .unwrap_or_else(|| panic!("{program} is not installed (the CI script installs it)"))
+}
