@@ -58,6 +58,11 @@ pub fn run(
                                 let placement = addresses.place(packet);
                                 tracker.record(packet, placement, now);
                             }
+                            Observation::OwnedPacket(packet, process) => {
+                                let placement = addresses.place(packet);
+                                tracker.record_owned(packet, placement, process, now);
+                            }
+                            Observation::ProcessBytes(report) => tracker.record_report(report),
                             Observation::Unreadable => tracker.skipped(),
                         });
                     tracker.dropped(batch.dropped_total.saturating_sub(dropped_before));

@@ -14,6 +14,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::attribution::SocketOwners;
+use crate::capture::ProcessBytes;
 use crate::flow::{FlowKey, Placement};
 use crate::packet::{PacketMeta, Transport};
 use crate::process::ProcessInfo;
@@ -110,6 +111,8 @@ pub struct Tracker {
     flows: HashMap<FlowKey, FlowState>,
     peers: HashMap<(u8, SocketAddr), Peer>,
     last_lookup: Option<Instant>,
+    /// Per-process reports received during the window (sources without packets).
+    reports: Vec<ProcessBytes>,
     stats: SampleStats,
 }
 
@@ -121,8 +124,30 @@ impl Tracker {
             flows: HashMap::new(),
             peers: HashMap::new(),
             last_lookup: None,
+            reports: Vec::new(),
             stats: SampleStats::default(),
         }
+    }
+
+    /// Counts a packet whose process the capture already knows (no lookup needed).
+    pub fn record_owned(
+        &mut self,
+        packet: &PacketMeta,
+        placement: Placement,
+        process: &Arc<ProcessInfo>,
+        now: Instant,
+    ) {
+        self.record(packet, placement, now);
+        if let Placement::Flow(key, _) = placement {
+            if let Some(flow) = self.flows.get_mut(&key) {
+                flow.owner = Owner::Known(Arc::clone(process));
+            }
+        }
+    }
+
+    /// Adds a per-process byte report to the window.
+    pub fn record_report(&mut self, report: &ProcessBytes) {
+        self.reports.push(report.clone());
     }
 
     /// Counts one packet where `placement` puts it.
@@ -258,21 +283,7 @@ impl Tracker {
 
     fn sample(&self, start_ms: i64, end_ms: i64) -> Sample {
         let active: Vec<&FlowState> = self.flows.values().filter(|flow| flow.active()).collect();
-        let mut usage: BTreeMap<(String, Direction), Counter> = BTreeMap::new();
-        active.iter().for_each(|flow| {
-            let app = owner_app(&flow.owner);
-            [
-                (Direction::Sent, flow.sent),
-                (Direction::Received, flow.received),
-            ]
-            .into_iter()
-            .filter(|(_, counter)| counter.packets > 0)
-            .for_each(|(direction, counter)| {
-                let total = usage.entry((app.to_string(), direction)).or_default();
-                total.bytes += counter.bytes;
-                total.packets += counter.packets;
-            });
-        });
+        let usage = usage_totals(&active, &self.reports);
         let bytes_where = |wanted: fn(&Owner) -> bool| -> u64 {
             active
                 .iter()
@@ -303,7 +314,7 @@ impl Tracker {
                     packets: counter.packets,
                 })
                 .collect(),
-            processes: processes_seen(&active),
+            processes: processes_seen(&active, &self.reports),
             stats,
         }
     }
@@ -326,12 +337,44 @@ impl Tracker {
         self.peers
             .retain(|_, peer| now.duration_since(peer.seen) < memory);
         self.stats = SampleStats::default();
+        self.reports.clear();
     }
 
     /// Flows currently in the table.
     pub fn flow_count(&self) -> usize {
         self.flows.len()
     }
+}
+
+/// Bytes and packets per (application, direction): flows by their owner, plus reports.
+fn usage_totals(
+    active: &[&FlowState],
+    reports: &[ProcessBytes],
+) -> BTreeMap<(String, Direction), Counter> {
+    let from_flows = active.iter().flat_map(|flow| {
+        let app = owner_app(&flow.owner);
+        [
+            (app, Direction::Sent, flow.sent),
+            (app, Direction::Received, flow.received),
+        ]
+    });
+    let from_reports = reports.iter().flat_map(|report| {
+        let app = report.process.app.as_str();
+        let counter = |bytes| Counter { bytes, packets: 0 };
+        [
+            (app, Direction::Sent, counter(report.sent)),
+            (app, Direction::Received, counter(report.received)),
+        ]
+    });
+    from_flows
+        .chain(from_reports)
+        .filter(|(_, _, counter)| counter.bytes > 0 || counter.packets > 0)
+        .fold(BTreeMap::new(), |mut totals, (app, direction, counter)| {
+            let total: &mut Counter = totals.entry((app.to_string(), direction)).or_default();
+            total.bytes += counter.bytes;
+            total.packets += counter.packets;
+            totals
+        })
 }
 
 fn owner_app(owner: &Owner) -> &str {
@@ -349,17 +392,19 @@ fn initial_owner(key: &FlowKey) -> Owner {
     }
 }
 
-fn processes_seen(active: &[&FlowState]) -> Vec<ProcessSeen> {
-    let mut seen: Vec<ProcessSeen> = active
-        .iter()
-        .filter_map(|flow| match &flow.owner {
-            Owner::Known(process) => Some(ProcessSeen {
-                pid: process.pid,
-                app: process.app.clone(),
-                name: process.name.clone(),
-                exe: process.exe.clone(),
-            }),
-            _ => None,
+fn processes_seen(active: &[&FlowState], reports: &[ProcessBytes]) -> Vec<ProcessSeen> {
+    let from_flows = active.iter().filter_map(|flow| match &flow.owner {
+        Owner::Known(process) => Some(process.as_ref()),
+        _ => None,
+    });
+    let from_reports = reports.iter().map(|report| report.process.as_ref());
+    let mut seen: Vec<ProcessSeen> = from_flows
+        .chain(from_reports)
+        .map(|process| ProcessSeen {
+            pid: process.pid,
+            app: process.app.clone(),
+            name: process.name.clone(),
+            exe: process.exe.clone(),
         })
         .collect();
     seen.sort();
@@ -666,6 +711,30 @@ mod tests {
         assert_eq!(sample.stats.skipped_frames, 1);
         let next = tracker.close(5000, 10000, now);
         assert_eq!(next.stats, SampleStats::default());
+    }
+
+    #[test]
+    fn tagged_packets_and_process_reports_need_no_lookup() {
+        let owners = FakeOwners::default();
+        let mut tracker = tracker(&owners);
+        let now = Instant::now();
+        let safari = Arc::new(ProcessInfo::new(7, "Safari", None));
+        let packet = tcp("1.1.1.1:443", "10.0.0.2:5000", 1500, false);
+        tracker.record_owned(&packet, machine().place(&packet), &safari, now);
+        tracker.record_report(&ProcessBytes {
+            process: Arc::new(ProcessInfo::new(8, "Music", None)),
+            sent: 10,
+            received: 90,
+        });
+        tracker.attribute(now);
+        let sample = tracker.close(0, 5000, now);
+        assert_eq!(*owners.lookups.lock().unwrap(), 0);
+        assert_eq!(sample.bytes_of("Safari", Direction::Received), 1500);
+        assert_eq!(sample.bytes_of("Music", Direction::Received), 90);
+        assert_eq!(sample.bytes_of("Music", Direction::Sent), 10);
+        assert_eq!(sample.processes.len(), 2);
+        let next = tracker.close(5000, 10000, now);
+        assert!(next.usage.is_empty(), "reports count in one sample only");
     }
 
     #[test]

@@ -3,15 +3,32 @@
 
 pub mod pcap;
 
+use std::sync::Arc;
+
 use crate::packet::PacketMeta;
+use crate::process::ProcessInfo;
 
 /// One thing a capture source saw.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Observation {
-    /// An IP packet.
+    /// An IP packet; its process is found through the platform's socket tables.
     Packet(PacketMeta),
+    /// An IP packet that the capture itself tagged with its process (PKTAP on macOS carries
+    /// the PID and name in each packet's header).
+    OwnedPacket(PacketMeta, Arc<ProcessInfo>),
+    /// Bytes a process moved since its previous report, from a source that counts per process
+    /// rather than per packet (`nettop` on macOS).
+    ProcessBytes(ProcessBytes),
     /// A frame that could not be read as IP (ARP, malformed, an unknown link layer).
     Unreadable,
+}
+
+/// A per-process byte report (see [`Observation::ProcessBytes`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProcessBytes {
+    pub process: Arc<ProcessInfo>,
+    pub sent: u64,
+    pub received: u64,
 }
 
 /// A source of traffic: libpcap on Linux, PKTAP or `nettop` on macOS.
