@@ -1,7 +1,6 @@
 //! `netmon run`: capture, attribute and sample until SIGINT/SIGTERM.
 
 use std::io::Write;
-use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -47,16 +46,16 @@ pub fn run(args: RunArgs) -> u8 {
             return error.exit_code() as u8;
         }
     };
-    let stop = Arc::new(AtomicBool::new(false));
+    let controls = monitor::Controls::default();
     for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
-        if let Err(error) = signal_hook::flag::register(signal, Arc::clone(&stop)) {
+        if let Err(error) = signal_hook::flag::register(signal, Arc::clone(&controls.stop)) {
             eprintln!("netmon: cannot handle signal {signal}: {error}");
         }
     }
     tracing::info!(source = %source.describe(), interval = config.sampling_interval_seconds, "capture started");
     let tracker = Tracker::new(os::socket_owners(), TrackerOptions::default());
     let interval = Duration::from_secs(config.sampling_interval_seconds);
-    let result = monitor::run(source, tracker, interval, &stop, |sample| {
+    let result = monitor::run(source, tracker, interval, &controls, |sample| {
         emit(&args, &sample)
     });
     match result {

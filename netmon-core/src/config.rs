@@ -133,6 +133,16 @@ pub const KEYS: &[&str] = &[
     "capture_interface",
 ];
 
+/// Keys read only when netmon starts.
+pub const RESTART_KEYS: &[&str] = &[
+    "sampling_interval_seconds",
+    "web_server_port",
+    "log_level",
+    "capture_method",
+    "batch_write_seconds",
+    "capture_interface",
+];
+
 pub const SAMPLING_INTERVAL: RangeInclusive<u64> = 1..=3600;
 pub const WEB_SERVER_PORT: RangeInclusive<u64> = 7000..=7999;
 pub const RETENTION_DAYS_RAW: RangeInclusive<u64> = 1..=30;
@@ -285,6 +295,11 @@ impl Config {
             .and_then(|()| file.sync_all())
             .map_err(write_error)?;
         fs::rename(&temp, path).map_err(write_error)
+    }
+
+    /// Whether a change of `key` takes effect only when netmon restarts (the rest apply live).
+    pub fn needs_restart(key: &str) -> bool {
+        RESTART_KEYS.contains(&key)
     }
 
     /// True when `app` (a process or application name) is one of the configured browsers.

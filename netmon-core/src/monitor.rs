@@ -7,6 +7,7 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, RecvTimeoutError};
+use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -30,15 +31,25 @@ struct Batch {
     dropped_total: u64,
 }
 
-/// Runs capture until `stop` is set or the source fails, calling `on_sample` at the end of every
-/// `interval` and once more for the last window.
+/// Switches that steer a running monitor from other threads (signal handlers, the API).
+#[derive(Debug, Default, Clone)]
+pub struct Controls {
+    /// Ends capture; the last window is still emitted.
+    pub stop: Arc<AtomicBool>,
+    /// While set, captured traffic is not counted (samples keep coming, empty).
+    pub paused: Arc<AtomicBool>,
+}
+
+/// Runs capture until `controls.stop` is set or the source fails, calling `on_sample` at the end
+/// of every `interval` and once more for the last window.
 pub fn run(
     mut source: Box<dyn CaptureSource>,
     mut tracker: Tracker,
     interval: Duration,
-    stop: &AtomicBool,
+    controls: &Controls,
     mut on_sample: impl FnMut(Sample),
 ) -> Result<(), CaptureError> {
+    let stop = controls.stop.as_ref();
     let (sender, receiver) = mpsc::sync_channel::<Batch>(CHANNEL_BATCHES);
     thread::scope(|scope| {
         let capture = scope.spawn(move || capture_loop(source.as_mut(), &sender, stop));
@@ -48,6 +59,7 @@ pub fn run(
         loop {
             let wait = window.time_left(Instant::now()).min(TICK);
             match receiver.recv_timeout(wait) {
+                Ok(_) if controls.paused.load(Ordering::Relaxed) => {}
                 Ok(batch) => {
                     let now = Instant::now();
                     batch
@@ -202,12 +214,11 @@ mod tests {
     use crate::packet::{PacketMeta, Transport};
     use crate::sample::UNKNOWN_APP;
     use crate::tracker::TrackerOptions;
-    use std::sync::Arc;
 
     /// Replays packets from an address of this machine, then asks to stop.
     struct Replay {
         packets: Vec<PacketMeta>,
-        stop: Arc<AtomicBool>,
+        controls: Controls,
     }
 
     impl CaptureSource for Replay {
@@ -219,7 +230,7 @@ mod tests {
             batch.extend(self.packets.drain(..).map(Observation::Packet));
             batch.push(Observation::Unreadable);
             thread::sleep(Duration::from_millis(30));
-            self.stop.store(true, Ordering::Relaxed);
+            self.controls.stop.store(true, Ordering::Relaxed);
             Ok(())
         }
     }
@@ -236,25 +247,41 @@ mod tests {
             },
             ip_len: 321,
         };
-        let stop = Arc::new(AtomicBool::new(false));
-        let source = Replay {
-            packets: vec![packet; 3],
-            stop: Arc::clone(&stop),
-        };
-        let tracker = Tracker::new(Box::new(NoOwners), TrackerOptions::default());
-        let mut samples = Vec::new();
-        run(
-            Box::new(source),
-            tracker,
-            Duration::from_secs(60),
-            &stop,
-            |sample| samples.push(sample),
-        )
-        .unwrap();
-        assert_eq!(samples.len(), 1);
-        let sample = &samples[0];
+        let sample = replay(vec![packet; 3], false);
         assert_eq!(sample.bytes_of(UNKNOWN_APP, crate::Direction::Sent), 963);
         assert_eq!(sample.stats.skipped_frames, 1);
         assert!(sample.end_ms >= sample.start_ms);
+    }
+
+    #[test]
+    fn nothing_is_counted_while_paused() {
+        let packet = PacketMeta {
+            src: "127.0.0.1".parse().unwrap(),
+            dst: "192.0.2.1".parse().unwrap(),
+            transport: Transport::Other { protocol: 1 },
+            ip_len: 84,
+        };
+        let sample = replay(vec![packet; 2], true);
+        assert!(sample.usage.is_empty());
+        assert_eq!(sample.stats, crate::sample::SampleStats::default());
+    }
+
+    /// Runs the monitor over `packets` and returns the one sample it emits.
+    fn replay(packets: Vec<PacketMeta>, paused: bool) -> Sample {
+        let controls = Controls::default();
+        controls.paused.store(paused, Ordering::Relaxed);
+        let source = Replay {
+            packets,
+            controls: controls.clone(),
+        };
+        let tracker = Tracker::new(Box::new(NoOwners), TrackerOptions::default());
+        let mut samples = Vec::new();
+        let interval = Duration::from_secs(60);
+        run(Box::new(source), tracker, interval, &controls, |sample| {
+            samples.push(sample)
+        })
+        .unwrap();
+        assert_eq!(samples.len(), 1);
+        samples.remove(0)
     }
 }

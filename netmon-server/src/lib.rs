@@ -1,2 +1,70 @@
-//! The local HTTP API for netmon (JSON, OpenAPI, Swagger UI, Server-Sent Events) and the
-//! static dashboard. Not built yet: see ARCHITECTURE.md for the plan.
+//! netmon-server: the local HTTP API (JSON, OpenAPI document, Swagger UI, Server-Sent Events).
+//!
+//! It binds 127.0.0.1 only, and [`security::LocalOnly`] refuses requests that a web page could
+//! forge (foreign Host headers, foreign origins), so no website can read from or write to it.
+//! The API reads [`state::AppState`]; `netmon run` feeds that state with every sample.
+
+mod api;
+pub mod security;
+pub mod state;
+
+use std::future::Future;
+use std::io;
+use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
+
+use poem::listener::{Listener, TcpListener};
+use poem::{Endpoint, EndpointExt, Route};
+use poem_openapi::OpenApiService;
+
+pub use state::AppState;
+
+/// Why the server could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    #[error("port {port} on 127.0.0.1 is already in use (is netmon already running?); stop the other program or set web_server_port in config.json to another port from 7000 to 7999")]
+    PortInUse { port: u16 },
+    #[error("cannot listen on 127.0.0.1:{port}: {source}")]
+    Listen { port: u16, source: io::Error },
+    #[error("the web server failed: {0}")]
+    Serve(io::Error),
+}
+
+/// The only address the server listens on: loopback, never another interface.
+pub fn local_address(port: u16) -> SocketAddr {
+    SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::LOCALHOST, port))
+}
+
+/// The whole application: `/api/…`, the OpenAPI document, Swagger UI, behind the security gate.
+pub fn app(state: AppState) -> impl Endpoint {
+    let port = state.port();
+    let api = OpenApiService::new(api::Api::new(state), "netmon", env!("CARGO_PKG_VERSION"))
+        .description("The local API of netmon: what the dashboard, menubar, CLI and browser extension speak.")
+        .server(format!("http://127.0.0.1:{port}/api"));
+    let spec = api.spec_endpoint();
+    let docs = api.swagger_ui();
+    Route::new()
+        .nest("/api", api)
+        .at("/api/openapi.json", spec)
+        .nest("/docs", docs)
+        .with(security::LocalOnly::new(port))
+}
+
+/// Serves the application on 127.0.0.1 until `shutdown` completes.
+pub async fn serve(
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send,
+) -> Result<(), ServerError> {
+    let port = state.port();
+    let acceptor = TcpListener::bind(local_address(port))
+        .into_acceptor()
+        .await
+        .map_err(|source| match source.kind() {
+            io::ErrorKind::AddrInUse => ServerError::PortInUse { port },
+            _ => ServerError::Listen { port, source },
+        })?;
+    tracing::info!(%port, "web server listening on http://127.0.0.1:{port}");
+    poem::Server::new_with_acceptor(acceptor)
+        .run_with_graceful_shutdown(app(state), shutdown, None)
+        .await
+        .map_err(ServerError::Serve)
+}

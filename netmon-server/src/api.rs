@@ -1,0 +1,376 @@
+//! The typed JSON API under `/api` (documented in `/api/openapi.json`, browsable at `/docs`).
+
+use std::collections::BTreeMap;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use netmon_core::{Config, Direction, Sample};
+use poem_openapi::payload::{EventStream, Json};
+use poem_openapi::{ApiResponse, Object, OpenApi, Tags};
+use serde_json::Value;
+use tokio_stream::wrappers::BroadcastStream;
+use tokio_stream::{Stream, StreamExt};
+
+use crate::state::{ActiveTab, AppState, ConfigChangeError};
+
+/// Longest hostname (RFC 1035).
+const MAX_DOMAIN: usize = 253;
+/// Longest browser name accepted from the extension.
+const MAX_BROWSER: usize = 32;
+/// Earliest plausible report time (2020-01-01) and the allowed clock skew ahead of now.
+const EARLIEST_TIMESTAMP: i64 = 1_577_836_800;
+const MAX_FUTURE_SECONDS: i64 = 86_400;
+
+#[derive(Tags)]
+enum Tag {
+    /// The monitor's state.
+    Status,
+    /// config.json, read and changed with the same validation as the file.
+    Config,
+    /// Live rates as Server-Sent Events.
+    Live,
+    /// Reports from the browser extension.
+    Browser,
+}
+
+pub struct Api {
+    state: AppState,
+}
+
+impl Api {
+    pub fn new(state: AppState) -> Self {
+        Self { state }
+    }
+}
+
+/// What the monitor is doing.
+#[derive(Debug, Object)]
+struct Status {
+    version: String,
+    /// The capture source, e.g. `pcap on any`.
+    capture_source: String,
+    /// Whether netmon runs as root (needed for packet capture).
+    privileged: bool,
+    uptime_seconds: u64,
+    /// Samples taken since start.
+    samples: u64,
+    paused: bool,
+    last_error: Option<String>,
+    /// Size of network_monitor.db, when it exists.
+    database_bytes: Option<u64>,
+}
+
+/// Every configuration option (see docs/configuration.md).
+#[derive(Debug, Object)]
+struct ConfigDocument {
+    sampling_interval_seconds: u64,
+    web_server_port: u16,
+    log_level: String,
+    data_retention_days_raw: u64,
+    data_retention_days_hourly: u64,
+    capture_method: String,
+    domain_rollup: bool,
+    high_usage_threshold_gb: f64,
+    enable_notifications: bool,
+    batch_write_seconds: u64,
+    domain_tracking: String,
+    browser_apps: Vec<String>,
+    capture_interface: String,
+}
+
+/// The configuration after a change.
+#[derive(Debug, Object)]
+struct ConfigChanged {
+    config: ConfigDocument,
+    /// Changed keys that take effect only after netmon restarts.
+    restart_required: Vec<String>,
+}
+
+/// Why a request was refused.
+#[derive(Debug, Object)]
+struct Problems {
+    problems: Vec<String>,
+}
+
+#[derive(ApiResponse)]
+enum ConfigResponse {
+    /// The change was applied and saved.
+    #[oai(status = 200)]
+    Changed(Json<ConfigChanged>),
+    /// Nothing was changed: each problem names the key, the value and what is allowed.
+    #[oai(status = 400)]
+    Invalid(Json<Problems>),
+    /// The change was valid but config.json could not be written.
+    #[oai(status = 500)]
+    NotSaved(Json<Problems>),
+}
+
+/// Whether monitoring is paused.
+#[derive(Debug, Object)]
+struct Monitoring {
+    paused: bool,
+}
+
+/// The active tab's domain, as the browser extension reports it (domain only, never a URL).
+#[derive(Debug, Object)]
+struct ActiveTabReport {
+    /// A hostname such as `netflix.com`.
+    domain: String,
+    /// Unix time in seconds.
+    timestamp: i64,
+    /// The reporting browser, e.g. `zen`.
+    browser: String,
+}
+
+#[derive(ApiResponse)]
+enum ReportResponse {
+    /// The report was accepted.
+    #[oai(status = 202)]
+    Accepted,
+    /// The report was refused and nothing was kept.
+    #[oai(status = 400)]
+    Invalid(Json<Problems>),
+}
+
+/// Rates of one application during the last sample.
+#[derive(Debug, Object)]
+struct AppRate {
+    app: String,
+    received_bytes_per_second: f64,
+    sent_bytes_per_second: f64,
+}
+
+/// One sample's rates, streamed as it is taken.
+#[derive(Debug, Object)]
+struct LiveSample {
+    start_ms: i64,
+    end_ms: i64,
+    received_bytes_per_second: f64,
+    sent_bytes_per_second: f64,
+    packets_per_second: f64,
+    active_flows: u64,
+    /// Applications, busiest first.
+    apps: Vec<AppRate>,
+}
+
+type LiveStream = Pin<Box<dyn Stream<Item = LiveSample> + Send>>;
+
+#[OpenApi]
+impl Api {
+    /// The monitor's status: capture source, privileges, uptime, samples, last error, DB size.
+    #[oai(path = "/status", method = "get", tag = "Tag::Status")]
+    async fn status(&self) -> Json<Status> {
+        let state = &self.state;
+        Json(Status {
+            version: env!("CARGO_PKG_VERSION").to_string(),
+            capture_source: state.source(),
+            privileged: is_root(),
+            uptime_seconds: state.uptime_seconds(),
+            samples: state.samples(),
+            paused: state.paused(),
+            last_error: state.last_error(),
+            database_bytes: state.database_bytes(),
+        })
+    }
+
+    /// The configuration in effect.
+    #[oai(path = "/config", method = "get", tag = "Tag::Config")]
+    async fn get_config(&self) -> Json<ConfigDocument> {
+        Json(ConfigDocument::from(&self.state.config()))
+    }
+
+    /// Changes some keys of the configuration (all or nothing) and saves config.json.
+    #[oai(path = "/config", method = "put", tag = "Tag::Config")]
+    async fn put_config(&self, changes: Json<BTreeMap<String, Value>>) -> ConfigResponse {
+        let changes: Vec<(String, Value)> = changes.0.into_iter().collect();
+        match self.state.change_config(&changes) {
+            Ok((config, restart_required)) => ConfigResponse::Changed(Json(ConfigChanged {
+                config: ConfigDocument::from(&config),
+                restart_required,
+            })),
+            Err(ConfigChangeError::Invalid(problems)) => ConfigResponse::Invalid(Json(Problems {
+                problems: problems.iter().map(ToString::to_string).collect(),
+            })),
+            Err(ConfigChangeError::Save(error)) => ConfigResponse::NotSaved(Json(Problems {
+                problems: vec![error.to_string()],
+            })),
+        }
+    }
+
+    /// Pauses monitoring: traffic is not counted until resumed.
+    #[oai(path = "/monitoring/pause", method = "post", tag = "Tag::Status")]
+    async fn pause(&self) -> Json<Monitoring> {
+        self.state.set_paused(true);
+        Json(Monitoring { paused: true })
+    }
+
+    /// Resumes monitoring.
+    #[oai(path = "/monitoring/resume", method = "post", tag = "Tag::Status")]
+    async fn resume(&self) -> Json<Monitoring> {
+        self.state.set_paused(false);
+        Json(Monitoring { paused: false })
+    }
+
+    /// The browser extension's report of the active tab's domain.
+    #[oai(path = "/browser/active-tab", method = "post", tag = "Tag::Browser")]
+    async fn active_tab(&self, report: Json<ActiveTabReport>) -> ReportResponse {
+        match validate_tab(report.0) {
+            Ok(tab) => {
+                self.state.set_active_tab(tab);
+                ReportResponse::Accepted
+            }
+            Err(problems) => ReportResponse::Invalid(Json(Problems { problems })),
+        }
+    }
+
+    /// Live rates: one event per sample, total and per application.
+    #[oai(path = "/live", method = "get", tag = "Tag::Live")]
+    async fn live(&self) -> EventStream<LiveStream> {
+        let samples = BroadcastStream::new(self.state.subscribe())
+            .filter_map(|sample| sample.ok().map(|sample| live_sample(&sample)));
+        EventStream::new(Box::pin(samples) as LiveStream)
+            .keep_alive(std::time::Duration::from_secs(15))
+    }
+}
+
+fn live_sample(sample: &Arc<Sample>) -> LiveSample {
+    let seconds = sample.seconds();
+    let mut per_app: BTreeMap<&str, (u64, u64)> = BTreeMap::new();
+    sample.usage.iter().for_each(|usage| {
+        let entry = per_app.entry(usage.app.as_str()).or_default();
+        match usage.direction {
+            Direction::Received => entry.0 += usage.bytes,
+            Direction::Sent => entry.1 += usage.bytes,
+        }
+    });
+    let mut apps: Vec<AppRate> = per_app
+        .into_iter()
+        .map(|(app, (received, sent))| AppRate {
+            app: app.to_string(),
+            received_bytes_per_second: received as f64 / seconds,
+            sent_bytes_per_second: sent as f64 / seconds,
+        })
+        .collect();
+    apps.sort_by(|a, b| {
+        let total = |rate: &AppRate| rate.received_bytes_per_second + rate.sent_bytes_per_second;
+        total(b).total_cmp(&total(a))
+    });
+    let direction_total = |wanted: Direction| -> f64 {
+        sample
+            .usage
+            .iter()
+            .filter(|usage| usage.direction == wanted)
+            .map(|usage| usage.bytes)
+            .sum::<u64>() as f64
+            / seconds
+    };
+    LiveSample {
+        start_ms: sample.start_ms,
+        end_ms: sample.end_ms,
+        received_bytes_per_second: direction_total(Direction::Received),
+        sent_bytes_per_second: direction_total(Direction::Sent),
+        packets_per_second: sample.stats.packets as f64 / seconds,
+        active_flows: sample.stats.active_flows,
+        apps,
+    }
+}
+
+impl From<&Config> for ConfigDocument {
+    fn from(config: &Config) -> Self {
+        Self {
+            sampling_interval_seconds: config.sampling_interval_seconds,
+            web_server_port: config.web_server_port,
+            log_level: name_of(config.log_level),
+            data_retention_days_raw: config.data_retention_days_raw,
+            data_retention_days_hourly: config.data_retention_days_hourly,
+            capture_method: name_of(config.capture_method),
+            domain_rollup: config.domain_rollup,
+            high_usage_threshold_gb: config.high_usage_threshold_gb,
+            enable_notifications: config.enable_notifications,
+            batch_write_seconds: config.batch_write_seconds,
+            domain_tracking: name_of(config.domain_tracking),
+            browser_apps: config.browser_apps.clone(),
+            capture_interface: config.capture_interface.clone(),
+        }
+    }
+}
+
+/// The name an option value has in config.json.
+fn name_of(value: impl serde::Serialize) -> String {
+    match serde_json::to_value(value) {
+        Ok(Value::String(name)) => name,
+        other => format!("{other:?}"),
+    }
+}
+
+/// Checks an active-tab report: a bare hostname (no scheme, path, port or query), a plausible
+/// time, a short browser name. Returns the report normalised (lower case) or every problem.
+fn validate_tab(report: ActiveTabReport) -> Result<ActiveTab, Vec<String>> {
+    let domain = report
+        .domain
+        .trim()
+        .trim_end_matches('.')
+        .to_ascii_lowercase();
+    let browser = report.browser.trim().to_string();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|elapsed| elapsed.as_secs() as i64)
+        .unwrap_or_default();
+    let checks = [
+        (is_hostname(&domain), format!("\"domain\": {:?} is not a hostname such as netflix.com (send the domain only, never a URL)", report.domain)),
+        ((EARLIEST_TIMESTAMP..=now + MAX_FUTURE_SECONDS).contains(&report.timestamp), format!("\"timestamp\": {} is not a Unix time in seconds near now", report.timestamp)),
+        (!browser.is_empty() && browser.len() <= MAX_BROWSER, format!("\"browser\": {:?} must be 1 to {MAX_BROWSER} characters", report.browser)),
+    ];
+    let problems: Vec<String> = checks
+        .into_iter()
+        .filter(|(ok, _)| !ok)
+        .map(|(_, problem)| problem)
+        .collect();
+    if problems.is_empty() {
+        Ok(ActiveTab {
+            domain,
+            timestamp: report.timestamp,
+            browser,
+        })
+    } else {
+        Err(problems)
+    }
+}
+
+/// Letters, digits and hyphens in dot-separated labels of 1–63 characters.
+fn is_hostname(text: &str) -> bool {
+    (1..=MAX_DOMAIN).contains(&text.len())
+        && text.split('.').all(|label| {
+            (1..=63).contains(&label.len())
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+                && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+        })
+}
+
+fn is_root() -> bool {
+    // SAFETY: geteuid only reads the process's effective user id.
+    unsafe { libc::geteuid() == 0 }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hostnames_only() {
+        assert!(is_hostname("netflix.com"));
+        assert!(is_hostname("xn--bcher-kva.example"));
+        for bad in [
+            "",
+            "https://netflix.com",
+            "netflix.com/path",
+            "a..b",
+            "-a.com",
+            "a b.com",
+            "netflix.com:443",
+        ] {
+            assert!(!is_hostname(bad), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,192 @@
+//! What the API serves: the configuration, live samples and the monitor's status, shared
+//! between `netmon run`'s capture loop (which publishes) and the request handlers (which read).
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
+use std::time::Instant;
+
+use netmon_core::config::{ConfigError, Problem};
+use netmon_core::{Config, Paths, Sample};
+use serde_json::Value;
+use tokio::sync::broadcast;
+
+/// Samples buffered for slow live subscribers; a subscriber further behind skips ahead.
+const LIVE_BUFFER: usize = 64;
+
+/// The most recent active tab the browser extension reported.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ActiveTab {
+    pub domain: String,
+    pub timestamp: i64,
+    pub browser: String,
+}
+
+/// Shared state of the server (cheap to clone).
+#[derive(Clone)]
+pub struct AppState {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    paths: Paths,
+    config: RwLock<Config>,
+    live: broadcast::Sender<Arc<Sample>>,
+    started: Instant,
+    source: RwLock<String>,
+    samples: AtomicU64,
+    last_error: Mutex<Option<String>>,
+    paused: Arc<AtomicBool>,
+    active_tab: Mutex<Option<ActiveTab>>,
+}
+
+/// A configuration change that was refused.
+#[derive(Debug)]
+pub enum ConfigChangeError {
+    Invalid(Vec<Problem>),
+    Save(ConfigError),
+}
+
+impl AppState {
+    /// State for a server whose monitor pauses while `paused` is set.
+    pub fn new(paths: Paths, config: Config, paused: Arc<AtomicBool>) -> Self {
+        let (live, _) = broadcast::channel(LIVE_BUFFER);
+        Self {
+            inner: Arc::new(Inner {
+                paths,
+                config: RwLock::new(config),
+                live,
+                started: Instant::now(),
+                source: RwLock::new(String::from("starting")),
+                samples: AtomicU64::new(0),
+                last_error: Mutex::new(None),
+                paused,
+                active_tab: Mutex::new(None),
+            }),
+        }
+    }
+
+    /// The port the server was configured with at start.
+    pub fn port(&self) -> u16 {
+        self.config().web_server_port
+    }
+
+    pub fn config(&self) -> Config {
+        self.inner
+            .config
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Validates and applies `changes` (all or nothing), saves config.json, and returns the new
+    /// configuration with the changed keys that need a restart.
+    pub fn change_config(
+        &self,
+        changes: &[(String, Value)],
+    ) -> Result<(Config, Vec<String>), ConfigChangeError> {
+        let mut config = self.config();
+        let problems: Vec<Problem> = changes
+            .iter()
+            .filter_map(|(key, value)| config.set(key, value).err())
+            .collect();
+        if !problems.is_empty() {
+            return Err(ConfigChangeError::Invalid(problems));
+        }
+        config
+            .save(&self.inner.paths.config())
+            .map_err(ConfigChangeError::Save)?;
+        *self
+            .inner
+            .config
+            .write()
+            .unwrap_or_else(PoisonError::into_inner) = config.clone();
+        let restart = changes
+            .iter()
+            .map(|(key, _)| key.clone())
+            .filter(|key| Config::needs_restart(key))
+            .collect();
+        Ok((config, restart))
+    }
+
+    /// Hands a sample to live subscribers and counts it.
+    pub fn publish(&self, sample: Sample) {
+        self.inner.samples.fetch_add(1, Ordering::Relaxed);
+        // No subscriber is not an error: the sample is simply not streamed.
+        let _ = self.inner.live.send(Arc::new(sample));
+    }
+
+    pub fn subscribe(&self) -> broadcast::Receiver<Arc<Sample>> {
+        self.inner.live.subscribe()
+    }
+
+    pub fn set_source(&self, description: impl Into<String>) {
+        *self
+            .inner
+            .source
+            .write()
+            .unwrap_or_else(PoisonError::into_inner) = description.into();
+    }
+
+    pub fn source(&self) -> String {
+        self.inner
+            .source
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    pub fn record_error(&self, error: impl Into<String>) {
+        *self
+            .inner
+            .last_error
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = Some(error.into());
+    }
+
+    pub fn last_error(&self) -> Option<String> {
+        self.inner
+            .last_error
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    pub fn samples(&self) -> u64 {
+        self.inner.samples.load(Ordering::Relaxed)
+    }
+
+    pub fn uptime_seconds(&self) -> u64 {
+        self.inner.started.elapsed().as_secs()
+    }
+
+    pub fn set_paused(&self, paused: bool) {
+        self.inner.paused.store(paused, Ordering::Relaxed);
+    }
+
+    pub fn paused(&self) -> bool {
+        self.inner.paused.load(Ordering::Relaxed)
+    }
+
+    pub fn set_active_tab(&self, tab: ActiveTab) {
+        *self
+            .inner
+            .active_tab
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = Some(tab);
+    }
+
+    pub fn active_tab(&self) -> Option<ActiveTab> {
+        self.inner
+            .active_tab
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Size of the database file, when it exists.
+    pub fn database_bytes(&self) -> Option<u64> {
+        std::fs::metadata(self.inner.paths.database())
+            .ok()
+            .map(|metadata| metadata.len())
+    }
+}

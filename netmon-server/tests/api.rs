@@ -1,0 +1,270 @@
+//! The API through the whole application (security gate included), and the real listener.
+
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+
+use netmon_core::sample::{SampleStats, Usage};
+use netmon_core::{Config, Direction, Paths, Sample};
+use netmon_server::{app, serve, AppState, ServerError};
+use poem::http::StatusCode;
+use poem::test::TestClient;
+use poem::Endpoint;
+use tokio_stream::StreamExt;
+
+const HOST: &str = "127.0.0.1:7500";
+
+fn state(home: &std::path::Path) -> AppState {
+    let paths = Paths::at(home);
+    paths.ensure().unwrap();
+    AppState::new(paths, Config::default(), Arc::new(AtomicBool::new(false)))
+}
+
+fn client(state: &AppState) -> TestClient<impl Endpoint> {
+    TestClient::new(app(state.clone()))
+}
+
+#[tokio::test]
+async fn status_is_served_to_this_machine_only() {
+    let temp = tempfile::tempdir().unwrap();
+    let state = state(temp.path());
+    state.set_source("pcap on any");
+    let client = client(&state);
+    let ok = client.get("/api/status").header("host", HOST).send().await;
+    ok.assert_status_is_ok();
+    let json = ok.json().await;
+    json.value()
+        .object()
+        .get("capture_source")
+        .assert_string("pcap on any");
+    json.value().object().get("paused").assert_bool(false);
+    for host in ["evil.example:7500", "127.0.0.1:7501", "localhost"] {
+        let refused = client.get("/api/status").header("host", host).send().await;
+        refused.assert_status(StatusCode::FORBIDDEN);
+    }
+    let localhost = client
+        .get("/api/status")
+        .header("host", "localhost:7500")
+        .send()
+        .await;
+    localhost.assert_status_is_ok();
+}
+
+#[tokio::test]
+async fn websites_cannot_change_anything() {
+    let temp = tempfile::tempdir().unwrap();
+    let state = state(temp.path());
+    let client = client(&state);
+    let report =
+        serde_json::json!({"domain": "netflix.com", "timestamp": 1_800_000_000, "browser": "zen"});
+    let from_site = client
+        .post("/api/browser/active-tab")
+        .header("host", HOST)
+        .header("origin", "https://evil.example")
+        .body_json(&report)
+        .send()
+        .await;
+    from_site.assert_status(StatusCode::FORBIDDEN);
+    from_site
+        .assert_text("refused: requests from https://evil.example may not change netmon")
+        .await;
+    let as_form = client
+        .post("/api/monitoring/pause")
+        .header("host", HOST)
+        .content_type("text/plain")
+        .body("{}")
+        .send()
+        .await;
+    as_form.assert_status(StatusCode::FORBIDDEN);
+    assert!(!state.paused());
+    assert_eq!(state.active_tab(), None);
+}
+
+#[tokio::test]
+async fn the_extension_and_the_dashboard_may_report() {
+    let temp = tempfile::tempdir().unwrap();
+    let state = state(temp.path());
+    let client = client(&state);
+    let report =
+        serde_json::json!({"domain": "Netflix.com.", "timestamp": 1_790_000_000, "browser": "zen"});
+    for origin in [
+        "moz-extension://6f1e0a3c-1111-2222-3333-444455556666",
+        "http://127.0.0.1:7500",
+    ] {
+        let accepted = client
+            .post("/api/browser/active-tab")
+            .header("host", HOST)
+            .header("origin", origin)
+            .body_json(&report)
+            .send()
+            .await;
+        accepted.assert_status(StatusCode::ACCEPTED);
+    }
+    let tab = state.active_tab().unwrap();
+    assert_eq!(tab.domain, "netflix.com");
+    assert_eq!(tab.browser, "zen");
+}
+
+#[tokio::test]
+async fn bad_reports_are_refused_with_every_problem() {
+    let temp = tempfile::tempdir().unwrap();
+    let state = state(temp.path());
+    let client = client(&state);
+    let report = serde_json::json!({"domain": "https://netflix.com/watch?v=1", "timestamp": 5, "browser": ""});
+    let refused = client
+        .post("/api/browser/active-tab")
+        .header("host", HOST)
+        .body_json(&report)
+        .send()
+        .await;
+    refused.assert_status(StatusCode::BAD_REQUEST);
+    let json = refused.json().await;
+    let problems = json.value().object().get("problems").array();
+    problems.assert_len(3);
+    let missing = client
+        .post("/api/browser/active-tab")
+        .header("host", HOST)
+        .body_json(&serde_json::json!({"domain": "a.com"}))
+        .send()
+        .await;
+    missing.assert_status(StatusCode::BAD_REQUEST);
+    assert_eq!(state.active_tab(), None);
+}
+
+#[tokio::test]
+async fn config_changes_are_validated_saved_and_flag_restarts() {
+    let temp = tempfile::tempdir().unwrap();
+    let state = state(temp.path());
+    let client = client(&state);
+    let invalid = client
+        .put("/api/config")
+        .header("host", HOST)
+        .body_json(&serde_json::json!({"web_server_port": 80, "domain_rollup": false}))
+        .send()
+        .await;
+    invalid.assert_status(StatusCode::BAD_REQUEST);
+    let json = invalid.json().await;
+    json.value().object().get("problems").array().assert_len(1);
+    assert!(
+        state.config().domain_rollup,
+        "nothing changes when any key is invalid"
+    );
+
+    let valid = client
+        .put("/api/config")
+        .header("host", HOST)
+        .body_json(&serde_json::json!({"web_server_port": 7600, "domain_rollup": false}))
+        .send()
+        .await;
+    valid.assert_status_is_ok();
+    let json = valid.json().await;
+    let body = json.value().object();
+    body.get("restart_required").array().assert_len(1);
+    body.get("config")
+        .object()
+        .get("domain_rollup")
+        .assert_bool(false);
+    let saved = Config::load(&Paths::at(temp.path()).config()).unwrap();
+    assert_eq!(saved.web_server_port, 7600);
+    assert!(!saved.domain_rollup);
+}
+
+#[tokio::test]
+async fn pause_and_resume() {
+    let temp = tempfile::tempdir().unwrap();
+    let state = state(temp.path());
+    let client = client(&state);
+    let post = |path: &'static str| {
+        client
+            .post(path)
+            .header("host", HOST)
+            .content_type("application/json")
+            .body("{}")
+            .send()
+    };
+    post("/api/monitoring/pause").await.assert_status_is_ok();
+    assert!(state.paused());
+    post("/api/monitoring/resume").await.assert_status_is_ok();
+    assert!(!state.paused());
+}
+
+#[tokio::test]
+async fn live_streams_each_published_sample() {
+    let temp = tempfile::tempdir().unwrap();
+    let state = state(temp.path());
+    let client = client(&state);
+    let response = client.get("/api/live").header("host", HOST).send().await;
+    response.assert_status_is_ok();
+    let mut events = response.sse_stream();
+    let usage = |app: &str, direction, bytes| Usage {
+        app: app.into(),
+        destination: None,
+        direction,
+        bytes,
+        packets: 1,
+    };
+    state.publish(Sample {
+        start_ms: 0,
+        end_ms: 2000,
+        usage: vec![
+            usage("curl", Direction::Received, 4000),
+            usage("zen", Direction::Received, 10_000),
+            usage("zen", Direction::Sent, 2000),
+        ],
+        processes: vec![],
+        stats: SampleStats::default(),
+    });
+    let event = tokio::time::timeout(std::time::Duration::from_secs(5), events.next())
+        .await
+        .expect("an event within 5 s")
+        .expect("the stream is open");
+    let poem::web::sse::Event::Message { data, .. } = event else {
+        panic!("not a message: {event:?}");
+    };
+    let live: serde_json::Value = serde_json::from_str(&data).unwrap();
+    assert_eq!(live["received_bytes_per_second"], 7000.0);
+    assert_eq!(live["sent_bytes_per_second"], 1000.0);
+    assert_eq!(live["apps"][0]["app"], "zen");
+    assert_eq!(live["apps"][1]["app"], "curl");
+}
+
+#[tokio::test]
+async fn the_openapi_document_and_swagger_ui_are_served() {
+    let temp = tempfile::tempdir().unwrap();
+    let client = client(&state(temp.path()));
+    let spec = client
+        .get("/api/openapi.json")
+        .header("host", HOST)
+        .send()
+        .await;
+    spec.assert_status_is_ok();
+    let text = spec.0.into_body().into_string().await.unwrap();
+    for path in [
+        "/status",
+        "/config",
+        "/live",
+        "/browser/active-tab",
+        "/monitoring/pause",
+    ] {
+        assert!(text.contains(&format!("\"{path}\"")), "{path} missing");
+    }
+    let docs = client.get("/docs").header("host", HOST).send().await;
+    docs.assert_status_is_ok();
+}
+
+#[tokio::test]
+async fn a_taken_port_is_named() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port();
+    let temp = tempfile::tempdir().unwrap();
+    let paths = Paths::at(temp.path());
+    let config = Config {
+        web_server_port: port,
+        ..Config::default()
+    };
+    let state = AppState::new(paths, config, Arc::new(AtomicBool::new(false)));
+    let error = serve(state, std::future::pending()).await.unwrap_err();
+    assert!(matches!(error, ServerError::PortInUse { port: p } if p == port));
+    assert!(error
+        .to_string()
+        .contains(&format!("port {port} on 127.0.0.1 is already in use")));
+}
