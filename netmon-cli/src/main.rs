@@ -2,6 +2,7 @@
 
 mod config_cmd;
 mod run;
+mod serve;
 mod table;
 
 use std::process::ExitCode;

@@ -12,6 +12,10 @@ use netmon_core::tracker::{Tracker, TrackerOptions};
 use netmon_core::{logging, monitor, os, paths, Config, Paths, Sample};
 
 use crate::config_cmd::{self, EXIT_CONFIG};
+use crate::serve::Server;
+
+/// Exit code when a service netmon needs is unavailable (EX_UNAVAILABLE).
+const EXIT_UNAVAILABLE: u8 = 69;
 use crate::table;
 
 #[derive(Debug, Args)]
@@ -52,12 +56,26 @@ pub fn run(args: RunArgs) -> u8 {
             eprintln!("netmon: cannot handle signal {signal}: {error}");
         }
     }
+    let server = match Server::start(paths, config.clone(), Arc::clone(&controls.paused)) {
+        Ok(server) => server,
+        Err(error) => {
+            tracing::error!(%error, "web server could not start");
+            eprintln!("netmon: {error}");
+            return EXIT_UNAVAILABLE;
+        }
+    };
+    server.state.set_source(source.describe());
     tracing::info!(source = %source.describe(), interval = config.sampling_interval_seconds, "capture started");
     let tracker = Tracker::new(os::socket_owners(), TrackerOptions::default());
     let interval = Duration::from_secs(config.sampling_interval_seconds);
     let result = monitor::run(source, tracker, interval, &controls, |sample| {
-        emit(&args, &sample)
+        emit(&args, &sample);
+        server.state.publish(sample);
     });
+    if let Err(error) = &result {
+        server.state.record_error(error.to_string());
+    }
+    server.stop();
     match result {
         Ok(()) => {
             tracing::info!("capture stopped");

@@ -49,6 +49,7 @@ fn every_process_gets_its_bytes_over_tcp_udp_and_ipv6() {
     thread::sleep(SETTLE);
     let after_tcp6 = lab.counters();
     thread::sleep(Duration::from_millis(1200));
+    check_api(&lab);
 
     let samples = netmon.stop(first);
     support::print_apps(&samples);
@@ -77,6 +78,28 @@ fn every_process_gets_its_bytes_over_tcp_udp_and_ipv6() {
         (unknown as f64) < 0.01 * total as f64,
         "unknown is {unknown} of {total} bytes, not under 1 %"
     );
+}
+
+/// The same process serves the API on 127.0.0.1:7500 of its namespace, to this machine only.
+fn check_api(lab: &Lab) {
+    let mut status = lab.command(&lab.client, "curl");
+    status.args(["-sS", "http://127.0.0.1:7500/api/status"]);
+    let body: serde_json::Value =
+        serde_json::from_slice(&lab.run(status).stdout).expect("JSON status");
+    assert_eq!(body["capture_source"], "pcap on any", "{body}");
+    assert!(body["samples"].as_u64().unwrap_or_default() >= 3, "{body}");
+    let mut rebinding = lab.command(&lab.client, "curl");
+    rebinding.args([
+        "-s",
+        "-o",
+        "/dev/null",
+        "-w",
+        "%{http_code}",
+        "-H",
+        "Host: attacker.example:7500",
+    ]);
+    rebinding.arg("http://127.0.0.1:7500/api/status");
+    assert_eq!(String::from_utf8_lossy(&lab.run(rebinding).stdout), "403");
 }
 
 #[test]

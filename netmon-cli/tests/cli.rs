@@ -113,6 +113,27 @@ fn capture_without_permission_says_how_to_grant_it() {
     assert!(message.contains("setcap cap_net_raw"), "{message}");
 }
 
+/// A taken web server port stops `netmon run` with the port named (capture opens first, so
+/// this needs root).
+#[test]
+fn a_taken_port_is_named() {
+    let held = (7000..=7999)
+        .find_map(|port| std::net::TcpListener::bind(("127.0.0.1", port)).ok())
+        .expect("a free port from 7000 to 7999");
+    let port = held.local_addr().unwrap().port();
+    let temp = tempfile::tempdir().unwrap();
+    let config = format!("{{\"web_server_port\": {port}}}");
+    std::fs::write(temp.path().join("config.json"), config).unwrap();
+    let output = netmon(temp.path(), &["run"]);
+    let message = stderr(&output);
+    assert_eq!(output.status.code(), Some(69), "{message}");
+    assert!(
+        message.contains(&format!("port {port} on 127.0.0.1 is already in use")),
+        "{message}"
+    );
+    assert!(message.contains("set web_server_port"), "{message}");
+}
+
 #[test]
 fn help_gives_an_example() {
     let temp = tempfile::tempdir().unwrap();

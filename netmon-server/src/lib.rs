@@ -12,7 +12,7 @@ use std::future::Future;
 use std::io;
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 
-use poem::listener::{Listener, TcpListener};
+use poem::listener::{Listener, TcpAcceptor, TcpListener};
 use poem::{Endpoint, EndpointExt, Route};
 use poem_openapi::OpenApiService;
 
@@ -49,12 +49,14 @@ pub fn app(state: AppState) -> impl Endpoint {
         .with(security::LocalOnly::new(port))
 }
 
-/// Serves the application on 127.0.0.1 until `shutdown` completes.
-pub async fn serve(
-    state: AppState,
-    shutdown: impl Future<Output = ()> + Send,
-) -> Result<(), ServerError> {
-    let port = state.port();
+/// A listening socket on 127.0.0.1, ready to serve.
+pub struct Bound {
+    acceptor: TcpAcceptor,
+    port: u16,
+}
+
+/// Listens on 127.0.0.1:`port` (and nowhere else).
+pub async fn bind(port: u16) -> Result<Bound, ServerError> {
     let acceptor = TcpListener::bind(local_address(port))
         .into_acceptor()
         .await
@@ -62,9 +64,29 @@ pub async fn serve(
             io::ErrorKind::AddrInUse => ServerError::PortInUse { port },
             _ => ServerError::Listen { port, source },
         })?;
-    tracing::info!(%port, "web server listening on http://127.0.0.1:{port}");
-    poem::Server::new_with_acceptor(acceptor)
-        .run_with_graceful_shutdown(app(state), shutdown, None)
-        .await
-        .map_err(ServerError::Serve)
+    Ok(Bound { acceptor, port })
+}
+
+impl Bound {
+    /// Serves the application until `shutdown` completes.
+    pub async fn serve(
+        self,
+        state: AppState,
+        shutdown: impl Future<Output = ()> + Send,
+    ) -> Result<(), ServerError> {
+        let port = self.port;
+        tracing::info!(%port, "web server listening on http://127.0.0.1:{port}");
+        poem::Server::new_with_acceptor(self.acceptor)
+            .run_with_graceful_shutdown(app(state), shutdown, None)
+            .await
+            .map_err(ServerError::Serve)
+    }
+}
+
+/// Binds the configured port and serves until `shutdown` completes.
+pub async fn serve(
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send,
+) -> Result<(), ServerError> {
+    bind(state.port()).await?.serve(state, shutdown).await
 }
