@@ -122,8 +122,52 @@ pub enum PacketError {
     UnknownFamily(u32),
 }
 
+/// Longest IP packet a header's length field can state, plus the longest link header.
+const MAX_STATED_LEN: u32 = 65_535 + 40 + 32;
+
 /// Reads one frame of the given link type.
 pub fn parse(link: LinkType, frame: &[u8]) -> Result<PacketMeta, PacketError> {
+    parse_captured(link, frame, frame.len() as u32)
+}
+
+/// Reads one captured frame whose length on the wire was `wire_len` (the capture may hold
+/// fewer bytes). The wire length only matters for packets whose IP header states no length:
+/// IPv4 and IPv6 packets larger than 64 KiB (BIG TCP offload, jumbograms) carry 0 there.
+pub fn parse_captured(
+    link: LinkType,
+    frame: &[u8],
+    wire_len: u32,
+) -> Result<PacketMeta, PacketError> {
+    let mut meta = parse_frame(link, frame)?;
+    // An IPv6 jumbogram states payload length 0 (so 40 here) and is longer than any stated
+    // length could be; a short IPv6 packet padded to Ethernet's minimum frame is not one.
+    let jumbogram = meta.dst.is_ipv6() && meta.ip_len == 40 && wire_len > MAX_STATED_LEN;
+    if meta.ip_len == 0 || jumbogram {
+        meta.ip_len = wire_len.saturating_sub(link_header_len(link, frame, &meta));
+    }
+    Ok(meta)
+}
+
+/// Bytes before the IP header: the captured frame's length minus what the IP packet would
+/// occupy, found by locating the IP version nibble after the fixed link headers.
+fn link_header_len(link: LinkType, frame: &[u8], meta: &PacketMeta) -> u32 {
+    let fixed = match link {
+        LinkType::Ethernet => 14,
+        LinkType::LinuxSll => 16,
+        LinkType::LinuxSll2 => 20,
+        LinkType::RawIp => 0,
+        LinkType::Null => 4,
+    };
+    let version = if meta.src.is_ipv4() { 4 } else { 6 };
+    // VLAN tags (4 bytes each) may sit between the Ethernet header and the IP header.
+    (fixed..frame.len())
+        .step_by(4)
+        .take(3)
+        .find(|offset| frame.get(*offset).map(|byte| byte >> 4) == Some(version))
+        .unwrap_or(fixed) as u32
+}
+
+fn parse_frame(link: LinkType, frame: &[u8]) -> Result<PacketMeta, PacketError> {
     match link {
         LinkType::Ethernet => {
             let sliced = LaxSlicedPacket::from_ethernet(frame)
@@ -364,6 +408,23 @@ mod tests {
         assert!(parse(LinkType::Ethernet, &[1, 2, 3]).is_err());
         assert!(parse(LinkType::RawIp, &[0x45]).is_err());
         assert!(parse(LinkType::LinuxSll2, &[0x08]).is_err());
+    }
+
+    #[test]
+    fn packets_that_state_no_length_take_the_wire_length() {
+        let mut frame = tcp_v4(&[0; 100]);
+        frame[16] = 0; // IPv4 total length 0, as BIG TCP sends packets over 64 KiB
+        frame[17] = 0;
+        let meta = parse_captured(LinkType::Ethernet, &frame[..80], 70_014).unwrap();
+        assert_eq!(meta.ip_len, 70_000);
+        let stated = parse_captured(LinkType::Ethernet, &tcp_v4(&[0; 100]), 9999).unwrap();
+        assert_eq!(
+            stated.ip_len, 140,
+            "a stated length wins over the wire length"
+        );
+        let padded = udp_v6_ip(&[]);
+        let short = parse_captured(LinkType::RawIp, &padded, 60).unwrap();
+        assert_eq!(short.ip_len, 48, "padding is not counted");
     }
 
     #[test]

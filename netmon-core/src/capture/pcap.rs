@@ -88,10 +88,12 @@ impl PcapSource {
     fn read_available(&mut self, batch: &mut Vec<Observation>) -> Result<(), CaptureError> {
         while batch.len() < MAX_BATCH {
             match self.capture.next_packet() {
-                Ok(frame) => batch.push(match packet::parse(self.link, frame.data) {
-                    Ok(meta) => Observation::Packet(meta),
-                    Err(_) => Observation::Unreadable,
-                }),
+                Ok(frame) => batch.push(
+                    match packet::parse_captured(self.link, frame.data, frame.header.len) {
+                        Ok(meta) => Observation::Packet(meta),
+                        Err(_) => Observation::Unreadable,
+                    },
+                ),
                 Err(pcap::Error::TimeoutExpired) => return Ok(()),
                 Err(error) => {
                     return Err(CaptureError::Failed {
