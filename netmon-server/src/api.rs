@@ -11,7 +11,7 @@ use serde_json::Value;
 use tokio_stream::wrappers::BroadcastStream;
 use tokio_stream::{Stream, StreamExt};
 
-use crate::state::{ActiveTab, AppState, ConfigChangeError};
+use crate::state::{ActiveTab, AppState, ConfigChangeError, HostTraffic};
 
 /// Longest hostname (RFC 1035).
 const MAX_DOMAIN: usize = 253;
@@ -20,6 +20,8 @@ const MAX_BROWSER: usize = 32;
 /// Earliest plausible report time (2020-01-01) and the allowed clock skew ahead of now.
 const EARLIEST_TIMESTAMP: i64 = 1_577_836_800;
 const MAX_FUTURE_SECONDS: i64 = 86_400;
+/// Most hostnames in one report from the extension.
+const MAX_HOSTS_PER_REPORT: usize = 1000;
 
 #[derive(Tags)]
 enum Tag {
@@ -120,6 +122,33 @@ struct ActiveTabReport {
     timestamp: i64,
     /// The reporting browser, e.g. `zen`.
     browser: String,
+}
+
+/// What the browser saw of one hostname since its previous report.
+#[derive(Debug, Object)]
+struct HostReport {
+    /// A hostname such as `api.netflix.com`.
+    hostname: String,
+    /// The server address the browser connected to, when it knows it.
+    remote_ip: Option<String>,
+    /// Requests completed.
+    requests: u64,
+    /// Request bytes sent (headers and body), when the browser reports them.
+    #[oai(default)]
+    bytes_sent: u64,
+    /// Response bytes received (headers and body), when the browser reports them.
+    #[oai(default)]
+    bytes_received: u64,
+}
+
+/// The browser extension's batch of per-hostname traffic.
+#[derive(Debug, Object)]
+struct RequestsReport {
+    /// The reporting browser, e.g. `zen`.
+    browser: String,
+    /// Unix time in seconds.
+    timestamp: i64,
+    hosts: Vec<HostReport>,
 }
 
 #[derive(ApiResponse)]
@@ -223,6 +252,18 @@ impl Api {
         }
     }
 
+    /// The browser extension's per-hostname traffic since its previous report.
+    #[oai(path = "/browser/requests", method = "post", tag = "Tag::Browser")]
+    async fn requests(&self, report: Json<RequestsReport>) -> ReportResponse {
+        match validate_requests(report.0) {
+            Ok(hosts) => {
+                self.state.record_hosts(hosts);
+                ReportResponse::Accepted
+            }
+            Err(problems) => ReportResponse::Invalid(Json(Problems { problems })),
+        }
+    }
+
     /// Live rates: one event per sample, total and per application.
     #[oai(path = "/live", method = "get", tag = "Tag::Live")]
     async fn live(&self) -> EventStream<LiveStream> {
@@ -306,35 +347,96 @@ fn name_of(value: impl serde::Serialize) -> String {
 /// Checks an active-tab report: a bare hostname (no scheme, path, port or query), a plausible
 /// time, a short browser name. Returns the report normalised (lower case) or every problem.
 fn validate_tab(report: ActiveTabReport) -> Result<ActiveTab, Vec<String>> {
-    let domain = report
-        .domain
-        .trim()
-        .trim_end_matches('.')
-        .to_ascii_lowercase();
-    let browser = report.browser.trim().to_string();
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|elapsed| elapsed.as_secs() as i64)
-        .unwrap_or_default();
-    let checks = [
-        (is_hostname(&domain), format!("\"domain\": {:?} is not a hostname such as netflix.com (send the domain only, never a URL)", report.domain)),
-        ((EARLIEST_TIMESTAMP..=now + MAX_FUTURE_SECONDS).contains(&report.timestamp), format!("\"timestamp\": {} is not a Unix time in seconds near now", report.timestamp)),
-        (!browser.is_empty() && browser.len() <= MAX_BROWSER, format!("\"browser\": {:?} must be 1 to {MAX_BROWSER} characters", report.browser)),
-    ];
-    let problems: Vec<String> = checks
-        .into_iter()
-        .filter(|(ok, _)| !ok)
-        .map(|(_, problem)| problem)
-        .collect();
-    if problems.is_empty() {
-        Ok(ActiveTab {
+    let domain = normal_hostname(&report.domain);
+    let mut problems = common_problems(&report.browser, report.timestamp);
+    if domain.is_none() {
+        problems.insert(0, format!("\"domain\": {:?} is not a hostname such as netflix.com (send the domain only, never a URL)", report.domain));
+    }
+    match domain {
+        Some(domain) if problems.is_empty() => Ok(ActiveTab {
             domain,
             timestamp: report.timestamp,
-            browser,
-        })
+            browser: report.browser.trim().to_string(),
+        }),
+        _ => Err(problems),
+    }
+}
+
+/// Checks a requests report: a browser name, a plausible time, at most
+/// `MAX_HOSTS_PER_REPORT` hostnames, each a bare hostname with a parseable IP if one is given.
+fn validate_requests(report: RequestsReport) -> Result<Vec<HostTraffic>, Vec<String>> {
+    let mut problems = common_problems(&report.browser, report.timestamp);
+    if report.hosts.len() > MAX_HOSTS_PER_REPORT {
+        problems.push(format!(
+            "\"hosts\": {} entries, at most {MAX_HOSTS_PER_REPORT} per report",
+            report.hosts.len()
+        ));
+    }
+    let hosts: Vec<Result<HostTraffic, String>> =
+        report.hosts.into_iter().map(host_traffic).collect();
+    problems.extend(hosts.iter().filter_map(|host| host.as_ref().err().cloned()));
+    if problems.is_empty() {
+        Ok(hosts.into_iter().filter_map(Result::ok).collect())
     } else {
         Err(problems)
     }
+}
+
+fn host_traffic(report: HostReport) -> Result<HostTraffic, String> {
+    let hostname = normal_hostname(&report.hostname).ok_or_else(|| {
+        format!(
+            "\"hostname\": {:?} is not a hostname (send hostnames only, never URLs)",
+            report.hostname
+        )
+    })?;
+    let remote_ip = report
+        .remote_ip
+        .map(|ip| {
+            ip.parse()
+                .map_err(|_| format!("\"remote_ip\": {ip:?} is not an IP address"))
+        })
+        .transpose()?;
+    Ok(HostTraffic {
+        hostname,
+        remote_ip,
+        requests: report.requests,
+        bytes_sent: report.bytes_sent,
+        bytes_received: report.bytes_received,
+    })
+}
+
+/// Problems with the fields every extension report carries.
+fn common_problems(browser: &str, timestamp: i64) -> Vec<String> {
+    let browser_ok = (1..=MAX_BROWSER).contains(&browser.trim().len());
+    let now = unix_now();
+    let time_ok = (EARLIEST_TIMESTAMP..=now + MAX_FUTURE_SECONDS).contains(&timestamp);
+    [
+        (
+            browser_ok,
+            format!("\"browser\": {browser:?} must be 1 to {MAX_BROWSER} characters"),
+        ),
+        (
+            time_ok,
+            format!("\"timestamp\": {timestamp} is not a Unix time in seconds near now"),
+        ),
+    ]
+    .into_iter()
+    .filter(|(ok, _)| !ok)
+    .map(|(_, problem)| problem)
+    .collect()
+}
+
+/// Lower case, without a trailing dot, if it is a hostname.
+fn normal_hostname(text: &str) -> Option<String> {
+    let host = text.trim().trim_end_matches('.').to_ascii_lowercase();
+    is_hostname(&host).then_some(host)
+}
+
+fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|elapsed| elapsed.as_secs() as i64)
+        .unwrap_or_default()
 }
 
 /// Letters, digits and hyphens in dot-separated labels of 1–63 characters.

@@ -21,6 +21,19 @@ pub struct ActiveTab {
     pub browser: String,
 }
 
+/// What the browser extension saw of one hostname during one report interval.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HostTraffic {
+    pub hostname: String,
+    pub remote_ip: Option<std::net::IpAddr>,
+    pub requests: u64,
+    pub bytes_sent: u64,
+    pub bytes_received: u64,
+}
+
+/// Hostnames the extension reported, newest report per hostname (bounded).
+const MAX_HOSTS: usize = 4096;
+
 /// Shared state of the server (cheap to clone).
 #[derive(Clone)]
 pub struct AppState {
@@ -37,6 +50,7 @@ struct Inner {
     last_error: Mutex<Option<String>>,
     paused: Arc<AtomicBool>,
     active_tab: Mutex<Option<ActiveTab>>,
+    hosts: Mutex<std::collections::BTreeMap<String, HostTraffic>>,
 }
 
 /// A configuration change that was refused.
@@ -61,6 +75,7 @@ impl AppState {
                 last_error: Mutex::new(None),
                 paused,
                 active_tab: Mutex::new(None),
+                hosts: Mutex::new(std::collections::BTreeMap::new()),
             }),
         }
     }
@@ -181,6 +196,32 @@ impl AppState {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .clone()
+    }
+
+    /// Keeps the extension's per-hostname report (the newest per hostname; the oldest entries
+    /// are dropped beyond a bound).
+    pub fn record_hosts(&self, reports: Vec<HostTraffic>) {
+        let mut hosts = self
+            .inner
+            .hosts
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        reports.into_iter().for_each(|report| {
+            hosts.insert(report.hostname.clone(), report);
+        });
+        while hosts.len() > MAX_HOSTS {
+            hosts.pop_first();
+        }
+    }
+
+    /// The newest report of `hostname`, if any.
+    pub fn host(&self, hostname: &str) -> Option<HostTraffic> {
+        self.inner
+            .hosts
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(hostname)
+            .cloned()
     }
 
     /// Size of the database file, when it exists.

@@ -268,3 +268,49 @@ async fn a_taken_port_is_named() {
         .to_string()
         .contains(&format!("port {port} on 127.0.0.1 is already in use")));
 }
+
+#[tokio::test]
+async fn the_extension_reports_traffic_per_hostname() {
+    let temp = tempfile::tempdir().unwrap();
+    let state = state(temp.path());
+    let client = client(&state);
+    let report = serde_json::json!({
+        "browser": "zen",
+        "timestamp": 1_790_000_000,
+        "hosts": [
+            {"hostname": "API.Netflix.com", "remote_ip": "198.51.100.7", "requests": 3, "bytes_sent": 900, "bytes_received": 120000},
+            {"hostname": "static.example", "requests": 1}
+        ]
+    });
+    let accepted = client
+        .post("/api/browser/requests")
+        .header("host", HOST)
+        .header("origin", "moz-extension://6f1e0a3c-1111-2222-3333-444455556666")
+        .body_json(&report)
+        .send()
+        .await;
+    accepted.assert_status(StatusCode::ACCEPTED);
+    let netflix = state.host("api.netflix.com").expect("kept in lower case");
+    assert_eq!(netflix.remote_ip, Some("198.51.100.7".parse().unwrap()));
+    assert_eq!(netflix.bytes_received, 120_000);
+    assert_eq!(state.host("static.example").unwrap().bytes_sent, 0);
+
+    let bad = serde_json::json!({
+        "browser": "zen",
+        "timestamp": 1_790_000_000,
+        "hosts": [
+            {"hostname": "ok.example", "requests": 1},
+            {"hostname": "https://x.example/path?q=1", "requests": 1},
+            {"hostname": "y.example", "remote_ip": "not-an-ip", "requests": 1}
+        ]
+    });
+    let refused = client
+        .post("/api/browser/requests")
+        .header("host", HOST)
+        .body_json(&bad)
+        .send()
+        .await;
+    refused.assert_status(StatusCode::BAD_REQUEST);
+    refused.json().await.value().object().get("problems").array().assert_len(2);
+    assert_eq!(state.host("ok.example"), None, "a refused report keeps nothing");
+}
