@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # netmon's one test command: formatting, lints, every test, and the macOS type-check.
 # The end-to-end tests build Linux network namespaces and switch users, so run it as root.
-# Installs nothing: .ci/run (or the README) lists what the machine needs.
+# Installs nothing: .ci/run (or the README) lists what the machine needs (npm ci for node_modules).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -15,6 +15,14 @@ cargo clippy --workspace --all-targets -- -D warnings
 
 step "cargo test"
 cargo test --workspace
+
+step "browser extension: node tests and web-ext lint"
+if [ ! -d node_modules ]; then
+  echo "node_modules is missing: run 'npm ci' at the repository root first" >&2
+  exit 1
+fi
+npm run -s test:extension
+npm run -s lint:extension
 
 step "cargo check for macOS (aarch64-apple-darwin)"
 cargo check --workspace --all-targets --target aarch64-apple-darwin

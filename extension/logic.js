@@ -1,0 +1,87 @@
+/*
+ * netmon extension: pure logic (no browser APIs), shared by background.js and the tests.
+ * Only hostnames leave this file: never URLs, paths, queries or titles.
+ */
+"use strict";
+
+const NetmonLogic = (() => {
+  /** Schemes whose pages are on the network; everything else (about:, file:, moz-extension:) is not reported. */
+  const WEB_SCHEMES = new Set(["http:", "https:", "ws:", "wss:"]);
+  /** Most hostnames kept between two reports. */
+  const MAX_HOSTS = 1000;
+  /** First retry delay and the longest one, in milliseconds. */
+  const FIRST_RETRY_MS = 5000;
+  const MAX_RETRY_MS = 5 * 60 * 1000;
+
+  /** The hostname of a web URL, lower case, or null for internal pages and non-URLs. */
+  function hostnameOf(url) {
+    if (typeof url !== "string") return null;
+    let parsed;
+    try {
+      parsed = new URL(url);
+    } catch (_) {
+      return null;
+    }
+    if (!WEB_SCHEMES.has(parsed.protocol) || parsed.hostname === "") return null;
+    return parsed.hostname.toLowerCase().replace(/\.$/, "").replace(/^\[|\]$/g, "");
+  }
+
+  /** The spec's active-tab payload, or null when no web page is active. */
+  function activeTabPayload(url, browser, nowMs) {
+    const domain = hostnameOf(url);
+    if (domain === null) return null;
+    return { domain, timestamp: Math.floor(nowMs / 1000), browser };
+  }
+
+  /** Per-hostname tallies of completed requests, emptied by every drain. */
+  function createTally(maxHosts = MAX_HOSTS) {
+    let hosts = new Map();
+    return {
+      /** Counts one completed request (a webRequest onCompleted details object). */
+      add(details) {
+        const hostname = hostnameOf(details.url);
+        if (hostname === null) return;
+        const host = hosts.get(hostname) ?? (hosts.size < maxHosts ? newHost(hostname) : null);
+        if (host === null) return;
+        host.requests += 1;
+        host.bytes_sent += sizeOf(details.requestSize);
+        host.bytes_received += sizeOf(details.responseSize);
+        if (typeof details.ip === "string" && details.ip !== "") host.remote_ip = details.ip;
+        hosts.set(hostname, host);
+      },
+      /** The tallies since the previous drain; they are forgotten here. */
+      drain() {
+        const report = [...hosts.values()];
+        hosts = new Map();
+        return report;
+      },
+      get size() {
+        return hosts.size;
+      },
+    };
+  }
+
+  function newHost(hostname) {
+    return { hostname, requests: 0, bytes_sent: 0, bytes_received: 0 };
+  }
+
+  function sizeOf(value) {
+    return Number.isSafeInteger(value) && value > 0 ? value : 0;
+  }
+
+  /** Delay before the next attempt after `failures` failures in a row. */
+  function retryDelay(failures) {
+    if (failures <= 0) return 0;
+    return Math.min(FIRST_RETRY_MS * 2 ** (failures - 1), MAX_RETRY_MS);
+  }
+
+  /** A port from the options page, or the default when it is not one netmon accepts. */
+  function validPort(value, fallback = 7500) {
+    const port = Number(value);
+    return Number.isInteger(port) && port >= 7000 && port <= 7999 ? port : fallback;
+  }
+
+  return { hostnameOf, activeTabPayload, createTally, retryDelay, validPort, MAX_HOSTS };
+})();
+
+if (typeof module !== "undefined") module.exports = NetmonLogic;

@@ -1,0 +1,63 @@
+"use strict";
+
+const test = require("node:test");
+const assert = require("node:assert/strict");
+const logic = require("../logic.js");
+
+test("hostnames only, never paths or queries", () => {
+  assert.equal(logic.hostnameOf("https://API.Netflix.com/watch/123?t=9#x"), "api.netflix.com");
+  assert.equal(logic.hostnameOf("http://user:pw@example.org:8080/a"), "example.org");
+  assert.equal(logic.hostnameOf("wss://live.example.com/socket"), "live.example.com");
+  assert.equal(logic.hostnameOf("http://[2001:db8::1]/"), "2001:db8::1");
+  assert.equal(logic.hostnameOf("https://example.com./"), "example.com");
+});
+
+test("internal pages are not reported", () => {
+  for (const url of ["about:blank", "about:preferences", "moz-extension://abc/options.html", "file:///etc/passwd", "data:text/plain,hi", "view-source:https://a.com", "", null, undefined, "not a url"]) {
+    assert.equal(logic.hostnameOf(url), null, String(url));
+    assert.equal(logic.activeTabPayload(url, "zen", 0), null, String(url));
+  }
+});
+
+test("the active-tab payload is the spec's", () => {
+  assert.deepEqual(logic.activeTabPayload("https://www.netflix.com/browse", "zen", 1699123456789), {
+    domain: "www.netflix.com",
+    timestamp: 1699123456,
+    browser: "zen",
+  });
+});
+
+test("requests are tallied per hostname and forgotten after a drain", () => {
+  const tally = logic.createTally();
+  tally.add({ url: "https://a.example/x?secret=1", ip: "192.0.2.1", requestSize: 100, responseSize: 5000 });
+  tally.add({ url: "https://a.example/y", ip: "192.0.2.2", requestSize: 50, responseSize: 1000 });
+  tally.add({ url: "https://b.example/", responseSize: -3 });
+  tally.add({ url: "about:blank", requestSize: 10 });
+  const report = tally.drain();
+  assert.deepEqual(report, [
+    { hostname: "a.example", requests: 2, bytes_sent: 150, bytes_received: 6000, remote_ip: "192.0.2.2" },
+    { hostname: "b.example", requests: 1, bytes_sent: 0, bytes_received: 0 },
+  ]);
+  assert.ok(!JSON.stringify(report).includes("secret"), "no query string leaves the tally");
+  assert.deepEqual(tally.drain(), []);
+});
+
+test("the tally is bounded", () => {
+  const tally = logic.createTally(3);
+  for (let i = 0; i < 10; i += 1) tally.add({ url: `https://h${i}.example/` });
+  tally.add({ url: "https://h0.example/" });
+  const report = tally.drain();
+  assert.equal(report.length, 3);
+  assert.equal(report[0].requests, 2, "known hosts keep counting past the bound");
+});
+
+test("retries back off from 5 s to 5 min", () => {
+  assert.deepEqual([0, 1, 2, 3, 7, 8, 20].map(logic.retryDelay), [0, 5000, 10000, 20000, 300000, 300000, 300000]);
+});
+
+test("ports are netmon's", () => {
+  assert.equal(logic.validPort("7600"), 7600);
+  assert.equal(logic.validPort(80), 7500);
+  assert.equal(logic.validPort(undefined), 7500);
+  assert.equal(logic.validPort("x", null), null);
+});
