@@ -100,7 +100,7 @@ enum ConfigResponse {
     #[oai(status = 200)]
     Changed(Json<ConfigChanged>),
     /// Nothing was changed: each problem names the key, the value and what is allowed.
-    #[oai(status = 400)]
+    #[oai(status = 422)]
     Invalid(Json<Problems>),
     /// The change was valid but config.json could not be written.
     #[oai(status = 500)]
@@ -151,13 +151,40 @@ struct RequestsReport {
     hosts: Vec<HostReport>,
 }
 
+/// A hostname's totals from the extension's reports.
+#[derive(Debug, Object)]
+struct HostTotals {
+    hostname: String,
+    remote_ip: Option<String>,
+    requests: u64,
+    bytes_sent: u64,
+    bytes_received: u64,
+}
+
+/// The active tab the extension last reported.
+#[derive(Debug, Object)]
+struct ActiveTabView {
+    domain: String,
+    timestamp: i64,
+    browser: String,
+}
+
+/// What the browser extension has told netmon since it started.
+#[derive(Debug, Object)]
+struct BrowserView {
+    active_tab: Option<ActiveTabView>,
+    hosts: Vec<HostTotals>,
+    reports_accepted: u64,
+    reports_rejected: u64,
+}
+
 #[derive(ApiResponse)]
 enum ReportResponse {
     /// The report was accepted.
     #[oai(status = 202)]
     Accepted,
     /// The report was refused and nothing was kept.
-    #[oai(status = 400)]
+    #[oai(status = 422)]
     Invalid(Json<Problems>),
 }
 
@@ -240,28 +267,45 @@ impl Api {
         Json(Monitoring { paused: false })
     }
 
+    /// What the browser extension has reported: the active tab and per-hostname totals.
+    #[oai(path = "/browser", method = "get", tag = "Tag::Browser")]
+    async fn browser(&self) -> Json<BrowserView> {
+        let (reports_accepted, reports_rejected) = self.state.report_counts();
+        Json(BrowserView {
+            active_tab: self.state.active_tab().map(|tab| ActiveTabView {
+                domain: tab.domain,
+                timestamp: tab.timestamp,
+                browser: tab.browser,
+            }),
+            hosts: self
+                .state
+                .hosts()
+                .into_iter()
+                .map(|host| HostTotals {
+                    hostname: host.hostname,
+                    remote_ip: host.remote_ip.map(|ip| ip.to_string()),
+                    requests: host.requests,
+                    bytes_sent: host.bytes_sent,
+                    bytes_received: host.bytes_received,
+                })
+                .collect(),
+            reports_accepted,
+            reports_rejected,
+        })
+    }
+
     /// The browser extension's report of the active tab's domain.
     #[oai(path = "/browser/active-tab", method = "post", tag = "Tag::Browser")]
     async fn active_tab(&self, report: Json<ActiveTabReport>) -> ReportResponse {
-        match validate_tab(report.0) {
-            Ok(tab) => {
-                self.state.set_active_tab(tab);
-                ReportResponse::Accepted
-            }
-            Err(problems) => ReportResponse::Invalid(Json(Problems { problems })),
-        }
+        let state = &self.state;
+        self.count(validate_tab(report.0).map(|tab| state.set_active_tab(tab)))
     }
 
     /// The browser extension's per-hostname traffic since its previous report.
     #[oai(path = "/browser/requests", method = "post", tag = "Tag::Browser")]
     async fn requests(&self, report: Json<RequestsReport>) -> ReportResponse {
-        match validate_requests(report.0) {
-            Ok(hosts) => {
-                self.state.record_hosts(hosts);
-                ReportResponse::Accepted
-            }
-            Err(problems) => ReportResponse::Invalid(Json(Problems { problems })),
-        }
+        let state = &self.state;
+        self.count(validate_requests(report.0).map(|hosts| state.record_hosts(hosts)))
     }
 
     /// Live rates: one event per sample, total and per application.
@@ -271,6 +315,17 @@ impl Api {
             .filter_map(|sample| sample.ok().map(|sample| live_sample(&sample)));
         EventStream::new(Box::pin(samples) as LiveStream)
             .keep_alive(std::time::Duration::from_secs(15))
+    }
+}
+
+impl Api {
+    /// Counts an extension report and answers it.
+    fn count(&self, outcome: Result<(), Vec<String>>) -> ReportResponse {
+        self.state.count_report(outcome.is_ok());
+        match outcome {
+            Ok(()) => ReportResponse::Accepted,
+            Err(problems) => ReportResponse::Invalid(Json(Problems { problems })),
+        }
     }
 }
 

@@ -8,10 +8,17 @@
 //!   dashboard itself or a browser extension (`moz-extension://`, `chrome-extension://`).
 //!   Programs (the CLI, the menubar, curl) send no Origin and are served.
 //!
-//! Everything refused gets 403 with a sentence saying why.
+//! - **Bodies** of state-changing requests are read up to [`MAX_BODY_BYTES`]; a larger one
+//!   (stated in Content-Length or streamed) gets 413.
+//!
+//! Everything refused gets its status and a sentence saying why (403 for the origin rules).
 
+use poem::error::ReadBodyError;
 use poem::http::{header, Method, StatusCode};
 use poem::{Endpoint, Middleware, Request, Response, Result};
+
+/// Largest request body accepted.
+pub const MAX_BODY_BYTES: u64 = 1 << 20;
 
 /// Origins of browser extensions, which may write to the API.
 const EXTENSION_SCHEMES: [&str; 2] = ["moz-extension://", "chrome-extension://"];
@@ -30,11 +37,12 @@ impl LocalOnly {
         Self { hosts, origins }
     }
 
-    /// Why a request is refused, or `None` when it may pass.
-    pub fn refusal(&self, request: &Request) -> Option<String> {
+    /// Why a request is refused (its status and a sentence), or `None` when it may pass.
+    pub fn refusal(&self, request: &Request) -> Option<(StatusCode, String)> {
+        let forbidden = |reason: String| Some((StatusCode::FORBIDDEN, reason));
         let host = header_text(request, header::HOST.as_str());
         if !host.is_some_and(|host| self.hosts.iter().any(|known| known == host)) {
-            return Some(format!(
+            return forbidden(format!(
                 "refused: Host {} is not this machine's netmon (use http://{})",
                 host.unwrap_or("(none)"),
                 self.hosts[0]
@@ -45,16 +53,16 @@ impl LocalOnly {
         }
         if let Some(origin) = header_text(request, header::ORIGIN.as_str()) {
             if !self.allows_origin(origin) {
-                return Some(format!(
+                return forbidden(format!(
                     "refused: requests from {origin} may not change netmon"
                 ));
             }
         }
         let content_type = header_text(request, header::CONTENT_TYPE.as_str()).unwrap_or("");
         if !content_type.starts_with("application/json") {
-            return Some("refused: changes must be sent as application/json".into());
+            return forbidden("refused: changes must be sent as application/json".into());
         }
-        None
+        body_refusal(request)
     }
 
     fn allows_origin(&self, origin: &str) -> bool {
@@ -63,6 +71,28 @@ impl LocalOnly {
                 .iter()
                 .any(|scheme| origin.starts_with(scheme))
     }
+}
+
+/// A stated body length over the limit (streamed bodies are checked while read).
+fn body_refusal(request: &Request) -> Option<(StatusCode, String)> {
+    header_text(request, header::CONTENT_LENGTH.as_str())
+        .and_then(|length| length.parse::<u64>().ok())
+        .filter(|length| *length > MAX_BODY_BYTES)
+        .map(|length| too_large(&format!("{length} bytes")))
+}
+
+fn too_large(size: &str) -> (StatusCode, String) {
+    (
+        StatusCode::PAYLOAD_TOO_LARGE,
+        format!("refused: the body has {size}, at most {MAX_BODY_BYTES} bytes are accepted"),
+    )
+}
+
+fn refuse(status: StatusCode, reason: String) -> Response {
+    Response::builder()
+        .status(status)
+        .content_type("text/plain; charset=utf-8")
+        .body(reason)
 }
 
 fn is_safe(method: &Method) -> bool {
@@ -96,20 +126,28 @@ pub struct LocalOnlyEndpoint<E> {
 impl<E: Endpoint> Endpoint for LocalOnlyEndpoint<E> {
     type Output = Response;
 
-    async fn call(&self, request: Request) -> Result<Self::Output> {
-        match self.gate.refusal(&request) {
-            Some(reason) => {
-                tracing::warn!(method = %request.method(), uri = %request.uri(), %reason, "request refused");
-                Ok(Response::builder()
-                    .status(StatusCode::FORBIDDEN)
-                    .content_type("text/plain; charset=utf-8")
-                    .body(reason))
-            }
-            None => self
-                .inner
-                .call(request)
-                .await
-                .map(poem::IntoResponse::into_response),
+    async fn call(&self, mut request: Request) -> Result<Self::Output> {
+        if let Some((status, reason)) = self.gate.refusal(&request) {
+            tracing::warn!(method = %request.method(), uri = %request.uri(), %reason, "request refused");
+            return Ok(refuse(status, reason));
         }
+        if !is_safe(request.method()) {
+            let limit = MAX_BODY_BYTES as usize;
+            match request.take_body().into_bytes_limit(limit).await {
+                Ok(body) => request.set_body(body),
+                Err(ReadBodyError::PayloadTooLarge) => {
+                    let (status, reason) = too_large("more bytes");
+                    return Ok(refuse(status, reason));
+                }
+                Err(error) => {
+                    let reason = format!("refused: the body could not be read: {error}");
+                    return Ok(refuse(StatusCode::BAD_REQUEST, reason));
+                }
+            }
+        }
+        self.inner
+            .call(request)
+            .await
+            .map(poem::IntoResponse::into_response)
     }
 }

@@ -31,7 +31,7 @@ pub struct HostTraffic {
     pub bytes_received: u64,
 }
 
-/// Hostnames the extension reported, newest report per hostname (bounded).
+/// Most hostnames whose totals are kept; the alphabetically first are dropped beyond it.
 const MAX_HOSTS: usize = 4096;
 
 /// Shared state of the server (cheap to clone).
@@ -51,6 +51,8 @@ struct Inner {
     paused: Arc<AtomicBool>,
     active_tab: Mutex<Option<ActiveTab>>,
     hosts: Mutex<std::collections::BTreeMap<String, HostTraffic>>,
+    reports_accepted: AtomicU64,
+    reports_rejected: AtomicU64,
 }
 
 /// A configuration change that was refused.
@@ -76,6 +78,8 @@ impl AppState {
                 paused,
                 active_tab: Mutex::new(None),
                 hosts: Mutex::new(std::collections::BTreeMap::new()),
+                reports_accepted: AtomicU64::new(0),
+                reports_rejected: AtomicU64::new(0),
             }),
         }
     }
@@ -198,8 +202,7 @@ impl AppState {
             .clone()
     }
 
-    /// Keeps the extension's per-hostname report (the newest per hostname; the oldest entries
-    /// are dropped beyond a bound).
+    /// Adds the extension's per-hostname report to the totals (the newest remote IP wins).
     pub fn record_hosts(&self, reports: Vec<HostTraffic>) {
         let mut hosts = self
             .inner
@@ -207,14 +210,54 @@ impl AppState {
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
         reports.into_iter().for_each(|report| {
-            hosts.insert(report.hostname.clone(), report);
+            let total = hosts
+                .entry(report.hostname.clone())
+                .or_insert_with(|| HostTraffic {
+                    requests: 0,
+                    bytes_sent: 0,
+                    bytes_received: 0,
+                    ..report.clone()
+                });
+            total.requests += report.requests;
+            total.bytes_sent += report.bytes_sent;
+            total.bytes_received += report.bytes_received;
+            total.remote_ip = report.remote_ip.or(total.remote_ip);
         });
         while hosts.len() > MAX_HOSTS {
             hosts.pop_first();
         }
     }
 
-    /// The newest report of `hostname`, if any.
+    /// Every hostname's totals, by hostname.
+    pub fn hosts(&self) -> Vec<HostTraffic> {
+        self.inner
+            .hosts
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .values()
+            .cloned()
+            .collect()
+    }
+
+    /// Counts an extension report as accepted or rejected.
+    pub fn count_report(&self, accepted: bool) {
+        let counter = if accepted {
+            &self.inner.reports_accepted
+        } else {
+            &self.inner.reports_rejected
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Extension reports (accepted, rejected) since start.
+    pub fn report_counts(&self) -> (u64, u64) {
+        (
+            self.inner.reports_accepted.load(Ordering::Relaxed),
+            self.inner.reports_rejected.load(Ordering::Relaxed),
+        )
+    }
+
+    /// The totals of `hostname`, if any.
     pub fn host(&self, hostname: &str) -> Option<HostTraffic> {
         self.inner
             .hosts

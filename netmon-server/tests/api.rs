@@ -75,6 +75,14 @@ async fn websites_cannot_change_anything() {
         .send()
         .await;
     as_form.assert_status(StatusCode::FORBIDDEN);
+    let huge = client
+        .post("/api/browser/active-tab")
+        .header("host", HOST)
+        .content_type("application/json")
+        .body(vec![b' '; 10 << 20])
+        .send()
+        .await;
+    huge.assert_status(StatusCode::PAYLOAD_TOO_LARGE);
     assert!(!state.paused());
     assert_eq!(state.active_tab(), None);
 }
@@ -116,7 +124,7 @@ async fn bad_reports_are_refused_with_every_problem() {
         .body_json(&report)
         .send()
         .await;
-    refused.assert_status(StatusCode::BAD_REQUEST);
+    refused.assert_status(StatusCode::UNPROCESSABLE_ENTITY);
     let json = refused.json().await;
     let problems = json.value().object().get("problems").array();
     problems.assert_len(3);
@@ -141,7 +149,7 @@ async fn config_changes_are_validated_saved_and_flag_restarts() {
         .body_json(&serde_json::json!({"web_server_port": 80, "domain_rollup": false}))
         .send()
         .await;
-    invalid.assert_status(StatusCode::BAD_REQUEST);
+    invalid.assert_status(StatusCode::UNPROCESSABLE_ENTITY);
     let json = invalid.json().await;
     json.value().object().get("problems").array().assert_len(1);
     assert!(
@@ -285,7 +293,10 @@ async fn the_extension_reports_traffic_per_hostname() {
     let accepted = client
         .post("/api/browser/requests")
         .header("host", HOST)
-        .header("origin", "moz-extension://6f1e0a3c-1111-2222-3333-444455556666")
+        .header(
+            "origin",
+            "moz-extension://6f1e0a3c-1111-2222-3333-444455556666",
+        )
         .body_json(&report)
         .send()
         .await;
@@ -310,7 +321,18 @@ async fn the_extension_reports_traffic_per_hostname() {
         .body_json(&bad)
         .send()
         .await;
-    refused.assert_status(StatusCode::BAD_REQUEST);
-    refused.json().await.value().object().get("problems").array().assert_len(2);
-    assert_eq!(state.host("ok.example"), None, "a refused report keeps nothing");
+    refused.assert_status(StatusCode::UNPROCESSABLE_ENTITY);
+    refused
+        .json()
+        .await
+        .value()
+        .object()
+        .get("problems")
+        .array()
+        .assert_len(2);
+    assert_eq!(
+        state.host("ok.example"),
+        None,
+        "a refused report keeps nothing"
+    );
 }
