@@ -24,6 +24,9 @@ fi
 npm run -s test:extension
 npm run -s lint:extension
 
+step "browser extension in a real Firefox (firefox-esr, geckodriver, the netmon just built)"
+npm run -s test:extension-e2e
+
 step "cargo check for macOS (aarch64-apple-darwin)"
 cargo check --workspace --all-targets --target aarch64-apple-darwin
 
