@@ -14,6 +14,7 @@ pub mod packet;
 pub mod paths;
 pub mod process;
 pub mod sample;
+pub mod store;
 pub mod tracker;
 pub mod units;
 

@@ -1,0 +1,159 @@
+//! The store: netmon's history in SQLite (`network_monitor.db`, mode 600, WAL). This module is
+//! the only place with SQL (the spec's `db_queries.py`).
+//!
+//! Three tiers hold usage, each row (time, application, domain, direction, bytes, packets):
+//! `network_samples` (one row per sample and application; raw), `hourly_aggregates` and
+//! `daily_aggregates`. Retention moves rows down the tiers in one transaction, so a crash leaves
+//! either the old rows or the new ones, never both or neither. Queries read all three tiers for
+//! a range; each tier only holds times the finer tiers no longer do.
+
+mod query;
+mod retention;
+mod schema;
+mod write;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use jiff::tz::TimeZone;
+use rusqlite::functions::FunctionFlags;
+
+pub use query::{AppTotal, Range, Summary, TierSpans, TimelinePoint, Totals};
+pub use retention::RetentionSummary;
+/// The SQLite connection type, for tests that build databases of older versions.
+pub use rusqlite::Connection;
+pub use schema::{current_version, migrate_to};
+pub use write::WriteSummary;
+
+pub(crate) const HOUR_MS: i64 = 3_600_000;
+pub(crate) const DAY_MS: i64 = 24 * HOUR_MS;
+
+/// Why the store could not do what was asked.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("the database was written by a newer netmon (schema version {found}; this netmon knows versions up to {supported}); it was left untouched: upgrade netmon")]
+    TooNew { found: i64, supported: i64 },
+    #[error("cannot open {path}: {source}")]
+    Open {
+        path: PathBuf,
+        source: rusqlite::Error,
+    },
+    #[error("cannot create {path}: {source}")]
+    Create {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("database error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("time calculation failed: {0}")]
+    Time(String),
+}
+
+/// An open history database.
+pub struct Store {
+    connection: Connection,
+    zone: TimeZone,
+    app_ids: HashMap<String, i64>,
+    domain_ids: HashMap<String, i64>,
+}
+
+impl Store {
+    /// Opens (creating, mode 600) the database at `path`, in this machine's time zone.
+    pub fn open(path: &Path) -> Result<Self, StoreError> {
+        Self::open_in_zone(path, TimeZone::system())
+    }
+
+    /// Opens the database, bucketing days and weeks in `zone`.
+    pub fn open_in_zone(path: &Path, zone: TimeZone) -> Result<Self, StoreError> {
+        create_private(path)?;
+        let connection = Connection::open(path).map_err(|source| StoreError::Open {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        // Nothing is written to a database from a newer netmon, not even the journal mode.
+        schema::refuse_newer(&connection)?;
+        connection.pragma_update(None, "journal_mode", "WAL")?;
+        Self::setup(connection, zone)
+    }
+
+    /// A database in memory (tests, benchmarks).
+    pub fn in_memory(zone: TimeZone) -> Result<Self, StoreError> {
+        Self::setup(Connection::open_in_memory()?, zone)
+    }
+
+    fn setup(mut connection: Connection, zone: TimeZone) -> Result<Self, StoreError> {
+        // WAL with synchronous=NORMAL: a killed process loses no committed transaction.
+        connection.pragma_update(None, "synchronous", "NORMAL")?;
+        connection.pragma_update(None, "foreign_keys", "ON")?;
+        connection.busy_timeout(std::time::Duration::from_secs(5))?;
+        schema::migrate(&mut connection)?;
+        register_functions(&connection, zone.clone())?;
+        Ok(Self {
+            connection,
+            zone,
+            app_ids: HashMap::new(),
+            domain_ids: HashMap::new(),
+        })
+    }
+
+    /// `PRAGMA integrity_check`: `ok`, or what is wrong.
+    pub fn integrity_check(&self) -> Result<String, StoreError> {
+        Ok(self
+            .connection
+            .query_row("PRAGMA integrity_check", [], |row| row.get(0))?)
+    }
+
+    /// The schema version of the open database.
+    pub fn schema_version(&self) -> Result<i64, StoreError> {
+        Ok(self
+            .connection
+            .query_row("PRAGMA user_version", [], |row| row.get(0))?)
+    }
+
+    pub fn zone(&self) -> &TimeZone {
+        &self.zone
+    }
+}
+
+/// Creates the database file owner-only before SQLite opens it.
+fn create_private(path: &Path) -> Result<(), StoreError> {
+    if path.exists() {
+        return Ok(());
+    }
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(crate::paths::FILE_MODE);
+    }
+    match options.open(path) {
+        Ok(_) => Ok(()),
+        Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(source) => Err(StoreError::Create {
+            path: path.to_path_buf(),
+            source,
+        }),
+    }
+}
+
+/// `local_day(ms)`: the start of the local day holding `ms`, in ms since the epoch.
+fn register_functions(connection: &Connection, zone: TimeZone) -> Result<(), StoreError> {
+    connection.create_scalar_function(
+        "local_day",
+        1,
+        FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC,
+        move |context| Ok(local_day_start(context.get::<i64>(0)?, &zone)),
+    )?;
+    Ok(())
+}
+
+/// The start of the local day holding `ms` (ms since the epoch), in `zone`.
+pub fn local_day_start(ms: i64, zone: &TimeZone) -> i64 {
+    jiff::Timestamp::from_millisecond(ms)
+        .ok()
+        .map(|timestamp| timestamp.to_zoned_datetime(zone.clone()))
+        .and_then(|zoned| zoned.start_of_day().ok())
+        .map(|start| start.timestamp().as_millisecond())
+        .unwrap_or(ms - ms.rem_euclid(DAY_MS))
+}

@@ -1,0 +1,226 @@
+//! Questions the dashboard, CLI and menubar ask, answered from all three tiers.
+
+use rusqlite::params;
+use serde::Serialize;
+
+use super::{local_day_start, Store, StoreError, DAY_MS};
+
+/// Usage rows of every tier within ?1 ≤ time < ?2, as (ts, app_id, domain_id, direction, bytes).
+const USAGE: &str = "WITH usage (ts, app_id, domain_id, direction, bytes) AS (
+        SELECT ts_ms, app_id, domain_id, direction, bytes FROM network_samples
+            WHERE ts_ms >= ?1 AND ts_ms < ?2
+        UNION ALL SELECT hour_ms, app_id, domain_id, direction, bytes FROM hourly_aggregates
+            WHERE hour_ms >= ?1 AND hour_ms < ?2
+        UNION ALL SELECT day_ms, app_id, domain_id, direction, bytes FROM daily_aggregates
+            WHERE day_ms >= ?1 AND day_ms < ?2)";
+
+/// A half-open time range, milliseconds since the epoch (UTC).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Range {
+    pub start_ms: i64,
+    pub end_ms: i64,
+}
+
+/// Bytes sent and received.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Totals {
+    pub sent: u64,
+    pub received: u64,
+}
+
+/// Totals for today, this week (from Monday) and this month, in local time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Summary {
+    pub today: Totals,
+    pub week: Totals,
+    pub month: Totals,
+}
+
+/// One application's usage in a range.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AppTotal {
+    pub app: String,
+    pub sent: u64,
+    pub received: u64,
+    pub last_seen_ms: i64,
+}
+
+/// Usage in one bucket of a timeline.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct TimelinePoint {
+    pub start_ms: i64,
+    pub sent: u64,
+    pub received: u64,
+}
+
+impl Store {
+    /// Bytes sent and received in `range`.
+    pub fn totals(&self, range: Range) -> Result<Totals, StoreError> {
+        let sql = format!(
+            "{USAGE} SELECT coalesce(sum(bytes) FILTER (WHERE direction = 1), 0),
+                            coalesce(sum(bytes) FILTER (WHERE direction = 0), 0) FROM usage"
+        );
+        Ok(self.connection.prepare_cached(&sql)?.query_row(
+            params![range.start_ms, range.end_ms],
+            |row| {
+                Ok(Totals {
+                    sent: row.get::<_, i64>(0)? as u64,
+                    received: row.get::<_, i64>(1)? as u64,
+                })
+            },
+        )?)
+    }
+
+    /// Today, this week and this month as of `now_ms`, in the store's time zone.
+    pub fn summary(&self, now_ms: i64) -> Result<Summary, StoreError> {
+        let (day, week, month) = period_starts(now_ms, self.zone())?;
+        let until = |start_ms| Range {
+            start_ms,
+            end_ms: now_ms + 1,
+        };
+        Ok(Summary {
+            today: self.totals(until(day))?,
+            week: self.totals(until(week))?,
+            month: self.totals(until(month))?,
+        })
+    }
+
+    /// Applications in `range`, busiest first, at most `limit`.
+    pub fn top_apps(&self, range: Range, limit: usize) -> Result<Vec<AppTotal>, StoreError> {
+        let sql = format!(
+            "{USAGE} SELECT a.name,
+                    coalesce(sum(u.bytes) FILTER (WHERE u.direction = 1), 0) AS sent,
+                    coalesce(sum(u.bytes) FILTER (WHERE u.direction = 0), 0) AS received,
+                    a.last_seen_ms
+             FROM usage u JOIN applications a ON a.id = u.app_id
+             GROUP BY a.id ORDER BY sent + received DESC, a.name LIMIT ?3"
+        );
+        let mut statement = self.connection.prepare_cached(&sql)?;
+        let rows =
+            statement.query_map(params![range.start_ms, range.end_ms, limit as i64], |row| {
+                Ok(AppTotal {
+                    app: row.get(0)?,
+                    sent: row.get::<_, i64>(1)? as u64,
+                    received: row.get::<_, i64>(2)? as u64,
+                    last_seen_ms: row.get(3)?,
+                })
+            })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Usage in `range` in buckets of `bucket_ms` (a day or longer: local days), empty buckets
+    /// included.
+    pub fn timeline(&self, range: Range, bucket_ms: i64) -> Result<Vec<TimelinePoint>, StoreError> {
+        let bucket_ms = bucket_ms.max(1);
+        let sql =
+            format!("{USAGE} SELECT ts, direction, sum(bytes) FROM usage GROUP BY ts, direction");
+        let mut statement = self.connection.prepare_cached(&sql)?;
+        let rows = statement
+            .query_map(params![range.start_ms, range.end_ms], |row| {
+                Ok((
+                    row.get::<_, i64>(0)?,
+                    row.get::<_, i64>(1)?,
+                    row.get::<_, i64>(2)?,
+                ))
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        let bucket_of = |ts: i64| self.bucket_start(ts, range.start_ms, bucket_ms);
+        let mut points: Vec<TimelinePoint> = self
+            .bucket_starts(range, bucket_ms)
+            .map(|start_ms| TimelinePoint {
+                start_ms,
+                sent: 0,
+                received: 0,
+            })
+            .collect();
+        rows.into_iter().for_each(|(ts, direction, bytes)| {
+            let start = bucket_of(ts);
+            if let Some(point) = points
+                .iter_mut()
+                .rev()
+                .find(|point| point.start_ms <= start)
+            {
+                match direction {
+                    1 => point.sent += bytes as u64,
+                    _ => point.received += bytes as u64,
+                }
+            }
+        });
+        Ok(points)
+    }
+
+    /// The bucket a time falls in: local days for day-long buckets, else fixed steps from the
+    /// range's start.
+    fn bucket_start(&self, ts: i64, origin: i64, bucket_ms: i64) -> i64 {
+        if bucket_ms >= DAY_MS {
+            local_day_start(ts, self.zone())
+        } else {
+            origin + (ts - origin).div_euclid(bucket_ms) * bucket_ms
+        }
+    }
+
+    fn bucket_starts(&self, range: Range, bucket_ms: i64) -> impl Iterator<Item = i64> + '_ {
+        let first = self.bucket_start(range.start_ms, range.start_ms, bucket_ms);
+        std::iter::successors(Some(first), move |start| {
+            let next = if bucket_ms >= DAY_MS {
+                // The next local day: a day is 23 or 25 hours long across a DST change.
+                local_day_start(start + DAY_MS + DAY_MS / 4, self.zone())
+            } else {
+                start + bucket_ms
+            };
+            (next < range.end_ms).then_some(next)
+        })
+    }
+}
+
+/// Starts of the local day, week (Monday) and month holding `now_ms`.
+fn period_starts(now_ms: i64, zone: &jiff::tz::TimeZone) -> Result<(i64, i64, i64), StoreError> {
+    let failed = |error: jiff::Error| StoreError::Time(error.to_string());
+    let now = jiff::Timestamp::from_millisecond(now_ms)
+        .map_err(failed)?
+        .to_zoned_datetime(zone.clone());
+    let day = now.start_of_day().map_err(failed)?;
+    let days_since_monday = i64::from(day.weekday().to_monday_zero_offset());
+    let week = day
+        .checked_sub(jiff::Span::new().days(days_since_monday))
+        .map_err(failed)?
+        .start_of_day()
+        .map_err(failed)?;
+    let month = day
+        .first_of_month()
+        .map_err(failed)?
+        .start_of_day()
+        .map_err(failed)?;
+    Ok((
+        day.timestamp().as_millisecond(),
+        week.timestamp().as_millisecond(),
+        month.timestamp().as_millisecond(),
+    ))
+}
+
+/// The oldest time each tier holds (`None` when it is empty).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct TierSpans {
+    pub raw_oldest_ms: Option<i64>,
+    pub hourly_oldest_ms: Option<i64>,
+    pub daily_oldest_ms: Option<i64>,
+}
+
+impl Store {
+    /// How far back each tier reaches.
+    pub fn tier_spans(&self) -> Result<TierSpans, StoreError> {
+        Ok(self.connection.query_row(
+            "SELECT (SELECT min(ts_ms) FROM network_samples),
+                    (SELECT min(hour_ms) FROM hourly_aggregates),
+                    (SELECT min(day_ms) FROM daily_aggregates)",
+            [],
+            |row| {
+                Ok(TierSpans {
+                    raw_oldest_ms: row.get(0)?,
+                    hourly_oldest_ms: row.get(1)?,
+                    daily_oldest_ms: row.get(2)?,
+                })
+            },
+        )?)
+    }
+}

@@ -1,0 +1,344 @@
+//! The store against hand-computed expectations.
+
+use jiff::tz::TimeZone;
+use netmon_core::sample::{Destination, ProcessSeen, SampleStats, Usage};
+use netmon_core::store::{self, Range, Store, StoreError};
+use netmon_core::{Direction, Sample};
+
+const HOUR: i64 = 3_600_000;
+const DAY: i64 = 24 * HOUR;
+
+fn zone() -> TimeZone {
+    TimeZone::get("America/New_York").expect("the tz database has America/New_York")
+}
+
+/// Milliseconds of a civil time in New York.
+fn ny(text: &str) -> i64 {
+    text.parse::<jiff::civil::DateTime>()
+        .unwrap()
+        .to_zoned_datetime(zone())
+        .unwrap()
+        .timestamp()
+        .as_millisecond()
+}
+
+fn sample(start_ms: i64, rows: &[(&str, Direction, u64)]) -> Sample {
+    Sample {
+        start_ms,
+        end_ms: start_ms + 5000,
+        usage: rows
+            .iter()
+            .map(|(app, direction, bytes)| Usage {
+                app: app.to_string(),
+                destination: None,
+                direction: *direction,
+                bytes: *bytes,
+                packets: 1,
+            })
+            .collect(),
+        processes: vec![],
+        stats: SampleStats::default(),
+    }
+}
+
+fn all_time() -> Range {
+    Range {
+        start_ms: 0,
+        end_ms: i64::MAX,
+    }
+}
+
+/// A local day in New York as a range.
+fn day(date: &str) -> Range {
+    let start = ny(&format!("{date}T00:00:00"));
+    Range {
+        start_ms: start,
+        end_ms: store::local_day_start(start + DAY + 6 * HOUR, &zone()),
+    }
+}
+
+#[test]
+fn totals_and_top_apps() {
+    let mut store = Store::in_memory(zone()).unwrap();
+    let t = ny("2026-11-20T10:00:00");
+    store
+        .write(&[
+            sample(
+                t,
+                &[
+                    ("zen", Direction::Received, 1000),
+                    ("zen", Direction::Sent, 100),
+                ],
+            ),
+            sample(
+                t + 5000,
+                &[
+                    ("zen", Direction::Received, 500),
+                    ("curl", Direction::Received, 4000),
+                ],
+            ),
+        ])
+        .unwrap();
+    let totals = store.totals(all_time()).unwrap();
+    assert_eq!((totals.sent, totals.received), (100, 5500));
+    let apps = store.top_apps(all_time(), 10).unwrap();
+    let rows: Vec<(&str, u64, u64)> = apps
+        .iter()
+        .map(|a| (a.app.as_str(), a.sent, a.received))
+        .collect();
+    assert_eq!(rows, vec![("curl", 0, 4000), ("zen", 100, 1500)]);
+    assert_eq!(store.top_apps(all_time(), 1).unwrap().len(), 1);
+    let only_first = Range {
+        start_ms: t,
+        end_ms: t + 5000,
+    };
+    assert_eq!(store.totals(only_first).unwrap().received, 1000);
+}
+
+#[test]
+fn retention_keeps_bytes_per_app_per_day() {
+    let mut store = Store::in_memory(zone()).unwrap();
+    let now = ny("2026-11-24T12:00:00");
+    // 100 days of one sample per hour for two apps.
+    let samples: Vec<Sample> = (0..100 * 24)
+        .map(|hour| now - (hour + 1) * HOUR)
+        .map(|start| {
+            sample(
+                start,
+                &[
+                    ("zen", Direction::Received, 1000),
+                    ("mail", Direction::Sent, 10),
+                ],
+            )
+        })
+        .collect();
+    store.write(&samples).unwrap();
+    let days: Vec<Range> = (1..100).map(|back| day_of(now - back * DAY)).collect();
+    let before: Vec<_> = days
+        .iter()
+        .map(|range| store.top_apps(*range, 10).unwrap())
+        .collect();
+    let total_before = store.totals(all_time()).unwrap();
+
+    let first = store.apply_retention(now, 7, 30).unwrap();
+    assert!(first.raw_rows > 0 && first.hourly_rows > 0, "{first:?}");
+    let again = store.apply_retention(now, 7, 30).unwrap();
+    assert_eq!(again, Default::default(), "a second run changes nothing");
+
+    let after: Vec<_> = days
+        .iter()
+        .map(|range| store.top_apps(*range, 10).unwrap())
+        .collect();
+    assert_eq!(
+        before, after,
+        "bytes per app per day are unchanged by the rollup"
+    );
+    assert_eq!(store.totals(all_time()).unwrap(), total_before);
+    let dst_day = store.top_apps(day("2026-11-01"), 10).unwrap();
+    assert_eq!(
+        dst_day
+            .iter()
+            .find(|app| app.app == "zen")
+            .unwrap()
+            .received,
+        25_000,
+        "2026-11-01 has 25 hours in New York"
+    );
+    let tiers = store.tier_spans().unwrap();
+    assert!(
+        tiers.raw_oldest_ms.unwrap() >= now - 7 * DAY - HOUR,
+        "{tiers:?}"
+    );
+    assert!(
+        tiers.hourly_oldest_ms.unwrap() >= now - 31 * DAY,
+        "{tiers:?}"
+    );
+    assert!(
+        tiers.daily_oldest_ms.unwrap() <= now - 99 * DAY,
+        "{tiers:?}"
+    );
+    assert_eq!(store.integrity_check().unwrap(), "ok");
+}
+
+fn day_of(ms: i64) -> Range {
+    let start = store::local_day_start(ms, &zone());
+    Range {
+        start_ms: start,
+        end_ms: store::local_day_start(start + DAY + 6 * HOUR, &zone()),
+    }
+}
+
+#[test]
+fn day_buckets_follow_local_days_across_dst() {
+    let mut store = Store::in_memory(zone()).unwrap();
+    let samples: Vec<Sample> = (0..72)
+        .map(|hour| ny("2026-10-31T00:00:00") + hour * HOUR)
+        .map(|start| sample(start, &[("zen", Direction::Received, 1)]))
+        .collect();
+    store.write(&samples).unwrap();
+    let range = Range {
+        start_ms: ny("2026-10-31T00:00:00"),
+        end_ms: ny("2026-11-03T00:00:00"),
+    };
+    let per_day: Vec<(i64, u64)> = store
+        .timeline(range, DAY)
+        .unwrap()
+        .iter()
+        .map(|p| (p.start_ms, p.received))
+        .collect();
+    assert_eq!(
+        per_day,
+        vec![
+            (ny("2026-10-31T00:00:00"), 24),
+            (ny("2026-11-01T00:00:00"), 25),
+            (ny("2026-11-02T00:00:00"), 23),
+        ],
+        "72 hourly samples from Oct 31 00:00: the 25-hour day holds 25"
+    );
+}
+
+#[test]
+fn hourly_timelines_have_empty_buckets_too() {
+    let mut store = Store::in_memory(zone()).unwrap();
+    let start = ny("2026-11-20T00:00:00");
+    store
+        .write(&[sample(
+            start + 2 * HOUR + 60_000,
+            &[("zen", Direction::Sent, 9)],
+        )])
+        .unwrap();
+    let points = store
+        .timeline(
+            Range {
+                start_ms: start,
+                end_ms: start + 4 * HOUR,
+            },
+            HOUR,
+        )
+        .unwrap();
+    let sent: Vec<u64> = points.iter().map(|p| p.sent).collect();
+    assert_eq!(sent, vec![0, 0, 9, 0]);
+}
+
+#[test]
+fn summary_uses_local_today_week_and_month() {
+    let mut store = Store::in_memory(zone()).unwrap();
+    let now = ny("2026-11-25T12:00:00"); // a Wednesday
+    store
+        .write(&[
+            sample(
+                ny("2026-11-25T08:00:00"),
+                &[("zen", Direction::Received, 1)],
+            ),
+            sample(
+                ny("2026-11-23T08:00:00"),
+                &[("zen", Direction::Received, 10)],
+            ), // Monday
+            sample(
+                ny("2026-11-22T23:00:00"),
+                &[("zen", Direction::Received, 100)],
+            ), // Sunday
+            sample(
+                ny("2026-11-01T00:30:00"),
+                &[("zen", Direction::Received, 1000)],
+            ),
+            sample(
+                ny("2026-10-31T23:30:00"),
+                &[("zen", Direction::Received, 10000)],
+            ),
+        ])
+        .unwrap();
+    let summary = store.summary(now).unwrap();
+    assert_eq!(summary.today.received, 1);
+    assert_eq!(summary.week.received, 11);
+    assert_eq!(summary.month.received, 1111);
+}
+
+#[test]
+fn applications_and_domains_are_kept_once() {
+    let mut store = Store::in_memory(zone()).unwrap();
+    let mut first = sample(1000, &[("zen", Direction::Received, 5)]);
+    first.usage[0].destination = Some(Destination {
+        host: "api.netflix.com".into(),
+        domain: "netflix.com".into(),
+    });
+    first.processes = vec![ProcessSeen {
+        pid: 42,
+        app: "zen".into(),
+        name: "zen".into(),
+        exe: Some("/usr/bin/zen".into()),
+    }];
+    let second = Sample {
+        start_ms: 6000,
+        end_ms: 11_000,
+        ..first.clone()
+    };
+    let summary = store.write(&[first, second]).unwrap();
+    assert_eq!((summary.samples, summary.rows, summary.bytes), (2, 2, 10));
+    let apps = store.top_apps(all_time(), 10).unwrap();
+    assert_eq!(apps.len(), 1);
+    assert_eq!(apps[0].last_seen_ms, 11_000);
+}
+
+#[test]
+fn purge_deletes_usage_before_a_time_or_all() {
+    let mut store = Store::in_memory(zone()).unwrap();
+    store
+        .write(&[
+            sample(1000, &[("a", Direction::Sent, 1)]),
+            sample(90_000, &[("a", Direction::Sent, 2)]),
+        ])
+        .unwrap();
+    assert_eq!(store.purge(Some(50_000)).unwrap(), 1);
+    assert_eq!(store.totals(all_time()).unwrap().sent, 2);
+    store.purge(None).unwrap();
+    assert_eq!(store.totals(all_time()).unwrap().sent, 0);
+}
+
+#[test]
+fn an_older_database_is_migrated_with_its_data() {
+    let temp = tempfile::tempdir().unwrap();
+    let path = temp.path().join("old.db");
+    {
+        let mut connection = store::Connection::open(&path).unwrap();
+        store::migrate_to(&mut connection, store::current_version() - 1).unwrap();
+        connection
+            .execute_batch(
+                "INSERT INTO applications (id, name, first_seen_ms, last_seen_ms) VALUES (1, 'zen', 0, 0);
+                 INSERT INTO network_samples (ts_ms, duration_ms, app_id, domain_id, direction, bytes, packets)
+                 VALUES (1000, 5000, 1, 0, 0, 777, 3);",
+            )
+            .unwrap();
+    }
+    let store = Store::open_in_zone(&path, zone()).unwrap();
+    assert_eq!(store.schema_version().unwrap(), store::current_version());
+    assert_eq!(store.totals(all_time()).unwrap().received, 777);
+}
+
+#[test]
+fn a_newer_database_is_refused_and_left_untouched() {
+    let temp = tempfile::tempdir().unwrap();
+    let path = temp.path().join("new.db");
+    {
+        let connection = store::Connection::open(&path).unwrap();
+        connection
+            .pragma_update(None, "user_version", store::current_version() + 1)
+            .unwrap();
+    }
+    let before = std::fs::read(&path).unwrap();
+    let error = Store::open_in_zone(&path, zone()).err().expect("refused");
+    assert!(matches!(error, StoreError::TooNew { .. }), "{error}");
+    assert!(error.to_string().contains("newer netmon"), "{error}");
+    assert!(std::fs::read(&path).unwrap() == before, "the file changed");
+}
+
+#[cfg(unix)]
+#[test]
+fn the_database_is_owner_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let temp = tempfile::tempdir().unwrap();
+    let path = temp.path().join("network_monitor.db");
+    Store::open_in_zone(&path, zone()).unwrap();
+    let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600);
+}
