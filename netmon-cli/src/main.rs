@@ -1,6 +1,7 @@
 //! `netmon`: the command-line face of netmon.
 
 mod config_cmd;
+mod history;
 mod run;
 mod serve;
 mod table;

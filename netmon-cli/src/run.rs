@@ -12,10 +12,13 @@ use netmon_core::tracker::{Tracker, TrackerOptions};
 use netmon_core::{logging, monitor, os, paths, Config, Paths, Sample};
 
 use crate::config_cmd::{self, EXIT_CONFIG};
+use crate::history::History;
 use crate::serve::Server;
 
 /// Exit code when a service netmon needs is unavailable (EX_UNAVAILABLE).
 const EXIT_UNAVAILABLE: u8 = 69;
+/// Exit code when the database cannot be opened (EX_IOERR).
+const EXIT_IO: u8 = 74;
 use crate::table;
 
 #[derive(Debug, Args)]
@@ -42,6 +45,14 @@ pub fn run(args: RunArgs) -> u8 {
     if let Err(error) = logging::init(&paths, "daemon.log", config.log_level, args.foreground) {
         eprintln!("netmon: cannot set up logging: {error}");
     }
+    let mut history = match History::open(&paths, &config) {
+        Ok(history) => history,
+        Err(error) => {
+            tracing::error!(%error, "cannot open the database");
+            eprintln!("netmon: {}: {error}", paths.database().display());
+            return EXIT_IO;
+        }
+    };
     let source = match open_source(&config) {
         Ok(source) => source,
         Err(error) => {
@@ -70,8 +81,10 @@ pub fn run(args: RunArgs) -> u8 {
     let interval = Duration::from_secs(config.sampling_interval_seconds);
     let result = monitor::run(source, tracker, interval, &controls, |sample| {
         emit(&args, &sample);
+        history.add(sample.clone());
         server.state.publish(sample);
     });
+    history.flush();
     if let Err(error) = &result {
         server.state.record_error(error.to_string());
     }

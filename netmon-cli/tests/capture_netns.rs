@@ -72,6 +72,12 @@ fn every_process_gets_its_bytes_over_tcp_udp_and_ipv6() {
         1.0,
     );
     let total = total_bytes(&samples);
+    let stored = lab.stored_totals();
+    assert_eq!(
+        stored.sent + stored.received,
+        total,
+        "the database holds every sample after SIGINT"
+    );
     let unknown = bytes_of_app(&samples, "unknown");
     eprintln!("unknown: {unknown} of {total} bytes");
     assert!(

@@ -200,6 +200,18 @@ impl Lab {
         self.wait_for_listener(port);
     }
 
+    /// Totals in the database of the netmon this lab ran.
+    pub fn stored_totals(&self) -> netmon_core::store::Totals {
+        let path = self.temp.path().join("netmon-home/network_monitor.db");
+        let store = netmon_core::store::Store::open(&path).expect("open the database");
+        assert_eq!(store.integrity_check().expect("integrity check"), "ok");
+        let all = netmon_core::store::Range {
+            start_ms: 0,
+            end_ms: i64::MAX,
+        };
+        store.totals(all).expect("totals")
+    }
+
     /// Starts `netmon run --json` capturing in the client namespace.
     pub fn start_netmon(&self, interval_seconds: u64) -> Netmon {
         let home = self.temp.path().join("netmon-home");

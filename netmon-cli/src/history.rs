@@ -1,0 +1,100 @@
+//! Samples into the database: one transaction every `batch_write_seconds` and a last one at
+//! stop; retention at start and hourly. A failed write keeps its samples for the next attempt
+//! (up to a day of them), so a full disk delays history instead of losing it.
+
+use std::collections::VecDeque;
+use std::time::{Duration, Instant};
+
+use netmon_core::store::{Store, StoreError};
+use netmon_core::{monitor, Config, Paths, Sample};
+
+const RETENTION_EVERY: Duration = Duration::from_secs(3600);
+/// Most samples kept while writes fail: a day at one sample per second.
+const MAX_PENDING: usize = 86_400;
+
+pub struct History {
+    store: Store,
+    pending: VecDeque<Sample>,
+    batch_every: Duration,
+    last_write: Instant,
+    last_retention: Instant,
+    raw_days: u64,
+    hourly_days: u64,
+}
+
+impl History {
+    /// Opens the database and applies retention once.
+    pub fn open(paths: &Paths, config: &Config) -> Result<Self, StoreError> {
+        let store = Store::open(&paths.database())?;
+        let mut history = Self {
+            store,
+            pending: VecDeque::new(),
+            batch_every: Duration::from_secs(config.batch_write_seconds),
+            last_write: Instant::now(),
+            last_retention: Instant::now(),
+            raw_days: config.data_retention_days_raw,
+            hourly_days: config.data_retention_days_hourly,
+        };
+        history.apply_retention();
+        Ok(history)
+    }
+
+    /// Queues a sample; writes the batch when it is due.
+    pub fn add(&mut self, sample: Sample) {
+        if self.pending.len() >= MAX_PENDING {
+            self.pending.pop_front();
+            tracing::error!("the database has refused writes for too long; dropping the oldest unwritten sample");
+        }
+        self.pending.push_back(sample);
+        if self.last_write.elapsed() >= self.batch_every {
+            self.flush();
+        }
+        if self.last_retention.elapsed() >= RETENTION_EVERY {
+            self.apply_retention();
+        }
+    }
+
+    /// Writes every queued sample in one transaction.
+    pub fn flush(&mut self) {
+        self.last_write = Instant::now();
+        if self.pending.is_empty() {
+            return;
+        }
+        let batch: Vec<Sample> = self.pending.iter().cloned().collect();
+        match self.store.write(&batch) {
+            Ok(summary) => {
+                tracing::debug!(
+                    samples = summary.samples,
+                    rows = summary.rows,
+                    bytes = summary.bytes,
+                    "batch written"
+                );
+                self.pending.clear();
+            }
+            Err(error) => {
+                tracing::error!(%error, kept = batch.len(), "cannot write to the database; will retry")
+            }
+        }
+    }
+
+    fn apply_retention(&mut self) {
+        self.last_retention = Instant::now();
+        match self
+            .store
+            .apply_retention(monitor::unix_ms(), self.raw_days, self.hourly_days)
+        {
+            Ok(summary) => tracing::info!(
+                raw_rows = summary.raw_rows,
+                hourly_rows = summary.hourly_rows,
+                "retention applied"
+            ),
+            Err(error) => tracing::error!(%error, "retention failed; it runs again in an hour"),
+        }
+    }
+}
+
+impl Drop for History {
+    fn drop(&mut self) {
+        self.flush();
+    }
+}
