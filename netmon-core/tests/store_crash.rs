@@ -45,11 +45,12 @@ fn crash_child() {
     };
     let mut store = Store::open_in_zone(path.as_ref(), TimeZone::UTC).unwrap();
     let mut stdout = std::io::stdout();
-    (0..).for_each(|index| {
+    // Until the parent kills this process.
+    for index in 0.. {
         store.write(&batch(index)).unwrap();
         writeln!(stdout, "batch committed").unwrap();
         stdout.flush().unwrap();
-    });
+    }
 }
 
 fn count_commits(lines: impl Iterator<Item = std::io::Result<String>>) -> u64 {
