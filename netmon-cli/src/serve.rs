@@ -4,6 +4,7 @@
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
+use netmon_core::store::Store;
 use netmon_core::{Config, Paths};
 use netmon_server::{AppState, ServerError};
 use tokio::sync::Notify;
@@ -30,7 +31,15 @@ impl Server {
             .build()
             .map_err(ServerError::Serve)?;
         let bound = runtime.block_on(netmon_server::bind(config.web_server_port))?;
-        let state = AppState::new(paths, config, paused);
+        // The API reads history through a connection of its own (WAL lets it read while the
+        // capture loop writes).
+        let state = match Store::open(&paths.database()) {
+            Ok(store) => AppState::with_store(paths, config, paused, store),
+            Err(error) => {
+                tracing::error!(%error, "the API serves no history: cannot open the database");
+                AppState::new(paths, config, paused)
+            }
+        };
         let shutdown = Arc::new(Notify::new());
         let thread = {
             let (state, shutdown) = (state.clone(), Arc::clone(&shutdown));

@@ -4,7 +4,9 @@ use std::collections::BTreeMap;
 use std::pin::Pin;
 use std::sync::Arc;
 
+use netmon_core::store::{self, Range, Store, StoreError, Totals};
 use netmon_core::{Config, Direction, Sample};
+use poem_openapi::param::Query;
 use poem_openapi::payload::{EventStream, Json};
 use poem_openapi::{ApiResponse, Object, OpenApi, Tags};
 use serde_json::Value;
@@ -25,6 +27,8 @@ const MAX_HOSTS_PER_REPORT: usize = 1000;
 
 #[derive(Tags)]
 enum Tag {
+    /// Usage history from the database.
+    History,
     /// The monitor's state.
     Status,
     /// config.json, read and changed with the same validation as the file.
@@ -178,6 +182,60 @@ struct BrowserView {
     reports_rejected: u64,
 }
 
+/// Bytes sent and received.
+#[derive(Debug, Object)]
+struct TotalsView {
+    sent: u64,
+    received: u64,
+}
+
+/// Usage today, this week (from Monday) and this month, in this machine's time zone.
+#[derive(Debug, Object)]
+struct SummaryView {
+    today: TotalsView,
+    week: TotalsView,
+    month: TotalsView,
+}
+
+/// One bucket of a timeline.
+#[derive(Debug, Object)]
+struct PointView {
+    start_ms: i64,
+    sent: u64,
+    received: u64,
+}
+
+/// Usage over time, in buckets sized for the range.
+#[derive(Debug, Object)]
+struct TimelineView {
+    start_ms: i64,
+    end_ms: i64,
+    bucket_ms: i64,
+    points: Vec<PointView>,
+}
+
+/// One application's usage in a range.
+#[derive(Debug, Object)]
+struct AppView {
+    app: String,
+    sent: u64,
+    received: u64,
+    last_seen_ms: i64,
+}
+
+/// An answer from the history database.
+#[derive(ApiResponse)]
+enum HistoryResponse<T: poem_openapi::types::ToJSON> {
+    #[oai(status = 200)]
+    Ok(Json<T>),
+    /// The range or another parameter is not valid.
+    #[oai(status = 422)]
+    Invalid(Json<Problems>),
+    /// The database could not answer.
+    #[oai(status = 503)]
+    Unavailable(Json<Problems>),
+}
+
 #[derive(ApiResponse)]
 enum ReportResponse {
     /// The report was accepted.
@@ -308,6 +366,79 @@ impl Api {
         self.count(validate_requests(report.0).map(|hosts| state.record_hosts(hosts)))
     }
 
+    /// Totals for today, this week and this month.
+    #[oai(path = "/summary", method = "get", tag = "Tag::History")]
+    async fn summary(&self) -> HistoryResponse<SummaryView> {
+        let now = netmon_core::monitor::unix_ms();
+        self.history(Ok(()), |store, ()| {
+            store.summary(now).map(|summary| SummaryView {
+                today: totals_view(summary.today),
+                week: totals_view(summary.week),
+                month: totals_view(summary.month),
+            })
+        })
+    }
+
+    /// Usage over time: `range` is `24h`, `7d` or `30d` (default `24h`), or give `start_ms` and
+    /// `end_ms`. Buckets: 5 minutes up to a day, hours up to 8 days, local days beyond.
+    #[oai(path = "/timeline", method = "get", tag = "Tag::History")]
+    async fn timeline(
+        &self,
+        range: Query<Option<String>>,
+        start_ms: Query<Option<i64>>,
+        end_ms: Query<Option<i64>>,
+    ) -> HistoryResponse<TimelineView> {
+        let range = resolve_range(range.0.as_deref(), start_ms.0, end_ms.0);
+        self.history(range, |store, range| {
+            let bucket_ms = store::bucket_for_span(range.end_ms - range.start_ms);
+            store.timeline(range, bucket_ms).map(|points| TimelineView {
+                start_ms: range.start_ms,
+                end_ms: range.end_ms,
+                bucket_ms,
+                points: points
+                    .into_iter()
+                    .map(|point| PointView {
+                        start_ms: point.start_ms,
+                        sent: point.sent,
+                        received: point.received,
+                    })
+                    .collect(),
+            })
+        })
+    }
+
+    /// Applications by usage in a range (as for the timeline), busiest first.
+    #[oai(path = "/apps", method = "get", tag = "Tag::History")]
+    async fn apps(
+        &self,
+        range: Query<Option<String>>,
+        start_ms: Query<Option<i64>>,
+        end_ms: Query<Option<i64>>,
+        /// At most this many applications (1–1000, default 50).
+        limit: Query<Option<u32>>,
+    ) -> HistoryResponse<Vec<AppView>> {
+        let limit = limit.0.unwrap_or(50);
+        let query = resolve_range(range.0.as_deref(), start_ms.0, end_ms.0).and_then(|range| {
+            if (1..=1000).contains(&limit) {
+                Ok(range)
+            } else {
+                Err(vec![format!("\"limit\": {limit} is not from 1 to 1000")])
+            }
+        });
+        self.history(query, |store, range| {
+            store.top_apps(range, limit as usize).map(|apps| {
+                apps.into_iter()
+                    .map(|app| AppView {
+                        app: app.app,
+                        sent: app.sent,
+                        received: app.received,
+                        last_seen_ms: app.last_seen_ms,
+                    })
+                    .collect()
+            })
+        })
+    }
+
     /// Live rates: one event per sample, total and per application.
     #[oai(path = "/live", method = "get", tag = "Tag::Live")]
     async fn live(&self) -> EventStream<LiveStream> {
@@ -319,6 +450,29 @@ impl Api {
 }
 
 impl Api {
+    /// Answers from the history database: 422 for invalid parameters, 503 without a database
+    /// or when it fails.
+    fn history<P, T: poem_openapi::types::ToJSON>(
+        &self,
+        parameters: Result<P, Vec<String>>,
+        query: impl FnOnce(&Store, P) -> Result<T, StoreError>,
+    ) -> HistoryResponse<T> {
+        let parameters = match parameters {
+            Ok(parameters) => parameters,
+            Err(problems) => return HistoryResponse::Invalid(Json(Problems { problems })),
+        };
+        let unavailable = |problem: String| {
+            HistoryResponse::Unavailable(Json(Problems {
+                problems: vec![problem],
+            }))
+        };
+        match self.state.with_history(|store| query(store, parameters)) {
+            Some(Ok(answer)) => HistoryResponse::Ok(Json(answer)),
+            Some(Err(error)) => unavailable(error.to_string()),
+            None => unavailable("this server has no history database".into()),
+        }
+    }
+
     /// Counts an extension report and answers it.
     fn count(&self, outcome: Result<(), Vec<String>>) -> ReportResponse {
         self.state.count_report(outcome.is_ok());
@@ -414,6 +568,48 @@ fn validate_tab(report: ActiveTabReport) -> Result<ActiveTab, Vec<String>> {
             browser: report.browser.trim().to_string(),
         }),
         _ => Err(problems),
+    }
+}
+
+fn totals_view(totals: Totals) -> TotalsView {
+    TotalsView {
+        sent: totals.sent,
+        received: totals.received,
+    }
+}
+
+/// The range a history request asks for, ending now unless both ends are given.
+fn resolve_range(
+    named: Option<&str>,
+    start_ms: Option<i64>,
+    end_ms: Option<i64>,
+) -> Result<Range, Vec<String>> {
+    const HOUR_MS: i64 = 3_600_000;
+    let now = netmon_core::monitor::unix_ms();
+    match (named, start_ms, end_ms) {
+        (None, Some(start_ms), Some(end_ms)) if start_ms < end_ms => Ok(Range { start_ms, end_ms }),
+        (None, Some(start_ms), Some(end_ms)) => Err(vec![format!(
+            "\"start_ms\" {start_ms} must be before \"end_ms\" {end_ms}"
+        )]),
+        (named, None, None) => {
+            let hours = match named.unwrap_or("24h") {
+                "24h" => 24,
+                "7d" => 7 * 24,
+                "30d" => 30 * 24,
+                other => {
+                    return Err(vec![format!(
+                        "\"range\": {other:?} is not one of 24h, 7d, 30d"
+                    )])
+                }
+            };
+            Ok(Range {
+                start_ms: now - hours * HOUR_MS,
+                end_ms: now,
+            })
+        }
+        _ => Err(vec![
+            "give either \"range\" or both \"start_ms\" and \"end_ms\"".into(),
+        ]),
     }
 }
 

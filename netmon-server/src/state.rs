@@ -6,6 +6,7 @@ use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::Instant;
 
 use netmon_core::config::{ConfigError, Problem};
+use netmon_core::store::Store;
 use netmon_core::{Config, Paths, Sample};
 use serde_json::Value;
 use tokio::sync::broadcast;
@@ -51,6 +52,7 @@ struct Inner {
     paused: Arc<AtomicBool>,
     active_tab: Mutex<Option<ActiveTab>>,
     hosts: Mutex<std::collections::BTreeMap<String, HostTraffic>>,
+    store: Option<Mutex<Store>>,
     reports_accepted: AtomicU64,
     reports_rejected: AtomicU64,
 }
@@ -63,8 +65,17 @@ pub enum ConfigChangeError {
 }
 
 impl AppState {
-    /// State for a server whose monitor pauses while `paused` is set.
+    /// State for a server whose monitor pauses while `paused` is set, without history.
     pub fn new(paths: Paths, config: Config, paused: Arc<AtomicBool>) -> Self {
+        Self::build(paths, config, paused, None)
+    }
+
+    /// State whose history queries read `store` (a connection of its own).
+    pub fn with_store(paths: Paths, config: Config, paused: Arc<AtomicBool>, store: Store) -> Self {
+        Self::build(paths, config, paused, Some(store))
+    }
+
+    fn build(paths: Paths, config: Config, paused: Arc<AtomicBool>, store: Option<Store>) -> Self {
         let (live, _) = broadcast::channel(LIVE_BUFFER);
         Self {
             inner: Arc::new(Inner {
@@ -78,6 +89,7 @@ impl AppState {
                 paused,
                 active_tab: Mutex::new(None),
                 hosts: Mutex::new(std::collections::BTreeMap::new()),
+                store: store.map(Mutex::new),
                 reports_accepted: AtomicU64::new(0),
                 reports_rejected: AtomicU64::new(0),
             }),
@@ -265,6 +277,14 @@ impl AppState {
             .unwrap_or_else(PoisonError::into_inner)
             .get(hostname)
             .cloned()
+    }
+
+    /// Runs `query` on the history database; `None` when this server has none.
+    pub fn with_history<T>(&self, query: impl FnOnce(&Store) -> T) -> Option<T> {
+        self.inner.store.as_ref().map(|store| {
+            let store = store.lock().unwrap_or_else(PoisonError::into_inner);
+            query(&store)
+        })
     }
 
     /// Size of the database file, when it exists.

@@ -336,3 +336,115 @@ async fn the_extension_reports_traffic_per_hostname() {
         "a refused report keeps nothing"
     );
 }
+
+/// A server whose database holds two apps' usage in the last hours, with known bytes.
+fn seeded(home: &std::path::Path) -> AppState {
+    let paths = Paths::at(home);
+    paths.ensure().unwrap();
+    let mut store = netmon_core::store::Store::open(&paths.database()).unwrap();
+    let now = netmon_core::monitor::unix_ms();
+    let usage = |app: &str, direction, bytes| Usage {
+        app: app.into(),
+        destination: None,
+        direction,
+        bytes,
+        packets: 1,
+    };
+    let samples: Vec<Sample> = (1..=6)
+        .map(|hours_ago| {
+            let start_ms = now - hours_ago * 3_600_000;
+            Sample {
+                start_ms,
+                end_ms: start_ms + 5000,
+                usage: vec![
+                    usage("zen", Direction::Received, 1_000_000),
+                    usage("zen", Direction::Sent, 10_000),
+                    usage("curl", Direction::Received, 500),
+                ],
+                processes: vec![],
+                stats: SampleStats::default(),
+            }
+        })
+        .collect();
+    store.write(&samples).unwrap();
+    let reader = netmon_core::store::Store::open(&paths.database()).unwrap();
+    AppState::with_store(
+        paths,
+        Config::default(),
+        Arc::new(AtomicBool::new(false)),
+        reader,
+    )
+}
+
+#[tokio::test]
+async fn history_endpoints_answer_from_the_database() {
+    let temp = tempfile::tempdir().unwrap();
+    let client = client(&seeded(temp.path()));
+    let apps = client
+        .get("/api/apps")
+        .query("range", &"24h")
+        .header("host", HOST)
+        .send()
+        .await;
+    apps.assert_status_is_ok();
+    let json = apps.json().await;
+    let list = json.value().array();
+    list.assert_len(2);
+    list.get(0).object().get("app").assert_string("zen");
+    list.get(0).object().get("received").assert_i64(6_000_000);
+    list.get(0).object().get("sent").assert_i64(60_000);
+    list.get(1).object().get("received").assert_i64(3000);
+
+    let timeline = client
+        .get("/api/timeline")
+        .header("host", HOST)
+        .send()
+        .await;
+    timeline.assert_status_is_ok();
+    let json = timeline.json().await;
+    let body = json.value().object();
+    body.get("bucket_ms").assert_i64(300_000);
+    let points = body.get("points").array();
+    let received: i64 = (0..points.len())
+        .map(|i| points.get(i).object().get("received").i64())
+        .sum();
+    assert_eq!(received, 6_003_000);
+
+    let summary = client.get("/api/summary").header("host", HOST).send().await;
+    summary.assert_status_is_ok();
+    let json = summary.json().await;
+    let month = json
+        .value()
+        .object()
+        .get("month")
+        .object()
+        .get("received")
+        .i64();
+    assert!(month <= 6_003_000 && month > 0, "{month}");
+}
+
+#[tokio::test]
+async fn history_parameters_are_checked() {
+    let temp = tempfile::tempdir().unwrap();
+    let client = client(&seeded(temp.path()));
+    for query in [
+        vec![("range", "1y")],
+        vec![("start_ms", "10"), ("end_ms", "5")],
+        vec![("start_ms", "10")],
+        vec![("limit", "0")],
+    ] {
+        let mut request = client.get("/api/apps").header("host", HOST);
+        for (key, value) in &query {
+            request = request.query(*key, value);
+        }
+        let response = request.send().await;
+        response.assert_status(StatusCode::UNPROCESSABLE_ENTITY);
+    }
+    let without_db = state(temp.path());
+    let response = TestClient::new(app(without_db))
+        .get("/api/summary")
+        .header("host", HOST)
+        .send()
+        .await;
+    response.assert_status(StatusCode::SERVICE_UNAVAILABLE);
+}

@@ -53,6 +53,16 @@ pub struct TimelinePoint {
     pub received: u64,
 }
 
+/// The bucket a timeline over `span_ms` uses: 5 minutes up to a day, hours up to 8 days, local
+/// days beyond (so a 30-day view is 30 points, not half a million samples).
+pub fn bucket_for_span(span_ms: i64) -> i64 {
+    match span_ms {
+        span if span <= DAY_MS => 5 * 60_000,
+        span if span <= 8 * DAY_MS => super::HOUR_MS,
+        _ => DAY_MS,
+    }
+}
+
 impl Store {
     /// Bytes sent and received in `range`.
     pub fn totals(&self, range: Range) -> Result<Totals, StoreError> {
