@@ -1,6 +1,7 @@
 //! `netmon`: the command-line face of netmon.
 
 mod config_cmd;
+mod demo;
 mod history;
 mod run;
 mod serve;
@@ -29,6 +30,10 @@ enum Command {
     /// Example: netmon config show
     #[command(subcommand)]
     Config(config_cmd::ConfigCommand),
+    /// Fill an empty database with synthetic history (to try the dashboard).
+    ///
+    /// Example: NETMON_HOME=/tmp/netmon-demo netmon demo-data --days 30
+    DemoData(demo::DemoArgs),
 }
 
 fn main() -> ExitCode {
@@ -36,6 +41,7 @@ fn main() -> ExitCode {
     let code = match cli.command {
         Command::Run(args) => run::run(args),
         Command::Config(command) => config_cmd::run(command),
+        Command::DemoData(args) => demo::run(args),
     };
     ExitCode::from(code)
 }

@@ -12,6 +12,7 @@ use std::future::Future;
 use std::io;
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 
+use poem::endpoint::EmbeddedFilesEndpoint;
 use poem::listener::{Listener, TcpAcceptor, TcpListener};
 use poem::{Endpoint, EndpointExt, Route};
 use poem_openapi::OpenApiService;
@@ -34,7 +35,14 @@ pub fn local_address(port: u16) -> SocketAddr {
     SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::LOCALHOST, port))
 }
 
-/// The whole application: `/api/…`, the OpenAPI document, Swagger UI, behind the security gate.
+/// The dashboard (`web/`), embedded in the binary.
+#[derive(rust_embed::RustEmbed)]
+#[folder = "../web/"]
+#[exclude = "test/*"]
+struct Dashboard;
+
+/// The whole application: the dashboard, `/api/…`, the OpenAPI document, Swagger UI, behind the
+/// security gate.
 pub fn app(state: AppState) -> impl Endpoint {
     let port = state.port();
     let api = OpenApiService::new(api::Api::new(state), "netmon", env!("CARGO_PKG_VERSION"))
@@ -43,6 +51,7 @@ pub fn app(state: AppState) -> impl Endpoint {
     let spec = api.spec_endpoint();
     let docs = api.swagger_ui();
     Route::new()
+        .nest("/", EmbeddedFilesEndpoint::<Dashboard>::new())
         .nest("/api", api)
         .at("/api/openapi.json", spec)
         .nest("/docs", docs)

@@ -7,6 +7,7 @@
 //! either the old rows or the new ones, never both or neither. Queries read all three tiers for
 //! a range; each tier only holds times the finer tiers no longer do.
 
+pub mod demo;
 mod query;
 mod retention;
 mod schema;
