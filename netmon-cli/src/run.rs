@@ -8,6 +8,7 @@ use clap::Args;
 use netmon_core::capture::pcap::PcapSource;
 use netmon_core::capture::{CaptureError, CaptureSource};
 use netmon_core::config::CaptureMethod;
+use netmon_core::domains::DomainPolicy;
 use netmon_core::tracker::{Tracker, TrackerOptions};
 use netmon_core::{logging, monitor, os, paths, Config, Paths, Sample};
 
@@ -77,7 +78,8 @@ pub fn run(args: RunArgs) -> u8 {
     };
     server.state.set_source(source.describe());
     tracing::info!(source = %source.describe(), interval = config.sampling_interval_seconds, "capture started");
-    let tracker = Tracker::new(os::socket_owners(), TrackerOptions::default());
+    let tracker = Tracker::new(os::socket_owners(), TrackerOptions::default())
+        .with_domains(DomainPolicy::from_config(&config));
     let interval = Duration::from_secs(config.sampling_interval_seconds);
     let result = monitor::run(source, tracker, interval, &controls, |sample| {
         emit(&args, &sample);

@@ -149,3 +149,96 @@ fn short_concurrent_connections_are_attributed() {
     );
     assert_within("burst", attributed, expected, 1.0);
 }
+
+/// A browser's TLS bytes go to the domain its ClientHello named (SNI, rolled up with the
+/// Public Suffix List); the byte count still matches the interface.
+#[test]
+fn browser_bytes_go_to_the_domain_named_in_the_tls_handshake() {
+    let mut lab = Lab::new();
+    let www = lab.temp.path().join("www");
+    std::fs::create_dir(&www).unwrap();
+    std::fs::write(www.join("big.bin"), vec![7u8; 8_000_000]).unwrap();
+    let (cert, key) = (
+        lab.temp.path().join("cert.pem"),
+        lab.temp.path().join("key.pem"),
+    );
+    let made = std::process::Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=www.example.test",
+        ])
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output()
+        .expect("openssl is installed (.ci/run installs it)");
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+    let mut server = lab.command(&lab.server.clone(), "openssl");
+    server.args(["s_server", "-quiet", "-accept", "8443", "-WWW"]);
+    server
+        .arg("-cert")
+        .arg(&cert)
+        .arg("-key")
+        .arg(&key)
+        .current_dir(&www);
+    lab.spawn(server);
+    lab.wait_for_listener(8443);
+    let browser = lab.program_named("curl", "firefox");
+    let netmon = lab.start_netmon(1);
+    let first = netmon.wait_ready();
+
+    let before = lab.counters();
+    let mut download = lab.command(&lab.client, &browser);
+    download.args([
+        "-sS",
+        "-k",
+        "-o",
+        "/dev/null",
+        "--resolve",
+        &format!("www.example.test:8443:{SERVER_V4}"),
+    ]);
+    download.arg("https://www.example.test:8443/big.bin");
+    lab.run(download);
+    thread::sleep(SETTLE);
+    let after = lab.counters();
+    let samples = netmon.stop(first);
+
+    let usage: Vec<_> = samples
+        .iter()
+        .flat_map(|sample| &sample.usage)
+        .filter(|usage| usage.app == "firefox")
+        .collect();
+    let named: u64 = usage
+        .iter()
+        .filter(|usage| {
+            usage
+                .destination
+                .as_ref()
+                .is_some_and(|d| d.domain == "example.test" && d.host == "www.example.test")
+        })
+        .map(|usage| usage.bytes)
+        .sum();
+    assert_within(
+        "firefox to example.test (TLS SNI)",
+        named,
+        after.ip_bytes_since(&before),
+        1.0,
+    );
+    assert_eq!(
+        named,
+        bytes_of_app(&samples, "firefox"),
+        "every firefox byte carries the domain"
+    );
+}

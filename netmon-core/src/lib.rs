@@ -6,6 +6,7 @@
 pub mod attribution;
 pub mod capture;
 pub mod config;
+pub mod domains;
 pub mod flow;
 pub mod logging;
 pub mod monitor;

@@ -75,6 +75,11 @@ pub fn run(
                                 tracker.record_owned(packet, placement, process, now);
                             }
                             Observation::ProcessBytes(report) => tracker.record_report(report),
+                            Observation::Named(packet, name) => {
+                                let placement = addresses.place(packet);
+                                tracker.record(packet, placement, now);
+                                tracker.name(placement, name);
+                            }
                             Observation::Unreadable => tracker.skipped(),
                         });
                     tracker.dropped(batch.dropped_total.saturating_sub(dropped_before));

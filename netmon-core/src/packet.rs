@@ -138,14 +138,30 @@ pub fn parse_captured(
     frame: &[u8],
     wire_len: u32,
 ) -> Result<PacketMeta, PacketError> {
-    let mut meta = parse_frame(link, frame)?;
+    parse_with_payload(link, frame, wire_len).map(|(meta, _)| meta)
+}
+
+/// Like [`parse_captured`], with the transport payload as far as it was captured (empty for
+/// protocols other than TCP and UDP).
+pub fn parse_with_payload(
+    link: LinkType,
+    frame: &[u8],
+    wire_len: u32,
+) -> Result<(PacketMeta, &[u8]), PacketError> {
+    let Parsed { mut meta, payload } = parse_frame(link, frame)?;
     // An IPv6 jumbogram states payload length 0 (so 40 here) and is longer than any stated
     // length could be; a short IPv6 packet padded to Ethernet's minimum frame is not one.
     let jumbogram = meta.dst.is_ipv6() && meta.ip_len == 40 && wire_len > MAX_STATED_LEN;
     if meta.ip_len == 0 || jumbogram {
         meta.ip_len = wire_len.saturating_sub(link_header_len(link, frame, &meta));
     }
-    Ok(meta)
+    Ok((meta, payload))
+}
+
+/// A parsed packet and its transport payload.
+struct Parsed<'a> {
+    meta: PacketMeta,
+    payload: &'a [u8],
 }
 
 /// Bytes before the IP header: the captured frame's length minus what the IP packet would
@@ -167,7 +183,7 @@ fn link_header_len(link: LinkType, frame: &[u8], meta: &PacketMeta) -> u32 {
         .unwrap_or(fixed) as u32
 }
 
-fn parse_frame(link: LinkType, frame: &[u8]) -> Result<PacketMeta, PacketError> {
+fn parse_frame(link: LinkType, frame: &[u8]) -> Result<Parsed<'_>, PacketError> {
     match link {
         LinkType::Ethernet => {
             let sliced = LaxSlicedPacket::from_ethernet(frame)
@@ -176,19 +192,23 @@ fn parse_frame(link: LinkType, frame: &[u8]) -> Result<PacketMeta, PacketError> 
         }
         LinkType::LinuxSll => parse_sll(frame),
         LinkType::LinuxSll2 => parse_sll2(frame),
-        LinkType::RawIp => parse_ip(frame),
+        LinkType::RawIp => parse_ip_payload(frame),
         LinkType::Null => parse_null(frame),
     }
 }
 
 /// Reads a frame that starts with the IP header.
 pub fn parse_ip(packet: &[u8]) -> Result<PacketMeta, PacketError> {
+    parse_ip_payload(packet).map(|parsed| parsed.meta)
+}
+
+fn parse_ip_payload(packet: &[u8]) -> Result<Parsed<'_>, PacketError> {
     let sliced =
         LaxSlicedPacket::from_ip(packet).map_err(|error| PacketError::BadIp(error.to_string()))?;
     from_sliced(&sliced)
 }
 
-fn parse_sll(frame: &[u8]) -> Result<PacketMeta, PacketError> {
+fn parse_sll(frame: &[u8]) -> Result<Parsed<'_>, PacketError> {
     let header =
         LinuxSllHeaderSlice::from_slice(frame).map_err(|_| PacketError::Truncated("Linux SLL"))?;
     let rest = frame.get(header.slice().len()..).unwrap_or_default();
@@ -200,7 +220,7 @@ fn parse_sll(frame: &[u8]) -> Result<PacketMeta, PacketError> {
 
 /// SLL2 (20 bytes): protocol type (2), reserved (2), interface index (4), ARPHRD (2),
 /// packet type (1), address length (1), address (8).
-fn parse_sll2(frame: &[u8]) -> Result<PacketMeta, PacketError> {
+fn parse_sll2(frame: &[u8]) -> Result<Parsed<'_>, PacketError> {
     const HEADER_LEN: usize = 20;
     let protocol = frame
         .get(..2)
@@ -213,7 +233,7 @@ fn parse_sll2(frame: &[u8]) -> Result<PacketMeta, PacketError> {
 }
 
 /// BSD loopback: the address family in host byte order, then the IP packet.
-fn parse_null(frame: &[u8]) -> Result<PacketMeta, PacketError> {
+fn parse_null(frame: &[u8]) -> Result<Parsed<'_>, PacketError> {
     let family = frame
         .get(..4)
         .and_then(|bytes| <[u8; 4]>::try_from(bytes).ok())
@@ -222,17 +242,17 @@ fn parse_null(frame: &[u8]) -> Result<PacketMeta, PacketError> {
     let family = [u32::from_ne_bytes(family), u32::from_be_bytes(family)];
     // AF_INET is 2 everywhere; AF_INET6 is 24, 28 or 30 depending on the BSD.
     if family.iter().any(|f| matches!(f, 2 | 24 | 28 | 30)) {
-        parse_ip(rest)
+        parse_ip_payload(rest)
     } else {
         Err(PacketError::UnknownFamily(family[0]))
     }
 }
 
-fn parse_ether_payload(ether_type: EtherType, rest: &[u8]) -> Result<PacketMeta, PacketError> {
+fn parse_ether_payload(ether_type: EtherType, rest: &[u8]) -> Result<Parsed<'_>, PacketError> {
     from_sliced(&LaxSlicedPacket::from_ether_type(ether_type, rest))
 }
 
-fn from_sliced(sliced: &LaxSlicedPacket<'_>) -> Result<PacketMeta, PacketError> {
+fn from_sliced<'a>(sliced: &LaxSlicedPacket<'a>) -> Result<Parsed<'a>, PacketError> {
     let (src, dst, ip_len) = match &sliced.net {
         Some(LaxNetSlice::Ipv4(ipv4)) => {
             let header = ipv4.header();
@@ -259,11 +279,19 @@ fn from_sliced(sliced: &LaxSlicedPacket<'_>) -> Result<PacketMeta, PacketError> 
         .and_then(|net| net.ip_payload_ref())
         .map(|payload| payload.ip_number.0)
         .unwrap_or_default();
-    Ok(PacketMeta {
-        src,
-        dst,
-        transport: transport(sliced.transport.as_ref(), protocol),
-        ip_len,
+    let payload = match &sliced.transport {
+        Some(TransportSlice::Tcp(tcp)) => tcp.payload(),
+        Some(TransportSlice::Udp(udp)) => udp.payload(),
+        _ => &[],
+    };
+    Ok(Parsed {
+        meta: PacketMeta {
+            src,
+            dst,
+            transport: transport(sliced.transport.as_ref(), protocol),
+            ip_len,
+        },
+        payload,
     })
 }
 
@@ -425,6 +453,18 @@ mod tests {
         let padded = udp_v6_ip(&[]);
         let short = parse_captured(LinkType::RawIp, &padded, 60).unwrap();
         assert_eq!(short.ip_len, 48, "padding is not counted");
+    }
+
+    #[test]
+    fn the_transport_payload_comes_with_the_packet() {
+        let frame = tcp_v4(b"hello");
+        let (meta, payload) =
+            parse_with_payload(LinkType::Ethernet, &frame, frame.len() as u32).unwrap();
+        assert_eq!(payload, b"hello");
+        assert_eq!(meta.ports(), (40000, 443));
+        let (_, cut) =
+            parse_with_payload(LinkType::Ethernet, &frame[..frame.len() - 2], 999).unwrap();
+        assert_eq!(cut, b"hel", "a capture cut short gives what it holds");
     }
 
     #[test]

@@ -15,10 +15,11 @@ use std::time::{Duration, Instant};
 
 use crate::attribution::SocketOwners;
 use crate::capture::ProcessBytes;
+use crate::domains::{rollup, DomainPolicy};
 use crate::flow::{FlowKey, Placement};
 use crate::packet::{PacketMeta, Transport};
 use crate::process::ProcessInfo;
-use crate::sample::{Direction, ProcessSeen, Sample, SampleStats, Usage, UNKNOWN_APP};
+use crate::sample::{Destination, Direction, ProcessSeen, Sample, SampleStats, Usage, UNKNOWN_APP};
 
 /// Tuning of the tracker.
 #[derive(Debug, Clone, Copy)]
@@ -72,6 +73,8 @@ struct FlowState {
     received: Counter,
     first_seen: Instant,
     last_seen: Instant,
+    /// The server's hostname, when the flow named it (TLS SNI).
+    host: Option<Arc<str>>,
 }
 
 impl FlowState {
@@ -113,6 +116,7 @@ pub struct Tracker {
     last_lookup: Option<Instant>,
     /// Per-process reports received during the window (sources without packets).
     reports: Vec<ProcessBytes>,
+    domains: DomainPolicy,
     stats: SampleStats,
 }
 
@@ -125,7 +129,23 @@ impl Tracker {
             peers: HashMap::new(),
             last_lookup: None,
             reports: Vec::new(),
+            domains: DomainPolicy::default(),
             stats: SampleStats::default(),
+        }
+    }
+
+    /// Breaks usage down by destination as `policy` says (default: browsers, rolled up).
+    pub fn with_domains(mut self, policy: DomainPolicy) -> Self {
+        self.domains = policy;
+        self
+    }
+
+    /// Names the server of the flow a packet was placed on (from its TLS ClientHello).
+    pub fn name(&mut self, placement: Placement, host: &str) {
+        if let Placement::Flow(key, _) = placement {
+            if let Some(flow) = self.flows.get_mut(&key) {
+                flow.host = Some(Arc::from(host));
+            }
         }
     }
 
@@ -180,6 +200,7 @@ impl Tracker {
             received: Counter::default(),
             first_seen: now,
             last_seen: now,
+            host: None,
         });
         if opens {
             // A new connection on a known 5-tuple: the port was reused, maybe by another process.
@@ -283,7 +304,7 @@ impl Tracker {
 
     fn sample(&self, start_ms: i64, end_ms: i64) -> Sample {
         let active: Vec<&FlowState> = self.flows.values().filter(|flow| flow.active()).collect();
-        let usage = usage_totals(&active, &self.reports);
+        let usage = usage_totals(&active, &self.reports, &self.domains);
         let bytes_where = |wanted: fn(&Owner) -> bool| -> u64 {
             active
                 .iter()
@@ -306,9 +327,9 @@ impl Tracker {
             end_ms,
             usage: usage
                 .into_iter()
-                .map(|((app, direction), counter)| Usage {
+                .map(|((app, destination, direction), counter)| Usage {
                     app,
-                    destination: None,
+                    destination,
                     direction,
                     bytes: counter.bytes,
                     packets: counter.packets,
@@ -346,35 +367,49 @@ impl Tracker {
     }
 }
 
-/// Bytes and packets per (application, direction): flows by their owner, plus reports.
+/// Usage key: application, destination (when tracked), direction.
+type UsageKey = (String, Option<Destination>, Direction);
+
+/// Bytes and packets per application, destination (for tracked applications whose flows named
+/// their server) and direction: flows by their owner, plus reports.
 fn usage_totals(
     active: &[&FlowState],
     reports: &[ProcessBytes],
-) -> BTreeMap<(String, Direction), Counter> {
+    domains: &DomainPolicy,
+) -> BTreeMap<UsageKey, Counter> {
     let from_flows = active.iter().flat_map(|flow| {
         let app = owner_app(&flow.owner);
+        let destination = flow
+            .host
+            .as_deref()
+            .filter(|_| domains.tracks(app))
+            .map(|host| rollup::destination(host, domains.rollup));
         [
-            (app, Direction::Sent, flow.sent),
-            (app, Direction::Received, flow.received),
+            (app, destination.clone(), Direction::Sent, flow.sent),
+            (app, destination, Direction::Received, flow.received),
         ]
     });
     let from_reports = reports.iter().flat_map(|report| {
         let app = report.process.app.as_str();
         let counter = |bytes| Counter { bytes, packets: 0 };
         [
-            (app, Direction::Sent, counter(report.sent)),
-            (app, Direction::Received, counter(report.received)),
+            (app, None, Direction::Sent, counter(report.sent)),
+            (app, None, Direction::Received, counter(report.received)),
         ]
     });
     from_flows
         .chain(from_reports)
-        .filter(|(_, _, counter)| counter.bytes > 0 || counter.packets > 0)
-        .fold(BTreeMap::new(), |mut totals, (app, direction, counter)| {
-            let total: &mut Counter = totals.entry((app.to_string(), direction)).or_default();
-            total.bytes += counter.bytes;
-            total.packets += counter.packets;
-            totals
-        })
+        .filter(|(_, _, _, counter)| counter.bytes > 0 || counter.packets > 0)
+        .fold(
+            BTreeMap::new(),
+            |mut totals, (app, destination, direction, counter)| {
+                let key = (app.to_string(), destination, direction);
+                let total: &mut Counter = totals.entry(key).or_default();
+                total.bytes += counter.bytes;
+                total.packets += counter.packets;
+                totals
+            },
+        )
 }
 
 fn owner_app(owner: &Owner) -> &str {
@@ -735,6 +770,35 @@ mod tests {
         assert_eq!(sample.processes.len(), 2);
         let next = tracker.close(5000, 10000, now);
         assert!(next.usage.is_empty(), "reports count in one sample only");
+    }
+
+    #[test]
+    fn browser_flows_that_named_their_server_carry_its_domain() {
+        let owners = FakeOwners::default();
+        owners.open(key("10.0.0.2:5000", "1.1.1.1:443"), "firefox");
+        owners.open(key("10.0.0.2:5001", "1.1.1.1:443"), "curl");
+        let mut tracker = tracker(&owners);
+        let now = Instant::now();
+        for port in [5000, 5001] {
+            let hello = tcp(&format!("10.0.0.2:{port}"), "1.1.1.1:443", 300, false);
+            let placement = machine().place(&hello);
+            tracker.record(&hello, placement, now);
+            tracker.name(placement, "API.Netflix.com");
+        }
+        tracker.attribute(now);
+        let sample = tracker.close(0, 5000, now);
+        let firefox = sample.usage.iter().find(|u| u.app == "firefox").unwrap();
+        let destination = firefox
+            .destination
+            .as_ref()
+            .expect("browsers get a destination");
+        assert_eq!(destination.domain, "netflix.com");
+        assert_eq!(destination.host, "api.netflix.com");
+        let curl = sample.usage.iter().find(|u| u.app == "curl").unwrap();
+        assert_eq!(
+            curl.destination, None,
+            "other applications are not broken down by default"
+        );
     }
 
     #[test]

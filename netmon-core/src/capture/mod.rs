@@ -19,8 +19,25 @@ pub enum Observation {
     /// Bytes a process moved since its previous report, from a source that counts per process
     /// rather than per packet (`nettop` on macOS).
     ProcessBytes(ProcessBytes),
+    /// An IP packet whose payload named the server it goes to (a TLS ClientHello's SNI).
+    Named(PacketMeta, Box<str>),
     /// A frame that could not be read as IP (ARP, malformed, an unknown link layer).
     Unreadable,
+}
+
+impl Observation {
+    /// A captured packet, named when its payload is a TLS ClientHello with a server name.
+    pub fn from_packet(meta: PacketMeta, payload: &[u8]) -> Self {
+        let hello = matches!(meta.transport, crate::packet::Transport::Tcp { .. })
+            && payload.first() == Some(&22);
+        match hello
+            .then(|| crate::domains::tls::client_hello_sni(payload))
+            .flatten()
+        {
+            Some(name) => Self::Named(meta, name.into_boxed_str()),
+            None => Self::Packet(meta),
+        }
+    }
 }
 
 /// A per-process byte report (see [`Observation::ProcessBytes`]).

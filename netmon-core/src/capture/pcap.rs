@@ -89,8 +89,8 @@ impl PcapSource {
         while batch.len() < MAX_BATCH {
             match self.capture.next_packet() {
                 Ok(frame) => batch.push(
-                    match packet::parse_captured(self.link, frame.data, frame.header.len) {
-                        Ok(meta) => Observation::Packet(meta),
+                    match packet::parse_with_payload(self.link, frame.data, frame.header.len) {
+                        Ok((meta, payload)) => Observation::from_packet(meta, payload),
                         Err(_) => Observation::Unreadable,
                     },
                 ),
