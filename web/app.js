@@ -41,6 +41,14 @@ async function loadTimeline(range) {
   await Plotly.react("timeline", traces, layout, PLOT_CONFIG);
 }
 
+async function loadDomains(range) {
+  const domains = await api(`/domains?range=${range}&limit=15`);
+  const rows = domains.map((d) => `<tr><td>${escapeHtml(d.domain)}</td>` +
+    `<td class="num">${fmt.bytes(d.sent + d.received)}</td><td class="num">${d.hostnames}</td></tr>`);
+  document.querySelector("#domains tbody").innerHTML =
+    rows.join("") || '<tr><td colspan="3" class="muted-dark">no browser traffic with a known domain yet</td></tr>';
+}
+
 async function loadApps(range) {
   apps = (await api(`/apps?range=${range}&limit=1000`)).map((app) => ({ ...app, total: app.sent + app.received }));
   const slices = fmt.topWithOther(apps, 10);
@@ -86,7 +94,7 @@ function watchLive() {
 
 async function load(range) {
   try {
-    await Promise.all([loadSummary(), loadTimeline(range), loadApps(range)]);
+    await Promise.all([loadSummary(), loadTimeline(range), loadApps(range), loadDomains(range)]);
     showError(null);
   } catch (error) {
     showError(error);

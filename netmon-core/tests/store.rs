@@ -281,6 +281,33 @@ fn applications_and_domains_are_kept_once() {
 }
 
 #[test]
+fn domains_roll_up_their_hostnames() {
+    let mut store = Store::in_memory(zone()).unwrap();
+    let named = |host: &str, domain: &str, bytes| {
+        let mut one = sample(1000, &[("zen", Direction::Received, bytes)]);
+        one.usage[0].destination = Some(Destination {
+            host: host.into(),
+            domain: domain.into(),
+        });
+        one
+    };
+    store
+        .write(&[
+            named("api.netflix.com", "netflix.com", 100),
+            named("www.netflix.com", "netflix.com", 50),
+            named("www.bbc.co.uk", "bbc.co.uk", 120),
+            sample(1000, &[("zen", Direction::Received, 999)]),
+        ])
+        .unwrap();
+    let domains = store.top_domains(all_time(), 10).unwrap();
+    let rows: Vec<(&str, u64, u64)> = domains
+        .iter()
+        .map(|d| (d.domain.as_str(), d.received, d.hostnames))
+        .collect();
+    assert_eq!(rows, vec![("netflix.com", 150, 2), ("bbc.co.uk", 120, 1)]);
+}
+
+#[test]
 fn purge_deletes_usage_before_a_time_or_all() {
     let mut store = Store::in_memory(zone()).unwrap();
     store

@@ -223,6 +223,16 @@ struct AppView {
     last_seen_ms: i64,
 }
 
+/// One registrable domain's usage in a range.
+#[derive(Debug, Object)]
+struct DomainView {
+    domain: String,
+    sent: u64,
+    received: u64,
+    /// Hostnames under the domain that carried traffic.
+    hostnames: u64,
+}
+
 /// An answer from the history database.
 #[derive(ApiResponse)]
 enum HistoryResponse<T: poem_openapi::types::ToJSON> {
@@ -418,13 +428,8 @@ impl Api {
         limit: Query<Option<u32>>,
     ) -> HistoryResponse<Vec<AppView>> {
         let limit = limit.0.unwrap_or(50);
-        let query = resolve_range(range.0.as_deref(), start_ms.0, end_ms.0).and_then(|range| {
-            if (1..=1000).contains(&limit) {
-                Ok(range)
-            } else {
-                Err(vec![format!("\"limit\": {limit} is not from 1 to 1000")])
-            }
-        });
+        let query = resolve_range(range.0.as_deref(), start_ms.0, end_ms.0)
+            .and_then(|range| checked_limit(limit).map(|()| range));
         self.history(query, |store, range| {
             store.top_apps(range, limit as usize).map(|apps| {
                 apps.into_iter()
@@ -433,6 +438,34 @@ impl Api {
                         sent: app.sent,
                         received: app.received,
                         last_seen_ms: app.last_seen_ms,
+                    })
+                    .collect()
+            })
+        })
+    }
+
+    /// Registrable domains by usage in a range (as for the timeline), busiest first.
+    #[oai(path = "/domains", method = "get", tag = "Tag::History")]
+    async fn domains(
+        &self,
+        range: Query<Option<String>>,
+        start_ms: Query<Option<i64>>,
+        end_ms: Query<Option<i64>>,
+        /// At most this many domains (1–1000, default 50).
+        limit: Query<Option<u32>>,
+    ) -> HistoryResponse<Vec<DomainView>> {
+        let limit = limit.0.unwrap_or(50);
+        let query = resolve_range(range.0.as_deref(), start_ms.0, end_ms.0)
+            .and_then(|range| checked_limit(limit).map(|()| range));
+        self.history(query, |store, range| {
+            store.top_domains(range, limit as usize).map(|domains| {
+                domains
+                    .into_iter()
+                    .map(|domain| DomainView {
+                        domain: domain.domain,
+                        sent: domain.sent,
+                        received: domain.received,
+                        hostnames: domain.hostnames,
                     })
                     .collect()
             })
@@ -568,6 +601,14 @@ fn validate_tab(report: ActiveTabReport) -> Result<ActiveTab, Vec<String>> {
             browser: report.browser.trim().to_string(),
         }),
         _ => Err(problems),
+    }
+}
+
+fn checked_limit(limit: u32) -> Result<(), Vec<String>> {
+    if (1..=1000).contains(&limit) {
+        Ok(())
+    } else {
+        Err(vec![format!("\"limit\": {limit} is not from 1 to 1000")])
     }
 }
 

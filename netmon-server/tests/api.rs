@@ -337,6 +337,16 @@ async fn the_extension_reports_traffic_per_hostname() {
     );
 }
 
+fn to_netflix(usage: Usage) -> Usage {
+    Usage {
+        destination: Some(netmon_core::sample::Destination {
+            host: "api.netflix.com".into(),
+            domain: "netflix.com".into(),
+        }),
+        ..usage
+    }
+}
+
 /// A server whose database holds two apps' usage in the last hours, with known bytes.
 fn seeded(home: &std::path::Path) -> AppState {
     let paths = Paths::at(home);
@@ -357,8 +367,8 @@ fn seeded(home: &std::path::Path) -> AppState {
                 start_ms,
                 end_ms: start_ms + 5000,
                 usage: vec![
-                    usage("zen", Direction::Received, 1_000_000),
-                    usage("zen", Direction::Sent, 10_000),
+                    to_netflix(usage("zen", Direction::Received, 1_000_000)),
+                    to_netflix(usage("zen", Direction::Sent, 10_000)),
                     usage("curl", Direction::Received, 500),
                 ],
                 processes: vec![],
@@ -409,6 +419,17 @@ async fn history_endpoints_answer_from_the_database() {
         .map(|i| points.get(i).object().get("received").i64())
         .sum();
     assert_eq!(received, 6_003_000);
+
+    let domains = client.get("/api/domains").header("host", HOST).send().await;
+    domains.assert_status_is_ok();
+    let json = domains.json().await;
+    let list = json.value().array();
+    list.assert_len(1);
+    let netflix = list.get(0).object();
+    netflix.get("domain").assert_string("netflix.com");
+    netflix.get("received").assert_i64(6_000_000);
+    netflix.get("sent").assert_i64(60_000);
+    netflix.get("hostnames").assert_i64(1);
 
     let summary = client.get("/api/summary").header("host", HOST).send().await;
     summary.assert_status_is_ok();

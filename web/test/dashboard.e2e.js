@@ -64,6 +64,9 @@ test("the overview shows history, live rates and works offline", { timeout: 120_
   for (const period of ["today", "week", "month"]) {
     assert.match(await page.textContent(`#${period}`), /\d+(\.\d)? (KB|MB|GB|TB)/, period);
   }
+  await page.waitForFunction(() => document.querySelectorAll("#domains tbody tr").length >= 10);
+  const topDomain = await page.textContent("#domains tbody tr:first-child td:first-child");
+  assert.match(topDomain, /^[a-z0-9.-]+\.[a-z]+$/, "a registrable domain, not a URL");
   const slices = await page.$$eval("#pie .slice", (nodes) => nodes.length);
   assert.equal(slices, 11, "top ten applications and other");
   await page

@@ -19,7 +19,9 @@ use std::path::{Path, PathBuf};
 use jiff::tz::TimeZone;
 use rusqlite::functions::FunctionFlags;
 
-pub use query::{bucket_for_span, AppTotal, Range, Summary, TierSpans, TimelinePoint, Totals};
+pub use query::{
+    bucket_for_span, AppTotal, DomainTotal, Range, Summary, TierSpans, TimelinePoint, Totals,
+};
 pub use retention::RetentionSummary;
 /// The SQLite connection type, for tests that build databases of older versions.
 pub use rusqlite::Connection;

@@ -45,6 +45,16 @@ pub struct AppTotal {
     pub last_seen_ms: i64,
 }
 
+/// One registrable domain's usage in a range.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DomainTotal {
+    pub domain: String,
+    pub sent: u64,
+    pub received: u64,
+    /// Hostnames under the domain that carried traffic.
+    pub hostnames: u64,
+}
+
 /// Usage in one bucket of a timeline.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct TimelinePoint {
@@ -113,6 +123,29 @@ impl Store {
                     sent: row.get::<_, i64>(1)? as u64,
                     received: row.get::<_, i64>(2)? as u64,
                     last_seen_ms: row.get(3)?,
+                })
+            })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Registrable domains in `range`, busiest first, at most `limit`.
+    pub fn top_domains(&self, range: Range, limit: usize) -> Result<Vec<DomainTotal>, StoreError> {
+        let sql = format!(
+            "{USAGE} SELECT d.domain,
+                    coalesce(sum(u.bytes) FILTER (WHERE u.direction = 1), 0) AS sent,
+                    coalesce(sum(u.bytes) FILTER (WHERE u.direction = 0), 0) AS received,
+                    count(DISTINCT d.hostname)
+             FROM usage u JOIN domains d ON d.id = u.domain_id
+             GROUP BY d.domain ORDER BY sent + received DESC, d.domain LIMIT ?3"
+        );
+        let mut statement = self.connection.prepare_cached(&sql)?;
+        let rows =
+            statement.query_map(params![range.start_ms, range.end_ms, limit as i64], |row| {
+                Ok(DomainTotal {
+                    domain: row.get(0)?,
+                    sent: row.get::<_, i64>(1)? as u64,
+                    received: row.get::<_, i64>(2)? as u64,
+                    hostnames: row.get::<_, i64>(3)? as u64,
                 })
             })?;
         Ok(rows.collect::<Result<_, _>>()?)
