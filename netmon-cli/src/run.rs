@@ -79,7 +79,8 @@ pub fn run(args: RunArgs) -> u8 {
     server.state.set_source(source.describe());
     tracing::info!(source = %source.describe(), interval = config.sampling_interval_seconds, "capture started");
     let tracker = Tracker::new(os::socket_owners(), TrackerOptions::default())
-        .with_domains(DomainPolicy::from_config(&config));
+        .with_domains(DomainPolicy::from_config(&config))
+        .with_names(server.state.names());
     let interval = Duration::from_secs(config.sampling_interval_seconds);
     let result = monitor::run(source, tracker, interval, &controls, |sample| {
         emit(&args, &sample);

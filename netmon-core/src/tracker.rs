@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 
 use crate::attribution::SocketOwners;
 use crate::capture::ProcessBytes;
+use crate::domains::names::HostnameMap;
 use crate::domains::{rollup, DomainPolicy};
 use crate::flow::{FlowKey, Placement};
 use crate::packet::{PacketMeta, Transport};
@@ -117,6 +118,7 @@ pub struct Tracker {
     /// Per-process reports received during the window (sources without packets).
     reports: Vec<ProcessBytes>,
     domains: DomainPolicy,
+    names: HostnameMap,
     stats: SampleStats,
 }
 
@@ -130,6 +132,7 @@ impl Tracker {
             last_lookup: None,
             reports: Vec::new(),
             domains: DomainPolicy::default(),
+            names: HostnameMap::default(),
             stats: SampleStats::default(),
         }
     }
@@ -137,6 +140,13 @@ impl Tracker {
     /// Breaks usage down by destination as `policy` says (default: browsers, rolled up).
     pub fn with_domains(mut self, policy: DomainPolicy) -> Self {
         self.domains = policy;
+        self
+    }
+
+    /// Hostnames learned outside the capture (the browser extension's reports), used for flows
+    /// that named no server themselves.
+    pub fn with_names(mut self, names: HostnameMap) -> Self {
+        self.names = names;
         self
     }
 
@@ -275,9 +285,19 @@ impl Tracker {
     pub fn close(&mut self, start_ms: i64, end_ms: i64, now: Instant) -> Sample {
         self.lookup(now);
         self.settle_pending(now);
+        self.name_from_reports(now);
         let sample = self.sample(start_ms, end_ms);
         self.reset(now);
         sample
+    }
+
+    /// Flows that named no server get the hostname reported for their remote IP, if any.
+    fn name_from_reports(&mut self, now: Instant) {
+        let names = &self.names;
+        self.flows
+            .iter_mut()
+            .filter(|(_, flow)| flow.active() && flow.host.is_none())
+            .for_each(|(key, flow)| flow.host = names.lookup(key.remote.ip(), now));
     }
 
     /// Pending flows after the last lookup: inferred from their remote endpoint, or unknown.
@@ -799,6 +819,39 @@ mod tests {
             curl.destination, None,
             "other applications are not broken down by default"
         );
+    }
+
+    #[test]
+    fn reported_hostnames_name_flows_and_sni_wins_over_them() {
+        let owners = FakeOwners::default();
+        owners.open(key("10.0.0.2:5000", "1.1.1.1:443"), "zen");
+        owners.open(key("10.0.0.2:5001", "1.1.1.1:443"), "zen");
+        let names = HostnameMap::default();
+        let now = Instant::now();
+        names.learn("1.1.1.1".parse().unwrap(), "video.example.com", now);
+        let mut tracker = tracker(&owners).with_names(names);
+        let plain = tcp("10.0.0.2:5000", "1.1.1.1:443", 1000, false);
+        tracker.record(&plain, machine().place(&plain), now);
+        let hello = tcp("10.0.0.2:5001", "1.1.1.1:443", 10, false);
+        let placement = machine().place(&hello);
+        tracker.record(&hello, placement, now);
+        tracker.name(placement, "www.other.org");
+        tracker.attribute(now);
+        let sample = tracker.close(0, 5000, now);
+        let bytes_to = |domain: &str| -> u64 {
+            sample
+                .usage
+                .iter()
+                .filter(|u| u.destination.as_ref().is_some_and(|d| d.domain == domain))
+                .map(|u| u.bytes)
+                .sum()
+        };
+        assert_eq!(
+            bytes_to("example.com"),
+            1000,
+            "the extension's report names the flow"
+        );
+        assert_eq!(bytes_to("other.org"), 10, "the flow's own SNI wins");
     }
 
     #[test]

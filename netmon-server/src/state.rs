@@ -6,6 +6,7 @@ use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::Instant;
 
 use netmon_core::config::{ConfigError, Problem};
+use netmon_core::domains::names::HostnameMap;
 use netmon_core::store::Store;
 use netmon_core::{Config, Paths, Sample};
 use serde_json::Value;
@@ -53,6 +54,7 @@ struct Inner {
     active_tab: Mutex<Option<ActiveTab>>,
     hosts: Mutex<std::collections::BTreeMap<String, HostTraffic>>,
     store: Option<Mutex<Store>>,
+    names: HostnameMap,
     reports_accepted: AtomicU64,
     reports_rejected: AtomicU64,
 }
@@ -90,6 +92,7 @@ impl AppState {
                 active_tab: Mutex::new(None),
                 hosts: Mutex::new(std::collections::BTreeMap::new()),
                 store: store.map(Mutex::new),
+                names: HostnameMap::default(),
                 reports_accepted: AtomicU64::new(0),
                 reports_rejected: AtomicU64::new(0),
             }),
@@ -214,8 +217,20 @@ impl AppState {
             .clone()
     }
 
-    /// Adds the extension's per-hostname report to the totals (the newest remote IP wins).
+    /// The hostnames the extension reported, by IP, for the capture to use (shared, not a
+    /// copy: later reports reach it too).
+    pub fn names(&self) -> HostnameMap {
+        self.inner.names.clone()
+    }
+
+    /// Adds the extension's per-hostname report to the totals (the newest remote IP wins), and
+    /// teaches the capture which hostname each reported IP serves.
     pub fn record_hosts(&self, reports: Vec<HostTraffic>) {
+        let now = std::time::Instant::now();
+        reports
+            .iter()
+            .filter_map(|report| report.remote_ip.map(|ip| (ip, &report.hostname)))
+            .for_each(|(ip, hostname)| self.inner.names.learn(ip, hostname, now));
         let mut hosts = self
             .inner
             .hosts

@@ -281,6 +281,7 @@ async fn a_taken_port_is_named() {
 async fn the_extension_reports_traffic_per_hostname() {
     let temp = tempfile::tempdir().unwrap();
     let state = state(temp.path());
+    let names = state.names();
     let client = client(&state);
     let report = serde_json::json!({
         "browser": "zen",
@@ -302,6 +303,12 @@ async fn the_extension_reports_traffic_per_hostname() {
         .await;
     accepted.assert_status(StatusCode::ACCEPTED);
     let netflix = state.host("api.netflix.com").expect("kept in lower case");
+    let learned = names.lookup("198.51.100.7".parse().unwrap(), std::time::Instant::now());
+    assert_eq!(
+        learned.as_deref(),
+        Some("api.netflix.com"),
+        "the capture learns the IP's hostname"
+    );
     assert_eq!(netflix.remote_ip, Some("198.51.100.7".parse().unwrap()));
     assert_eq!(netflix.bytes_received, 120_000);
     assert_eq!(state.host("static.example").unwrap().bytes_sent, 0);

@@ -1,10 +1,12 @@
 //! Which sites the bytes went to: hostnames read on the wire (TLS ClientHello SNI), rolled up to
 //! their registrable domain with the Public Suffix List.
 //!
-//! Only hostnames are read and kept — never URLs, paths or query strings. DNS answers, QUIC
-//! Initial SNI and the browser extension's reports are further sources (not wired yet: see
-//! ARCHITECTURE.md).
+//! Sources, strongest first, per flow: the flow's own TLS ClientHello SNI, then the hostname
+//! the browser extension reported for the flow's remote IP ([`names::HostnameMap`]). DNS answers
+//! and QUIC Initial SNI are further sources, not wired yet. Only hostnames are read and kept —
+//! never URLs, paths or query strings.
 
+pub mod names;
 pub mod rollup;
 pub mod tls;
 
