@@ -107,46 +107,66 @@ impl Store {
 
     /// Applications in `range`, busiest first, at most `limit`.
     pub fn top_apps(&self, range: Range, limit: usize) -> Result<Vec<AppTotal>, StoreError> {
-        let sql = format!(
-            "{USAGE} SELECT a.name,
-                    coalesce(sum(u.bytes) FILTER (WHERE u.direction = 1), 0) AS sent,
-                    coalesce(sum(u.bytes) FILTER (WHERE u.direction = 0), 0) AS received,
-                    a.last_seen_ms
-             FROM usage u JOIN applications a ON a.id = u.app_id
-             GROUP BY a.id ORDER BY sent + received DESC, a.name LIMIT ?3"
-        );
-        let mut statement = self.connection.prepare_cached(&sql)?;
-        let rows =
-            statement.query_map(params![range.start_ms, range.end_ms, limit as i64], |row| {
+        self.ranked(
+            "a.name, a.last_seen_ms FROM usage u JOIN applications a ON a.id = u.app_id
+             GROUP BY a.id",
+            range,
+            limit,
+            |row, sent, received| {
                 Ok(AppTotal {
                     app: row.get(0)?,
-                    sent: row.get::<_, i64>(1)? as u64,
-                    received: row.get::<_, i64>(2)? as u64,
-                    last_seen_ms: row.get(3)?,
+                    last_seen_ms: row.get(1)?,
+                    sent,
+                    received,
                 })
-            })?;
-        Ok(rows.collect::<Result<_, _>>()?)
+            },
+        )
     }
 
     /// Registrable domains in `range`, busiest first, at most `limit`.
     pub fn top_domains(&self, range: Range, limit: usize) -> Result<Vec<DomainTotal>, StoreError> {
-        let sql = format!(
-            "{USAGE} SELECT d.domain,
-                    coalesce(sum(u.bytes) FILTER (WHERE u.direction = 1), 0) AS sent,
-                    coalesce(sum(u.bytes) FILTER (WHERE u.direction = 0), 0) AS received,
-                    count(DISTINCT d.hostname)
-             FROM usage u JOIN domains d ON d.id = u.domain_id
-             GROUP BY d.domain ORDER BY sent + received DESC, d.domain LIMIT ?3"
-        );
-        let mut statement = self.connection.prepare_cached(&sql)?;
-        let rows =
-            statement.query_map(params![range.start_ms, range.end_ms, limit as i64], |row| {
+        self.ranked(
+            "d.domain, count(DISTINCT d.hostname) FROM usage u JOIN domains d ON d.id = u.domain_id
+             GROUP BY d.domain",
+            range,
+            limit,
+            |row, sent, received| {
                 Ok(DomainTotal {
                     domain: row.get(0)?,
-                    sent: row.get::<_, i64>(1)? as u64,
-                    received: row.get::<_, i64>(2)? as u64,
-                    hostnames: row.get::<_, i64>(3)? as u64,
+                    hostnames: row.get::<_, i64>(1)? as u64,
+                    sent,
+                    received,
                 })
+            },
+        )
+    }
+
+    /// Groups of usage in `range`, busiest first, at most `limit`. `grouping` is
+    /// `"<two columns> FROM … GROUP BY …"`; `row` reads those two columns (0 and 1) and gets
+    /// the group's bytes sent and received.
+    fn ranked<T>(
+        &self,
+        grouping: &str,
+        range: Range,
+        limit: usize,
+        row: impl Fn(&rusqlite::Row<'_>, u64, u64) -> rusqlite::Result<T>,
+    ) -> Result<Vec<T>, StoreError> {
+        let sql = format!(
+            "{USAGE} SELECT {grouping_columns},
+                    coalesce(sum(u.bytes) FILTER (WHERE u.direction = 1), 0) AS sent,
+                    coalesce(sum(u.bytes) FILTER (WHERE u.direction = 0), 0) AS received
+             {grouping_rest} ORDER BY sent + received DESC, 1 LIMIT ?3",
+            grouping_columns = grouping
+                .split_once(" FROM ")
+                .map_or(grouping, |(columns, _)| columns),
+            grouping_rest = grouping
+                .split_once(" FROM ")
+                .map_or(String::new(), |(_, rest)| format!("FROM {rest}")),
+        );
+        let mut statement = self.connection.prepare_cached(&sql)?;
+        let rows = statement
+            .query_map(params![range.start_ms, range.end_ms, limit as i64], |r| {
+                row(r, r.get::<_, i64>(2)? as u64, r.get::<_, i64>(3)? as u64)
             })?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
