@@ -108,8 +108,8 @@ impl Store {
     /// Applications in `range`, busiest first, at most `limit`.
     pub fn top_apps(&self, range: Range, limit: usize) -> Result<Vec<AppTotal>, StoreError> {
         self.ranked(
-            "a.name, a.last_seen_ms FROM usage u JOIN applications a ON a.id = u.app_id
-             GROUP BY a.id",
+            "a.name, a.last_seen_ms",
+            "JOIN applications a ON a.id = u.app_id GROUP BY a.id",
             range,
             limit,
             |row, sent, received| {
@@ -126,8 +126,8 @@ impl Store {
     /// Registrable domains in `range`, busiest first, at most `limit`.
     pub fn top_domains(&self, range: Range, limit: usize) -> Result<Vec<DomainTotal>, StoreError> {
         self.ranked(
-            "d.domain, count(DISTINCT d.hostname) FROM usage u JOIN domains d ON d.id = u.domain_id
-             GROUP BY d.domain",
+            "d.domain, count(DISTINCT d.hostname)",
+            "JOIN domains d ON d.id = u.domain_id GROUP BY d.domain",
             range,
             limit,
             |row, sent, received| {
@@ -141,27 +141,22 @@ impl Store {
         )
     }
 
-    /// Groups of usage in `range`, busiest first, at most `limit`. `grouping` is
-    /// `"<two columns> FROM … GROUP BY …"`; `row` reads those two columns (0 and 1) and gets
-    /// the group's bytes sent and received.
+    /// Groups of usage in `range`, busiest first, at most `limit`: two `columns` are selected
+    /// from `usage u` with `join_group` (its joins and GROUP BY); `row` reads those two columns
+    /// and gets the group's bytes sent and received.
     fn ranked<T>(
         &self,
-        grouping: &str,
+        columns: &str,
+        join_group: &str,
         range: Range,
         limit: usize,
         row: impl Fn(&rusqlite::Row<'_>, u64, u64) -> rusqlite::Result<T>,
     ) -> Result<Vec<T>, StoreError> {
         let sql = format!(
-            "{USAGE} SELECT {grouping_columns},
+            "{USAGE} SELECT {columns},
                     coalesce(sum(u.bytes) FILTER (WHERE u.direction = 1), 0) AS sent,
                     coalesce(sum(u.bytes) FILTER (WHERE u.direction = 0), 0) AS received
-             {grouping_rest} ORDER BY sent + received DESC, 1 LIMIT ?3",
-            grouping_columns = grouping
-                .split_once(" FROM ")
-                .map_or(grouping, |(columns, _)| columns),
-            grouping_rest = grouping
-                .split_once(" FROM ")
-                .map_or(String::new(), |(_, rest)| format!("FROM {rest}")),
+             FROM usage u {join_group} ORDER BY sent + received DESC, 1 LIMIT ?3"
         );
         let mut statement = self.connection.prepare_cached(&sql)?;
         let rows = statement
