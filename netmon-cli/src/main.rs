@@ -3,6 +3,7 @@
 mod config_cmd;
 mod demo;
 mod history;
+mod query;
 mod run;
 mod serve;
 mod table;
@@ -30,6 +31,14 @@ enum Command {
     /// Example: netmon config show
     #[command(subcommand)]
     Config(config_cmd::ConfigCommand),
+    /// Totals for today, this week and this month.
+    ///
+    /// Example: netmon summary --bytes
+    Summary(query::Output),
+    /// Applications by usage, busiest first.
+    ///
+    /// Example: netmon apps --since 7d --limit 10
+    Apps(query::AppsArgs),
     /// Fill an empty database with synthetic history (to try the dashboard).
     ///
     /// Example: NETMON_HOME=/tmp/netmon-demo netmon demo-data --days 30
@@ -42,6 +51,8 @@ fn main() -> ExitCode {
         Command::Run(args) => run::run(args),
         Command::Config(command) => config_cmd::run(command),
         Command::DemoData(args) => demo::run(args),
+        Command::Summary(args) => query::summary(args),
+        Command::Apps(args) => query::apps(args),
     };
     ExitCode::from(code)
 }
