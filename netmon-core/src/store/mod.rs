@@ -20,7 +20,8 @@ use jiff::tz::TimeZone;
 use rusqlite::functions::FunctionFlags;
 
 pub use query::{
-    bucket_for_span, AppTotal, DomainTotal, Range, Summary, TierSpans, TimelinePoint, Totals,
+    bucket_for_span, AppDetail, AppTotal, CurrentRate, DomainTotal, Heatmap, HostTotal,
+    MonthComparison, ProcessRecord, Range, Summary, TierSpans, TimelinePoint, Totals, WeekTotal,
 };
 pub use retention::RetentionSummary;
 /// The SQLite connection type, for tests that build databases of older versions.

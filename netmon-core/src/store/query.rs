@@ -1,6 +1,6 @@
 //! Questions the dashboard, CLI and menubar ask, answered from all three tiers.
 
-use rusqlite::params;
+use rusqlite::{params, OptionalExtension};
 use serde::Serialize;
 
 use super::{local_day_start, Store, StoreError, DAY_MS};
@@ -169,12 +169,24 @@ impl Store {
     /// Usage in `range` in buckets of `bucket_ms` (a day or longer: local days), empty buckets
     /// included.
     pub fn timeline(&self, range: Range, bucket_ms: i64) -> Result<Vec<TimelinePoint>, StoreError> {
+        self.timeline_of(range, bucket_ms, None)
+    }
+
+    /// The timeline of one application (all of them when `app_id` is `None`).
+    fn timeline_of(
+        &self,
+        range: Range,
+        bucket_ms: i64,
+        app_id: Option<i64>,
+    ) -> Result<Vec<TimelinePoint>, StoreError> {
         let bucket_ms = bucket_ms.max(1);
-        let sql =
-            format!("{USAGE} SELECT ts, direction, sum(bytes) FROM usage GROUP BY ts, direction");
+        let sql = format!(
+            "{USAGE} SELECT ts, direction, sum(bytes) FROM usage
+             WHERE ?3 IS NULL OR app_id = ?3 GROUP BY ts, direction"
+        );
         let mut statement = self.connection.prepare_cached(&sql)?;
         let rows = statement
-            .query_map(params![range.start_ms, range.end_ms], |row| {
+            .query_map(params![range.start_ms, range.end_ms, app_id], |row| {
                 Ok((
                     row.get::<_, i64>(0)?,
                     row.get::<_, i64>(1)?,
@@ -182,7 +194,6 @@ impl Store {
                 ))
             })?
             .collect::<Result<Vec<_>, _>>()?;
-        let bucket_of = |ts: i64| self.bucket_start(ts, range.start_ms, bucket_ms);
         let mut points: Vec<TimelinePoint> = self
             .bucket_starts(range, bucket_ms)
             .map(|start_ms| TimelinePoint {
@@ -192,12 +203,9 @@ impl Store {
             })
             .collect();
         rows.into_iter().for_each(|(ts, direction, bytes)| {
-            let start = bucket_of(ts);
-            if let Some(point) = points
-                .iter_mut()
-                .rev()
-                .find(|point| point.start_ms <= start)
-            {
+            let start = self.bucket_start(ts, range.start_ms, bucket_ms);
+            let index = points.partition_point(|point| point.start_ms <= start);
+            if let Some(point) = index.checked_sub(1).and_then(|index| points.get_mut(index)) {
                 match direction {
                     1 => point.sent += bytes as u64,
                     _ => point.received += bytes as u64,
@@ -281,4 +289,257 @@ impl Store {
             },
         )?)
     }
+}
+
+/// One application in detail: its timeline and the processes seen for it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AppDetail {
+    pub app: String,
+    pub exe: Option<String>,
+    pub first_seen_ms: i64,
+    pub last_seen_ms: i64,
+    pub processes: Vec<ProcessRecord>,
+    pub points: Vec<TimelinePoint>,
+}
+
+/// A process seen for an application.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ProcessRecord {
+    pub pid: u32,
+    pub name: String,
+    pub last_seen_ms: i64,
+}
+
+/// One hostname's usage under a domain.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct HostTotal {
+    pub hostname: String,
+    pub sent: u64,
+    pub received: u64,
+}
+
+/// Bytes per local weekday (0 = Monday) and hour.
+pub type Heatmap = [[u64; 24]; 7];
+
+/// One local week's usage (weeks start on Monday).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct WeekTotal {
+    pub start_ms: i64,
+    pub sent: u64,
+    pub received: u64,
+}
+
+/// This month so far against the previous month, whole and up to the same point.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct MonthComparison {
+    pub this_month: Totals,
+    pub previous_month: Totals,
+    pub previous_month_to_date: Totals,
+}
+
+/// The rate of the newest sample.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct CurrentRate {
+    pub start_ms: i64,
+    pub end_ms: i64,
+    pub sent_per_second: f64,
+    pub received_per_second: f64,
+}
+
+impl Store {
+    /// `app`'s timeline in `range` and its process details; `None` for an unknown application.
+    pub fn app_detail(
+        &self,
+        app: &str,
+        range: Range,
+        bucket_ms: i64,
+    ) -> Result<Option<AppDetail>, StoreError> {
+        let found = self
+            .connection
+            .prepare_cached(
+                "SELECT id, exe, first_seen_ms, last_seen_ms FROM applications WHERE name = ?1",
+            )?
+            .query_row([app], |row| {
+                Ok((row.get::<_, i64>(0)?, row.get(1)?, row.get(2)?, row.get(3)?))
+            })
+            .optional()?;
+        let Some((id, exe, first_seen_ms, last_seen_ms)) = found else {
+            return Ok(None);
+        };
+        let processes = self
+            .connection
+            .prepare_cached(
+                "SELECT pid, name, last_seen_ms FROM application_processes
+                 WHERE app_id = ?1 ORDER BY last_seen_ms DESC, pid",
+            )?
+            .query_map([id], |row| {
+                Ok(ProcessRecord {
+                    pid: row.get(0)?,
+                    name: row.get(1)?,
+                    last_seen_ms: row.get(2)?,
+                })
+            })?
+            .collect::<Result<_, _>>()?;
+        Ok(Some(AppDetail {
+            app: app.to_string(),
+            exe,
+            first_seen_ms,
+            last_seen_ms,
+            processes,
+            points: self.timeline_of(range, bucket_ms, Some(id))?,
+        }))
+    }
+
+    /// Hostnames under the registrable `domain` in `range`, busiest first.
+    pub fn hostnames(
+        &self,
+        domain: &str,
+        range: Range,
+        limit: usize,
+    ) -> Result<Vec<HostTotal>, StoreError> {
+        let sql = format!(
+            "{USAGE} SELECT d.hostname,
+                    coalesce(sum(u.bytes) FILTER (WHERE u.direction = 1), 0) AS sent,
+                    coalesce(sum(u.bytes) FILTER (WHERE u.direction = 0), 0) AS received
+             FROM usage u JOIN domains d ON d.id = u.domain_id WHERE d.domain = ?3
+             GROUP BY d.hostname ORDER BY sent + received DESC, 1 LIMIT ?4"
+        );
+        let mut statement = self.connection.prepare_cached(&sql)?;
+        let rows = statement.query_map(
+            params![range.start_ms, range.end_ms, domain, limit as i64],
+            |row| {
+                Ok(HostTotal {
+                    hostname: row.get(0)?,
+                    sent: row.get::<_, i64>(1)? as u64,
+                    received: row.get::<_, i64>(2)? as u64,
+                })
+            },
+        )?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Bytes per local weekday and hour in `range`, from the tiers that keep hours (raw and
+    /// hourly; days rolled into the daily tier have no hours left).
+    pub fn heatmap(&self, range: Range) -> Result<Heatmap, StoreError> {
+        let mut statement = self.connection.prepare_cached(
+            "SELECT ts_ms - (ts_ms % 3600000), sum(bytes) FROM network_samples
+                 WHERE ts_ms >= ?1 AND ts_ms < ?2 GROUP BY 1
+             UNION ALL
+             SELECT hour_ms, sum(bytes) FROM hourly_aggregates
+                 WHERE hour_ms >= ?1 AND hour_ms < ?2 GROUP BY 1",
+        )?;
+        let hours = statement
+            .query_map(params![range.start_ms, range.end_ms], |row| {
+                Ok((row.get::<_, i64>(0)?, row.get::<_, i64>(1)?))
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut grid: Heatmap = [[0; 24]; 7];
+        hours.into_iter().for_each(|(hour_ms, bytes)| {
+            if let Some((weekday, hour)) = local_weekday_hour(hour_ms, self.zone()) {
+                grid[weekday][hour] += bytes as u64;
+            }
+        });
+        Ok(grid)
+    }
+
+    /// The last `weeks` local weeks (Monday to Monday) up to `now_ms`, oldest first.
+    pub fn weekly_trend(&self, now_ms: i64, weeks: usize) -> Result<Vec<WeekTotal>, StoreError> {
+        let (_, this_week, _) = period_starts(now_ms, self.zone())?;
+        let starts: Vec<i64> = std::iter::successors(Some(this_week), |start| {
+            Some(local_day_start(
+                start - 6 * DAY_MS - DAY_MS / 2,
+                self.zone(),
+            ))
+        })
+        .take(weeks)
+        .collect();
+        starts
+            .iter()
+            .rev()
+            .map(|start_ms| {
+                let end_ms = starts
+                    .iter()
+                    .filter(|later| *later > start_ms)
+                    .min()
+                    .copied()
+                    .unwrap_or(now_ms + 1);
+                let totals = self.totals(Range {
+                    start_ms: *start_ms,
+                    end_ms,
+                })?;
+                Ok(WeekTotal {
+                    start_ms: *start_ms,
+                    sent: totals.sent,
+                    received: totals.received,
+                })
+            })
+            .collect()
+    }
+
+    /// This month so far against the previous month, in the store's time zone.
+    pub fn month_comparison(&self, now_ms: i64) -> Result<MonthComparison, StoreError> {
+        let failed = |error: jiff::Error| StoreError::Time(error.to_string());
+        let now = jiff::Timestamp::from_millisecond(now_ms)
+            .map_err(failed)?
+            .to_zoned_datetime(self.zone().clone());
+        let this_month = now
+            .first_of_month()
+            .map_err(failed)?
+            .start_of_day()
+            .map_err(failed)?;
+        let previous = this_month
+            .checked_sub(jiff::Span::new().months(1))
+            .map_err(failed)?;
+        let same_point = now
+            .checked_sub(jiff::Span::new().months(1))
+            .map_err(failed)?;
+        let ms = |zoned: &jiff::ZonedDateTime| zoned.timestamp().as_millisecond();
+        let range = |start_ms, end_ms| Range { start_ms, end_ms };
+        Ok(MonthComparison {
+            this_month: self.totals(range(ms(&this_month), now_ms + 1))?,
+            previous_month: self.totals(range(ms(&previous), ms(&this_month)))?,
+            previous_month_to_date: self.totals(range(ms(&previous), ms(&same_point) + 1))?,
+        })
+    }
+
+    /// The rate of the newest raw sample, if any.
+    pub fn current_rate(&self) -> Result<Option<CurrentRate>, StoreError> {
+        let newest = self
+            .connection
+            .prepare_cached(
+                "SELECT ts_ms, max(duration_ms),
+                        coalesce(sum(bytes) FILTER (WHERE direction = 1), 0),
+                        coalesce(sum(bytes) FILTER (WHERE direction = 0), 0)
+                 FROM network_samples WHERE ts_ms = (SELECT max(ts_ms) FROM network_samples)
+                 GROUP BY ts_ms",
+            )?
+            .query_row([], |row| {
+                Ok((
+                    row.get::<_, i64>(0)?,
+                    row.get::<_, i64>(1)?,
+                    row.get::<_, i64>(2)?,
+                    row.get::<_, i64>(3)?,
+                ))
+            })
+            .optional()?;
+        Ok(newest.map(|(start_ms, duration_ms, sent, received)| {
+            let seconds = duration_ms.max(1) as f64 / 1000.0;
+            CurrentRate {
+                start_ms,
+                end_ms: start_ms + duration_ms,
+                sent_per_second: sent as f64 / seconds,
+                received_per_second: received as f64 / seconds,
+            }
+        }))
+    }
+}
+
+/// Local weekday (0 = Monday) and hour of a time.
+fn local_weekday_hour(ms: i64, zone: &jiff::tz::TimeZone) -> Option<(usize, usize)> {
+    let local = jiff::Timestamp::from_millisecond(ms)
+        .ok()?
+        .to_zoned_datetime(zone.clone());
+    let weekday = usize::try_from(local.weekday().to_monday_zero_offset()).ok()?;
+    let hour = usize::try_from(local.hour()).ok()?;
+    (weekday < 7 && hour < 24).then_some((weekday, hour))
 }
