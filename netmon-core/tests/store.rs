@@ -374,20 +374,46 @@ fn the_database_is_owner_only() {
 fn app_detail_has_its_own_timeline_and_processes() {
     let mut store = Store::in_memory(zone()).unwrap();
     let t = ny("2026-11-20T10:00:00");
-    let mut first = sample(t, &[("zen", Direction::Received, 300), ("curl", Direction::Received, 7)]);
+    let mut first = sample(
+        t,
+        &[
+            ("zen", Direction::Received, 300),
+            ("curl", Direction::Received, 7),
+        ],
+    );
     first.processes = vec![
-        ProcessSeen { pid: 42, app: "zen".into(), name: "zen".into(), exe: Some("/usr/bin/zen".into()) },
-        ProcessSeen { pid: 43, app: "zen".into(), name: "Web Content".into(), exe: Some("/usr/bin/zen".into()) },
+        ProcessSeen {
+            pid: 42,
+            app: "zen".into(),
+            name: "zen".into(),
+            exe: Some("/usr/bin/zen".into()),
+        },
+        ProcessSeen {
+            pid: 43,
+            app: "zen".into(),
+            name: "Web Content".into(),
+            exe: Some("/usr/bin/zen".into()),
+        },
     ];
     let second = sample(t + HOUR, &[("zen", Direction::Sent, 20)]);
     store.write(&[first, second]).unwrap();
-    let range = Range { start_ms: t, end_ms: t + 2 * HOUR };
-    let detail = store.app_detail("zen", range, HOUR).unwrap().expect("zen is known");
+    let range = Range {
+        start_ms: t,
+        end_ms: t + 2 * HOUR,
+    };
+    let detail = store
+        .app_detail("zen", range, HOUR)
+        .unwrap()
+        .expect("zen is known");
     assert_eq!(detail.exe.as_deref(), Some("/usr/bin/zen"));
     let pids: Vec<u32> = detail.processes.iter().map(|p| p.pid).collect();
     assert_eq!(pids, vec![42, 43]);
     let points: Vec<(u64, u64)> = detail.points.iter().map(|p| (p.received, p.sent)).collect();
-    assert_eq!(points, vec![(300, 0), (0, 20)], "curl's bytes are not zen's");
+    assert_eq!(
+        points,
+        vec![(300, 0), (0, 20)],
+        "curl's bytes are not zen's"
+    );
     assert_eq!(store.app_detail("nobody", range, HOUR).unwrap(), None);
 }
 
@@ -396,7 +422,10 @@ fn hostnames_under_a_domain() {
     let mut store = Store::in_memory(zone()).unwrap();
     let named = |host: &str, domain: &str, bytes| {
         let mut one = sample(1000, &[("zen", Direction::Received, bytes)]);
-        one.usage[0].destination = Some(Destination { host: host.into(), domain: domain.into() });
+        one.usage[0].destination = Some(Destination {
+            host: host.into(),
+            domain: domain.into(),
+        });
         one
     };
     store
@@ -413,7 +442,13 @@ fn hostnames_under_a_domain() {
         .into_iter()
         .map(|h| (h.hostname, h.received))
         .collect();
-    assert_eq!(hosts, vec![("api.netflix.com".to_string(), 101), ("www.netflix.com".to_string(), 50)]);
+    assert_eq!(
+        hosts,
+        vec![
+            ("api.netflix.com".to_string(), 101),
+            ("www.netflix.com".to_string(), 50)
+        ]
+    );
 }
 
 #[test]
@@ -422,9 +457,15 @@ fn heatmap_is_local_weekday_by_hour_across_tiers_and_dst() {
     let now = ny("2026-11-25T12:00:00");
     store
         .write(&[
-            sample(ny("2026-11-23T09:15:00"), &[("zen", Direction::Received, 100)]), // Monday 9h
-            sample(ny("2026-11-22T23:30:00"), &[("zen", Direction::Sent, 7)]),       // Sunday 23h
-            sample(ny("2026-11-04T14:00:00"), &[("zen", Direction::Received, 5)]),   // Wednesday 14h
+            sample(
+                ny("2026-11-23T09:15:00"),
+                &[("zen", Direction::Received, 100)],
+            ), // Monday 9h
+            sample(ny("2026-11-22T23:30:00"), &[("zen", Direction::Sent, 7)]), // Sunday 23h
+            sample(
+                ny("2026-11-04T14:00:00"),
+                &[("zen", Direction::Received, 5)],
+            ), // Wednesday 14h
         ])
         .unwrap();
     // Sunday 2026-11-01 01:30 happens twice in New York (EDT, then EST).
@@ -450,17 +491,36 @@ fn weekly_trend_counts_local_weeks_from_monday() {
     let now = ny("2026-11-25T12:00:00"); // Wednesday
     store
         .write(&[
-            sample(ny("2026-11-23T00:10:00"), &[("zen", Direction::Received, 1)]),
-            sample(ny("2026-11-22T23:50:00"), &[("zen", Direction::Received, 10)]),
-            sample(ny("2026-11-16T08:00:00"), &[("zen", Direction::Received, 100)]),
-            sample(ny("2026-11-08T08:00:00"), &[("zen", Direction::Received, 1000)]), // older
+            sample(
+                ny("2026-11-23T00:10:00"),
+                &[("zen", Direction::Received, 1)],
+            ),
+            sample(
+                ny("2026-11-22T23:50:00"),
+                &[("zen", Direction::Received, 10)],
+            ),
+            sample(
+                ny("2026-11-16T08:00:00"),
+                &[("zen", Direction::Received, 100)],
+            ),
+            sample(
+                ny("2026-11-08T08:00:00"),
+                &[("zen", Direction::Received, 1000)],
+            ), // older
         ])
         .unwrap();
-    let weeks: Vec<(i64, u64)> =
-        store.weekly_trend(now, 2).unwrap().iter().map(|w| (w.start_ms, w.received)).collect();
+    let weeks: Vec<(i64, u64)> = store
+        .weekly_trend(now, 2)
+        .unwrap()
+        .iter()
+        .map(|w| (w.start_ms, w.received))
+        .collect();
     assert_eq!(
         weeks,
-        vec![(ny("2026-11-16T00:00:00"), 110), (ny("2026-11-23T00:00:00"), 1)]
+        vec![
+            (ny("2026-11-16T00:00:00"), 110),
+            (ny("2026-11-23T00:00:00"), 1)
+        ]
     );
 }
 
@@ -470,10 +530,22 @@ fn months_compare_whole_and_to_date() {
     let now = ny("2026-11-25T12:00:00");
     store
         .write(&[
-            sample(ny("2026-11-10T08:00:00"), &[("zen", Direction::Received, 10)]),
-            sample(ny("2026-10-05T08:00:00"), &[("zen", Direction::Received, 100)]),
-            sample(ny("2026-10-28T08:00:00"), &[("zen", Direction::Received, 1000)]),
-            sample(ny("2026-09-30T08:00:00"), &[("zen", Direction::Received, 10000)]),
+            sample(
+                ny("2026-11-10T08:00:00"),
+                &[("zen", Direction::Received, 10)],
+            ),
+            sample(
+                ny("2026-10-05T08:00:00"),
+                &[("zen", Direction::Received, 100)],
+            ),
+            sample(
+                ny("2026-10-28T08:00:00"),
+                &[("zen", Direction::Received, 1000)],
+            ),
+            sample(
+                ny("2026-09-30T08:00:00"),
+                &[("zen", Direction::Received, 10000)],
+            ),
         ])
         .unwrap();
     let months = store.month_comparison(now).unwrap();
@@ -489,7 +561,14 @@ fn the_current_rate_is_the_newest_sample() {
     store
         .write(&[
             sample(1000, &[("zen", Direction::Received, 999)]),
-            sample(6000, &[("zen", Direction::Received, 8000), ("mail", Direction::Received, 2000), ("zen", Direction::Sent, 500)]),
+            sample(
+                6000,
+                &[
+                    ("zen", Direction::Received, 8000),
+                    ("mail", Direction::Received, 2000),
+                    ("zen", Direction::Sent, 500),
+                ],
+            ),
         ])
         .unwrap();
     let rate = store.current_rate().unwrap().unwrap();
