@@ -2,6 +2,7 @@
 //! [`CaptureSource`]; the monitor does not know which one it runs.
 
 pub mod pcap;
+pub mod pktap;
 
 use std::sync::Arc;
 
