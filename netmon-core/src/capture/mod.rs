@@ -1,8 +1,10 @@
 //! Capture sources: where traffic comes from. Each source is one implementation of
 //! [`CaptureSource`]; the monitor does not know which one it runs.
 
+pub mod nettop;
 pub mod pcap;
 pub mod pktap;
+pub mod supervise;
 
 use std::sync::Arc;
 
