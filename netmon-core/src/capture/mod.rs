@@ -1,6 +1,7 @@
 //! Capture sources: where traffic comes from. Each source is one implementation of
 //! [`CaptureSource`]; the monitor does not know which one it runs.
 
+pub mod choose;
 pub mod nettop;
 pub mod pcap;
 pub mod pktap;
@@ -63,6 +64,11 @@ pub enum CaptureError {
     UnsupportedLink { device: String, dlt: i32 },
     #[error("capture on {device} failed: {detail}")]
     Failed { device: String, detail: String },
+    #[error("capture_method \"{method}\" cannot work here: {hint}")]
+    NotOnThisSystem {
+        method: &'static str,
+        hint: &'static str,
+    },
 }
 
 impl CaptureError {

@@ -595,7 +595,7 @@ mod tests {
             assert!(local.is_some(), "{text}");
             let expected: SocketAddr = remote.parse().unwrap();
             assert_eq!(
-                found.map(|a| crate::flow::canonical_socket(a)),
+                found.map(crate::flow::canonical_socket),
                 Some(expected),
                 "{text}"
             );

@@ -50,6 +50,15 @@ pub fn is_pktap(dlt: i32) -> bool {
     matches!(dlt, DLT_PKTAP_APPLE | LINKTYPE_PKTAP)
 }
 
+/// The libpcap device for PKTAP on `interface`: `pktap` for every interface (`any`), else
+/// `pktap,IFACE` (Apple's libpcap accepts a comma-separated interface list after `pktap`).
+pub fn device(interface: &str) -> String {
+    match interface {
+        "any" | "" | "pktap" => "pktap".into(),
+        one => format!("pktap,{one}"),
+    }
+}
+
 /// Record type of a header followed by a packet (`PTH_TYPE_PACKET`).
 const RECORD_PACKET: u32 = 1;
 /// Bytes up to the end of `pth_ecomm` and its padding: the shortest header netmon reads.
@@ -455,6 +464,12 @@ mod tests {
         let mut huge = Header::default().bytes(&frame);
         huge[..4].copy_from_slice(&u32::MAX.to_le_bytes());
         assert!(matches!(parse(&huge), Err(PktapError::Truncated { .. })));
+    }
+
+    #[test]
+    fn devices() {
+        assert_eq!(device("any"), "pktap");
+        assert_eq!(device("en0"), "pktap,en0");
     }
 
     #[test]
