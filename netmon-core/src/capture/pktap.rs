@@ -33,6 +33,10 @@
 //! did this app use", and the effective process is the app's answer (DESIGN §2). PID 0 or an
 //! empty name means the kernel did not know the process: the packet is then left for the
 //! socket tables (a plain [`Observation::Packet`]).
+//!
+//! The live source is [`super::pcap::PcapSource::open_pktap`]: libpcap on the `pktap` device,
+//! whose frames this module reads. Parsing is platform-neutral, so PKTAP captures from a Mac
+//! are read the same anywhere.
 
 use std::sync::Arc;
 
