@@ -5,9 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clap::Args;
-use netmon_core::capture::pcap::PcapSource;
-use netmon_core::capture::{CaptureError, CaptureSource};
-use netmon_core::config::CaptureMethod;
+use netmon_core::capture::choose::open_source;
 use netmon_core::domains::DomainPolicy;
 use netmon_core::tracker::{Tracker, TrackerOptions};
 use netmon_core::{logging, monitor, os, paths, Config, Paths, Sample};
@@ -131,20 +129,6 @@ fn setup(args: &RunArgs) -> Option<(Paths, Config)> {
             .iter()
             .for_each(|problem| eprintln!("netmon: command line: {problem}"));
         None
-    }
-}
-
-fn open_source(config: &Config) -> Result<Box<dyn CaptureSource>, CaptureError> {
-    match config.capture_method {
-        CaptureMethod::Auto | CaptureMethod::Pcap => {
-            PcapSource::open(&config.capture_interface).map(|source| Box::new(source) as _)
-        }
-        CaptureMethod::Nettop => Err(CaptureError::Failed {
-            device: "nettop".into(),
-            detail:
-                "the nettop source is not available in this build; set capture_method to \"pcap\""
-                    .into(),
-        }),
     }
 }
 

@@ -74,6 +74,24 @@ fn an_unknown_interface_is_named() {
 
 /// Runs `netmon run` as the unprivileged `nobody` user: capture must be refused with a clear
 /// message and exit code 77.
+#[cfg(not(target_os = "macos"))]
+#[test]
+fn nettop_is_refused_off_macos() {
+    let temp = tempfile::tempdir().unwrap();
+    std::fs::write(
+        temp.path().join("config.json"),
+        r#"{"capture_method": "nettop"}"#,
+    )
+    .unwrap();
+    let output = netmon(temp.path(), &["run"]);
+    assert_eq!(output.status.code(), Some(69), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("nettop is a macOS tool"),
+        "{}",
+        stderr(&output)
+    );
+}
+
 #[test]
 fn capture_without_permission_says_how_to_grant_it() {
     let temp = tempfile::tempdir().unwrap();

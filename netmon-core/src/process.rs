@@ -1,6 +1,8 @@
 //! Processes and the applications users think in.
 
+use std::collections::HashMap;
 use std::path::Path;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
@@ -27,6 +29,65 @@ impl ProcessInfo {
             exe,
             app,
         }
+    }
+}
+
+/// Finds a process's executable path from its PID (`proc_pidpath` on macOS).
+pub type ExeLookup = Box<dyn FnMut(u32) -> Option<String> + Send>;
+
+/// Shares one [`ProcessInfo`] per (PID, name) among the observations of capture sources that
+/// name processes themselves (PKTAP, nettop), filling the executable path once per process so
+/// applications group by bundle. A PID reused under another name is a new entry; the cache is
+/// emptied when it grows past [`ProcessCache::CAPACITY`] entries.
+pub struct ProcessCache {
+    exe_of: ExeLookup,
+    known: HashMap<(u32, String), Arc<ProcessInfo>>,
+}
+
+impl ProcessCache {
+    /// Most processes remembered before the cache starts over.
+    pub const CAPACITY: usize = 4096;
+
+    /// A cache that asks `exe_of` for the executable of each new process.
+    pub fn new(exe_of: ExeLookup) -> Self {
+        Self {
+            exe_of,
+            known: HashMap::new(),
+        }
+    }
+
+    /// The process with this PID and name.
+    pub fn get(&mut self, pid: u32, name: &str) -> Arc<ProcessInfo> {
+        if let Some(known) = self.known.get(&(pid, name.to_string())) {
+            return Arc::clone(known);
+        }
+        if self.known.len() >= Self::CAPACITY {
+            self.known.clear();
+        }
+        let info = Arc::new(ProcessInfo::new(pid, name, (self.exe_of)(pid)));
+        self.known
+            .insert((pid, name.to_string()), Arc::clone(&info));
+        info
+    }
+
+    /// Forgets every process whose PID `keep` rejects (processes that exited).
+    pub fn retain(&mut self, mut keep: impl FnMut(u32) -> bool) {
+        self.known.retain(|(pid, _), _| keep(*pid));
+    }
+}
+
+impl Default for ProcessCache {
+    /// A cache that finds executables through the platform ([`crate::os::executable_path`]).
+    fn default() -> Self {
+        Self::new(Box::new(crate::os::executable_path))
+    }
+}
+
+impl std::fmt::Debug for ProcessCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ProcessCache")
+            .field("known", &self.known.len())
+            .finish_non_exhaustive()
     }
 }
 
@@ -86,6 +147,24 @@ mod tests {
             app_name("zen", Some("/Applications/Zen.app/Contents/MacOS/zen")),
             "Zen"
         );
+    }
+
+    #[test]
+    fn the_cache_shares_processes_and_asks_for_each_executable_once() {
+        let asked = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let seen = Arc::clone(&asked);
+        let mut cache = ProcessCache::new(Box::new(move |pid| {
+            seen.lock().unwrap().push(pid);
+            (pid == 7).then(|| "/Applications/Zen.app/Contents/MacOS/zen".to_string())
+        }));
+        let first = cache.get(7, "zen");
+        assert!(Arc::ptr_eq(&first, &cache.get(7, "zen")));
+        assert_eq!(first.app, "Zen");
+        assert_eq!(cache.get(7, "other").name, "other");
+        assert_eq!(cache.get(8, "curl").app, "curl");
+        cache.retain(|pid| pid != 7);
+        cache.get(7, "zen");
+        assert_eq!(*asked.lock().unwrap(), vec![7, 7, 8, 7]);
     }
 
     #[test]

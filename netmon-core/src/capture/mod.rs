@@ -1,7 +1,11 @@
 //! Capture sources: where traffic comes from. Each source is one implementation of
 //! [`CaptureSource`]; the monitor does not know which one it runs.
 
+pub mod choose;
+pub mod nettop;
 pub mod pcap;
+pub mod pktap;
+pub mod supervise;
 
 use std::sync::Arc;
 
@@ -77,6 +81,11 @@ pub enum CaptureError {
     UnsupportedLink { device: String, dlt: i32 },
     #[error("capture on {device} failed: {detail}")]
     Failed { device: String, detail: String },
+    #[error("capture_method \"{method}\" cannot work here: {hint}")]
+    NotOnThisSystem {
+        method: &'static str,
+        hint: &'static str,
+    },
 }
 
 impl CaptureError {

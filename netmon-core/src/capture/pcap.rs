@@ -1,11 +1,13 @@
-//! libpcap capture: every interface (`any`) or one, read with [`crate::packet`].
+//! libpcap capture: every interface (`any`) or one, read with [`crate::packet`]; on macOS the
+//! `pktap` pseudo-interface, whose records name each packet's process ([`super::pktap`]).
 
 use std::os::fd::{AsRawFd, RawFd};
 
 use pcap::{Active, Capture};
 
-use super::{CaptureError, CaptureSource, Observation};
+use super::{pktap, CaptureError, CaptureSource, Observation};
 use crate::packet::{self, LinkType};
+use crate::process::ProcessCache;
 
 /// Bytes kept of each packet: enough for the headers and for the DNS answers and TLS/QUIC
 /// handshakes the domain parsers read.
@@ -29,8 +31,39 @@ const PERMISSION_HINT: &str =
 /// A live libpcap capture.
 pub struct PcapSource {
     capture: Capture<Active>,
-    link: LinkType,
+    frames: Frames,
     device: String,
+}
+
+/// How the capture's frames are read.
+enum Frames {
+    /// Plain frames of one link type; owners come from the socket tables.
+    Link(LinkType),
+    /// PKTAP records, which name their process.
+    Pktap(ProcessCache),
+}
+
+impl Frames {
+    fn of_dlt(dlt: i32) -> Option<Self> {
+        if pktap::is_pktap(dlt) {
+            Some(Self::Pktap(ProcessCache::default()))
+        } else {
+            LinkType::from_dlt(dlt).map(Self::Link)
+        }
+    }
+
+    /// One captured frame (`wire_len` bytes on the wire) as an observation.
+    fn observe(&mut self, frame: &[u8], wire_len: u32) -> Observation {
+        match self {
+            Self::Link(link) => match packet::parse_with_payload(*link, frame, wire_len) {
+                Ok((meta, payload)) => Observation::from_packet(meta, payload),
+                Err(_) => Observation::Unreadable,
+            },
+            Self::Pktap(processes) => pktap::observe(frame, |owner| {
+                processes.get(owner.pid.unsigned_abs(), &owner.name)
+            }),
+        }
+    }
 }
 
 impl PcapSource {
@@ -49,21 +82,41 @@ impl PcapSource {
             .and_then(|capture| capture.setnonblock())
             .map_err(|error| open_error(device, error))?;
         let dlt = capture.get_datalink().0;
-        let link = LinkType::from_dlt(dlt).ok_or_else(|| CaptureError::UnsupportedLink {
+        let frames = Frames::of_dlt(dlt).ok_or_else(|| CaptureError::UnsupportedLink {
             device: device.to_string(),
             dlt,
         })?;
         Ok(Self {
             capture,
-            link,
+            frames,
             device: device.to_string(),
         })
+    }
+
+    /// Opens macOS's `pktap` pseudo-interface on `interface` (`any`: every interface; see
+    /// [`pktap::device`]) and insists that it delivers PKTAP records.
+    pub fn open_pktap(interface: &str) -> Result<Self, CaptureError> {
+        let device = pktap::device(interface);
+        let source = Self::open(&device)?;
+        match source.frames {
+            Frames::Pktap(_) => Ok(source),
+            Frames::Link(_) => Err(CaptureError::UnsupportedLink {
+                device,
+                dlt: source.capture.get_datalink().0,
+            }),
+        }
+    }
+
+    /// Whether the capture's records name their processes (PKTAP).
+    pub fn is_pktap(&self) -> bool {
+        matches!(self.frames, Frames::Pktap(_))
     }
 }
 
 impl CaptureSource for PcapSource {
     fn describe(&self) -> String {
-        format!("pcap on {}", self.device)
+        let kind = if self.is_pktap() { "pktap" } else { "pcap" };
+        format!("{kind} on {}", self.device)
     }
 
     fn poll(&mut self, batch: &mut Vec<Observation>) -> Result<(), CaptureError> {
@@ -88,12 +141,7 @@ impl PcapSource {
     fn read_available(&mut self, batch: &mut Vec<Observation>) -> Result<(), CaptureError> {
         while batch.len() < MAX_BATCH {
             match self.capture.next_packet() {
-                Ok(frame) => batch.push(
-                    match packet::parse_with_payload(self.link, frame.data, frame.header.len) {
-                        Ok((meta, payload)) => Observation::from_packet(meta, payload),
-                        Err(_) => Observation::Unreadable,
-                    },
-                ),
+                Ok(frame) => batch.push(self.frames.observe(frame.data, frame.header.len)),
                 Err(pcap::Error::TimeoutExpired) => return Ok(()),
                 Err(error) => {
                     return Err(CaptureError::Failed {

@@ -3,6 +3,8 @@
 
 #[cfg(target_os = "linux")]
 pub mod linux;
+#[cfg(target_os = "macos")]
+pub mod macos;
 
 use crate::attribution::SocketOwners;
 
@@ -12,8 +14,31 @@ pub fn socket_owners() -> Box<dyn SocketOwners> {
     {
         Box::new(linux::sockets::ProcSockets::default())
     }
-    #[cfg(not(target_os = "linux"))]
+    #[cfg(target_os = "macos")]
+    {
+        Box::new(macos::sockets::LibprocSockets::default())
+    }
+    #[cfg(not(any(target_os = "linux", target_os = "macos")))]
     {
         Box::new(crate::attribution::NoOwners)
+    }
+}
+
+/// The executable path of process `pid`, when this platform can tell.
+pub fn executable_path(pid: u32) -> Option<String> {
+    #[cfg(target_os = "linux")]
+    {
+        std::fs::read_link(format!("/proc/{pid}/exe"))
+            .ok()
+            .and_then(|path| path.to_str().map(str::to_string))
+    }
+    #[cfg(target_os = "macos")]
+    {
+        macos::libproc::executable_path(pid)
+    }
+    #[cfg(not(any(target_os = "linux", target_os = "macos")))]
+    {
+        let _ = pid;
+        None
     }
 }

@@ -1,0 +1,209 @@
+//! Which capture source `capture_method` means on this system, and opening it.
+//!
+//! The decision ([`plan`]) is pure and separate from opening devices ([`open_first`] takes the
+//! opener), so every platform's choice is tested on any platform:
+//!
+//! | method | macOS | Linux |
+//! | --- | --- | --- |
+//! | `auto` | PKTAP, then nettop if capture is not permitted | libpcap |
+//! | `pcap` | PKTAP only | libpcap |
+//! | `nettop` | nettop | an error: nettop is a macOS tool |
+
+use super::nettop::{self, NettopSource};
+use super::pcap::PcapSource;
+use super::{CaptureError, CaptureSource};
+use crate::config::{CaptureMethod, Config};
+use crate::process::ProcessCache;
+
+/// The system netmon runs on, as far as capture is concerned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Platform {
+    MacOs,
+    /// Linux and every other system with libpcap.
+    Other,
+}
+
+impl Platform {
+    /// This system.
+    pub fn current() -> Self {
+        if cfg!(target_os = "macos") {
+            Self::MacOs
+        } else {
+            Self::Other
+        }
+    }
+}
+
+/// One way to capture.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Attempt {
+    /// libpcap on an interface (`any` for all).
+    Pcap { interface: String },
+    /// macOS PKTAP on an interface (`any` for all).
+    Pktap { interface: String },
+    /// macOS `nettop`, sampling every `interval_seconds`.
+    Nettop { interval_seconds: u64 },
+}
+
+/// The sources to try, in order; a later one is tried only when an earlier one was not
+/// permitted. An error when the method cannot work on this platform.
+pub fn plan(config: &Config, platform: Platform) -> Result<Vec<Attempt>, CaptureError> {
+    let interface = config.capture_interface.clone();
+    let nettop = Attempt::Nettop {
+        interval_seconds: config.sampling_interval_seconds,
+    };
+    match (config.capture_method, platform) {
+        (CaptureMethod::Auto, Platform::MacOs) => Ok(vec![Attempt::Pktap { interface }, nettop]),
+        (CaptureMethod::Pcap, Platform::MacOs) => Ok(vec![Attempt::Pktap { interface }]),
+        (CaptureMethod::Nettop, Platform::MacOs) => Ok(vec![nettop]),
+        (CaptureMethod::Auto | CaptureMethod::Pcap, Platform::Other) => {
+            Ok(vec![Attempt::Pcap { interface }])
+        }
+        (CaptureMethod::Nettop, Platform::Other) => Err(CaptureError::NotOnThisSystem {
+            method: "nettop",
+            hint: "nettop is a macOS tool; set capture_method to \"auto\" or \"pcap\"",
+        }),
+    }
+}
+
+/// Opens the first attempt that works, moving on only past "not permitted" (each refusal is
+/// logged); the last error otherwise.
+pub fn open_first<S>(
+    attempts: &[Attempt],
+    mut open: impl FnMut(&Attempt) -> Result<S, CaptureError>,
+) -> Result<S, CaptureError> {
+    let mut last = None;
+    for (index, attempt) in attempts.iter().enumerate() {
+        match open(attempt) {
+            Ok(source) => return Ok(source),
+            Err(error @ CaptureError::PermissionDenied { .. }) if index + 1 < attempts.len() => {
+                tracing::warn!(%error, ?attempt, "capture not permitted; trying the next source");
+                last = Some(error);
+            }
+            Err(error) => return Err(error),
+        }
+    }
+    Err(last.unwrap_or(CaptureError::NotOnThisSystem {
+        method: "any",
+        hint: "no capture source applies",
+    }))
+}
+
+/// Opens one attempt on this system.
+pub fn open(attempt: &Attempt) -> Result<Box<dyn CaptureSource>, CaptureError> {
+    match attempt {
+        Attempt::Pcap { interface } => {
+            PcapSource::open(interface).map(|source| Box::new(source) as _)
+        }
+        Attempt::Pktap { interface } => {
+            PcapSource::open_pktap(interface).map(|source| Box::new(source) as _)
+        }
+        Attempt::Nettop { interval_seconds } => {
+            let command = nettop::command(*interval_seconds, true);
+            NettopSource::start(command, ProcessCache::default())
+                .map(|source| Box::new(source) as _)
+        }
+    }
+}
+
+/// The capture source `config` asks for on this system.
+pub fn open_source(config: &Config) -> Result<Box<dyn CaptureSource>, CaptureError> {
+    let attempts = plan(config, Platform::current())?;
+    open_first(&attempts, open)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(method: CaptureMethod, interface: &str) -> Config {
+        Config {
+            capture_method: method,
+            capture_interface: interface.into(),
+            ..Config::default()
+        }
+    }
+
+    fn denied() -> CaptureError {
+        CaptureError::PermissionDenied {
+            device: "pktap".into(),
+            detail: "permission denied".into(),
+            hint: "run with sudo",
+        }
+    }
+
+    #[test]
+    fn macos_auto_tries_pktap_then_nettop() {
+        let attempts = plan(&config(CaptureMethod::Auto, "any"), Platform::MacOs).unwrap();
+        assert_eq!(
+            attempts,
+            [
+                Attempt::Pktap {
+                    interface: "any".into()
+                },
+                Attempt::Nettop {
+                    interval_seconds: 5
+                }
+            ]
+        );
+    }
+
+    #[test]
+    fn macos_pcap_and_nettop_insist() {
+        let pcap = plan(&config(CaptureMethod::Pcap, "en0"), Platform::MacOs).unwrap();
+        assert_eq!(
+            pcap,
+            [Attempt::Pktap {
+                interface: "en0".into()
+            }]
+        );
+        let nettop = plan(&config(CaptureMethod::Nettop, "any"), Platform::MacOs).unwrap();
+        assert!(matches!(nettop[..], [Attempt::Nettop { .. }]));
+    }
+
+    #[test]
+    fn linux_uses_pcap_and_refuses_nettop() {
+        for method in [CaptureMethod::Auto, CaptureMethod::Pcap] {
+            let attempts = plan(&config(method, "eth0"), Platform::Other).unwrap();
+            assert_eq!(
+                attempts,
+                [Attempt::Pcap {
+                    interface: "eth0".into()
+                }]
+            );
+        }
+        let error = plan(&config(CaptureMethod::Nettop, "any"), Platform::Other).unwrap_err();
+        assert!(
+            error.to_string().contains("nettop is a macOS tool"),
+            "{error}"
+        );
+        assert_eq!(error.exit_code(), 69);
+    }
+
+    #[test]
+    fn only_a_refusal_moves_on_to_the_next_source() {
+        let attempts = plan(&config(CaptureMethod::Auto, "any"), Platform::MacOs).unwrap();
+        let mut tried = Vec::new();
+        let opened = open_first(&attempts, |attempt| {
+            tried.push(attempt.clone());
+            match attempt {
+                Attempt::Pktap { .. } => Err(denied()),
+                other => Ok(format!("{other:?}")),
+            }
+        });
+        assert!(opened.unwrap().starts_with("Nettop"));
+        assert_eq!(tried.len(), 2);
+
+        let failed = open_first(&attempts, |_| {
+            Err::<(), _>(CaptureError::Failed {
+                device: "pktap".into(),
+                detail: "broken".into(),
+            })
+        });
+        assert!(matches!(failed, Err(CaptureError::Failed { .. })));
+
+        let only = plan(&config(CaptureMethod::Pcap, "any"), Platform::MacOs).unwrap();
+        let refused = open_first(&only, |_| Err::<(), _>(denied()));
+        assert_eq!(refused.unwrap_err().exit_code(), 77);
+    }
+}
