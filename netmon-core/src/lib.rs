@@ -4,6 +4,7 @@
 //! these pieces together. ARCHITECTURE.md at the repository root maps the modules.
 
 pub mod config;
+pub mod domains;
 pub mod paths;
 pub mod sample;
 

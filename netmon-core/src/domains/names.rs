@@ -1,0 +1,356 @@
+//! What each remote address is called, as learned from DNS answers and from the browser
+//! extension's reports, with expiry and a bound on memory.
+//!
+//! Policy (docs/domains.md repeats it):
+//! - A DNS answer is kept for `max(ttl, min_keep) + grace`, TTL capped at `max_ttl`: connections
+//!   routinely outlive the TTL, and the map is read when a flow is first seen, which may be a
+//!   while after the lookup (clients and OS caches serve answers past their TTL too). Defaults:
+//!   `min_keep` 5 min, `grace` 10 min, `max_ttl` 1 day.
+//! - An extension report is kept for `extension_keep` (default 10 min) after the last report.
+//! - Each source holds at most `capacity` addresses (default 4096); when full, the address
+//!   learned least recently is dropped (LRU over writes; lookups do not refresh). Expired entries
+//!   are dropped on the way when inserting, and by [`NameMap::purge_expired`].
+//! - The newest answer for an address replaces the older one, whatever their TTLs.
+//! - On lookup an extension report beats a DNS answer (it names the very connection the browser
+//!   made; a DNS answer may come from another application sharing a CDN address).
+//!
+//! Time is passed in (`now`), never read here, so tests are deterministic.
+
+use std::net::IpAddr;
+use std::num::NonZeroUsize;
+use std::time::{Duration, Instant};
+
+use lru::LruCache;
+
+use super::dns::DnsAnswer;
+use super::rollup;
+
+/// Where a name for an address came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum NameSource {
+    /// The ClientHello of the flow itself (TLS or QUIC server name).
+    Sni,
+    /// The browser extension's report of a request's hostname and remote address.
+    Extension,
+    /// A DNS answer for the address.
+    Dns,
+}
+
+/// A hostname and where it came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KnownName<'a> {
+    /// Normalised hostname (lower case, no trailing dot).
+    pub host: &'a str,
+    pub source: NameSource,
+}
+
+/// Lifetimes and bounds of a [`NameMap`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NamePolicy {
+    /// Most addresses kept per source.
+    pub capacity: NonZeroUsize,
+    /// Shortest time a DNS answer is kept, however small its TTL.
+    pub min_keep: Duration,
+    /// Time added to a DNS answer's lifetime for connections that outlive it.
+    pub grace: Duration,
+    /// Largest TTL believed.
+    pub max_ttl: Duration,
+    /// How long an extension report is kept after it was last made.
+    pub extension_keep: Duration,
+}
+
+impl Default for NamePolicy {
+    fn default() -> Self {
+        Self {
+            capacity: NonZeroUsize::new(4096).unwrap_or(NonZeroUsize::MIN),
+            min_keep: Duration::from_secs(5 * 60),
+            grace: Duration::from_secs(10 * 60),
+            max_ttl: Duration::from_secs(24 * 60 * 60),
+            extension_keep: Duration::from_secs(10 * 60),
+        }
+    }
+}
+
+impl NamePolicy {
+    /// How long a DNS answer with `ttl` seconds is kept.
+    pub fn dns_keep(&self, ttl: u32) -> Duration {
+        let ttl = Duration::from_secs(u64::from(ttl)).min(self.max_ttl);
+        ttl.max(self.min_keep).saturating_add(self.grace)
+    }
+}
+
+#[derive(Debug, Clone)]
+struct Entry {
+    host: Box<str>,
+    learned: Instant,
+    keep: Duration,
+}
+
+impl Entry {
+    fn is_live(&self, now: Instant) -> bool {
+        now.saturating_duration_since(self.learned) <= self.keep
+    }
+}
+
+/// One source's bounded, expiring address → hostname table.
+#[derive(Debug)]
+struct Table {
+    entries: LruCache<IpAddr, Entry>,
+}
+
+impl Table {
+    fn new(capacity: NonZeroUsize) -> Self {
+        Self {
+            entries: LruCache::new(capacity),
+        }
+    }
+
+    fn insert(&mut self, ip: IpAddr, entry: Entry, now: Instant) {
+        self.drop_expired_oldest(now);
+        self.entries.put(ip.to_canonical(), entry);
+    }
+
+    fn get(&self, ip: IpAddr, now: Instant) -> Option<&str> {
+        self.entries
+            .peek(&ip.to_canonical())
+            .filter(|entry| entry.is_live(now))
+            .map(|entry| &*entry.host)
+    }
+
+    /// Drops expired entries from the least recently written end, stopping at a live one.
+    fn drop_expired_oldest(&mut self, now: Instant) {
+        while self
+            .entries
+            .peek_lru()
+            .is_some_and(|(_, entry)| !entry.is_live(now))
+        {
+            self.entries.pop_lru();
+        }
+    }
+
+    fn purge(&mut self, now: Instant) {
+        let expired: Vec<IpAddr> = self
+            .entries
+            .iter()
+            .filter(|(_, entry)| !entry.is_live(now))
+            .map(|(ip, _)| *ip)
+            .collect();
+        expired.iter().for_each(|ip| {
+            self.entries.pop(ip);
+        });
+    }
+}
+
+/// Remote address → hostname, from DNS answers and extension reports (see the module policy).
+#[derive(Debug)]
+pub struct NameMap {
+    policy: NamePolicy,
+    dns: Table,
+    extension: Table,
+}
+
+impl Default for NameMap {
+    fn default() -> Self {
+        Self::new(NamePolicy::default())
+    }
+}
+
+impl NameMap {
+    /// An empty map with `policy`.
+    pub fn new(policy: NamePolicy) -> Self {
+        Self {
+            policy,
+            dns: Table::new(policy.capacity),
+            extension: Table::new(policy.capacity),
+        }
+    }
+
+    /// The policy in force.
+    pub fn policy(&self) -> &NamePolicy {
+        &self.policy
+    }
+
+    /// Records the addresses of a DNS response (see [`super::dns::parse_response`]).
+    pub fn learn_dns<'a>(
+        &mut self,
+        answers: impl IntoIterator<Item = &'a DnsAnswer>,
+        now: Instant,
+    ) {
+        for answer in answers {
+            let entry = Entry {
+                host: answer.host.as_str().into(),
+                learned: now,
+                keep: self.policy.dns_keep(answer.ttl),
+            };
+            self.dns.insert(answer.ip, entry, now);
+        }
+    }
+
+    /// Records the browser extension's report that `host` was reached at `ip`. Returns false,
+    /// recording nothing, when `host` is not a plausible hostname.
+    pub fn learn_from_extension(&mut self, host: &str, ip: IpAddr, now: Instant) -> bool {
+        let Some(host) = rollup::normalize_name(host.trim()) else {
+            return false;
+        };
+        let entry = Entry {
+            host: host.into(),
+            learned: now,
+            keep: self.policy.extension_keep,
+        };
+        self.extension.insert(ip, entry, now);
+        true
+    }
+
+    /// The live name of `ip`: an extension report first, else a DNS answer.
+    pub fn lookup(&self, ip: IpAddr, now: Instant) -> Option<KnownName<'_>> {
+        let known = |host, source| KnownName { host, source };
+        let extension = self.extension.get(ip, now);
+        extension
+            .map(|host| known(host, NameSource::Extension))
+            .or_else(|| {
+                self.dns
+                    .get(ip, now)
+                    .map(|host| known(host, NameSource::Dns))
+            })
+    }
+
+    /// Drops every expired entry (call it now and then, e.g. once per sample).
+    pub fn purge_expired(&mut self, now: Instant) {
+        self.dns.purge(now);
+        self.extension.purge(now);
+    }
+
+    /// Entries held (live or not yet purged), over both sources.
+    pub fn len(&self) -> usize {
+        self.dns.entries.len() + self.extension.entries.len()
+    }
+
+    /// True when nothing is held.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MINUTE: Duration = Duration::from_secs(60);
+
+    fn answer(ip: &str, host: &str, ttl: u32) -> DnsAnswer {
+        DnsAnswer {
+            ip: ip.parse().unwrap(),
+            host: host.into(),
+            ttl,
+        }
+    }
+
+    fn ip(text: &str) -> IpAddr {
+        text.parse().unwrap()
+    }
+
+    fn host_of(map: &NameMap, address: &str, now: Instant) -> Option<(String, NameSource)> {
+        map.lookup(ip(address), now)
+            .map(|known| (known.host.to_owned(), known.source))
+    }
+
+    #[test]
+    fn dns_lifetime_is_ttl_floored_and_graced() {
+        let policy = NamePolicy::default();
+        assert_eq!(policy.dns_keep(30), 15 * MINUTE);
+        assert_eq!(policy.dns_keep(3600), 70 * MINUTE);
+        assert_eq!(policy.dns_keep(u32::MAX), 24 * 60 * MINUTE + 10 * MINUTE);
+    }
+
+    #[test]
+    fn dns_answers_expire() {
+        let start = Instant::now();
+        let mut map = NameMap::default();
+        map.learn_dns(&[answer("192.0.2.1", "a.example.com", 30)], start);
+        let seen = host_of(&map, "192.0.2.1", start + 15 * MINUTE);
+        assert_eq!(seen, Some(("a.example.com".into(), NameSource::Dns)));
+        assert_eq!(
+            host_of(&map, "192.0.2.1", start + 15 * MINUTE + MINUTE),
+            None
+        );
+        map.purge_expired(start + 16 * MINUTE);
+        assert!(map.is_empty());
+    }
+
+    #[test]
+    fn the_newest_answer_wins() {
+        let start = Instant::now();
+        let mut map = NameMap::default();
+        map.learn_dns(&[answer("192.0.2.1", "old.example.com", 86_400)], start);
+        map.learn_dns(&[answer("192.0.2.1", "new.example.com", 1)], start + MINUTE);
+        let seen = host_of(&map, "192.0.2.1", start + 2 * MINUTE);
+        assert_eq!(seen, Some(("new.example.com".into(), NameSource::Dns)));
+    }
+
+    #[test]
+    fn the_least_recently_learned_address_is_dropped_when_full() {
+        let policy = NamePolicy {
+            capacity: NonZeroUsize::new(2).unwrap(),
+            ..NamePolicy::default()
+        };
+        let start = Instant::now();
+        let mut map = NameMap::new(policy);
+        map.learn_dns(&[answer("192.0.2.1", "one.example", 60)], start);
+        map.learn_dns(&[answer("192.0.2.2", "two.example", 60)], start);
+        map.learn_dns(&[answer("192.0.2.1", "one.example", 60)], start);
+        map.learn_dns(&[answer("192.0.2.3", "three.example", 60)], start);
+        assert_eq!(map.len(), 2);
+        assert!(host_of(&map, "192.0.2.2", start).is_none());
+        assert!(host_of(&map, "192.0.2.1", start).is_some());
+        assert!(host_of(&map, "192.0.2.3", start).is_some());
+    }
+
+    #[test]
+    fn expired_entries_make_room_first() {
+        let policy = NamePolicy {
+            capacity: NonZeroUsize::new(2).unwrap(),
+            ..NamePolicy::default()
+        };
+        let start = Instant::now();
+        let mut map = NameMap::new(policy);
+        map.learn_dns(&[answer("192.0.2.1", "one.example", 1)], start);
+        map.learn_dns(&[answer("192.0.2.2", "two.example", 1)], start);
+        map.learn_dns(
+            &[answer("192.0.2.3", "three.example", 1)],
+            start + 60 * MINUTE,
+        );
+        assert_eq!(map.len(), 1);
+    }
+
+    #[test]
+    fn extension_reports_beat_dns_and_expire_on_their_own() {
+        let start = Instant::now();
+        let mut map = NameMap::default();
+        map.learn_dns(&[answer("2001:db8::1", "dns.example.com", 3600)], start);
+        assert!(map.learn_from_extension("Video.Example.com.", ip("2001:db8::1"), start));
+        let seen = host_of(&map, "2001:db8::1", start + MINUTE);
+        assert_eq!(
+            seen,
+            Some(("video.example.com".into(), NameSource::Extension))
+        );
+        let later = host_of(&map, "2001:db8::1", start + 11 * MINUTE);
+        assert_eq!(later, Some(("dns.example.com".into(), NameSource::Dns)));
+    }
+
+    #[test]
+    fn extension_reports_must_be_hostnames() {
+        let mut map = NameMap::default();
+        let now = Instant::now();
+        assert!(!map.learn_from_extension("https://example.com/path", ip("192.0.2.1"), now));
+        assert!(!map.learn_from_extension("", ip("192.0.2.1"), now));
+        assert!(map.is_empty());
+    }
+
+    #[test]
+    fn mapped_ipv4_addresses_are_the_same_address() {
+        let now = Instant::now();
+        let mut map = NameMap::default();
+        map.learn_dns(&[answer("192.0.2.1", "v4.example", 60)], now);
+        assert!(host_of(&map, "::ffff:192.0.2.1", now).is_some());
+    }
+}

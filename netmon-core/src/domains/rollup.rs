@@ -1,0 +1,203 @@
+//! Hostname → registrable domain, with the Public Suffix List (`psl`).
+//!
+//! Rules, in order (docs/domains.md repeats them):
+//! 1. Surrounding whitespace and trailing dots are trimmed, letters lower-cased.
+//! 2. IP literals (`192.0.2.1`, `2001:db8::1`, `[2001:db8::1]`) are kept as they are, in their
+//!    canonical text form, as both host and domain: an address is never turned into a name.
+//! 3. `localhost` and anything under it (`app.localhost`) is grouped under `localhost`.
+//! 4. Anything else must be a plausible DNS name (labels of letters, digits, `-`, `_`; Unicode
+//!    letters are accepted for IDN input, though the wire always carries punycode `xn--` labels),
+//!    else it is refused (`None`).
+//! 5. The registrable domain is the public suffix plus one label (`api.netflix.com` →
+//!    `netflix.com`, `foo.bbc.co.uk` → `bbc.co.uk`). A name with no registrable domain — a bare
+//!    public suffix (`co.uk`) or a single label (`nas`) — is its own domain: it is kept, never
+//!    guessed into something else.
+
+use std::net::IpAddr;
+
+use crate::sample::Destination;
+
+/// The longest DNS name, in its text form without the trailing dot.
+pub const MAX_HOST_LEN: usize = 253;
+/// The longest DNS label.
+const MAX_LABEL_LEN: usize = 63;
+/// What every name under `localhost` is grouped as.
+pub const LOCALHOST: &str = "localhost";
+
+/// The destination to record for `host`: the normalised hostname and, when `rollup` is on, its
+/// registrable domain (with `rollup` off the domain is the full hostname). `None` when `host` is
+/// neither an IP literal nor a plausible DNS name.
+pub fn destination(host: &str, rollup: bool) -> Option<Destination> {
+    let host = normalize(host)?;
+    let domain = if rollup {
+        registrable_domain(&host)
+    } else {
+        host.clone()
+    };
+    Some(Destination { host, domain })
+}
+
+/// The registrable domain of an already normalised `host` (see the module rules).
+pub fn registrable_domain(host: &str) -> String {
+    if host.parse::<IpAddr>().is_ok() {
+        return host.to_owned();
+    }
+    if is_localhost(host) {
+        return LOCALHOST.to_owned();
+    }
+    psl::domain_str(host).unwrap_or(host).to_owned()
+}
+
+/// `host` in its canonical form: an IP literal's text form, or a lower-cased DNS name without
+/// trailing dot. `None` when it is neither.
+pub fn normalize(host: &str) -> Option<String> {
+    let trimmed = host.trim().trim_end_matches('.');
+    ip_literal(trimmed)
+        .map(|ip| ip.to_string())
+        .or_else(|| normalize_name(trimmed))
+}
+
+/// A lower-cased DNS name without trailing dot, when `name` is one (IP literals are not names).
+pub fn normalize_name(name: &str) -> Option<String> {
+    let name = name.strip_suffix('.').unwrap_or(name);
+    let valid = (1..=MAX_HOST_LEN).contains(&name.len())
+        && name.split('.').all(is_label)
+        && name.parse::<IpAddr>().is_err();
+    valid.then(|| name.to_lowercase())
+}
+
+fn ip_literal(text: &str) -> Option<IpAddr> {
+    let unbracketed = text
+        .strip_prefix('[')
+        .and_then(|inner| inner.strip_suffix(']'))
+        .unwrap_or(text);
+    unbracketed
+        .parse::<IpAddr>()
+        .ok()
+        .map(|ip| ip.to_canonical())
+}
+
+fn is_label(label: &str) -> bool {
+    (1..=MAX_LABEL_LEN).contains(&label.len())
+        && !label.starts_with('-')
+        && !label.ends_with('-')
+        && label
+            .chars()
+            .all(|c| c.is_alphanumeric() || c == '-' || c == '_')
+}
+
+fn is_localhost(host: &str) -> bool {
+    host == LOCALHOST || host.ends_with(".localhost")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rolled(host: &str) -> Option<(String, String)> {
+        destination(host, true).map(|d| (d.host, d.domain))
+    }
+
+    fn pair(host: &str, domain: &str) -> Option<(String, String)> {
+        Some((host.to_owned(), domain.to_owned()))
+    }
+
+    #[test]
+    fn subdomains_roll_up_to_the_registrable_domain() {
+        assert_eq!(
+            rolled("api.netflix.com"),
+            pair("api.netflix.com", "netflix.com")
+        );
+        assert_eq!(rolled("netflix.com"), pair("netflix.com", "netflix.com"));
+        assert_eq!(
+            rolled("a.b.c.example.org"),
+            pair("a.b.c.example.org", "example.org")
+        );
+    }
+
+    #[test]
+    fn multi_label_public_suffixes() {
+        assert_eq!(rolled("foo.bbc.co.uk"), pair("foo.bbc.co.uk", "bbc.co.uk"));
+        assert_eq!(rolled("www.gov.uk"), pair("www.gov.uk", "www.gov.uk"));
+        assert_eq!(
+            rolled("s3.amazonaws.com"),
+            pair("s3.amazonaws.com", "s3.amazonaws.com")
+        );
+    }
+
+    #[test]
+    fn case_and_trailing_dots_are_normalised() {
+        assert_eq!(
+            rolled("WWW.Netflix.COM."),
+            pair("www.netflix.com", "netflix.com")
+        );
+        assert_eq!(
+            rolled(" api.example.com.. "),
+            pair("api.example.com", "example.com")
+        );
+    }
+
+    #[test]
+    fn ip_literals_are_kept_as_they_are() {
+        assert_eq!(rolled("192.0.2.10"), pair("192.0.2.10", "192.0.2.10"));
+        assert_eq!(rolled("2001:DB8::1"), pair("2001:db8::1", "2001:db8::1"));
+        assert_eq!(rolled("[2001:db8::1]"), pair("2001:db8::1", "2001:db8::1"));
+        assert_eq!(
+            rolled("::ffff:192.0.2.10"),
+            pair("192.0.2.10", "192.0.2.10")
+        );
+    }
+
+    #[test]
+    fn localhost_is_grouped() {
+        assert_eq!(rolled("localhost"), pair("localhost", "localhost"));
+        assert_eq!(rolled("LocalHost."), pair("localhost", "localhost"));
+        assert_eq!(rolled("app.localhost"), pair("app.localhost", "localhost"));
+    }
+
+    #[test]
+    fn names_without_a_registrable_domain_are_their_own_domain() {
+        assert_eq!(rolled("co.uk"), pair("co.uk", "co.uk"));
+        assert_eq!(rolled("com"), pair("com", "com"));
+        assert_eq!(rolled("nas"), pair("nas", "nas"));
+    }
+
+    #[test]
+    fn idn_names_in_punycode_and_unicode() {
+        assert_eq!(
+            rolled("www.xn--bcher-kva.de"),
+            pair("www.xn--bcher-kva.de", "xn--bcher-kva.de")
+        );
+        assert_eq!(rolled("WWW.Bücher.de"), pair("www.bücher.de", "bücher.de"));
+        assert_eq!(
+            rolled("shop.xn--80ak6aa92e.xn--p1ai"),
+            pair("shop.xn--80ak6aa92e.xn--p1ai", "xn--80ak6aa92e.xn--p1ai")
+        );
+    }
+
+    #[test]
+    fn rollup_off_keeps_the_full_hostname() {
+        let destination = destination("API.Netflix.com.", false).unwrap();
+        assert_eq!(destination.host, "api.netflix.com");
+        assert_eq!(destination.domain, "api.netflix.com");
+    }
+
+    #[test]
+    fn garbage_is_refused() {
+        for host in [
+            "",
+            ".",
+            "a..b",
+            "-bad.com",
+            "bad-.com",
+            "white space.com",
+            "example.com/path",
+            "user@example.com",
+            "https://example.com",
+            &"a".repeat(64),
+            &format!("{}.com", ["abc"; 70].join(".")),
+        ] {
+            assert_eq!(destination(host, true), None, "{host:?}");
+        }
+    }
+}
