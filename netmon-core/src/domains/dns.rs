@@ -86,19 +86,22 @@ pub fn parse_tcp_responses(stream: &[u8]) -> Result<Vec<DnsAnswer>, DnsError> {
 
 /// Refuses queries and headers whose counts the message cannot hold, before any parsing.
 fn precheck(message: &[u8]) -> Result<(), DnsError> {
-    let mut header = Reader::new(message);
-    let (_id, flags) = header.u16().zip(header.u16()).ok_or(DnsError::Truncated)?;
-    if flags & RESPONSE_FLAG == 0 {
+    let mut reader = Reader::new(message);
+    let header = reader.array::<HEADER_LEN>().ok_or(DnsError::Truncated)?;
+    let field = |at: usize| {
+        let bytes = header.get(at..at.saturating_add(2)).unwrap_or_default();
+        bytes
+            .iter()
+            .fold(0usize, |value, &byte| (value << 8) | usize::from(byte))
+    };
+    if field(2) & usize::from(RESPONSE_FLAG) == 0 {
         return Err(DnsError::NotResponse);
     }
-    let counts: [usize; 4] = std::array::from_fn(|_| header.u16().map_or(0, usize::from));
-    let [questions, answers, authority, additional] = counts;
-    let least_len =
-        questions * MIN_QUESTION_LEN + (answers + authority + additional) * MIN_RECORD_LEN;
-    if message.len() < HEADER_LEN {
-        return Err(DnsError::Truncated);
-    }
-    if least_len > message.len() - HEADER_LEN {
+    let records = field(6).saturating_add(field(8)).saturating_add(field(10));
+    let least_len = field(4)
+        .saturating_mul(MIN_QUESTION_LEN)
+        .saturating_add(records.saturating_mul(MIN_RECORD_LEN));
+    if least_len > reader.rest().len() {
         return Err(DnsError::ImplausibleCounts);
     }
     Ok(())

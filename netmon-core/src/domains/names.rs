@@ -287,14 +287,17 @@ mod tests {
         assert_eq!(seen, Some(("new.example.com".into(), NameSource::Dns)));
     }
 
-    #[test]
-    fn the_least_recently_learned_address_is_dropped_when_full() {
-        let policy = NamePolicy {
+    fn map_of_two() -> NameMap {
+        NameMap::new(NamePolicy {
             capacity: NonZeroUsize::new(2).unwrap(),
             ..NamePolicy::default()
-        };
+        })
+    }
+
+    #[test]
+    fn the_least_recently_learned_address_is_dropped_when_full() {
         let start = Instant::now();
-        let mut map = NameMap::new(policy);
+        let mut map = map_of_two();
         map.learn_dns(&[answer("192.0.2.1", "one.example", 60)], start);
         map.learn_dns(&[answer("192.0.2.2", "two.example", 60)], start);
         map.learn_dns(&[answer("192.0.2.1", "one.example", 60)], start);
@@ -307,12 +310,8 @@ mod tests {
 
     #[test]
     fn expired_entries_make_room_first() {
-        let policy = NamePolicy {
-            capacity: NonZeroUsize::new(2).unwrap(),
-            ..NamePolicy::default()
-        };
         let start = Instant::now();
-        let mut map = NameMap::new(policy);
+        let mut map = map_of_two();
         map.learn_dns(&[answer("192.0.2.1", "one.example", 1)], start);
         map.learn_dns(&[answer("192.0.2.2", "two.example", 1)], start);
         map.learn_dns(

@@ -254,7 +254,7 @@ fn decrypt(packet: &Packet<'_>, keys: &InitialKeys) -> Result<Vec<u8>, SniError>
     let mask = keys.mask(*sample);
     let first = packet.bytes.first().ok_or(malformed)? ^ (mask.first().ok_or(malformed)? & 0x0f);
     let pn_len = usize::from(first & 0b11) + 1;
-    let header_len = packet.pn_offset + pn_len;
+    let header_len = packet.pn_offset.checked_add(pn_len).ok_or(malformed)?;
     let mut header = packet.bytes.get(..header_len).ok_or(malformed)?.to_vec();
     let number = unmask_header(&mut header, first, packet.pn_offset, &mask);
     let body = packet.bytes.get(header_len..).ok_or(malformed)?;
@@ -383,7 +383,7 @@ impl QuicClientHelloAssembler {
 
     /// Decrypts the datagram's Initial packets and stores their CRYPTO data.
     fn absorb(&mut self, datagram: &[u8]) -> Result<(), SniError> {
-        let mut initials = 0usize;
+        let mut any_initial = false;
         for packet in initial_packets(datagram) {
             let packet = packet?;
             let payload = decrypt(&packet, self.keys_for(&packet)?)?;
@@ -391,9 +391,9 @@ impl QuicClientHelloAssembler {
                 let (offset, data) = frame?;
                 self.stream.insert(offset, data);
             }
-            initials += 1;
+            any_initial = true;
         }
-        if initials == 0 {
+        if !any_initial {
             return Err(SniError::NotQuicInitial);
         }
         Ok(())
@@ -507,39 +507,55 @@ mod tests {
     }
 
     #[test]
-    fn rfc9001_initial_keys() {
-        let secret = client_initial_secret(QuicVersion::V1, &RFC_DCID);
-        let expected = "c00cf151ca5be075ed0ebfb5c80323c42d6b7db67881289af4008f1f6c357aea";
-        assert_eq!(secret.to_vec(), hex(expected));
-        let keys = KeyMaterial::derive(QuicVersion::V1, &RFC_DCID);
-        assert_eq!(keys.key.to_vec(), hex("1f369613dd76d5467730efcbe3b1a22d"));
-        assert_eq!(keys.iv.to_vec(), hex("fa044b2f42a3fd3b46fb255c"));
-        assert_eq!(keys.hp.to_vec(), hex("9f50449e04a0e810283a1e9933adedd2"));
+    fn rfc_initial_keys() {
+        // RFC 9001 §A.1 and RFC 9369 §A.1: client secret, key, iv, hp.
+        let cases = [
+            (
+                QuicVersion::V1,
+                "c00cf151ca5be075ed0ebfb5c80323c42d6b7db67881289af4008f1f6c357aea",
+                [
+                    "1f369613dd76d5467730efcbe3b1a22d",
+                    "fa044b2f42a3fd3b46fb255c",
+                    "9f50449e04a0e810283a1e9933adedd2",
+                ],
+            ),
+            (
+                QuicVersion::V2,
+                "14ec9d6eb9fd7af83bf5a668bc17a7e283766aade7ecd0891f70f9ff7f4bf47b",
+                [
+                    "8b1a0bc121284290a29e0971b5cd045d",
+                    "91f73e2351d8fa91660e909f",
+                    "45b95e15235d6f45a6b19cbcb0294ba9",
+                ],
+            ),
+        ];
+        for (version, secret, [key, iv, hp]) in cases {
+            assert_eq!(
+                client_initial_secret(version, &RFC_DCID).to_vec(),
+                hex(secret)
+            );
+            let expected = KeyMaterial {
+                key: hex(key).try_into().unwrap(),
+                iv: hex(iv).try_into().unwrap(),
+                hp: hex(hp).try_into().unwrap(),
+            };
+            assert_eq!(
+                KeyMaterial::derive(version, &RFC_DCID),
+                expected,
+                "{version:?}"
+            );
+        }
     }
 
     #[test]
-    fn rfc9369_initial_keys() {
-        let secret = client_initial_secret(QuicVersion::V2, &RFC_DCID);
-        let expected = "14ec9d6eb9fd7af83bf5a668bc17a7e283766aade7ecd0891f70f9ff7f4bf47b";
-        assert_eq!(secret.to_vec(), hex(expected));
-        let keys = KeyMaterial::derive(QuicVersion::V2, &RFC_DCID);
-        assert_eq!(keys.key.to_vec(), hex("8b1a0bc121284290a29e0971b5cd045d"));
-        assert_eq!(keys.iv.to_vec(), hex("91f73e2351d8fa91660e909f"));
-        assert_eq!(keys.hp.to_vec(), hex("45b95e15235d6f45a6b19cbcb0294ba9"));
-    }
-
-    #[test]
-    fn rfc9001_client_initial_names_example_com() {
-        let packet = testdata::rfc9001_client_initial();
-        assert_eq!(packet.len(), 1200);
-        assert_eq!(client_hello_sni(&packet), Ok(Some("example.com".into())));
-    }
-
-    #[test]
-    fn rfc9369_client_initial_names_example_com() {
-        let packet = testdata::rfc9369_client_initial();
-        assert_eq!(packet.len(), 1200);
-        assert_eq!(client_hello_sni(&packet), Ok(Some("example.com".into())));
+    fn rfc_client_initials_name_example_com() {
+        for packet in [
+            testdata::rfc9001_client_initial(),
+            testdata::rfc9369_client_initial(),
+        ] {
+            assert_eq!(packet.len(), 1200);
+            assert_eq!(client_hello_sni(&packet), Ok(Some("example.com".into())));
+        }
     }
 
     #[test]

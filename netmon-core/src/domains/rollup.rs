@@ -94,85 +94,86 @@ fn is_localhost(host: &str) -> bool {
 mod tests {
     use super::*;
 
-    fn rolled(host: &str) -> Option<(String, String)> {
-        destination(host, true).map(|d| (d.host, d.domain))
-    }
-
-    fn pair(host: &str, domain: &str) -> Option<(String, String)> {
-        Some((host.to_owned(), domain.to_owned()))
+    /// Each (input, host, domain) with rollup on.
+    fn check(cases: &[(&str, &str, &str)]) {
+        for &(input, host, domain) in cases {
+            let expected = Destination {
+                host: host.to_owned(),
+                domain: domain.to_owned(),
+            };
+            assert_eq!(destination(input, true), Some(expected), "{input:?}");
+        }
     }
 
     #[test]
     fn subdomains_roll_up_to_the_registrable_domain() {
-        assert_eq!(
-            rolled("api.netflix.com"),
-            pair("api.netflix.com", "netflix.com")
-        );
-        assert_eq!(rolled("netflix.com"), pair("netflix.com", "netflix.com"));
-        assert_eq!(
-            rolled("a.b.c.example.org"),
-            pair("a.b.c.example.org", "example.org")
-        );
+        check(&[
+            ("api.netflix.com", "api.netflix.com", "netflix.com"),
+            ("netflix.com", "netflix.com", "netflix.com"),
+            ("a.b.c.example.org", "a.b.c.example.org", "example.org"),
+        ]);
     }
 
     #[test]
     fn multi_label_public_suffixes() {
-        assert_eq!(rolled("foo.bbc.co.uk"), pair("foo.bbc.co.uk", "bbc.co.uk"));
-        assert_eq!(rolled("www.gov.uk"), pair("www.gov.uk", "www.gov.uk"));
-        assert_eq!(
-            rolled("s3.amazonaws.com"),
-            pair("s3.amazonaws.com", "s3.amazonaws.com")
-        );
+        check(&[
+            ("foo.bbc.co.uk", "foo.bbc.co.uk", "bbc.co.uk"),
+            ("www.gov.uk", "www.gov.uk", "www.gov.uk"),
+            ("s3.amazonaws.com", "s3.amazonaws.com", "s3.amazonaws.com"),
+        ]);
     }
 
     #[test]
     fn case_and_trailing_dots_are_normalised() {
-        assert_eq!(
-            rolled("WWW.Netflix.COM."),
-            pair("www.netflix.com", "netflix.com")
-        );
-        assert_eq!(
-            rolled(" api.example.com.. "),
-            pair("api.example.com", "example.com")
-        );
+        check(&[
+            ("WWW.Netflix.COM.", "www.netflix.com", "netflix.com"),
+            (" api.example.com.. ", "api.example.com", "example.com"),
+        ]);
     }
 
     #[test]
     fn ip_literals_are_kept_as_they_are() {
-        assert_eq!(rolled("192.0.2.10"), pair("192.0.2.10", "192.0.2.10"));
-        assert_eq!(rolled("2001:DB8::1"), pair("2001:db8::1", "2001:db8::1"));
-        assert_eq!(rolled("[2001:db8::1]"), pair("2001:db8::1", "2001:db8::1"));
-        assert_eq!(
-            rolled("::ffff:192.0.2.10"),
-            pair("192.0.2.10", "192.0.2.10")
-        );
+        check(&[
+            ("192.0.2.10", "192.0.2.10", "192.0.2.10"),
+            ("2001:DB8::1", "2001:db8::1", "2001:db8::1"),
+            ("[2001:db8::1]", "2001:db8::1", "2001:db8::1"),
+            ("::ffff:192.0.2.10", "192.0.2.10", "192.0.2.10"),
+        ]);
     }
 
     #[test]
     fn localhost_is_grouped() {
-        assert_eq!(rolled("localhost"), pair("localhost", "localhost"));
-        assert_eq!(rolled("LocalHost."), pair("localhost", "localhost"));
-        assert_eq!(rolled("app.localhost"), pair("app.localhost", "localhost"));
+        check(&[
+            ("localhost", "localhost", "localhost"),
+            ("LocalHost.", "localhost", "localhost"),
+            ("app.localhost", "app.localhost", "localhost"),
+        ]);
     }
 
     #[test]
     fn names_without_a_registrable_domain_are_their_own_domain() {
-        assert_eq!(rolled("co.uk"), pair("co.uk", "co.uk"));
-        assert_eq!(rolled("com"), pair("com", "com"));
-        assert_eq!(rolled("nas"), pair("nas", "nas"));
+        check(&[
+            ("co.uk", "co.uk", "co.uk"),
+            ("com", "com", "com"),
+            ("nas", "nas", "nas"),
+        ]);
     }
 
     #[test]
     fn idn_names_in_punycode_and_unicode() {
-        assert_eq!(
-            rolled("www.xn--bcher-kva.de"),
-            pair("www.xn--bcher-kva.de", "xn--bcher-kva.de")
-        );
-        assert_eq!(rolled("WWW.Bücher.de"), pair("www.bücher.de", "bücher.de"));
-        assert_eq!(
-            rolled("shop.xn--80ak6aa92e.xn--p1ai"),
-            pair("shop.xn--80ak6aa92e.xn--p1ai", "xn--80ak6aa92e.xn--p1ai")
-        );
+        check(&[
+            (
+                "www.xn--bcher-kva.de",
+                "www.xn--bcher-kva.de",
+                "xn--bcher-kva.de",
+            ),
+            ("WWW.Bücher.de", "www.bücher.de", "bücher.de"),
+            (
+                "shop.xn--80ak6aa92e.xn--p1ai",
+                "shop.xn--80ak6aa92e.xn--p1ai",
+                "xn--80ak6aa92e.xn--p1ai",
+            ),
+        ]);
     }
 
     #[test]
