@@ -120,6 +120,7 @@ mod tests {
             ("foo.bbc.co.uk", "foo.bbc.co.uk", "bbc.co.uk"),
             ("www.gov.uk", "www.gov.uk", "www.gov.uk"),
             ("s3.amazonaws.com", "s3.amazonaws.com", "s3.amazonaws.com"),
+            ("www.user.github.io", "www.user.github.io", "user.github.io"),
         ]);
     }
 
