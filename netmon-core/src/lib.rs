@@ -6,6 +6,7 @@
 pub mod config;
 pub mod paths;
 pub mod sample;
+pub mod store;
 
 pub use config::Config;
 pub use paths::Paths;
