@@ -233,11 +233,64 @@ struct DomainView {
     hostnames: u64,
 }
 
+/// One application in detail: its timeline and the processes seen for it.
+#[derive(Debug, Object)]
+struct AppDetailView {
+    app: String,
+    exe: Option<String>,
+    first_seen_ms: i64,
+    last_seen_ms: i64,
+    processes: Vec<ProcessView>,
+    bucket_ms: i64,
+    points: Vec<PointView>,
+}
+
+/// A process seen for an application.
+#[derive(Debug, Object)]
+struct ProcessView {
+    pid: u32,
+    name: String,
+    last_seen_ms: i64,
+}
+
+/// One hostname's usage under a domain.
+#[derive(Debug, Object)]
+struct HostnameView {
+    hostname: String,
+    sent: u64,
+    received: u64,
+}
+
+/// Bytes per local weekday (row 0 = Monday) and hour (column 0 = midnight).
+#[derive(Debug, Object)]
+struct HeatmapView {
+    bytes: Vec<Vec<u64>>,
+}
+
+/// One local week's usage (weeks start on Monday).
+#[derive(Debug, Object)]
+struct WeekView {
+    start_ms: i64,
+    sent: u64,
+    received: u64,
+}
+
+/// This month so far against the previous month, whole and up to the same point.
+#[derive(Debug, Object)]
+struct MonthsView {
+    this_month: TotalsView,
+    previous_month: TotalsView,
+    previous_month_to_date: TotalsView,
+}
+
 /// An answer from the history database.
 #[derive(ApiResponse)]
 enum HistoryResponse<T: poem_openapi::types::ToJSON> {
     #[oai(status = 200)]
     Ok(Json<T>),
+    /// No such application (or domain).
+    #[oai(status = 404)]
+    NotFound(Json<Problems>),
     /// The range or another parameter is not valid.
     #[oai(status = 422)]
     Invalid(Json<Problems>),
@@ -405,14 +458,7 @@ impl Api {
                 start_ms: range.start_ms,
                 end_ms: range.end_ms,
                 bucket_ms,
-                points: points
-                    .into_iter()
-                    .map(|point| PointView {
-                        start_ms: point.start_ms,
-                        sent: point.sent,
-                        received: point.received,
-                    })
-                    .collect(),
+                points: points.into_iter().map(point_view).collect(),
             })
         })
     }
@@ -472,6 +518,125 @@ impl Api {
         })
     }
 
+    /// One application: its timeline in a range (as for `/timeline`) and its processes.
+    #[oai(path = "/apps/:app", method = "get", tag = "Tag::History")]
+    async fn app_detail(
+        &self,
+        app: poem_openapi::param::Path<String>,
+        range: Query<Option<String>>,
+        start_ms: Query<Option<i64>>,
+        end_ms: Query<Option<i64>>,
+    ) -> HistoryResponse<AppDetailView> {
+        let range = resolve_range(range.0.as_deref(), start_ms.0, end_ms.0);
+        let name = app.0;
+        self.history(range, |store, range| {
+            let bucket_ms = store::bucket_for_span(range.end_ms - range.start_ms);
+            let detail = store.app_detail(&name, range, bucket_ms)?;
+            Ok(detail.map(|detail| AppDetailView {
+                app: detail.app,
+                exe: detail.exe,
+                first_seen_ms: detail.first_seen_ms,
+                last_seen_ms: detail.last_seen_ms,
+                processes: detail
+                    .processes
+                    .into_iter()
+                    .map(|process| ProcessView {
+                        pid: process.pid,
+                        name: process.name,
+                        last_seen_ms: process.last_seen_ms,
+                    })
+                    .collect(),
+                bucket_ms,
+                points: detail.points.into_iter().map(point_view).collect(),
+            }))
+        })
+        .found()
+    }
+
+    /// Hostnames under a registrable domain in a range, busiest first (the subdomain rollup).
+    #[oai(
+        path = "/domains/:domain/hostnames",
+        method = "get",
+        tag = "Tag::History"
+    )]
+    async fn hostnames(
+        &self,
+        domain: poem_openapi::param::Path<String>,
+        range: Query<Option<String>>,
+        start_ms: Query<Option<i64>>,
+        end_ms: Query<Option<i64>>,
+    ) -> HistoryResponse<Vec<HostnameView>> {
+        let range = resolve_range(range.0.as_deref(), start_ms.0, end_ms.0);
+        let domain = domain.0.to_ascii_lowercase();
+        self.history(range, |store, range| {
+            store.hostnames(&domain, range, 1000).map(|hosts| {
+                hosts
+                    .into_iter()
+                    .map(|host| HostnameView {
+                        hostname: host.hostname,
+                        sent: host.sent,
+                        received: host.received,
+                    })
+                    .collect()
+            })
+        })
+    }
+
+    /// Usage by local weekday and hour in a range (default 30 days).
+    #[oai(path = "/heatmap", method = "get", tag = "Tag::History")]
+    async fn heatmap(
+        &self,
+        range: Query<Option<String>>,
+        start_ms: Query<Option<i64>>,
+        end_ms: Query<Option<i64>>,
+    ) -> HistoryResponse<HeatmapView> {
+        let custom = start_ms.0.is_some() || end_ms.0.is_some();
+        let named = range.0.as_deref().or((!custom).then_some("30d"));
+        let range = resolve_range(named, start_ms.0, end_ms.0);
+        self.history(range, |store, range| {
+            store.heatmap(range).map(|grid| HeatmapView {
+                bytes: grid.iter().map(|hours| hours.to_vec()).collect(),
+            })
+        })
+    }
+
+    /// Usage of the last `weeks` local weeks (1–104, default 12), oldest first.
+    #[oai(path = "/trends/weekly", method = "get", tag = "Tag::History")]
+    async fn weekly(&self, weeks: Query<Option<u32>>) -> HistoryResponse<Vec<WeekView>> {
+        let weeks = weeks.0.unwrap_or(12);
+        let checked = if (1..=104).contains(&weeks) {
+            Ok(weeks as usize)
+        } else {
+            Err(vec![format!("\"weeks\": {weeks} is not from 1 to 104")])
+        };
+        let now = netmon_core::monitor::unix_ms();
+        self.history(checked, |store, weeks| {
+            store.weekly_trend(now, weeks).map(|weeks| {
+                weeks
+                    .into_iter()
+                    .map(|week| WeekView {
+                        start_ms: week.start_ms,
+                        sent: week.sent,
+                        received: week.received,
+                    })
+                    .collect()
+            })
+        })
+    }
+
+    /// This month so far against the previous month.
+    #[oai(path = "/trends/months", method = "get", tag = "Tag::History")]
+    async fn months(&self) -> HistoryResponse<MonthsView> {
+        let now = netmon_core::monitor::unix_ms();
+        self.history(Ok(()), |store, ()| {
+            store.month_comparison(now).map(|months| MonthsView {
+                this_month: totals_view(months.this_month),
+                previous_month: totals_view(months.previous_month),
+                previous_month_to_date: totals_view(months.previous_month_to_date),
+            })
+        })
+    }
+
     /// Live rates: one event per sample, total and per application.
     #[oai(path = "/live", method = "get", tag = "Tag::Live")]
     async fn live(&self) -> EventStream<LiveStream> {
@@ -479,6 +644,21 @@ impl Api {
             .filter_map(|sample| sample.ok().map(|sample| live_sample(&sample)));
         EventStream::new(Box::pin(samples) as LiveStream)
             .keep_alive(std::time::Duration::from_secs(15))
+    }
+}
+
+impl<T: poem_openapi::types::ToJSON> HistoryResponse<Option<T>> {
+    /// 404 when the answer is `None`.
+    fn found(self) -> HistoryResponse<T> {
+        match self {
+            HistoryResponse::Ok(Json(Some(answer))) => HistoryResponse::Ok(Json(answer)),
+            HistoryResponse::Ok(Json(None)) => HistoryResponse::NotFound(Json(Problems {
+                problems: vec!["no such application in the history".into()],
+            })),
+            HistoryResponse::NotFound(problems) => HistoryResponse::NotFound(problems),
+            HistoryResponse::Invalid(problems) => HistoryResponse::Invalid(problems),
+            HistoryResponse::Unavailable(problems) => HistoryResponse::Unavailable(problems),
+        }
     }
 }
 
@@ -609,6 +789,14 @@ fn checked_limit(limit: u32) -> Result<(), Vec<String>> {
         Ok(())
     } else {
         Err(vec![format!("\"limit\": {limit} is not from 1 to 1000")])
+    }
+}
+
+fn point_view(point: store::TimelinePoint) -> PointView {
+    PointView {
+        start_ms: point.start_ms,
+        sent: point.sent,
+        received: point.received,
     }
 }
 

@@ -452,6 +452,83 @@ async fn history_endpoints_answer_from_the_database() {
 }
 
 #[tokio::test]
+async fn detail_endpoints_answer_from_the_database() {
+    let temp = tempfile::tempdir().unwrap();
+    let client = client(&seeded(temp.path()));
+    let get = |path: &'static str| client.get(path).header("host", HOST).send();
+
+    let zen = get("/api/apps/zen").await;
+    zen.assert_status_is_ok();
+    let json = zen.json().await;
+    let detail = json.value().object();
+    detail.get("app").assert_string("zen");
+    let points = detail.get("points").array();
+    let received: i64 = (0..points.len())
+        .map(|i| points.get(i).object().get("received").i64())
+        .sum();
+    assert_eq!(received, 6_000_000, "zen's bytes only");
+    get("/api/apps/nobody")
+        .await
+        .assert_status(StatusCode::NOT_FOUND);
+
+    let hosts = get("/api/domains/netflix.com/hostnames").await;
+    hosts.assert_status_is_ok();
+    let json = hosts.json().await;
+    let list = json.value().array();
+    list.assert_len(1);
+    list.get(0)
+        .object()
+        .get("hostname")
+        .assert_string("api.netflix.com");
+    list.get(0).object().get("sent").assert_i64(60_000);
+
+    let heatmap = get("/api/heatmap").await;
+    heatmap.assert_status_is_ok();
+    let json = heatmap.json().await;
+    let rows = json.value().object().get("bytes").array();
+    rows.assert_len(7);
+    let total: i64 = (0..7)
+        .flat_map(|day| {
+            let hours = rows.get(day).array();
+            (0..24)
+                .map(move |hour| hours.get(hour).i64())
+                .collect::<Vec<_>>()
+        })
+        .sum();
+    assert_eq!(total, 6 * (1_000_000 + 10_000 + 500));
+
+    let weeks = get("/api/trends/weekly").await;
+    weeks.assert_status_is_ok();
+    let json = weeks.json().await;
+    let list = json.value().array();
+    list.assert_len(12);
+    let received: i64 = (0..12)
+        .map(|i| list.get(i).object().get("received").i64())
+        .sum();
+    assert_eq!(received, 6_003_000);
+
+    let months = get("/api/trends/months").await;
+    months.assert_status_is_ok();
+    let json = months.json().await;
+    let body = json.value().object();
+    let this_month = body.get("this_month").object().get("received").i64();
+    let previous = body.get("previous_month").object().get("received").i64();
+    assert_eq!(
+        this_month + previous,
+        6_003_000,
+        "six hours ago falls in this or the previous month"
+    );
+
+    client
+        .get("/api/trends/weekly")
+        .query("weeks", &0)
+        .header("host", HOST)
+        .send()
+        .await
+        .assert_status(StatusCode::UNPROCESSABLE_ENTITY);
+}
+
+#[tokio::test]
 async fn history_parameters_are_checked() {
     let temp = tempfile::tempdir().unwrap();
     let client = client(&seeded(temp.path()));
