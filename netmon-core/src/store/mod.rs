@@ -341,3 +341,6 @@ fn raise_horizon(conn: &Connection, key: &str, cutoff: i64) -> rusqlite::Result<
         |row| row.get(0),
     )
 }
+
+#[cfg(test)]
+mod tests;

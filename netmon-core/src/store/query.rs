@@ -109,6 +109,9 @@ pub struct ProcessInfo {
     pub last_seen_ms: i64,
 }
 
+/// Most weeks [`Store::weekly_trend`] goes back.
+pub const MAX_WEEKS: u32 = 5200;
+
 /// Most PIDs listed per process.
 pub const MAX_PIDS: usize = 20;
 
@@ -202,6 +205,15 @@ impl Group {
     }
 }
 
+impl Group {
+    fn clause(self) -> String {
+        match self {
+            Group::Total => String::new(),
+            other => format!("GROUP BY {}", other.column()),
+        }
+    }
+}
+
 impl Filter {
     fn sql(&self) -> &'static str {
         match self {
@@ -260,10 +272,12 @@ impl Store {
             ""
         };
         let sql = format!(
-            "SELECT {key}, SUM(bytes_sent), SUM(bytes_received) FROM {table}
+            "SELECT {key}, ifnull(SUM(bytes_sent), 0), ifnull(SUM(bytes_received), 0)
+             FROM {table}
              WHERE ts >= ?1 AND ts < ?2 {hosts_only} {filter}
-             GROUP BY {key}",
+             {group_by}",
             key = group.column(),
+            group_by = group.clause(),
             table = segment.tier.table(),
             filter = filter.sql(),
         );
@@ -526,7 +540,7 @@ impl Store {
     /// Usage of the last `weeks` ISO weeks (this one included, up to `now`), oldest first.
     pub fn weekly_trend(&self, weeks: u32, now: Timestamp) -> Result<Vec<Point>> {
         let this_week = Bucket::Week.start_of(now.as_second(), &self.tz)?;
-        let back = i64::from(weeks.max(1) - 1);
+        let back = i64::from(weeks.clamp(1, MAX_WEEKS) - 1);
         let first = local_date(this_week, &self.tz)?.checked_sub(back.weeks())?;
         let range = until_now(time::date_start(first, &self.tz)?, now)?;
         Ok(self.timeline_in(&range, Bucket::Week, &Filter::All)?.points)

@@ -37,7 +37,7 @@ impl TimeRange {
 
     /// The `seconds` before `now`.
     pub fn last(seconds: i64, now: Timestamp) -> Result<Self> {
-        let start = now.checked_sub(seconds.seconds())?;
+        let start = now.checked_sub(jiff::SignedDuration::from_secs(seconds))?;
         Self::new(start, now)
     }
 
