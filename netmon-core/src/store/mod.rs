@@ -129,12 +129,10 @@ pub enum Purge {
 
 const RAW_HORIZON_KEY: &str = "raw_kept_since";
 const HOURLY_HORIZON_KEY: &str = "hourly_kept_since";
-const USAGE_TABLES: [&str; 4] = [
-    "network_samples",
-    "hourly_aggregates",
-    "daily_aggregates",
-    "sample_windows",
-];
+/// Tables of usage rows keyed by `ts`, finest first.
+const RAW_TABLES: [&str; 1] = ["network_samples"];
+const HOURLY_TABLES: [&str; 2] = ["hourly_aggregates", "hourly_domain_aggregates"];
+const DAILY_TABLES: [&str; 2] = ["daily_aggregates", "daily_domain_aggregates"];
 
 impl Store {
     /// Opens (creating when missing) the database at `path`, bucketing in the system time zone.
@@ -212,12 +210,8 @@ impl Store {
             &self.tz,
         )?;
         let tx = self.conn.transaction()?;
-        let raw_rows_removed = delete_before(&tx, "network_samples", raw_cutoff)?;
-        tx.execute(
-            "DELETE FROM sample_windows WHERE start_ms < ?1",
-            [raw_cutoff.saturating_mul(1000)],
-        )?;
-        let hourly_rows_removed = delete_before(&tx, "hourly_aggregates", hourly_cutoff)?;
+        let raw_rows_removed = delete_all_before(&tx, &RAW_TABLES, raw_cutoff)?;
+        let hourly_rows_removed = delete_all_before(&tx, &HOURLY_TABLES, hourly_cutoff)?;
         let raw_kept_since = raise_horizon(&tx, RAW_HORIZON_KEY, raw_cutoff)?;
         let hourly_kept_since = raise_horizon(&tx, HOURLY_HORIZON_KEY, hourly_cutoff)?;
         tx.commit()?;
@@ -234,9 +228,11 @@ impl Store {
         let tx = self.conn.transaction()?;
         match what {
             Purge::All => {
-                USAGE_TABLES
+                RAW_TABLES
                     .iter()
-                    .chain(&["processes", "applications", "domains"])
+                    .chain(&HOURLY_TABLES)
+                    .chain(&DAILY_TABLES)
+                    .chain(&["sample_windows", "processes", "applications", "domains"])
                     .try_for_each(|table| {
                         tx.execute(&format!("DELETE FROM {table}"), []).map(drop)
                     })?;
@@ -246,14 +242,8 @@ impl Store {
                 )?;
             }
             Purge::Before(instant) => {
-                let cutoff = instant.as_second();
-                ["network_samples", "hourly_aggregates", "daily_aggregates"]
-                    .iter()
-                    .try_for_each(|table| delete_before(&tx, table, cutoff).map(drop))?;
-                tx.execute(
-                    "DELETE FROM sample_windows WHERE start_ms < ?1",
-                    [cutoff.saturating_mul(1000)],
-                )?;
+                let tables: Vec<&str> = [&RAW_TABLES[..], &HOURLY_TABLES, &DAILY_TABLES].concat();
+                delete_all_before(&tx, &tables, instant.as_second())?;
             }
         }
         tx.commit()?;
@@ -327,8 +317,19 @@ fn configure(conn: &Connection) -> rusqlite::Result<()> {
     conn.pragma_update(None, "foreign_keys", true)
 }
 
-fn delete_before(conn: &Connection, table: &str, cutoff: i64) -> rusqlite::Result<usize> {
-    conn.execute(&format!("DELETE FROM {table} WHERE ts < ?1"), [cutoff])
+/// Deletes rows starting before `cutoff` from `tables` (and, with the raw table, the sample
+/// windows); returns how many usage rows went.
+fn delete_all_before(conn: &Connection, tables: &[&str], cutoff: i64) -> rusqlite::Result<usize> {
+    if tables.contains(&"network_samples") {
+        conn.execute(
+            "DELETE FROM sample_windows WHERE start_ms < ?1",
+            [cutoff.saturating_mul(1000)],
+        )?;
+    }
+    tables.iter().try_fold(0, |removed, table| {
+        let sql = format!("DELETE FROM {table} WHERE ts < ?1");
+        Ok(removed + conn.execute(&sql, [cutoff])?)
+    })
 }
 
 /// Records that a tier holds no rows before `cutoff`; horizons only move forward.

@@ -11,7 +11,7 @@ use jiff::{Timestamp, ToSpan};
 use rusqlite::types::Value;
 use serde::Serialize;
 
-use super::time::{self, local_date, local_label, Bucket, Tier, TimeRange};
+use super::time::{self, local_date, local_label, Bucket, Level, Tier, TimeRange};
 use super::{Result, Store};
 
 /// Bytes in both directions.
@@ -219,13 +219,13 @@ impl Filter {
         match self {
             Filter::All => "",
             Filter::App(_) => "AND app_id = (SELECT id FROM applications WHERE name = ?3)",
-            Filter::Domain(_) => {
-                "AND domain_id <> 0 AND domain_id IN (SELECT id FROM domains WHERE domain = ?3)"
-            }
-            Filter::Host(_) => {
-                "AND domain_id <> 0 AND domain_id = (SELECT id FROM domains WHERE hostname = ?3)"
-            }
+            Filter::Domain(_) => "AND domain_id IN (SELECT id FROM domains WHERE domain = ?3)",
+            Filter::Host(_) => "AND domain_id = (SELECT id FROM domains WHERE hostname = ?3)",
         }
+    }
+
+    fn needs_hosts(&self) -> bool {
+        matches!(self, Filter::Domain(_) | Filter::Host(_))
     }
 
     fn key(&self) -> Option<&str> {
@@ -266,7 +266,12 @@ impl Store {
         group: Group,
         filter: &Filter,
     ) -> Result<Vec<(i64, Traffic)>> {
-        let hosts_only = if group == Group::Host {
+        let level = if group == Group::Host || filter.needs_hosts() {
+            Level::Hosts
+        } else {
+            Level::Apps
+        };
+        let hosts_only = if level == Level::Hosts {
             "AND domain_id <> 0"
         } else {
             ""
@@ -278,7 +283,7 @@ impl Store {
              {group_by}",
             key = group.column(),
             group_by = group.clause(),
-            table = segment.tier.table(),
+            table = segment.tier.table(level),
             filter = filter.sql(),
         );
         let mut values = vec![Value::Integer(segment.start), Value::Integer(segment.end)];

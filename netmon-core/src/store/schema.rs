@@ -21,7 +21,7 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
     },
     Migration {
         version: 2,
-        sql: V2_PROCESSES_AND_DOMAIN_INDEXES,
+        sql: V2_PROCESSES_AND_INDEXES,
     },
 ];
 
@@ -29,7 +29,8 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
 pub const SCHEMA_VERSION: u32 = 2;
 
 /// Base tables. Times are Unix seconds (UTC); `domain_id` 0 means "no destination tracked".
-/// The three tiers share one row shape keyed by the start of their period.
+/// Raw samples keep the hostname; the hourly and daily tiers keep per-application totals and,
+/// apart, the per-hostname breakdown, so application views never scan hostname rows.
 const V1_BASE: &str = "
 CREATE TABLE applications (
     id INTEGER PRIMARY KEY,
@@ -62,34 +63,50 @@ CREATE TABLE network_samples (
 CREATE TABLE hourly_aggregates (
     ts INTEGER NOT NULL,
     app_id INTEGER NOT NULL,
-    domain_id INTEGER NOT NULL,
     bytes_sent INTEGER NOT NULL,
     bytes_received INTEGER NOT NULL,
     packets_sent INTEGER NOT NULL,
     packets_received INTEGER NOT NULL,
-    PRIMARY KEY (ts, app_id, domain_id)
+    PRIMARY KEY (ts, app_id)
 ) WITHOUT ROWID;
-CREATE INDEX hourly_by_app ON hourly_aggregates (app_id, ts);
 CREATE TABLE daily_aggregates (
     ts INTEGER NOT NULL,
     app_id INTEGER NOT NULL,
-    domain_id INTEGER NOT NULL,
     bytes_sent INTEGER NOT NULL,
     bytes_received INTEGER NOT NULL,
     packets_sent INTEGER NOT NULL,
     packets_received INTEGER NOT NULL,
-    PRIMARY KEY (ts, app_id, domain_id)
+    PRIMARY KEY (ts, app_id)
 ) WITHOUT ROWID;
-CREATE INDEX daily_by_app ON daily_aggregates (app_id, ts);
+CREATE TABLE hourly_domain_aggregates (
+    ts INTEGER NOT NULL,
+    domain_id INTEGER NOT NULL,
+    app_id INTEGER NOT NULL,
+    bytes_sent INTEGER NOT NULL,
+    bytes_received INTEGER NOT NULL,
+    packets_sent INTEGER NOT NULL,
+    packets_received INTEGER NOT NULL,
+    PRIMARY KEY (ts, domain_id, app_id)
+) WITHOUT ROWID;
+CREATE TABLE daily_domain_aggregates (
+    ts INTEGER NOT NULL,
+    domain_id INTEGER NOT NULL,
+    app_id INTEGER NOT NULL,
+    bytes_sent INTEGER NOT NULL,
+    bytes_received INTEGER NOT NULL,
+    packets_sent INTEGER NOT NULL,
+    packets_received INTEGER NOT NULL,
+    PRIMARY KEY (ts, domain_id, app_id)
+) WITHOUT ROWID;
 CREATE TABLE config (
     key TEXT PRIMARY KEY,
     value TEXT NOT NULL
 );
 ";
 
-/// Process details per application (executable path, PIDs seen) and per-domain indexes for
-/// the Domains page.
-const V2_PROCESSES_AND_DOMAIN_INDEXES: &str = "
+/// Process details per application (executable path, PIDs seen), and indexes for the
+/// per-application and per-domain pages.
+const V2_PROCESSES_AND_INDEXES: &str = "
 CREATE TABLE processes (
     id INTEGER PRIMARY KEY,
     app_id INTEGER NOT NULL REFERENCES applications (id) ON DELETE CASCADE,
@@ -100,8 +117,10 @@ CREATE TABLE processes (
     last_seen INTEGER NOT NULL,
     UNIQUE (app_id, name, exe, pid)
 );
-CREATE INDEX hourly_by_domain ON hourly_aggregates (domain_id, ts) WHERE domain_id <> 0;
-CREATE INDEX daily_by_domain ON daily_aggregates (domain_id, ts) WHERE domain_id <> 0;
+CREATE INDEX hourly_by_app ON hourly_aggregates (app_id, ts);
+CREATE INDEX daily_by_app ON daily_aggregates (app_id, ts);
+CREATE INDEX hourly_domain_by_domain ON hourly_domain_aggregates (domain_id, ts);
+CREATE INDEX daily_domain_by_domain ON daily_domain_aggregates (domain_id, ts);
 ";
 
 /// The version stored in the file.

@@ -221,8 +221,10 @@ fn a_version_1_database_upgrades_with_its_data() {
         "INSERT INTO applications VALUES (1, 'Slack', {hour}, {hour});
          INSERT INTO domains VALUES (1, 'www.a.com', 'a.com');
          INSERT INTO network_samples VALUES ({hour}, 1, 1, 5, 50, 1, 1);
-         INSERT INTO hourly_aggregates VALUES ({hour}, 1, 1, 5, 50, 1, 1);
-         INSERT INTO daily_aggregates VALUES ({day}, 1, 1, 5, 50, 1, 1);
+         INSERT INTO hourly_aggregates VALUES ({hour}, 1, 5, 50, 1, 1);
+         INSERT INTO daily_aggregates VALUES ({day}, 1, 5, 50, 1, 1);
+         INSERT INTO hourly_domain_aggregates VALUES ({hour}, 1, 1, 5, 50, 1, 1);
+         INSERT INTO daily_domain_aggregates VALUES ({day}, 1, 1, 5, 50, 1, 1);
          INSERT INTO config VALUES ('note', 'kept');
          PRAGMA user_version = 1;"
     ))
@@ -626,7 +628,7 @@ fn retention_is_idempotent_and_answers_stay_the_same_per_day() {
         hourly_days: 30,
     };
     let first = store.apply_retention(policy, later).unwrap();
-    assert_eq!((first.raw_rows_removed, first.hourly_rows_removed), (6, 6));
+    assert_eq!((first.raw_rows_removed, first.hourly_rows_removed), (6, 6 + 3));
     assert_eq!(
         first.hourly_kept_since,
         local("2025-03-21T00:00").as_second()

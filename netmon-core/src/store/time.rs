@@ -150,12 +150,22 @@ pub(crate) enum Tier {
     Daily,
 }
 
+/// Whether a query needs the hostname of each row or only the application.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Level {
+    Apps,
+    Hosts,
+}
+
 impl Tier {
-    pub(crate) fn table(self) -> &'static str {
-        match self {
-            Tier::Raw => "network_samples",
-            Tier::Hourly => "hourly_aggregates",
-            Tier::Daily => "daily_aggregates",
+    /// The table holding this tier at `level` (raw samples serve both).
+    pub(crate) fn table(self, level: Level) -> &'static str {
+        match (self, level) {
+            (Tier::Raw, _) => "network_samples",
+            (Tier::Hourly, Level::Apps) => "hourly_aggregates",
+            (Tier::Daily, Level::Apps) => "daily_aggregates",
+            (Tier::Hourly, Level::Hosts) => "hourly_domain_aggregates",
+            (Tier::Daily, Level::Hosts) => "daily_domain_aggregates",
         }
     }
 }

@@ -184,18 +184,31 @@ fn write_sample(
     tz: &jiff::tz::TimeZone,
 ) -> Result<usize> {
     let ts = sample.start_ms.div_euclid(1000);
-    let periods = [
-        ("network_samples", ts),
-        ("hourly_aggregates", floor_hour(ts)),
-        ("daily_aggregates", local_day_start(ts, tz)?),
-    ];
+    let (hour, day) = (floor_hour(ts), local_day_start(ts, tz)?);
     let rows = rows_of(sample);
     for (key, counts) in &rows {
         let app_id = ids.apps[key.0];
         let domain_id = key.1.map_or(0, |(host, _)| ids.hosts[host]);
-        periods.iter().try_for_each(|(table, period)| {
-            add_row(tx, table, *period, app_id, domain_id, counts)
-        })?;
+        add_row(tx, "network_samples", &[ts, app_id, domain_id], counts)?;
+        if domain_id != 0 {
+            add_row(
+                tx,
+                "hourly_domain_aggregates",
+                &[hour, domain_id, app_id],
+                counts,
+            )?;
+            add_row(
+                tx,
+                "daily_domain_aggregates",
+                &[day, domain_id, app_id],
+                counts,
+            )?;
+        }
+    }
+    for (app, counts) in per_app(&rows) {
+        let app_id = ids.apps[app];
+        add_row(tx, "hourly_aggregates", &[hour, app_id], &counts)?;
+        add_row(tx, "daily_aggregates", &[day, app_id], &counts)?;
     }
     let total = rows
         .values()
@@ -217,6 +230,16 @@ fn write_sample(
     Ok(rows.len())
 }
 
+/// Rows summed per application, over their hostnames.
+fn per_app<'a>(rows: &BTreeMap<RowKey<'a>, Counts>) -> BTreeMap<&'a str, Counts> {
+    rows.iter()
+        .fold(BTreeMap::new(), |mut apps, ((app, _), counts)| {
+            let sum = apps.entry(*app).or_default();
+            *sum = sum.add(*counts);
+            apps
+        })
+}
+
 /// A sample's usage merged into one row per application and hostname.
 fn rows_of(sample: &Sample) -> BTreeMap<RowKey<'_>, Counts> {
     sample
@@ -234,34 +257,41 @@ fn rows_of(sample: &Sample) -> BTreeMap<RowKey<'_>, Counts> {
         })
 }
 
+/// Adds `counts` to the row of `table` whose key columns (all but the counters, in table
+/// order) are `key`.
 fn add_row(
     tx: &Transaction<'_>,
     table: &str,
-    ts: i64,
-    app_id: i64,
-    domain_id: i64,
+    key: &[i64],
     counts: &Counts,
 ) -> rusqlite::Result<()> {
-    tx.prepare_cached(&format!(
-        "INSERT INTO {table} (ts, app_id, domain_id, bytes_sent, bytes_received,
-                              packets_sent, packets_received)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
-         ON CONFLICT (ts, app_id, domain_id) DO UPDATE SET
+    let columns = match key.len() {
+        2 => "ts, app_id",
+        _ if table == "network_samples" => "ts, app_id, domain_id",
+        _ => "ts, domain_id, app_id",
+    };
+    let placeholders: String = (1..=key.len() + 4)
+        .map(|n| format!("?{n}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let sql = format!(
+        "INSERT INTO {table} ({columns}, bytes_sent, bytes_received, packets_sent, packets_received)
+         VALUES ({placeholders})
+         ON CONFLICT ({columns}) DO UPDATE SET
              bytes_sent = bytes_sent + excluded.bytes_sent,
              bytes_received = bytes_received + excluded.bytes_received,
              packets_sent = packets_sent + excluded.packets_sent,
              packets_received = packets_received + excluded.packets_received"
-    ))?
-    .execute(params![
-        ts,
-        app_id,
-        domain_id,
+    );
+    let counters = [
         counts.bytes_sent,
         counts.bytes_received,
         counts.packets_sent,
-        counts.packets_received
-    ])
-    .map(drop)
+        counts.packets_received,
+    ];
+    tx.prepare_cached(&sql)?
+        .execute(rusqlite::params_from_iter(key.iter().chain(&counters)))
+        .map(drop)
 }
 
 /// Buffers samples and writes them in one transaction per batch.
