@@ -628,7 +628,10 @@ fn retention_is_idempotent_and_answers_stay_the_same_per_day() {
         hourly_days: 30,
     };
     let first = store.apply_retention(policy, later).unwrap();
-    assert_eq!((first.raw_rows_removed, first.hourly_rows_removed), (6, 6 + 3));
+    assert_eq!(
+        (first.raw_rows_removed, first.hourly_rows_removed),
+        (6, 6 + 3)
+    );
     assert_eq!(
         first.hourly_kept_since,
         local("2025-03-21T00:00").as_second()
