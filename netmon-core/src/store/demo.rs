@@ -69,6 +69,8 @@ const APPS: [&str; 50] = [
 ];
 const BROWSERS: usize = 5;
 const DOMAINS: usize = 500;
+/// Sites a browser visits on one day, drawn from all the domains.
+const DAILY_SITES: usize = 60;
 const HOST_PREFIXES: [&str; 6] = ["www", "cdn", "api", "static", "media", "video"];
 const SYLLABLES: [&str; 24] = [
     "ka", "lo", "mi", "ne", "ra", "su", "to", "vi", "ba", "de", "fo", "gu", "hi", "jo", "pe",
@@ -262,11 +264,12 @@ impl State {
             rhythm(local.hour(), local.weekday().to_monday_zero_offset())
         });
         let active = self.active_apps(world, activity, start, seconds);
+        let day = start.div_euclid(86_400) as u64;
+        let sites = daily_sites(options.seed, day);
         let usage = active
             .iter()
-            .flat_map(|&(app, rate)| self.usage_of(world, app, rate * seconds as f64))
+            .flat_map(|&(app, rate)| self.usage_of(world, &sites, app, rate * seconds as f64))
             .collect();
-        let day = start.div_euclid(86_400) as u64;
         let processes = active
             .iter()
             .map(|&(app, _)| process_of(app, day, options.seed))
@@ -329,13 +332,19 @@ impl State {
 
     /// Usage rows of one application receiving about `received` bytes, split over
     /// destinations for browsers.
-    fn usage_of(&mut self, world: &World, app: usize, received: f64) -> Vec<Usage> {
+    fn usage_of(
+        &mut self,
+        world: &World,
+        sites: &[usize],
+        app: usize,
+        received: f64,
+    ) -> Vec<Usage> {
         let received = received * (0.5 + self.rng.unit());
         let sent = received * world.upload_share[app];
         let destinations: Vec<Option<Destination>> = if app < BROWSERS {
             (0..1 + self.rng.below(4))
                 .map(|_| {
-                    let hosts = &world.hosts[self.rng.zipf(DOMAINS)];
+                    let hosts = &world.hosts[sites[self.rng.zipf(sites.len())]];
                     Some(hosts[self.rng.below(hosts.len())].clone())
                 })
                 .collect()
@@ -376,6 +385,12 @@ fn rhythm(hour: i8, weekday: i8) -> f64 {
     ];
     let hours = if weekday >= 5 { &WEEKEND } else { &WEEKDAY };
     hours[usize::try_from(hour).unwrap_or(0) % 24]
+}
+
+/// The domains browsed on `day` (days since the epoch), most visited first.
+fn daily_sites(seed: u64, day: u64) -> Vec<usize> {
+    let mut rng = Rng(seed ^ day.wrapping_mul(0x9E37));
+    (0..DAILY_SITES).map(|_| rng.zipf(DOMAINS)).collect()
 }
 
 fn process_of(app: usize, day: u64, seed: u64) -> ProcessSeen {

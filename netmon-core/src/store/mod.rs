@@ -29,6 +29,7 @@ use rusqlite::{params, Connection, ErrorCode, OptionalExtension};
 use crate::paths;
 
 pub use schema::SCHEMA_VERSION;
+
 pub use time::{Bucket, TimeRange};
 pub use writer::{BatchWriter, FlushReport};
 
@@ -116,6 +117,14 @@ pub struct RetentionReport {
     pub raw_kept_since: i64,
     /// Hourly rows start here or later (Unix seconds).
     pub hourly_kept_since: i64,
+}
+
+/// The first and last period start (Unix seconds) held by each tier; `None` when empty.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct TierSpans {
+    pub raw: Option<(i64, i64)>,
+    pub hourly: Option<(i64, i64)>,
+    pub daily: Option<(i64, i64)>,
 }
 
 /// Which history [`Store::purge`] deletes.
@@ -220,6 +229,22 @@ impl Store {
             hourly_rows_removed,
             raw_kept_since,
             hourly_kept_since,
+        })
+    }
+
+    /// What each tier holds, for the status page and retention checks.
+    pub fn tier_spans(&self) -> Result<TierSpans> {
+        let span = |table: &str| -> Result<Option<(i64, i64)>> {
+            let sql = format!("SELECT min(ts), max(ts) FROM {table}");
+            let (first, last): (Option<i64>, Option<i64>) =
+                self.conn
+                    .query_row(&sql, [], |row| Ok((row.get(0)?, row.get(1)?)))?;
+            Ok(first.zip(last))
+        };
+        Ok(TierSpans {
+            raw: span(RAW_TABLES[0])?,
+            hourly: span(HOURLY_TABLES[0])?,
+            daily: span(DAILY_TABLES[0])?,
         })
     }
 
