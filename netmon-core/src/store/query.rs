@@ -463,26 +463,28 @@ impl Store {
              WHERE app_id = ?1 ORDER BY name, exe, last_seen DESC, pid",
         )?;
         let rows = statement.query_map([app_id], |row| {
-            Ok((
-                (row.get::<_, String>(0)?, row.get::<_, String>(1)?),
-                (
-                    row.get::<_, u32>(2)?,
-                    row.get::<_, i64>(3)?,
-                    row.get::<_, i64>(4)?,
-                ),
-            ))
+            let key: ProcessKey = (row.get(0)?, row.get(1)?);
+            let seen = PidSeen {
+                pid: row.get(2)?,
+                first: row.get(3)?,
+                last: row.get(4)?,
+            };
+            Ok((key, seen))
         })?;
         let grouped = rows
             .collect::<rusqlite::Result<Vec<_>>>()?
             .into_iter()
             .fold(
-                BTreeMap::<(String, String), Vec<(u32, i64, i64)>>::new(),
+                BTreeMap::<ProcessKey, Vec<PidSeen>>::new(),
                 |mut groups, (key, seen)| {
                     groups.entry(key).or_default().push(seen);
                     groups
                 },
             );
-        Ok(grouped.into_iter().map(process_info).collect())
+        Ok(grouped
+            .into_iter()
+            .map(|(key, seen)| process_info(key, &seen))
+            .collect())
     }
 
     /// The `limit` registrable domains with the most traffic in `range`.
@@ -632,14 +634,25 @@ fn seconds_range(start: i64, end: i64) -> Result<TimeRange> {
     TimeRange::new(Timestamp::from_second(start)?, Timestamp::from_second(end)?)
 }
 
-fn process_info(((name, exe), seen): ((String, String), Vec<(u32, i64, i64)>)) -> ProcessInfo {
-    let first_seen = seen.iter().map(|(_, first, _)| *first).min().unwrap_or(0);
-    let last_seen = seen.iter().map(|(_, _, last)| *last).max().unwrap_or(0);
+/// A process's name and executable path (empty when unknown).
+type ProcessKey = (String, String);
+
+/// One PID of a process and when it was first and last seen.
+struct PidSeen {
+    pid: u32,
+    first: i64,
+    last: i64,
+}
+
+/// A process from its PIDs, most recent first.
+fn process_info((name, exe): ProcessKey, seen: &[PidSeen]) -> ProcessInfo {
+    let first_seen = seen.iter().map(|pid| pid.first).min().unwrap_or(0);
+    let last_seen = seen.iter().map(|pid| pid.last).max().unwrap_or(0);
     ProcessInfo {
         name,
         exe: Some(exe).filter(|exe| !exe.is_empty()),
         pid_count: seen.len(),
-        pids: seen.iter().take(MAX_PIDS).map(|(pid, _, _)| *pid).collect(),
+        pids: seen.iter().take(MAX_PIDS).map(|pid| pid.pid).collect(),
         first_seen_ms: first_seen.saturating_mul(1000),
         last_seen_ms: last_seen.saturating_mul(1000),
     }
