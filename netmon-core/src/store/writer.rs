@@ -189,26 +189,16 @@ fn write_sample(
     for (key, counts) in &rows {
         let app_id = ids.apps[key.0];
         let domain_id = key.1.map_or(0, |(host, _)| ids.hosts[host]);
-        add_row(tx, "network_samples", &[ts, app_id, domain_id], counts)?;
+        add_row(tx, RAW, &[ts, app_id, domain_id], counts)?;
         if domain_id != 0 {
-            add_row(
-                tx,
-                "hourly_domain_aggregates",
-                &[hour, domain_id, app_id],
-                counts,
-            )?;
-            add_row(
-                tx,
-                "daily_domain_aggregates",
-                &[day, domain_id, app_id],
-                counts,
-            )?;
+            add_row(tx, HOURLY_HOSTS, &[hour, domain_id, app_id], counts)?;
+            add_row(tx, DAILY_HOSTS, &[day, domain_id, app_id], counts)?;
         }
     }
     for (app, counts) in per_app(&rows) {
         let app_id = ids.apps[app];
-        add_row(tx, "hourly_aggregates", &[hour, app_id], &counts)?;
-        add_row(tx, "daily_aggregates", &[day, app_id], &counts)?;
+        add_row(tx, HOURLY_APPS, &[hour, app_id], &counts)?;
+        add_row(tx, DAILY_APPS, &[day, app_id], &counts)?;
     }
     let total = rows
         .values()
@@ -257,19 +247,44 @@ fn rows_of(sample: &Sample) -> BTreeMap<RowKey<'_>, Counts> {
         })
 }
 
-/// Adds `counts` to the row of `table` whose key columns (all but the counters, in table
-/// order) are `key`.
+/// A usage table and its key columns, in the order [`add_row`] takes their values.
+struct Target {
+    table: &'static str,
+    key: &'static str,
+}
+
+const RAW: Target = Target {
+    table: "network_samples",
+    key: "ts, app_id, domain_id",
+};
+const HOURLY_APPS: Target = Target {
+    table: "hourly_aggregates",
+    key: "ts, app_id",
+};
+const DAILY_APPS: Target = Target {
+    table: "daily_aggregates",
+    key: "ts, app_id",
+};
+const HOURLY_HOSTS: Target = Target {
+    table: "hourly_domain_aggregates",
+    key: "ts, domain_id, app_id",
+};
+const DAILY_HOSTS: Target = Target {
+    table: "daily_domain_aggregates",
+    key: "ts, domain_id, app_id",
+};
+
+/// Adds `counts` to the row of `target` whose key columns hold `key`.
 fn add_row(
     tx: &Transaction<'_>,
-    table: &str,
+    target: Target,
     key: &[i64],
     counts: &Counts,
 ) -> rusqlite::Result<()> {
-    let columns = match key.len() {
-        2 => "ts, app_id",
-        _ if table == "network_samples" => "ts, app_id, domain_id",
-        _ => "ts, domain_id, app_id",
-    };
+    let Target {
+        table,
+        key: columns,
+    } = target;
     let placeholders: String = (1..=key.len() + 4)
         .map(|n| format!("?{n}"))
         .collect::<Vec<_>>()
