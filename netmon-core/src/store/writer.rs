@@ -248,31 +248,13 @@ fn rows_of(sample: &Sample) -> BTreeMap<RowKey<'_>, Counts> {
 }
 
 /// A usage table and its key columns, in the order [`add_row`] takes their values.
-struct Target {
-    table: &'static str,
-    key: &'static str,
-}
+type Target = (&'static str, &'static str);
 
-const RAW: Target = Target {
-    table: "network_samples",
-    key: "ts, app_id, domain_id",
-};
-const HOURLY_APPS: Target = Target {
-    table: "hourly_aggregates",
-    key: "ts, app_id",
-};
-const DAILY_APPS: Target = Target {
-    table: "daily_aggregates",
-    key: "ts, app_id",
-};
-const HOURLY_HOSTS: Target = Target {
-    table: "hourly_domain_aggregates",
-    key: "ts, domain_id, app_id",
-};
-const DAILY_HOSTS: Target = Target {
-    table: "daily_domain_aggregates",
-    key: "ts, domain_id, app_id",
-};
+const RAW: Target = ("network_samples", "ts, app_id, domain_id");
+const HOURLY_APPS: Target = ("hourly_aggregates", "ts, app_id");
+const DAILY_APPS: Target = ("daily_aggregates", "ts, app_id");
+const HOURLY_HOSTS: Target = ("hourly_domain_aggregates", "ts, domain_id, app_id");
+const DAILY_HOSTS: Target = ("daily_domain_aggregates", "ts, domain_id, app_id");
 
 /// Adds `counts` to the row of `target` whose key columns hold `key`.
 fn add_row(
@@ -281,10 +263,7 @@ fn add_row(
     key: &[i64],
     counts: &Counts,
 ) -> rusqlite::Result<()> {
-    let Target {
-        table,
-        key: columns,
-    } = target;
+    let (table, columns) = target;
     let placeholders: String = (1..=key.len() + 4)
         .map(|n| format!("?{n}"))
         .collect::<Vec<_>>()
