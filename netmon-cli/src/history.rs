@@ -60,8 +60,9 @@ impl History {
         if self.pending.is_empty() {
             return;
         }
-        let batch: Vec<Sample> = self.pending.iter().cloned().collect();
-        match self.store.write(&batch) {
+        // The queue itself is the batch: no copy of the samples.
+        let batch = self.pending.make_contiguous();
+        match self.store.write(batch) {
             Ok(summary) => {
                 tracing::debug!(
                     samples = summary.samples,
