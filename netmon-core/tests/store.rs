@@ -576,3 +576,55 @@ fn the_current_rate_is_the_newest_sample() {
     assert_eq!(rate.received_per_second, 2000.0);
     assert_eq!(rate.sent_per_second, 100.0);
 }
+
+#[test]
+fn export_streams_every_row_of_every_tier_with_the_stored_totals() {
+    let mut store = Store::in_memory(zone()).unwrap();
+    let now = ny("2026-11-24T12:00:00");
+    let samples: Vec<Sample> = (0..40 * 24)
+        .map(|hour| now - (hour + 1) * HOUR)
+        .map(|start| {
+            sample(
+                start,
+                &[
+                    ("zen", Direction::Received, 1000),
+                    ("mail", Direction::Sent, 10),
+                ],
+            )
+        })
+        .collect();
+    store.write(&samples).unwrap();
+    store.apply_retention(now, 7, 30).unwrap();
+
+    let mut rows = Vec::new();
+    let count = store
+        .export(all_time(), |row| {
+            rows.push(row);
+            Ok::<_, StoreError>(())
+        })
+        .unwrap();
+    assert_eq!(count as usize, rows.len());
+    let durations: std::collections::BTreeSet<i64> = rows.iter().map(|r| r.duration_ms).collect();
+    assert_eq!(
+        durations.into_iter().collect::<Vec<_>>(),
+        vec![5000, HOUR, DAY],
+        "raw, hourly and daily rows are all exported"
+    );
+    let sum = |app: &str, direction: Direction| -> u64 {
+        rows.iter()
+            .filter(|r| r.app == app && r.direction == direction)
+            .map(|r| r.bytes)
+            .sum()
+    };
+    assert_eq!(sum("zen", Direction::Received), 40 * 24 * 1000);
+    assert_eq!(sum("mail", Direction::Sent), 40 * 24 * 10);
+    assert!(rows
+        .windows(2)
+        .all(|pair| pair[0].start_ms <= pair[1].start_ms));
+
+    let stopped = store.export(all_time(), |_| Err(StoreError::Time("stop".into())));
+    assert!(
+        stopped.is_err(),
+        "an error from the callback stops the export"
+    );
+}

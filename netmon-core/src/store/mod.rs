@@ -8,6 +8,7 @@
 //! a range; each tier only holds times the finer tiers no longer do.
 
 pub mod demo;
+mod export;
 mod query;
 mod retention;
 mod schema;
@@ -19,6 +20,7 @@ use std::path::{Path, PathBuf};
 use jiff::tz::TimeZone;
 use rusqlite::functions::FunctionFlags;
 
+pub use export::ExportRow;
 pub use query::{
     bucket_for_span, AppDetail, AppTotal, CurrentRate, DomainTotal, Heatmap, HostTotal,
     MonthComparison, ProcessRecord, Range, Summary, TierSpans, TimelinePoint, Totals, WeekTotal,

@@ -164,3 +164,11 @@ pub(crate) fn direction_code(direction: Direction) -> i64 {
         Direction::Sent => 1,
     }
 }
+
+/// The direction a stored code stands for (the inverse of [`direction_code`]).
+pub(crate) fn direction_of(code: i64) -> Direction {
+    match code {
+        1 => Direction::Sent,
+        _ => Direction::Received,
+    }
+}
