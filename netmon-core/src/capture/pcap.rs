@@ -2,6 +2,7 @@
 //! `pktap` pseudo-interface, whose records name each packet's process ([`super::pktap`]).
 
 use std::os::fd::{AsRawFd, RawFd};
+use std::path::Path;
 
 use pcap::{Active, Capture};
 
@@ -152,6 +153,32 @@ impl PcapSource {
             }
         }
         Ok(())
+    }
+}
+
+/// Reads a saved capture (a `.pcap` file of any link type netmon reads, PKTAP included) and
+/// passes each record to `each` as the live source would observe it; returns how many records
+/// were read. Lets captures taken elsewhere (a Mac's `pktap`) be replayed and examined.
+pub fn read_file(path: &Path, mut each: impl FnMut(Observation)) -> Result<u64, CaptureError> {
+    let device = path.display().to_string();
+    let failed = |error: pcap::Error| CaptureError::Failed {
+        device: device.clone(),
+        detail: error.to_string(),
+    };
+    let mut capture = Capture::from_file(path).map_err(failed)?;
+    let dlt = capture.get_datalink().0;
+    let mut frames = Frames::of_dlt(dlt).ok_or_else(|| CaptureError::UnsupportedLink {
+        device: device.clone(),
+        dlt,
+    })?;
+    let mut count = 0;
+    loop {
+        match capture.next_packet() {
+            Ok(frame) => each(frames.observe(frame.data, frame.header.len)),
+            Err(pcap::Error::NoMorePackets) => return Ok(count),
+            Err(error) => return Err(failed(error)),
+        }
+        count += 1;
     }
 }
 

@@ -1,0 +1,185 @@
+//! PKTAP captures read from `.pcap` files (link type 258, LINKTYPE_PKTAP) through the same path
+//! as the live macOS source. The files are built here from the documented `struct pktap_header`
+//! layout (see `capture::pktap`); every Mac writes it little-endian.
+
+use std::net::IpAddr;
+use std::path::Path;
+
+use etherparse::PacketBuilder;
+use netmon_core::capture::{pcap::read_file, pktap::LINKTYPE_PKTAP, Observation};
+use netmon_core::packet::Transport;
+use pcap::{Capture, Linktype, Packet, PacketHeader};
+use proptest::prelude::*;
+
+const DLT_EN10MB: u32 = 1;
+const DLT_RAW: u32 = 12;
+const HEADER_LEN: usize = 156;
+
+/// A PKTAP header for a packet of link type `dlt`, owned by `pid`/`comm`, done for `epid`/`ecomm`.
+fn pktap_header(dlt: u32, pid: i32, comm: &str, epid: i32, ecomm: &str) -> Vec<u8> {
+    let mut header = vec![0u8; HEADER_LEN];
+    let mut put = |at: usize, bytes: &[u8]| header[at..at + bytes.len()].copy_from_slice(bytes);
+    put(0, &(HEADER_LEN as u32).to_le_bytes()); // pth_length
+    put(4, &1u32.to_le_bytes()); // pth_type_next: packet
+    put(8, &dlt.to_le_bytes()); // pth_dlt
+    put(12, b"en0"); // pth_ifname
+    put(36, &2u32.to_le_bytes()); // pth_flags: outbound
+    put(52, &pid.to_le_bytes()); // pth_pid
+    put(56, comm.as_bytes()); // pth_comm
+    put(84, &epid.to_le_bytes()); // pth_epid
+    put(88, ecomm.as_bytes()); // pth_ecomm
+    header
+}
+
+fn ethernet_tcp_v4(payload: usize) -> Vec<u8> {
+    let mut frame = Vec::new();
+    PacketBuilder::ethernet2([1; 6], [2; 6])
+        .ipv4([192, 168, 1, 5], [17, 253, 144, 10], 64)
+        .tcp(53000, 443, 1, 65535)
+        .write(&mut frame, &vec![0; payload])
+        .unwrap();
+    frame
+}
+
+fn raw_udp_v6(payload: usize) -> Vec<u8> {
+    let mut packet = Vec::new();
+    PacketBuilder::ipv6([0xfd; 16], [0x20; 16], 64)
+        .udp(5353, 443)
+        .write(&mut packet, &vec![1; payload])
+        .unwrap();
+    packet
+}
+
+/// Writes `records` to a LINKTYPE_PKTAP pcap file at `path`.
+fn write_pcap(path: &Path, records: &[Vec<u8>]) {
+    let dead = Capture::dead(Linktype(LINKTYPE_PKTAP)).unwrap();
+    let mut file = dead.savefile(path).unwrap();
+    records.iter().for_each(|record| {
+        let len = u32::try_from(record.len()).unwrap();
+        let header = PacketHeader {
+            ts: libc::timeval {
+                tv_sec: 1_764_000_000,
+                tv_usec: 0,
+            },
+            caplen: len,
+            len,
+        };
+        file.write(&Packet::new(&header, record));
+    });
+    file.flush().unwrap();
+}
+
+fn read_all(path: &Path) -> Vec<Observation> {
+    let mut observations = Vec::new();
+    let count = read_file(path, |observation| observations.push(observation)).unwrap();
+    assert_eq!(count as usize, observations.len());
+    observations
+}
+
+fn record(header: Vec<u8>, packet: Vec<u8>) -> Vec<u8> {
+    header.into_iter().chain(packet).collect()
+}
+
+#[test]
+fn ipv4_and_ipv6_packets_are_read_with_their_processes() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("pktap.pcap");
+    let v4 = ethernet_tcp_v4(100);
+    let v6 = raw_udp_v6(30);
+    write_pcap(
+        &path,
+        &[
+            record(pktap_header(DLT_EN10MB, 812, "curl", 812, "curl"), v4),
+            record(
+                pktap_header(DLT_RAW, 97, "nsurlsessiond", 4242, "Music"),
+                v6,
+            ),
+            record(pktap_header(DLT_RAW, 0, "", 0, ""), raw_udp_v6(10)),
+        ],
+    );
+
+    let observations = read_all(&path);
+    assert_eq!(observations.len(), 3);
+    let Observation::OwnedPacket(meta, process) = &observations[0] else {
+        panic!("IPv4 record: {:?}", observations[0]);
+    };
+    assert_eq!((process.pid, process.name.as_str()), (812, "curl"));
+    assert_eq!(meta.src, "192.168.1.5".parse::<IpAddr>().unwrap());
+    assert_eq!(meta.ip_len, 20 + 20 + 100);
+    assert!(matches!(meta.transport, Transport::Tcp { .. }));
+
+    let Observation::OwnedPacket(meta, process) = &observations[1] else {
+        panic!("IPv6 record: {:?}", observations[1]);
+    };
+    assert_eq!(
+        (process.pid, process.name.as_str()),
+        (4242, "Music"),
+        "the effective process gets the bytes a daemon moved for it"
+    );
+    assert!(meta.src.is_ipv6());
+    assert_eq!(meta.ip_len, 40 + 8 + 30);
+
+    assert!(
+        matches!(observations[2], Observation::Packet(_)),
+        "no process in the header: left to the socket tables"
+    );
+}
+
+#[test]
+fn truncated_and_garbage_records_are_unreadable_not_fatal() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bad.pcap");
+    let good = record(
+        pktap_header(DLT_EN10MB, 812, "curl", 812, "curl"),
+        ethernet_tcp_v4(10),
+    );
+    let mut short_length = good.clone();
+    short_length[0..4].copy_from_slice(&8u32.to_le_bytes());
+    let mut not_a_packet = good.clone();
+    not_a_packet[4..8].copy_from_slice(&7u32.to_le_bytes());
+    let mut unknown_link = good.clone();
+    unknown_link[8..12].copy_from_slice(&9999u32.to_le_bytes());
+    write_pcap(
+        &path,
+        &[
+            good[..40].to_vec(),
+            good[..HEADER_LEN + 10].to_vec(),
+            short_length,
+            not_a_packet,
+            unknown_link,
+            vec![0xff; 3],
+            good,
+        ],
+    );
+
+    let observations = read_all(&path);
+    assert_eq!(observations.len(), 7);
+    assert!(observations[..6]
+        .iter()
+        .all(|observation| *observation == Observation::Unreadable));
+    assert!(matches!(observations[6], Observation::OwnedPacket(..)));
+}
+
+#[test]
+fn a_file_that_is_not_a_capture_is_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("not.pcap");
+    std::fs::write(&path, b"this is not a pcap file at all").unwrap();
+    let error = read_file(&path, |_| {}).unwrap_err().to_string();
+    assert!(error.contains("not.pcap"), "{error}");
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    #[test]
+    fn arbitrary_records_never_panic(
+        records in proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..300), 1..20),
+    ) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("fuzz.pcap");
+        write_pcap(&path, &records);
+        let observations = read_all(&path);
+        prop_assert_eq!(observations.len(), records.len());
+    }
+}
