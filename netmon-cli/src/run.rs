@@ -7,8 +7,9 @@ use std::time::Duration;
 use clap::Args;
 use netmon_core::capture::choose::open_source;
 use netmon_core::domains::DomainPolicy;
+use netmon_core::os::{self, privileges};
 use netmon_core::tracker::{Tracker, TrackerOptions};
-use netmon_core::{logging, monitor, os, paths, Config, Paths, Sample};
+use netmon_core::{logging, monitor, paths, Config, Paths, Sample};
 
 use crate::config_cmd::{self, EXIT_CONFIG};
 use crate::history::History;
@@ -18,6 +19,8 @@ use crate::serve::Server;
 const EXIT_UNAVAILABLE: u8 = 69;
 /// Exit code when the database cannot be opened (EX_IOERR).
 const EXIT_IO: u8 = 74;
+/// Exit code when netmon cannot take on the user it should run as (EX_NOPERM).
+const EXIT_NOPERM: u8 = 77;
 use crate::table;
 
 #[derive(Debug, Args)]
@@ -34,15 +37,50 @@ pub struct RunArgs {
     /// Interface to capture on (overrides capture_interface; `any` for all).
     #[arg(long, value_name = "NAME")]
     interface: Option<String>,
+    /// When started as root: the user to run as once capture is open (default: the user sudo
+    /// ran netmon for, from SUDO_UID). Files are then kept in that user's ~/.netmonitor.
+    #[arg(long, value_name = "NAME")]
+    user: Option<String>,
 }
 
 pub fn run(args: RunArgs) -> u8 {
     paths::restrict_umask();
-    let Some((paths, config)) = setup(&args) else {
+    let user = match privileges::target_user(args.user.as_deref()) {
+        Ok(user) => user,
+        Err(error) => {
+            eprintln!("netmon: {error}");
+            return EXIT_NOPERM;
+        }
+    };
+    let Some(paths) = resolve_paths(user.as_ref()) else {
+        return EXIT_CONFIG;
+    };
+    // Capture opens first, with the configuration as it is on disk (nothing written yet), so
+    // that every file netmon creates afterwards belongs to the user it runs for.
+    let Some(config) = setup(&args, read_config(&paths)) else {
+        return EXIT_CONFIG;
+    };
+    let source = match open_source(&config) {
+        Ok(source) => source,
+        Err(error) => {
+            eprintln!("netmon: {error}");
+            return error.exit_code() as u8;
+        }
+    };
+    if let Some(user) = &user {
+        if let Err(error) = privileges::become_user(user) {
+            eprintln!("netmon: {error}");
+            return EXIT_NOPERM;
+        }
+    }
+    let Some(config) = setup(&args, config_cmd::load(&paths)) else {
         return EXIT_CONFIG;
     };
     if let Err(error) = logging::init(&paths, "daemon.log", config.log_level, args.foreground) {
         eprintln!("netmon: cannot set up logging: {error}");
+    }
+    if let Some(user) = &user {
+        tracing::info!(user = %user.name, "capture opened as root; now running as the user");
     }
     let mut history = match History::open(&paths, &config) {
         Ok(history) => history,
@@ -50,14 +88,6 @@ pub fn run(args: RunArgs) -> u8 {
             tracing::error!(%error, "cannot open the database");
             eprintln!("netmon: {}: {error}", paths.database().display());
             return EXIT_IO;
-        }
-    };
-    let source = match open_source(&config) {
-        Ok(source) => source,
-        Err(error) => {
-            tracing::error!(%error, "capture could not start");
-            eprintln!("netmon: {error}");
-            return error.exit_code() as u8;
         }
     };
     let controls = monitor::Controls::default();
@@ -103,12 +133,28 @@ pub fn run(args: RunArgs) -> u8 {
     }
 }
 
-/// Paths and configuration, with the command-line overrides validated like the file's keys.
-fn setup(args: &RunArgs) -> Option<(Paths, Config)> {
-    let paths = Paths::resolve()
+/// Where netmon's files are: `$NETMON_HOME`, else `.netmonitor` in the home of the user netmon
+/// runs for.
+fn resolve_paths(user: Option<&privileges::User>) -> Option<Paths> {
+    Paths::resolve_for(user.map(|user| user.home.as_path()))
         .map_err(|error| eprintln!("netmon: {error}"))
-        .ok()?;
-    let mut config = config_cmd::load(&paths)?;
+        .ok()
+}
+
+/// The configuration file as it is, or the defaults when there is none; writes nothing.
+fn read_config(paths: &Paths) -> Option<Config> {
+    let path = paths.config();
+    if !path.exists() {
+        return Some(Config::default());
+    }
+    Config::load(&path)
+        .map_err(|error| eprintln!("netmon: {error}"))
+        .ok()
+}
+
+/// The configuration with the command-line overrides, validated like the file's keys.
+fn setup(args: &RunArgs, config: Option<Config>) -> Option<Config> {
+    let mut config = config?;
     let overrides = [
         ("sampling_interval_seconds", args.interval.map(Into::into)),
         (
@@ -123,7 +169,7 @@ fn setup(args: &RunArgs) -> Option<(Paths, Config)> {
         .map(|problem| problem.to_string())
         .collect();
     if problems.is_empty() {
-        Some((paths, config))
+        Some(config)
     } else {
         problems
             .iter()

@@ -42,9 +42,16 @@ pub enum PathsError {
 impl Paths {
     /// `$NETMON_HOME` when set and not empty, else `~/.netmonitor`.
     pub fn resolve() -> Result<Self, PathsError> {
+        Self::resolve_for(None)
+    }
+
+    /// `$NETMON_HOME` when set and not empty, else `.netmonitor` in `user_home` (the home of
+    /// the user netmon runs for) or, without one, in this process's home directory.
+    pub fn resolve_for(user_home: Option<&std::path::Path>) -> Result<Self, PathsError> {
         std::env::var_os(HOME_ENV)
             .filter(|value| !value.is_empty())
             .map(PathBuf::from)
+            .or_else(|| user_home.map(|home| home.join(".netmonitor")))
             .or_else(|| {
                 directories::BaseDirs::new().map(|dirs| dirs.home_dir().join(".netmonitor"))
             })

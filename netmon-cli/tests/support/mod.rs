@@ -219,6 +219,7 @@ impl Lab {
         command
             .args(["run", "--json", "--interval", &interval_seconds.to_string()])
             .env("NETMON_HOME", &home)
+            .env_remove("SUDO_UID")
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
         Netmon::start(command)
@@ -245,7 +246,8 @@ pub struct Netmon {
 }
 
 impl Netmon {
-    fn start(mut command: Command) -> Netmon {
+    /// Starts `command` (a `netmon run --json`) and reads the samples it prints.
+    pub fn start(mut command: Command) -> Netmon {
         let mut child = command.spawn().expect("start netmon");
         let stdout = child.stdout.take().expect("netmon stdout");
         let stderr = child.stderr.take().expect("netmon stderr");
@@ -265,6 +267,11 @@ impl Netmon {
             samples,
             stderr: Some(stderr),
         }
+    }
+
+    /// The process id of netmon.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     /// Waits for the first sample: capture is running.

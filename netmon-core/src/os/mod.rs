@@ -5,6 +5,8 @@
 pub mod linux;
 #[cfg(target_os = "macos")]
 pub mod macos;
+#[cfg(unix)]
+pub mod privileges;
 
 use crate::attribution::SocketOwners;
 
