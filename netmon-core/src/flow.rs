@@ -15,6 +15,16 @@ pub struct FlowKey {
     pub remote: SocketAddr,
 }
 
+impl FlowKey {
+    pub fn new(protocol: u8, local: SocketAddr, remote: SocketAddr) -> Self {
+        Self {
+            protocol,
+            local,
+            remote,
+        }
+    }
+}
+
 /// Where a packet belongs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Placement {

@@ -110,35 +110,27 @@ mod tests {
     use super::*;
     use std::net::{TcpListener, TcpStream, UdpSocket};
 
-    fn flow(protocol: u8, local: SocketAddr, remote: SocketAddr) -> FlowKey {
-        FlowKey {
-            protocol,
-            local,
-            remote,
-        }
-    }
-
     #[test]
     fn finds_tcp_udp_and_listening_sockets() {
         let mut diag = SockDiag::open().unwrap();
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
-        let connected = flow(6, client.local_addr().unwrap(), client.peer_addr().unwrap());
+        let connected = FlowKey::new(6, client.local_addr().unwrap(), client.peer_addr().unwrap());
         assert!(diag.inode(&connected).unwrap().is_some());
-        let to_listener = flow(
+        let to_listener = FlowKey::new(
             6,
             listener.local_addr().unwrap(),
             "127.0.0.9:4000".parse().unwrap(),
         );
         assert!(diag.inode(&to_listener).unwrap().is_some());
         let udp = UdpSocket::bind("127.0.0.1:0").unwrap();
-        let unconnected = flow(
+        let unconnected = FlowKey::new(
             17,
             udp.local_addr().unwrap(),
             "127.0.0.9:53".parse().unwrap(),
         );
         assert!(diag.inode(&unconnected).unwrap().is_some());
-        let nothing = flow(
+        let nothing = FlowKey::new(
             6,
             "127.0.0.1:1".parse().unwrap(),
             "127.0.0.1:2".parse().unwrap(),
@@ -152,7 +144,7 @@ mod tests {
             return; // this machine has no IPv6 loopback
         };
         let client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
-        let key = flow(6, client.local_addr().unwrap(), client.peer_addr().unwrap());
+        let key = FlowKey::new(6, client.local_addr().unwrap(), client.peer_addr().unwrap());
         assert!(SockDiag::open().unwrap().inode(&key).unwrap().is_some());
     }
 }

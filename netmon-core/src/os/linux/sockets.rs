@@ -156,15 +156,7 @@ fn process_info(pid: u32) -> Option<ProcessInfo> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
-
-    fn flow(protocol: u8, local: SocketAddr, remote: SocketAddr) -> FlowKey {
-        FlowKey {
-            protocol,
-            local,
-            remote,
-        }
-    }
+    use std::net::{TcpListener, TcpStream, UdpSocket};
 
     #[test]
     fn finds_this_process_for_its_own_sockets() {
@@ -172,13 +164,13 @@ mod tests {
         let client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
         let udp = UdpSocket::bind("127.0.0.1:0").unwrap();
         let flows = [
-            flow(6, client.local_addr().unwrap(), client.peer_addr().unwrap()),
-            flow(
+            FlowKey::new(6, client.local_addr().unwrap(), client.peer_addr().unwrap()),
+            FlowKey::new(
                 17,
                 udp.local_addr().unwrap(),
                 "127.0.0.9:53".parse().unwrap(),
             ),
-            flow(
+            FlowKey::new(
                 6,
                 "127.0.0.1:1".parse().unwrap(),
                 "127.0.0.1:2".parse().unwrap(),
@@ -196,7 +188,7 @@ mod tests {
     #[test]
     fn a_closed_socket_has_no_owner() {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let key = flow(
+        let key = FlowKey::new(
             6,
             listener.local_addr().unwrap(),
             "127.0.0.1:9".parse().unwrap(),
