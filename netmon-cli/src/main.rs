@@ -99,6 +99,9 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if !matches!(cli.command, Command::Run(_)) {
+        die_quietly_on_closed_pipe();
+    }
     let code = match cli.command {
         Command::Run(args) => run::run(args),
         Command::Status(args) => status::run(args),
@@ -120,4 +123,14 @@ fn main() -> ExitCode {
         Command::DemoData(args) => demo::run(args),
     };
     ExitCode::from(code)
+}
+
+/// `netmon apps | head` ends quietly when `head` closes the pipe, like other Unix tools (the
+/// daemon keeps Rust's default of ignoring SIGPIPE: its sockets must not kill it).
+fn die_quietly_on_closed_pipe() {
+    #[cfg(unix)]
+    // SAFETY: restores the default SIGPIPE disposition before any thread is started.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
 }

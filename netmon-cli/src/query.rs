@@ -210,7 +210,12 @@ pub fn heatmap(args: HeatmapArgs) -> u8 {
         let grid = store.heatmap(range)?;
         let max = grid.iter().flatten().copied().max().unwrap_or(0);
         let json = json!({ "weekdays": WEEKDAYS, "bytes": grid, "max_bytes": max });
-        let hours: String = (0..24).map(|hour| format!("{:<2}", hour % 100)).collect();
+        let hours: String = (0..24)
+            .map(|hour| match hour % 2 {
+                0 => format!("{hour:<2}"),
+                _ => "  ".into(),
+            })
+            .collect();
         let text = std::iter::once(format!("     {}\n", hours.trim_end()))
             .chain(WEEKDAYS.iter().zip(grid.iter()).map(|(day, cells)| {
                 let line: String = cells
