@@ -69,6 +69,22 @@ struct Record<'a> {
     packets: u64,
 }
 
+/// The fields of [`Record`], in order.
+const USAGE_HEADERS: &[&str] = &[
+    "start_ms",
+    "start",
+    "duration_ms",
+    "app",
+    "host",
+    "domain",
+    "direction",
+    "bytes",
+    "packets",
+];
+
+/// The fields of [`TotalRecord`], in order.
+const TOTAL_HEADERS: &[&str] = &["name", "sent", "received"];
+
 /// One CSV/JSON record of a total.
 #[derive(Debug, Serialize)]
 struct TotalRecord<'a> {
@@ -263,7 +279,7 @@ fn usage(
     progress: &Progress,
 ) -> Result<u64, ExportError> {
     let mut written = 0u64;
-    let mut writer = Writer::new(format, sink)?;
+    let mut writer = Writer::new(format, sink, USAGE_HEADERS)?;
     store.export(range, |row: ExportRow| -> Result<(), ExportError> {
         if !in_tier(&row, what) {
             return Ok(());
@@ -294,7 +310,7 @@ fn totals(store: &Store, range: Range, args: &ExportArgs, sink: impl Write) -> R
             .map(|domain| (domain.domain, domain.sent, domain.received))
             .collect()
     };
-    let mut writer = Writer::new(args.format, sink)?;
+    let mut writer = Writer::new(args.format, sink, TOTAL_HEADERS)?;
     rows.iter().try_for_each(|(name, sent, received)| {
         writer.write(&TotalRecord {
             name,
@@ -313,9 +329,16 @@ enum Writer<W: Write> {
 }
 
 impl<W: Write> Writer<W> {
-    fn new(format: Format, mut sink: W) -> Result<Self, ExportError> {
+    /// A writer whose CSV starts with `headers` (also when no row follows).
+    fn new(format: Format, mut sink: W, headers: &[&str]) -> Result<Self, ExportError> {
         Ok(match format {
-            Format::Csv => Self::Csv(csv::Writer::from_writer(sink)),
+            Format::Csv => {
+                let mut writer = csv::WriterBuilder::new()
+                    .has_headers(false)
+                    .from_writer(sink);
+                writer.write_record(headers)?;
+                Self::Csv(writer)
+            }
             Format::Json => {
                 sink.write_all(b"[")?;
                 Self::Json { sink, first: true }
