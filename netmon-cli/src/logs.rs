@@ -101,8 +101,10 @@ fn follow(path: &Path, mut file: File, mut offset: u64, out: &mut impl Write) ->
     let mut buffer = Vec::new();
     loop {
         std::thread::sleep(Duration::from_millis(200));
-        let length = std::fs::metadata(path).map(|meta| meta.len()).unwrap_or(0);
-        if length < offset {
+        let Ok(current) = std::fs::metadata(path) else {
+            continue; // between rotation's rename and the new file
+        };
+        if current.len() < offset || replaced(&file, &current) {
             file = File::open(path)?;
             offset = 0;
         }
@@ -114,6 +116,20 @@ fn follow(path: &Path, mut file: File, mut offset: u64, out: &mut impl Write) ->
             out.flush()?;
         }
     }
+}
+
+/// Whether the file at the path is no longer the one open.
+#[cfg(unix)]
+fn replaced(open: &File, current: &std::fs::Metadata) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    open.metadata()
+        .map(|meta| (meta.dev(), meta.ino()) != (current.dev(), current.ino()))
+        .unwrap_or(true)
+}
+
+#[cfg(not(unix))]
+fn replaced(_open: &File, _current: &std::fs::Metadata) -> bool {
+    false
 }
 
 #[cfg(test)]
