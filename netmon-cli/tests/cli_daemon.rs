@@ -1,0 +1,96 @@
+//! The commands that talk to a running daemon (`status`, `top`, `config set`, `doctor`'s port
+//! check), against a real `netmon run` capturing on the loopback interface (needs root).
+
+mod cli_support;
+
+use std::process::{Child, Stdio};
+use std::time::{Duration, Instant};
+
+use cli_support::{assert_fields, json, stderr, stdout, Home};
+
+/// `netmon run` on `lo`, stopped (SIGTERM) on drop.
+struct Daemon {
+    child: Child,
+}
+
+impl Daemon {
+    fn start(home: &Home) -> Self {
+        let child = home
+            .command(&["run", "--interface", "lo", "--interval", "1"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start netmon run");
+        let daemon = Self { child };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while home.netmon(&["status"]).status.code() != Some(0) {
+            assert!(Instant::now() < deadline, "netmon run did not answer in 30 s");
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        daemon
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn status_top_and_config_with_a_running_daemon() {
+    let home = Home::seeded();
+    let port = cli_support::free_port();
+    home.write_config(&format!("{{\"web_server_port\": {port}}}"));
+    let _daemon = Daemon::start(&home);
+
+    let status = json(&home.netmon(&["status", "--json"]));
+    assert_eq!(status["running"], true);
+    assert_fields(
+        &status["daemon"],
+        &[
+            "version", "capture_source", "privileged", "uptime_seconds", "samples", "paused",
+            "last_error", "database_bytes",
+        ],
+    );
+    assert!(status["daemon"]["capture_source"].as_str().unwrap().contains("lo"), "{status}");
+    let text = stdout(&home.netmon(&["status"]));
+    assert!(text.starts_with(&format!("netmon is running on http://127.0.0.1:{port}\ncapture:  ")), "{text}");
+    assert!(text.contains("today:    ↓ 4.5 MB"), "{text}");
+
+    let sample = json(&home.netmon(&["top", "--once", "--json"]));
+    assert_fields(
+        &sample,
+        &[
+            "start_ms", "end_ms", "received_bytes_per_second", "sent_bytes_per_second",
+            "packets_per_second", "active_flows", "apps",
+        ],
+    );
+    let table = home.netmon(&["top", "--once"]);
+    assert!(table.status.success(), "{}", stderr(&table));
+    assert!(stdout(&table).starts_with("netmon top — ↓ "), "{}", stdout(&table));
+    assert!(stdout(&table).lines().nth(1).unwrap().starts_with("APPLICATION"));
+
+    let live = home.netmon(&["config", "set", "high_usage_threshold_gb", "5"]);
+    assert!(stdout(&live).contains("applied to the running netmon"), "{}{}", stdout(&live), stderr(&live));
+    let restart = home.netmon(&["config", "set", "log_level", "DEBUG"]);
+    assert!(stdout(&restart).contains("takes effect when netmon restarts"), "{}{}", stdout(&restart), stderr(&restart));
+    let saved: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(home.paths().config()).unwrap()).unwrap();
+    assert_eq!(saved["high_usage_threshold_gb"], 5.0);
+    assert_eq!(saved["log_level"], "DEBUG");
+
+    let doctor = json(&home.netmon(&["doctor", "--json"]));
+    let port_check = doctor["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|check| check["check"] == "port")
+        .unwrap()
+        .clone();
+    assert_eq!(port_check["status"], "pass");
+    assert!(port_check["detail"].as_str().unwrap().contains("held by the running netmon"), "{port_check}");
+}
