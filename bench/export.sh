@@ -41,7 +41,8 @@ for case in "7d csv" "all csv" "all json"; do
   range=()
   [[ $since != all ]] && range=(--since "$since")
   read -r rss seconds < <(measure export --format "$format" "${range[@]}" -o "$out")
-  rows=$(($(wc -l <"$out") - 1))
+  # CSV: one header line; JSON: the "[" and "]" lines.
+  rows=$(($(wc -l <"$out") - $([[ $format == csv ]] && echo 1 || echo 2)))
   size=$(stat -c %s "$out")
   printf '%-4s %-4s rows=%-9s file=%-5s MiB  peak_rss=%-6s KiB  time=%ss\n' \
     "$since" "$format" "$rows" "$((size / 1024 / 1024))" "$rss" "$seconds"

@@ -103,7 +103,10 @@ fn set(paths: &Paths, key: &str, text: &str) -> Result<(), u8> {
         (true, false) | (false, false) => "takes effect when netmon starts",
         (false, true) => "applied to the running netmon",
     };
-    println!("{key} = {value}: saved to {}; {when}", paths.config().display());
+    println!(
+        "{key} = {value}: saved to {}; {when}",
+        paths.config().display()
+    );
     Ok(())
 }
 
@@ -113,7 +116,10 @@ fn set_through_daemon(port: u16, key: &str, value: &Value) -> Result<(), u8> {
     match daemon::request(port, "PUT", "/api/config", &body) {
         Ok(reply) if reply.status == 200 => Ok(()),
         Ok(reply) => {
-            eprintln!("netmon: the running netmon refused the change: {}", reply.body);
+            eprintln!(
+                "netmon: the running netmon refused the change: {}",
+                reply.body
+            );
             Err(EXIT_CONFIG)
         }
         Err(error) => {
@@ -204,7 +210,10 @@ fn report_changes(old: Option<&Config>, new: &Config) {
         .collect();
     println!("config.json is valid; changed: {}", changed.join(", "));
     if !restart.is_empty() {
-        println!("restart netmon for these to take effect: {}", restart.join(", "));
+        println!(
+            "restart netmon for these to take effect: {}",
+            restart.join(", ")
+        );
     }
 }
 
@@ -222,7 +231,10 @@ pub fn load(paths: &Paths) -> Option<Config> {
         }
         Err(error) => {
             eprintln!("netmon: {error}");
-            if matches!(error, ConfigError::Invalid { .. } | ConfigError::Syntax { .. }) {
+            if matches!(
+                error,
+                ConfigError::Invalid { .. } | ConfigError::Syntax { .. }
+            ) {
                 eprintln!("netmon: fix it with `netmon config edit`");
             }
             None

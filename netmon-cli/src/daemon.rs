@@ -83,8 +83,10 @@ pub fn live(
     let mut stream = connect(port)?;
     stream.set_read_timeout(Some(Duration::from_millis(250)))?;
     stream.write_all(
-        format!("GET /api/live HTTP/1.0\r\nHost: 127.0.0.1:{port}\r\nAccept: text/event-stream\r\n\r\n")
-            .as_bytes(),
+        format!(
+            "GET /api/live HTTP/1.0\r\nHost: 127.0.0.1:{port}\r\nAccept: text/event-stream\r\n\r\n"
+        )
+        .as_bytes(),
     )?;
     let mut reader = BufReader::new(stream);
     let mut line = String::new();
@@ -120,7 +122,8 @@ mod tests {
 
     #[test]
     fn parses_status_and_body() {
-        let reply = parse("HTTP/1.0 200 OK\r\ncontent-type: application/json\r\n\r\n{\"a\":1}").unwrap();
+        let reply =
+            parse("HTTP/1.0 200 OK\r\ncontent-type: application/json\r\n\r\n{\"a\":1}").unwrap();
         assert_eq!(reply.status, 200);
         assert_eq!(reply.body, "{\"a\":1}");
         assert!(parse("SSH-2.0-OpenSSH\r\n").is_none());

@@ -125,7 +125,10 @@ fn config(paths: &Paths) -> (Check, Config) {
     let path = paths.config();
     if !path.exists() {
         return (
-            pass("config", format!("{} not written yet; the defaults apply", path.display())),
+            pass(
+                "config",
+                format!("{} not written yet; the defaults apply", path.display()),
+            ),
             Config::default(),
         );
     }
@@ -262,7 +265,10 @@ fn nettop() -> Check {
 fn port(config: &Config, running: bool) -> Check {
     let port = config.web_server_port;
     if running {
-        return pass("port", format!("127.0.0.1:{port} is held by the running netmon"));
+        return pass(
+            "port",
+            format!("127.0.0.1:{port} is held by the running netmon"),
+        );
     }
     match std::net::TcpListener::bind(("127.0.0.1", port)) {
         Ok(_) => pass("port", format!("127.0.0.1:{port} is free")),
@@ -303,18 +309,28 @@ fn database(paths: &Paths) -> Check {
             "database",
             Outcome::Fail,
             format!("{} is not {denied} by this user", path.display()),
-            format!("run as the user who owns it, or: sudo chown $(id -u) {}", path.display()),
+            format!(
+                "run as the user who owns it, or: sudo chown $(id -u) {}",
+                path.display()
+            ),
         );
     }
     match Store::open(&path).and_then(|store| store.integrity_check()) {
         Ok(result) if result == "ok" => pass(
             "database",
-            format!("{} is readable, writable and passes integrity_check", path.display()),
+            format!(
+                "{} is readable, writable and passes integrity_check",
+                path.display()
+            ),
         ),
         Ok(result) => problem(
             "database",
             Outcome::Fail,
-            format!("{} fails integrity_check: {}", path.display(), result.replace('\n', "; ")),
+            format!(
+                "{} fails integrity_check: {}",
+                path.display(),
+                result.replace('\n', "; ")
+            ),
             move_aside,
         ),
         Err(error) => problem("database", Outcome::Fail, error.to_string(), move_aside),
@@ -342,7 +358,9 @@ fn access_problem(path: &Path) -> Option<&'static str> {
 
 /// Whether netmon starts with the system (a systemd unit or a LaunchAgent).
 fn service() -> Check {
-    let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_default();
+    let home = std::env::var_os("HOME")
+        .map(PathBuf::from)
+        .unwrap_or_default();
     let candidates = [
         PathBuf::from("/etc/systemd/system/netmon.service"),
         home.join(".config/systemd/user/netmon.service"),
@@ -376,7 +394,10 @@ fn extension(paths: &Paths, port: u16, running: bool) -> Check {
         .and_then(|modified| SystemTime::now().duration_since(modified).ok())
         .is_some_and(|age| age < Duration::from_secs(3600));
     if reported || logged {
-        pass("extension", "the browser extension reported in the last hour")
+        pass(
+            "extension",
+            "the browser extension reported in the last hour",
+        )
     } else {
         problem(
             "extension",
@@ -403,8 +424,15 @@ fn disk_space(home: &Path) -> Check {
     };
     let text = format!("{} free on {}", units::bytes(free), existing.display());
     match free {
-        free if free < 100_000_000 => problem("disk space", Outcome::Fail, text, "free some space: netmon needs about 1 MB a day"),
-        free if free < 1_000_000_000 => problem("disk space", Outcome::Warn, text, "free some space soon"),
+        free if free < 100_000_000 => problem(
+            "disk space",
+            Outcome::Fail,
+            text,
+            "free some space: netmon needs about 1 MB a day",
+        ),
+        free if free < 1_000_000_000 => {
+            problem("disk space", Outcome::Warn, text, "free some space soon")
+        }
         _ => pass("disk space", text),
     }
 }
@@ -432,8 +460,16 @@ mod tests {
 
     #[test]
     fn a_line_names_the_fix() {
-        let text = line(&problem("port", Outcome::Fail, "taken", "netmon config set web_server_port 7501"));
-        assert_eq!(text, "FAIL port         taken — fix: netmon config set web_server_port 7501\n");
+        let text = line(&problem(
+            "port",
+            Outcome::Fail,
+            "taken",
+            "netmon config set web_server_port 7501",
+        ));
+        assert_eq!(
+            text,
+            "FAIL port         taken — fix: netmon config set web_server_port 7501\n"
+        );
         assert_eq!(line(&pass("config", "valid")), "ok   config       valid\n");
     }
 }

@@ -286,7 +286,7 @@ fn usage(
         }
         writer.write(&record(&row))?;
         written += 1;
-        if written % 4096 == 0 {
+        if written.is_multiple_of(4096) {
             progress.update(row.start_ms, written);
         }
         Ok(())
@@ -296,7 +296,12 @@ fn usage(
 }
 
 /// Per-application or per-domain totals (small: one row per name).
-fn totals(store: &Store, range: Range, args: &ExportArgs, sink: impl Write) -> Result<u64, ExportError> {
+fn totals(
+    store: &Store,
+    range: Range,
+    args: &ExportArgs,
+    sink: impl Write,
+) -> Result<u64, ExportError> {
     let rows: Vec<(String, u64, u64)> = if args.what == What::Apps {
         store
             .top_apps(range, usize::MAX >> 1)?
@@ -324,7 +329,7 @@ fn totals(store: &Store, range: Range, args: &ExportArgs, sink: impl Write) -> R
 
 /// CSV with a header row, or one JSON array written element by element.
 enum Writer<W: Write> {
-    Csv(csv::Writer<W>),
+    Csv(Box<csv::Writer<W>>),
     Json { sink: W, first: bool },
 }
 
@@ -337,7 +342,7 @@ impl<W: Write> Writer<W> {
                     .has_headers(false)
                     .from_writer(sink);
                 writer.write_record(headers)?;
-                Self::Csv(writer)
+                Self::Csv(Box::new(writer))
             }
             Format::Json => {
                 sink.write_all(b"[")?;

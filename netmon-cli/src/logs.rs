@@ -83,7 +83,11 @@ fn print(path: &Path, args: &LogsArgs) -> std::io::Result<()> {
 /// The last `count` lines of `text`.
 fn tail(text: &str, count: usize) -> &str {
     let starts: Vec<usize> = std::iter::once(0)
-        .chain(text.trim_end_matches('\n').match_indices('\n').map(|(at, _)| at + 1))
+        .chain(
+            text.trim_end_matches('\n')
+                .match_indices('\n')
+                .map(|(at, _)| at + 1),
+        )
         .collect();
     let from = starts
         .len()
@@ -97,7 +101,12 @@ fn tail(text: &str, count: usize) -> &str {
 }
 
 /// Prints what is appended; starts over when the file is rotated (replaced or truncated).
-fn follow(path: &Path, mut file: File, mut offset: u64, out: &mut impl Write) -> std::io::Result<()> {
+fn follow(
+    path: &Path,
+    mut file: File,
+    mut offset: u64,
+    out: &mut impl Write,
+) -> std::io::Result<()> {
     let mut buffer = Vec::new();
     loop {
         std::thread::sleep(Duration::from_millis(200));

@@ -37,10 +37,7 @@ fn purge(args: &PurgeArgs) -> Result<u8, Box<dyn std::error::Error>> {
         .transpose()
         .map_err(|error| format!("--before {error}"))?;
     let what = match before_ms {
-        Some(ms) => format!(
-            "all usage before {}",
-            query::local_time(ms, store.zone())
-        ),
+        Some(ms) => format!("all usage before {}", query::local_time(ms, store.zone())),
         None => "ALL usage history".into(),
     };
     if !args.yes {

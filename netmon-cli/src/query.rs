@@ -147,7 +147,9 @@ pub fn domains(args: DomainsArgs) -> u8 {
     report(&output, &window, |store, range| match &domain {
         Some(domain) => {
             let mut hosts = store.hostnames(domain, range, ALL)?;
-            sort_rows(&mut hosts, sort, |host| (&host.hostname, host.sent, host.received));
+            sort_rows(&mut hosts, sort, |host| {
+                (&host.hostname, host.sent, host.received)
+            });
             hosts.truncate(limit as usize);
             let text = hosts
                 .iter()
@@ -183,16 +185,23 @@ pub fn timeline(args: TimelineArgs) -> u8 {
     let output = &args.output;
     report(output, &args.window, |store, range| {
         let bucket_ms = match &args.bucket {
-            Some(text) => duration_ms(text).ok_or_else(|| {
-                format!("--bucket {text:?}: give a length such as 5m, 1h or 1d")
-            })?,
+            Some(text) => duration_ms(text)
+                .ok_or_else(|| format!("--bucket {text:?}: give a length such as 5m, 1h or 1d"))?,
             None => bucket_for_span(range.end_ms.saturating_sub(range.start_ms)),
         };
         let points = store.timeline(range, bucket_ms)?;
-        let text = header("START") + &points
-            .iter()
-            .map(|point| row(&local_time(point.start_ms, store.zone()), point.sent, point.received, output.bytes))
-            .collect::<String>();
+        let text = header("START")
+            + &points
+                .iter()
+                .map(|point| {
+                    row(
+                        &local_time(point.start_ms, store.zone()),
+                        point.sent,
+                        point.received,
+                        output.bytes,
+                    )
+                })
+                .collect::<String>();
         let json = json!({ "bucket_ms": bucket_ms, "points": points });
         Ok((json, text))
     })
@@ -283,7 +292,8 @@ pub fn window_range(
     now_ms: i64,
     zone: &jiff::tz::TimeZone,
 ) -> Result<Range, String> {
-    let start_ms = since(&window.since, now_ms, zone).map_err(|error| format!("--since {error}"))?;
+    let start_ms =
+        since(&window.since, now_ms, zone).map_err(|error| format!("--since {error}"))?;
     let end_ms = match &window.until {
         Some(text) => since(text, now_ms, zone).map_err(|error| format!("--until {error}"))?,
         None => now_ms + 1,

@@ -47,7 +47,9 @@ pub fn run(args: TopArgs) -> u8 {
             let clear = if redraw { "\x1b[H\x1b[2J" } else { "" };
             format!("{clear}{}", render(&sample, args.limit as usize))
         };
-        let written = stdout.write_all(text.as_bytes()).and_then(|()| stdout.flush());
+        let written = stdout
+            .write_all(text.as_bytes())
+            .and_then(|()| stdout.flush());
         written.is_ok() && !args.once
     });
     match result {
@@ -80,7 +82,12 @@ pub fn render(sample: &Value, limit: usize) -> String {
         .map(|app| {
             format!(
                 "{:<28} {:>12}  {:>12}\n",
-                app["app"].as_str().unwrap_or("?").chars().take(28).collect::<String>(),
+                app["app"]
+                    .as_str()
+                    .unwrap_or("?")
+                    .chars()
+                    .take(28)
+                    .collect::<String>(),
                 rate(&app["received_bytes_per_second"]),
                 rate(&app["sent_bytes_per_second"])
             )

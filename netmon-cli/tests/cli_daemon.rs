@@ -24,7 +24,10 @@ impl Daemon {
         let daemon = Self { child };
         let deadline = Instant::now() + Duration::from_secs(30);
         while home.netmon(&["status"]).status.code() != Some(0) {
-            assert!(Instant::now() < deadline, "netmon run did not answer in 30 s");
+            assert!(
+                Instant::now() < deadline,
+                "netmon run did not answer in 30 s"
+            );
             std::thread::sleep(Duration::from_millis(200));
         }
         daemon
@@ -52,32 +55,72 @@ fn status_top_and_config_with_a_running_daemon() {
     assert_fields(
         &status["daemon"],
         &[
-            "version", "capture_source", "privileged", "uptime_seconds", "samples", "paused",
-            "last_error", "database_bytes",
+            "version",
+            "capture_source",
+            "privileged",
+            "uptime_seconds",
+            "samples",
+            "paused",
+            "last_error",
+            "database_bytes",
         ],
     );
-    assert!(status["daemon"]["capture_source"].as_str().unwrap().contains("lo"), "{status}");
+    assert!(
+        status["daemon"]["capture_source"]
+            .as_str()
+            .unwrap()
+            .contains("lo"),
+        "{status}"
+    );
     let text = stdout(&home.netmon(&["status"]));
-    assert!(text.starts_with(&format!("netmon is running on http://127.0.0.1:{port}\ncapture:  ")), "{text}");
+    assert!(
+        text.starts_with(&format!(
+            "netmon is running on http://127.0.0.1:{port}\ncapture:  "
+        )),
+        "{text}"
+    );
     assert!(text.contains("today:    ↓ 4.5 MB"), "{text}");
 
     let sample = json(&home.netmon(&["top", "--once", "--json"]));
     assert_fields(
         &sample,
         &[
-            "start_ms", "end_ms", "received_bytes_per_second", "sent_bytes_per_second",
-            "packets_per_second", "active_flows", "apps",
+            "start_ms",
+            "end_ms",
+            "received_bytes_per_second",
+            "sent_bytes_per_second",
+            "packets_per_second",
+            "active_flows",
+            "apps",
         ],
     );
     let table = home.netmon(&["top", "--once"]);
     assert!(table.status.success(), "{}", stderr(&table));
-    assert!(stdout(&table).starts_with("netmon top — ↓ "), "{}", stdout(&table));
-    assert!(stdout(&table).lines().nth(1).unwrap().starts_with("APPLICATION"));
+    assert!(
+        stdout(&table).starts_with("netmon top — ↓ "),
+        "{}",
+        stdout(&table)
+    );
+    assert!(stdout(&table)
+        .lines()
+        .nth(1)
+        .unwrap()
+        .starts_with("APPLICATION"));
 
     let live = home.netmon(&["config", "set", "high_usage_threshold_gb", "5"]);
-    assert!(stdout(&live).contains("applied to the running netmon"), "{}{}", stdout(&live), stderr(&live));
+    assert!(
+        stdout(&live).contains("applied to the running netmon"),
+        "{}{}",
+        stdout(&live),
+        stderr(&live)
+    );
     let restart = home.netmon(&["config", "set", "log_level", "DEBUG"]);
-    assert!(stdout(&restart).contains("takes effect when netmon restarts"), "{}{}", stdout(&restart), stderr(&restart));
+    assert!(
+        stdout(&restart).contains("takes effect when netmon restarts"),
+        "{}{}",
+        stdout(&restart),
+        stderr(&restart)
+    );
     let saved: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(home.paths().config()).unwrap()).unwrap();
     assert_eq!(saved["high_usage_threshold_gb"], 5.0);
@@ -92,5 +135,11 @@ fn status_top_and_config_with_a_running_daemon() {
         .unwrap()
         .clone();
     assert_eq!(port_check["status"], "pass");
-    assert!(port_check["detail"].as_str().unwrap().contains("held by the running netmon"), "{port_check}");
+    assert!(
+        port_check["detail"]
+            .as_str()
+            .unwrap()
+            .contains("held by the running netmon"),
+        "{port_check}"
+    );
 }

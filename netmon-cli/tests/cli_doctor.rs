@@ -28,7 +28,11 @@ fn doctor(home: &Home) -> (bool, Vec<Value>) {
     checks.iter().for_each(|check| {
         cli_support::assert_fields(check, &["check", "status", "detail", "fix"]);
         let passed = check["status"] == "pass";
-        assert_eq!(check["fix"].is_null(), passed, "a problem always names its fix: {check}");
+        assert_eq!(
+            check["fix"].is_null(),
+            passed,
+            "a problem always names its fix: {check}"
+        );
     });
     (healthy, checks)
 }
@@ -61,13 +65,23 @@ fn a_healthy_setup_passes() {
     assert!(healthy, "{checks:#?}");
     assert_failing(&checks, &[]);
     for name in ["config", "file modes", "capture", "port", "database"] {
-        assert_eq!(check(&checks, name)["status"], "pass", "{name}: {checks:#?}");
+        assert_eq!(
+            check(&checks, name)["status"],
+            "pass",
+            "{name}: {checks:#?}"
+        );
     }
-    assert!(check(&checks, "port")["detail"].as_str().unwrap().contains(&format!("{port} is free")));
+    assert!(check(&checks, "port")["detail"]
+        .as_str()
+        .unwrap()
+        .contains(&format!("{port} is free")));
     let text = home.netmon(&["doctor"]);
     assert_eq!(text.status.code(), Some(0));
     let text = stdout(&text);
-    assert!(text.lines().any(|line| line.starts_with("ok   database")), "{text}");
+    assert!(
+        text.lines().any(|line| line.starts_with("ok   database")),
+        "{text}"
+    );
     assert_eq!(text.lines().count(), checks.len(), "one line each: {text}");
 }
 
@@ -79,10 +93,19 @@ fn a_bad_config_is_named_with_its_fix() {
     assert!(!healthy);
     assert_failing(&checks, &["config"]);
     let config = check(&checks, "config");
-    assert!(config["detail"].as_str().unwrap().contains("\"web_server_port\": 80 is out of range"), "{config}");
+    assert!(
+        config["detail"]
+            .as_str()
+            .unwrap()
+            .contains("\"web_server_port\": 80 is out of range"),
+        "{config}"
+    );
     assert!(fix(config).contains("netmon config edit"), "{config}");
     let text = stdout(&home.netmon(&["doctor"]));
-    assert!(text.contains("FAIL config") && text.contains("— fix: correct the keys"), "{text}");
+    assert!(
+        text.contains("FAIL config") && text.contains("— fix: correct the keys"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -95,10 +118,17 @@ fn a_readable_file_is_named_with_chmod() {
     assert_failing(&checks, &["file modes"]);
     let modes = check(&checks, "file modes");
     let detail = modes["detail"].as_str().unwrap();
-    assert!(detail.contains(&format!("{} is 644", config.display())), "{modes}");
+    assert!(
+        detail.contains(&format!("{} is 644", config.display())),
+        "{modes}"
+    );
     assert_eq!(
         fix(modes),
-        format!("chmod 700 {}; chmod 600 {}", home.path().display(), config.display())
+        format!(
+            "chmod 700 {}; chmod 600 {}",
+            home.path().display(),
+            config.display()
+        )
     );
 }
 
@@ -110,23 +140,39 @@ fn a_port_taken_by_another_program_is_named() {
     assert_failing(&checks, &["port"]);
     let port_check = check(&checks, "port");
     assert!(
-        port_check["detail"].as_str().unwrap().contains(&format!("127.0.0.1:{port} is used by another program")),
+        port_check["detail"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("127.0.0.1:{port} is used by another program")),
         "{port_check}"
     );
-    assert!(fix(port_check).contains("netmon config set web_server_port 7"), "{port_check}");
+    assert!(
+        fix(port_check).contains("netmon config set web_server_port 7"),
+        "{port_check}"
+    );
 }
 
 #[test]
 fn a_corrupt_database_is_named_with_how_to_start_over() {
     let (home, _) = healthy();
     let database = home.database();
-    std::fs::write(&database, b"this is not an SQLite database, it is a shopping list").unwrap();
+    std::fs::write(
+        &database,
+        b"this is not an SQLite database, it is a shopping list",
+    )
+    .unwrap();
     set_mode(&database, 0o600);
     let (_, checks) = doctor(&home);
     assert_failing(&checks, &["database"]);
     let check = check(&checks, "database");
-    assert!(check["detail"].as_str().unwrap().contains("not a database"), "{check}");
-    assert!(fix(check).contains(&format!("mv {0} {0}.damaged", database.display())), "{check}");
+    assert!(
+        check["detail"].as_str().unwrap().contains("not a database"),
+        "{check}"
+    );
+    assert!(
+        fix(check).contains(&format!("mv {0} {0}.damaged", database.display())),
+        "{check}"
+    );
 }
 
 #[test]
@@ -142,7 +188,9 @@ fn a_damaged_page_fails_integrity_check() {
     let mut bytes = std::fs::read(&database).unwrap();
     assert!(bytes.len() > 40_000, "{}", bytes.len());
     let page = 4096 * 6;
-    bytes[page..page + 4096].iter_mut().for_each(|byte| *byte = 0x5a);
+    bytes[page..page + 4096]
+        .iter_mut()
+        .for_each(|byte| *byte = 0x5a);
     std::fs::write(&database, &bytes).unwrap();
     let (_, checks) = doctor(&home);
     assert_failing(&checks, &["database"]);
@@ -159,16 +207,28 @@ fn no_capture_permission_is_named_with_setcap() {
     let binary = temp.path().join("netmon");
     std::fs::copy(env!("CARGO_BIN_EXE_netmon"), &binary).unwrap();
     let port = cli_support::free_port();
-    std::fs::write(home.join("config.json"), format!("{{\"web_server_port\": {port}}}")).unwrap();
+    std::fs::write(
+        home.join("config.json"),
+        format!("{{\"web_server_port\": {port}}}"),
+    )
+    .unwrap();
     set_mode(&home.join("config.json"), 0o600);
     let chown = Command::new("chown")
         .args(["-R", "65534:65534"])
         .arg(temp.path())
         .status()
         .unwrap();
-    assert!(chown.success(), "this test needs root to switch to the nobody user");
+    assert!(
+        chown.success(),
+        "this test needs root to switch to the nobody user"
+    );
     let output = Command::new("setpriv")
-        .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=-all"])
+        .args([
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            "--inh-caps=-all",
+        ])
         .arg(&binary)
         .args(["doctor", "--json"])
         .env("NETMON_HOME", &home)
@@ -182,7 +242,13 @@ fn no_capture_permission_is_named_with_setcap() {
     let checks = report["checks"].as_array().unwrap();
     assert_failing(checks, &["capture"]);
     let capture = check(checks, "capture");
-    assert!(capture["detail"].as_str().unwrap().contains("not permitted"), "{capture}");
+    assert!(
+        capture["detail"]
+            .as_str()
+            .unwrap()
+            .contains("not permitted"),
+        "{capture}"
+    );
     assert!(fix(capture).contains("setcap cap_net_raw"), "{capture}");
     assert!(fix(capture).contains("sudo netmon run"), "{capture}");
 }

@@ -10,19 +10,29 @@ fn csv_totals(text: &[u8]) -> (u64, u64, usize) {
     let headers = reader.headers().unwrap().clone();
     assert_eq!(
         headers.iter().collect::<Vec<_>>(),
-        ["start_ms", "start", "duration_ms", "app", "host", "domain", "direction", "bytes", "packets"]
+        [
+            "start_ms",
+            "start",
+            "duration_ms",
+            "app",
+            "host",
+            "domain",
+            "direction",
+            "bytes",
+            "packets"
+        ]
     );
-    reader
-        .records()
-        .map(|record| record.unwrap())
-        .fold((0, 0, 0), |(received, sent, rows), record| {
+    reader.records().map(|record| record.unwrap()).fold(
+        (0, 0, 0),
+        |(received, sent, rows), record| {
             let bytes: u64 = record[7].parse().unwrap();
             match &record[6] {
                 "received" => (received + bytes, sent, rows + 1),
                 "sent" => (received, sent + bytes, rows + 1),
                 other => panic!("direction {other:?}"),
             }
-        })
+        },
+    )
 }
 
 #[test]
@@ -39,15 +49,25 @@ fn heavy_history_reimports_to_the_store_totals() {
     assert!(output.status.success(), "{}", stderr(&output));
     let (received, sent, rows) = csv_totals(&std::fs::read(&file).unwrap());
     assert_eq!((received, sent), (totals.received, totals.sent));
-    assert!(stderr(&output).contains(&format!("exported {rows} rows to")), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains(&format!("exported {rows} rows to")),
+        "{}",
+        stderr(&output)
+    );
     let tiers = csv::Reader::from_path(&file)
         .unwrap()
         .records()
         .map(|record| record.unwrap()[2].to_string())
         .collect::<std::collections::BTreeSet<_>>();
-    assert!(tiers.contains("3600000") && tiers.contains("300000"), "{tiers:?}");
+    assert!(
+        tiers.contains("3600000") && tiers.contains("300000"),
+        "{tiers:?}"
+    );
     use std::os::unix::fs::PermissionsExt;
-    assert_eq!(std::fs::metadata(&file).unwrap().permissions().mode() & 0o777, 0o600);
+    assert_eq!(
+        std::fs::metadata(&file).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
 }
 
 #[test]
@@ -63,7 +83,17 @@ fn csv_and_json_carry_the_same_rows() {
     rows_json.iter().for_each(|row| {
         assert_fields(
             row,
-            &["start_ms", "start", "duration_ms", "app", "host", "domain", "direction", "bytes", "packets"],
+            &[
+                "start_ms",
+                "start",
+                "duration_ms",
+                "app",
+                "host",
+                "domain",
+                "direction",
+                "bytes",
+                "packets",
+            ],
         )
     });
     let first = &rows_json[0];
@@ -84,7 +114,10 @@ fn totals_per_app_and_domain() {
         .for_each(|row| assert_fields(row, &["name", "sent", "received"]));
     assert_eq!(apps[0]["name"], "firefox");
     let domains = stdout(&home.netmon(&["export", "--what", "domains"]));
-    assert_eq!(domains, "name,sent,received\nnetflix.com,20000,13000000\ngithub.com,1000,500000\n");
+    assert_eq!(
+        domains,
+        "name,sent,received\nnetflix.com,20000,13000000\ngithub.com,1000,500000\n"
+    );
     let raw = csv_totals(&home.netmon(&["export", "--what", "hourly"]).stdout);
     assert_eq!(raw.2, 0, "nothing has been rolled up");
 }
@@ -94,5 +127,9 @@ fn an_unwritable_output_is_named() {
     let home = Home::seeded();
     let output = home.netmon(&["export", "-o", "/nonexistent/dir/usage.csv"]);
     assert_eq!(output.status.code(), Some(74));
-    assert!(stderr(&output).contains("/nonexistent/dir/usage.csv"), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("/nonexistent/dir/usage.csv"),
+        "{}",
+        stderr(&output)
+    );
 }

@@ -40,10 +40,19 @@ fn apps_as_json_and_tables() {
     let table = stdout(&home.netmon(&["apps"]));
     let lines: Vec<&str> = table.lines().collect();
     assert_eq!(lines.len(), 4, "{table}");
-    assert!(lines[0].starts_with("APPLICATION") && lines[0].contains("RECEIVED"), "{table}");
-    assert!(lines[1].starts_with("zen") && lines[1].contains("4.0 MB"), "{table}");
+    assert!(
+        lines[0].starts_with("APPLICATION") && lines[0].contains("RECEIVED"),
+        "{table}"
+    );
+    assert!(
+        lines[1].starts_with("zen") && lines[1].contains("4.0 MB"),
+        "{table}"
+    );
     let exact = stdout(&home.netmon(&["apps", "--bytes"]));
-    assert!(exact.contains("4020000") && exact.contains("4000000"), "{exact}");
+    assert!(
+        exact.contains("4020000") && exact.contains("4000000"),
+        "{exact}"
+    );
 }
 
 #[test]
@@ -60,7 +69,11 @@ fn apps_take_since_limit_and_sort() {
 
     let bad = home.netmon(&["apps", "--since", "yesterday"]);
     assert_eq!(bad.status.code(), Some(1));
-    assert!(stderr(&bad).contains("--since \"yesterday\": give a duration such as 24h"), "{}", stderr(&bad));
+    assert!(
+        stderr(&bad).contains("--since \"yesterday\": give a duration such as 24h"),
+        "{}",
+        stderr(&bad)
+    );
 }
 
 #[test]
@@ -74,10 +87,16 @@ fn domains_and_their_hostnames() {
         .iter()
         .for_each(|row| assert_fields(row, &["domain", "sent", "received", "hostnames"]));
     assert_eq!(bytes_of(&domains, "domain", "netflix.com", "hostnames"), 2);
-    assert_eq!(bytes_of(&domains, "domain", "netflix.com", "received"), 4_000_000);
+    assert_eq!(
+        bytes_of(&domains, "domain", "netflix.com", "received"),
+        4_000_000
+    );
 
     let hosts = json(&home.netmon(&["domains", "netflix.com", "--json"]));
-    assert_eq!(names(&hosts, "hostname"), ["www.netflix.com", "assets.netflix.com"]);
+    assert_eq!(
+        names(&hosts, "hostname"),
+        ["www.netflix.com", "assets.netflix.com"]
+    );
     hosts
         .as_array()
         .unwrap()
@@ -86,7 +105,10 @@ fn domains_and_their_hostnames() {
 
     let table = stdout(&home.netmon(&["domains"]));
     assert!(table.lines().next().unwrap().ends_with("HOSTS"), "{table}");
-    assert!(table.lines().nth(1).unwrap().starts_with("netflix.com"), "{table}");
+    assert!(
+        table.lines().nth(1).unwrap().starts_with("netflix.com"),
+        "{table}"
+    );
     let none = stdout(&home.netmon(&["domains", "example.org"]));
     assert_eq!(none, "no traffic to example.org in this range\n");
 }
@@ -109,7 +131,11 @@ fn timeline_buckets_add_up() {
     assert_eq!(table.lines().count(), points.len() + 1, "{table}");
     assert!(table.starts_with("START"), "{table}");
     let bad = home.netmon(&["timeline", "--bucket", "soon"]);
-    assert!(stderr(&bad).contains("--bucket \"soon\""), "{}", stderr(&bad));
+    assert!(
+        stderr(&bad).contains("--bucket \"soon\""),
+        "{}",
+        stderr(&bad)
+    );
 }
 
 #[test]
@@ -130,7 +156,10 @@ fn heatmap_cells_add_up() {
     let table = stdout(&home.netmon(&["heatmap"]));
     let lines: Vec<&str> = table.lines().collect();
     assert_eq!(lines.len(), 9, "{table}");
-    assert!(lines[1].starts_with("Mon") && lines[7].starts_with("Sun"), "{table}");
+    assert!(
+        lines[1].starts_with("Mon") && lines[7].starts_with("Sun"),
+        "{table}"
+    );
     assert!(table.contains('█'), "the busiest hour is darkest: {table}");
     assert!(lines[8].contains("9.0 MB"), "{table}");
 }
@@ -145,7 +174,10 @@ fn summary_today_week_month() {
     }
     assert_eq!(summary["today"]["sent"], 28_000);
     let text = stdout(&home.netmon(&["summary", "--bytes"]));
-    assert!(text.starts_with("today") && text.contains("4528000"), "{text}");
+    assert!(
+        text.starts_with("today") && text.contains("4528000"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -153,7 +185,11 @@ fn no_database_is_a_clear_error() {
     let home = Home::empty();
     let output = home.netmon(&["apps"]);
     assert_eq!(output.status.code(), Some(1));
-    assert!(stderr(&output).contains("no history yet"), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("no history yet"),
+        "{}",
+        stderr(&output)
+    );
     assert!(stderr(&output).contains("start `netmon run`"));
 }
 
@@ -172,22 +208,41 @@ fn status_without_a_daemon_gives_database_facts() {
     let database = &status["database"];
     assert_fields(
         database,
-        &["path", "exists", "bytes", "schema_version", "today", "oldest_ms"],
+        &[
+            "path",
+            "exists",
+            "bytes",
+            "schema_version",
+            "today",
+            "oldest_ms",
+        ],
     );
     assert_eq!(database["today"]["sent"], 28_000);
 
     let text = stdout(&home.netmon(&["status", "--bytes"]));
-    assert!(text.starts_with(&format!("netmon is not running (nothing answers on 127.0.0.1:{port}")), "{text}");
+    assert!(
+        text.starts_with(&format!(
+            "netmon is not running (nothing answers on 127.0.0.1:{port}"
+        )),
+        "{text}"
+    );
     assert!(text.contains("today:    ↓ 4500000  ↑ 28000"), "{text}");
 }
 
 #[test]
 fn top_without_a_daemon_says_so() {
     let home = Home::empty();
-    home.write_config(&format!("{{\"web_server_port\": {}}}", cli_support::free_port()));
+    home.write_config(&format!(
+        "{{\"web_server_port\": {}}}",
+        cli_support::free_port()
+    ));
     let output = home.netmon(&["top"]);
     assert_eq!(output.status.code(), Some(69));
-    assert!(stderr(&output).contains("top needs the running daemon"), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("top needs the running daemon"),
+        "{}",
+        stderr(&output)
+    );
 }
 
 #[test]
@@ -195,7 +250,10 @@ fn completions_for_each_shell() {
     let home = Home::empty();
     for shell in ["bash", "zsh", "fish"] {
         let script = stdout(&home.netmon(&["completions", shell]));
-        assert!(script.contains("doctor") && script.contains("export"), "{shell}: {script}");
+        assert!(
+            script.contains("doctor") && script.contains("export"),
+            "{shell}: {script}"
+        );
     }
     let bad = home.netmon(&["completions", "cmd"]);
     assert_eq!(bad.status.code(), Some(2));
@@ -205,10 +263,26 @@ fn completions_for_each_shell() {
 fn every_command_has_an_example_and_exit_codes_are_listed() {
     let home = Home::empty();
     let help = stdout(&home.netmon(&["--help"]));
-    assert!(help.contains("Exit codes:") && help.contains("78  the configuration"), "{help}");
+    assert!(
+        help.contains("Exit codes:") && help.contains("78  the configuration"),
+        "{help}"
+    );
     let commands = [
-        "run", "status", "top", "summary", "apps", "domains", "timeline", "heatmap", "export",
-        "config", "doctor", "purge", "logs", "completions", "demo-data",
+        "run",
+        "status",
+        "top",
+        "summary",
+        "apps",
+        "domains",
+        "timeline",
+        "heatmap",
+        "export",
+        "config",
+        "doctor",
+        "purge",
+        "logs",
+        "completions",
+        "demo-data",
     ];
     for command in commands {
         let text = stdout(&home.netmon(&[command, "--help"]));
