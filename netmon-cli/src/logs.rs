@@ -82,22 +82,13 @@ fn print(path: &Path, args: &LogsArgs) -> std::io::Result<()> {
 
 /// The last `count` lines of `text`.
 fn tail(text: &str, count: usize) -> &str {
-    let starts: Vec<usize> = std::iter::once(0)
-        .chain(
-            text.trim_end_matches('\n')
-                .match_indices('\n')
-                .map(|(at, _)| at + 1),
-        )
-        .collect();
-    let from = starts
-        .len()
-        .checked_sub(count)
-        .map_or(0, |index| starts[index]);
     if count == 0 {
-        ""
-    } else {
-        &text[from..]
+        return "";
     }
+    text.trim_end_matches('\n')
+        .rmatch_indices('\n')
+        .nth(count - 1)
+        .map_or(text, |(at, _)| &text[at + 1..])
 }
 
 /// Prints what is appended; starts over when the file is rotated (replaced or truncated).

@@ -6,10 +6,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use clap::Args;
-use netmon_core::{units, Config, Paths};
+use netmon_core::store::{Range, Store};
+use netmon_core::{monitor, units, Config, Paths};
 use serde_json::Value;
 
-use crate::{daemon, exit};
+use crate::{daemon, exit, query};
 
 #[derive(Debug, Args)]
 pub struct TopArgs {
@@ -22,24 +23,41 @@ pub struct TopArgs {
     /// Print every sample as one JSON line (fields: docs/cli.md) instead of a table.
     #[arg(long)]
     json: bool,
+    /// Also show domains by rate over the last minutes the daemon has written to the database
+    /// (the live stream carries applications only).
+    #[arg(long)]
+    domains: bool,
 }
 
 pub fn run(args: TopArgs) -> u8 {
-    let port = Paths::resolve()
+    let config = Paths::resolve()
         .ok()
         .and_then(|paths| Config::load(&paths.config()).ok())
-        .unwrap_or_default()
-        .web_server_port;
+        .unwrap_or_default();
+    let port = config.web_server_port;
     if daemon::status(port).is_none() {
         eprintln!("netmon: top needs the running daemon, and nothing answers on 127.0.0.1:{port}: start it with `sudo netmon run` (history works without it: `netmon apps`)");
         return exit::UNAVAILABLE;
     }
+    let store = match args.domains.then(query::open).transpose() {
+        Ok(store) => store,
+        Err(error) => {
+            eprintln!("netmon: --domains reads the database: {error}");
+            return exit::FAILURE;
+        }
+    };
+    // Domains reach the database every batch_write_seconds: look back over two batches.
+    let window_ms = (2 * config.batch_write_seconds * 1000).max(60_000) as i64;
     let stop = Arc::new(AtomicBool::new(false));
     let interactive = !args.once && !args.json && std::io::stdin().is_terminal();
     let _raw = interactive.then(|| RawInput::start(Arc::clone(&stop)));
     let redraw = !args.once && !args.json && std::io::stdout().is_terminal();
     let keep_going = || !stop.load(Ordering::Relaxed);
-    let result = daemon::live(port, &keep_going, |sample| {
+    let result = daemon::live(port, &keep_going, |mut sample| {
+        if let Some(store) = &store {
+            sample["domains"] = domain_rates(store, window_ms);
+            sample["domains_window_seconds"] = (window_ms / 1000).into();
+        }
         let mut stdout = std::io::stdout().lock();
         let text = if args.json {
             format!("{sample}\n")
@@ -93,7 +111,56 @@ pub fn render(sample: &Value, limit: usize) -> String {
             )
         })
         .collect();
-    header + &rows
+    let domains: String = sample["domains"]
+        .as_array()
+        .map(|domains| {
+            let lines: String = domains
+                .iter()
+                .take(limit)
+                .map(|domain| {
+                    format!(
+                        "{:<28} {:>12}  {:>12}\n",
+                        domain["domain"]
+                            .as_str()
+                            .unwrap_or("?")
+                            .chars()
+                            .take(28)
+                            .collect::<String>(),
+                        rate(&domain["received_bytes_per_second"]),
+                        rate(&domain["sent_bytes_per_second"])
+                    )
+                })
+                .collect();
+            format!(
+                "\n{:<28} {:>12}  {:>12}   (last {} s written)\n{lines}",
+                "DOMAIN", "↓ RECEIVE", "↑ SEND", sample["domains_window_seconds"]
+            )
+        })
+        .unwrap_or_default();
+    header + &rows + &domains
+}
+
+/// Domains by rate over the last `window_ms` of stored history, busiest first.
+fn domain_rates(store: &Store, window_ms: i64) -> Value {
+    let now = monitor::unix_ms();
+    let range = Range {
+        start_ms: now - window_ms,
+        end_ms: now + 1,
+    };
+    let seconds = window_ms as f64 / 1000.0;
+    let domains = store.top_domains(range, 50).unwrap_or_default();
+    Value::Array(
+        domains
+            .iter()
+            .map(|domain| {
+                serde_json::json!({
+                    "domain": domain.domain,
+                    "received_bytes_per_second": domain.received as f64 / seconds,
+                    "sent_bytes_per_second": domain.sent as f64 / seconds,
+                })
+            })
+            .collect(),
+    )
 }
 
 /// The terminal in non-canonical, no-echo mode while `top` runs, so a single `q` quits; the
@@ -166,5 +233,23 @@ mod tests {
         assert!(lines[0].contains("40 pkt/s  3 flows"), "{text}");
         assert!(lines[2].starts_with("zen"), "{text}");
         assert!(lines[2].contains("1.5 MB/s"), "{text}");
+    }
+
+    #[test]
+    fn renders_domains_when_asked() {
+        let sample = serde_json::json!({
+            "apps": [], "domains_window_seconds": 60,
+            "domains": [{"domain": "netflix.com", "received_bytes_per_second": 2_000_000.0, "sent_bytes_per_second": 0.0}]
+        });
+        let text = render(&sample, 5);
+        let lines: Vec<&str> = text.lines().collect();
+        assert!(
+            lines[3].starts_with("DOMAIN") && lines[3].ends_with("(last 60 s written)"),
+            "{text}"
+        );
+        assert!(
+            lines[4].starts_with("netflix.com") && lines[4].contains("2.0 MB/s"),
+            "{text}"
+        );
     }
 }

@@ -47,7 +47,11 @@ impl Drop for Daemon {
 fn status_top_and_config_with_a_running_daemon() {
     let home = Home::seeded();
     let port = cli_support::free_port();
-    home.write_config(&format!("{{\"web_server_port\": {port}}}"));
+    // Domains in `top --domains` come from the last two write batches: 12 minutes here, so
+    // the seeded samples of 5 and 10 minutes ago count.
+    home.write_config(&format!(
+        "{{\"web_server_port\": {port}, \"batch_write_seconds\": 360}}"
+    ));
     let _daemon = Daemon::start(&home);
 
     let status = json(&home.netmon(&["status", "--json"]));
@@ -106,6 +110,21 @@ fn status_top_and_config_with_a_running_daemon() {
         .nth(1)
         .unwrap()
         .starts_with("APPLICATION"));
+
+    let with_domains = json(&home.netmon(&["top", "--once", "--json", "--domains"]));
+    assert_eq!(with_domains["domains_window_seconds"], 720);
+    let netflix = &with_domains["domains"][0];
+    assert_fields(
+        netflix,
+        &[
+            "domain",
+            "received_bytes_per_second",
+            "sent_bytes_per_second",
+        ],
+    );
+    assert_eq!(netflix["domain"], "netflix.com");
+    let rate = netflix["received_bytes_per_second"].as_f64().unwrap();
+    assert!((rate - 4_000_000.0 / 720.0).abs() < 0.01, "{netflix}");
 
     let live = home.netmon(&["config", "set", "high_usage_threshold_gb", "5"]);
     assert!(
