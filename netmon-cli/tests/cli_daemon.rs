@@ -126,6 +126,8 @@ fn status_top_and_config_with_a_running_daemon() {
     let rate = netflix["received_bytes_per_second"].as_f64().unwrap();
     assert!((rate - 4_000_000.0 / 720.0).abs() < 0.01, "{netflix}");
 
+    assert_q_quits_top(&home);
+
     let live = home.netmon(&["config", "set", "high_usage_threshold_gb", "5"]);
     assert!(
         stdout(&live).contains("applied to the running netmon"),
@@ -161,4 +163,47 @@ fn status_top_and_config_with_a_running_daemon() {
             .contains("held by the running netmon"),
         "{port_check}"
     );
+}
+
+/// `top` in a terminal (a pseudo-terminal from `script`) redraws until `q` is pressed.
+fn assert_q_quits_top(home: &Home) {
+    use std::io::{Read, Write};
+    let command = format!("{} top --limit 3", env!("CARGO_BIN_EXE_netmon"));
+    let mut top = std::process::Command::new("script")
+        .args(["-qec", &command, "/dev/null"])
+        .env("NETMON_HOME", home.path())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("script (util-linux) runs top in a pseudo-terminal");
+    let mut screen = Vec::new();
+    let mut output = top.stdout.take().unwrap();
+    let mut chunk = [0u8; 4096];
+    while String::from_utf8_lossy(&screen)
+        .matches("netmon top")
+        .count()
+        < 2
+    {
+        let read = output.read(&mut chunk).unwrap();
+        assert!(
+            read > 0,
+            "top ended early: {}",
+            String::from_utf8_lossy(&screen)
+        );
+        screen.extend_from_slice(&chunk[..read]);
+    }
+    assert!(
+        String::from_utf8_lossy(&screen).contains("\x1b[H\x1b[2J"),
+        "redrawn in place"
+    );
+    top.stdin.as_mut().unwrap().write_all(b"q").unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let status = loop {
+        if let Some(status) = top.try_wait().unwrap() {
+            break status;
+        }
+        assert!(Instant::now() < deadline, "q did not quit top");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(status.success(), "{status}");
 }
