@@ -13,8 +13,12 @@ use crate::{daemon, exit};
 #[derive(Debug, Subcommand)]
 pub enum ConfigCommand {
     /// Print the path of config.json.
+    ///
+    /// Example: netmon config path
     Path,
     /// Print the configuration in effect (the file, with defaults for missing keys).
+    ///
+    /// Example: netmon config show
     Show,
     /// Print one key's value (as JSON).
     ///

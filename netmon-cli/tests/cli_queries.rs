@@ -288,4 +288,8 @@ fn every_command_has_an_example_and_exit_codes_are_listed() {
         let text = stdout(&home.netmon(&[command, "--help"]));
         assert!(text.contains("Example: "), "{command}: {text}");
     }
+    for command in ["path", "show", "get", "set", "edit"] {
+        let text = stdout(&home.netmon(&["config", command, "--help"]));
+        assert!(text.contains("Example: netmon config"), "config {command}: {text}");
+    }
 }
