@@ -290,6 +290,9 @@ fn every_command_has_an_example_and_exit_codes_are_listed() {
     }
     for command in ["path", "show", "get", "set", "edit"] {
         let text = stdout(&home.netmon(&["config", command, "--help"]));
-        assert!(text.contains("Example: netmon config"), "config {command}: {text}");
+        assert!(
+            text.contains("Example: ") && text.contains("netmon config"),
+            "config {command}: {text}"
+        );
     }
 }
