@@ -187,11 +187,15 @@ pub fn assert_fields(value: &serde_json::Value, fields: &[&str]) {
     assert_eq!(keys, expected, "{value}");
 }
 
-/// A port from 7000 to 7999 that nothing listens on now.
+/// A port from 7000 to 7999 that nothing listens on now, different on every call in this
+/// process (tests run in parallel, and one may hold its port while another checks its own).
 pub fn free_port() -> u16 {
-    let start = 7000 + (std::process::id() % 900) as u16;
-    (start..=7999)
-        .chain(7000..start)
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static CALLS: AtomicU32 = AtomicU32::new(0);
+    let start = std::process::id().wrapping_mul(7);
+    std::iter::repeat_with(|| CALLS.fetch_add(1, Ordering::Relaxed))
+        .take(1000)
+        .map(|call| 7000 + (start.wrapping_add(call) % 1000) as u16)
         .find(|port| std::net::TcpListener::bind(("127.0.0.1", *port)).is_ok())
         .expect("a free port from 7000 to 7999")
 }
