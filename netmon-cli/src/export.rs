@@ -115,9 +115,10 @@ impl From<io::Error> for ExportError {
 
 impl From<csv::Error> for ExportError {
     fn from(error: csv::Error) -> Self {
+        let message = error.to_string();
         match error.into_kind() {
             csv::ErrorKind::Io(error) => Self::Write(error),
-            other => Self::Other(format!("{other:?}")),
+            _ => Self::Other(message),
         }
     }
 }

@@ -21,8 +21,7 @@ pub fn run(args: StatusArgs) -> u8 {
             return exit::FAILURE;
         }
     };
-    let config = Config::load(&paths.config()).unwrap_or_default();
-    let port = config.web_server_port;
+    let port = configured_port(&paths);
     let daemon = daemon::status(port);
     let database = database_facts(&paths);
     let json = json!({
@@ -41,6 +40,23 @@ pub fn run(args: StatusArgs) -> u8 {
     } else {
         exit::NOT_HEALTHY
     }
+}
+
+/// `web_server_port` from config.json; the default (with a warning) when the file is invalid.
+pub fn configured_port(paths: &Paths) -> u16 {
+    let path = paths.config();
+    if !path.exists() {
+        return Config::default().web_server_port;
+    }
+    Config::load(&path)
+        .map_err(|_| {
+            eprintln!(
+                "netmon: {} is invalid (`netmon doctor` says why); looking for the daemon on the default port",
+                path.display()
+            )
+        })
+        .unwrap_or_default()
+        .web_server_port
 }
 
 /// Path, size, schema version, oldest data and today's totals, or why they are unknown.

@@ -223,3 +223,55 @@ fn logs_print_the_tail_and_follow() {
     follow.kill().unwrap();
     follow.wait().unwrap();
 }
+
+/// Runs `netmon ARGS` in a pseudo-terminal (`script`), typing `input`; returns the screen.
+fn in_terminal(home: &Home, args: &str, input: &str) -> (bool, String) {
+    let command = format!("{} {args}", env!("CARGO_BIN_EXE_netmon"));
+    let mut child = std::process::Command::new("script")
+        .args(["-qec", &command, "/dev/null"])
+        .env("NETMON_HOME", home.path())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("script (util-linux) gives netmon a terminal");
+    // Type only once the question is on the screen.
+    let mut screen = Vec::new();
+    let mut output = child.stdout.take().unwrap();
+    let mut chunk = [0u8; 1024];
+    while !String::from_utf8_lossy(&screen).contains("Type yes to confirm") {
+        let read = std::io::Read::read(&mut output, &mut chunk).unwrap();
+        assert!(read > 0, "{}", String::from_utf8_lossy(&screen));
+        screen.extend_from_slice(&chunk[..read]);
+    }
+    child
+        .stdin
+        .as_mut()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    std::io::Read::read_to_end(&mut output, &mut screen).unwrap();
+    let status = child.wait().unwrap();
+    (
+        status.success(),
+        String::from_utf8_lossy(&screen).into_owned(),
+    )
+}
+
+#[test]
+fn purge_in_a_terminal_asks_first() {
+    let home = Home::seeded();
+    let before = home.totals();
+    let (ok, screen) = in_terminal(&home, "purge", "no\n");
+    assert!(!ok, "{screen}");
+    assert!(
+        screen.contains("Delete ALL usage history? This cannot be undone."),
+        "{screen}"
+    );
+    assert!(screen.contains("nothing deleted"), "{screen}");
+    assert_eq!(home.totals(), before);
+
+    let (ok, screen) = in_terminal(&home, "purge", "yes\n");
+    assert!(ok, "{screen}");
+    assert!(screen.contains("deleted 7 usage rows"), "{screen}");
+    assert_eq!(home.totals(), netmon_core::store::Totals::default());
+}
