@@ -296,3 +296,25 @@ fn every_command_has_an_example_and_exit_codes_are_listed() {
         );
     }
 }
+
+#[test]
+fn tables_exactly() {
+    let home = Home::seeded();
+    assert_eq!(
+        stdout(&home.netmon(&["apps", "--bytes"])),
+        "\
+APPLICATION                       TOTAL      RECEIVED          SENT
+zen                             4020000  ↓    4000000  ↑      20000
+curl                             501000  ↓     500000  ↑       1000
+ssh                                7000  ↓          0  ↑       7000
+"
+    );
+    assert_eq!(
+        stdout(&home.netmon(&["domains"])),
+        "\
+DOMAIN                            TOTAL      RECEIVED          SENT  HOSTS
+netflix.com                      4.0 MB  ↓     4.0 MB  ↑    20.0 KB      2
+github.com                     501.0 KB  ↓   500.0 KB  ↑     1.0 KB      1
+"
+    );
+}
