@@ -56,17 +56,22 @@ fn fill(args: &DemoArgs) -> Result<usize, String> {
         ));
     }
     let now = monitor::unix_ms();
-    let samples: Vec<_> =
-        demo::samples(args.days, now, args.step_seconds as i64 * 1000, args.seed).collect();
-    let batches = samples.chunks(BATCH);
-    let total = batches.len();
-    for (index, batch) in batches.enumerate() {
-        store.write(batch).map_err(|error| error.to_string())?;
-        eprint!("\rnetmon: writing synthetic history {}/{total}", index + 1);
+    let step_ms = args.step_seconds as i64 * 1000;
+    let total = (args.days as i64 * 86_400_000 / step_ms) as usize;
+    // Written batch by batch: a long history never sits in memory at once.
+    let mut samples = demo::samples(args.days, now, step_ms, args.seed).peekable();
+    let mut batch = Vec::with_capacity(BATCH);
+    let mut written = 0;
+    while samples.peek().is_some() {
+        batch.clear();
+        batch.extend(samples.by_ref().take(BATCH));
+        store.write(&batch).map_err(|error| error.to_string())?;
+        written += batch.len();
+        eprint!("\rnetmon: writing synthetic history {written}/{total} samples");
     }
     eprintln!();
     store
         .apply_retention(now, 7, 90)
         .map_err(|error| error.to_string())?;
-    Ok(samples.len())
+    Ok(written)
 }

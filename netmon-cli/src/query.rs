@@ -1,37 +1,105 @@
-//! `netmon summary` and `netmon apps`: history from the database, daemon running or not.
+//! The history commands (`summary`, `apps`, `domains`, `timeline`, `heatmap`): read the
+//! database directly, so they answer with the daemon running or not.
 
-use clap::Args;
-use netmon_core::store::{AppTotal, Range, Store, Totals};
+use clap::{Args, ValueEnum};
+use netmon_core::store::{bucket_for_span, Range, Store, Totals};
 use netmon_core::{monitor, units, Paths};
+use serde_json::json;
+
+use crate::exit;
 
 const DAY_MS: i64 = 86_400_000;
 
 /// How the history commands print.
 #[derive(Debug, Args)]
 pub struct Output {
-    /// Print JSON for scripts.
+    /// Print JSON for scripts (fields: docs/cli.md).
     #[arg(long)]
-    json: bool,
+    pub json: bool,
     /// Exact byte counts instead of human units.
     #[arg(long)]
-    bytes: bool,
+    pub bytes: bool,
+}
+
+/// The time range of a history command.
+#[derive(Debug, Args)]
+pub struct Window {
+    /// Start: a duration back from now (`24h`, `7d`, `90m`, `2w`) or a date (`2026-11-01`,
+    /// local midnight).
+    #[arg(long, default_value = "24h")]
+    pub since: String,
+    /// End (not included), in the same forms as --since; now when left out.
+    #[arg(long)]
+    pub until: Option<String>,
+}
+
+/// Which column orders a ranking.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum Sort {
+    /// Sent plus received, largest first.
+    Total,
+    /// Received (download), largest first.
+    Received,
+    /// Sent (upload), largest first.
+    Sent,
+    /// By name, A to Z.
+    Name,
 }
 
 #[derive(Debug, Args)]
-pub struct AppsArgs {
-    /// Start of the range: a duration back from now (`24h`, `7d`, `90m`) or a date
-    /// (`2026-11-01`, local midnight).
-    #[arg(long, default_value = "24h")]
-    since: String,
+pub struct RankArgs {
+    #[command(flatten)]
+    window: Window,
     #[command(flatten)]
     output: Output,
-    /// At most this many applications.
+    /// At most this many rows.
     #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..=10_000))]
     limit: u32,
+    /// Order of the rows.
+    #[arg(long, value_enum, default_value_t = Sort::Total)]
+    sort: Sort,
 }
 
+#[derive(Debug, Args)]
+pub struct DomainsArgs {
+    /// Show the hostnames under this registrable domain (e.g. netflix.com) instead.
+    domain: Option<String>,
+    #[command(flatten)]
+    rank: RankArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct TimelineArgs {
+    #[command(flatten)]
+    window: Window,
+    #[command(flatten)]
+    output: Output,
+    /// Bucket length (`5m`, `1h`, `1d`); by default 5 minutes up to a day, hours up to 8 days,
+    /// days beyond.
+    #[arg(long)]
+    bucket: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct HeatmapArgs {
+    #[arg(long, default_value = "28d")]
+    /// Start, as for the other commands (hours older than the hourly tier are not kept).
+    since: String,
+    /// End (not included); now when left out.
+    #[arg(long)]
+    until: Option<String>,
+    #[command(flatten)]
+    output: Output,
+}
+
+type Answer = Result<(serde_json::Value, String), Box<dyn std::error::Error>>;
+
 pub fn summary(args: Output) -> u8 {
-    report(&args, None, |store, _range| {
+    let window = Window {
+        since: "1d".into(),
+        until: None,
+    };
+    report(&args, &window, |store, _range| {
         let summary = store.summary(monitor::unix_ms())?;
         let text = [
             ("today", summary.today),
@@ -45,53 +113,203 @@ pub fn summary(args: Output) -> u8 {
     })
 }
 
-pub fn apps(args: AppsArgs) -> u8 {
-    let bytes = args.output.bytes;
-    report(&args.output, Some(&args.since), |store, range| {
-        let apps = store.top_apps(range, args.limit as usize)?;
-        let text = apps.iter().map(|app| app_line(app, bytes)).collect();
-        Ok((serde_json::to_value(apps)?, text))
+pub fn apps(args: RankArgs) -> u8 {
+    let RankArgs {
+        window,
+        output,
+        limit,
+        sort,
+    } = args;
+    report(&output, &window, |store, range| {
+        let mut apps = store.top_apps(range, ALL)?;
+        sort_rows(&mut apps, sort, |app| (&app.app, app.sent, app.received));
+        apps.truncate(limit as usize);
+        let header = header("APPLICATION");
+        let text = apps
+            .iter()
+            .map(|app| row(&app.app, app.sent, app.received, output.bytes))
+            .collect::<String>();
+        Ok((serde_json::to_value(&apps)?, header + &text))
     })
 }
 
-/// Opens the database, runs `query` on the range from `since` (all time when `None`) to now,
-/// prints JSON or text.
-fn report(
-    output: &Output,
-    since_text: Option<&str>,
-    query: impl FnOnce(&Store, Range) -> Result<(serde_json::Value, String), Box<dyn std::error::Error>>,
-) -> u8 {
+/// Rows fetched before sorting and cutting to `--limit`.
+const ALL: usize = 100_000;
+
+pub fn domains(args: DomainsArgs) -> u8 {
+    let RankArgs {
+        window,
+        output,
+        limit,
+        sort,
+    } = args.rank;
+    let domain = args.domain;
+    report(&output, &window, |store, range| match &domain {
+        Some(domain) => {
+            let mut hosts = store.hostnames(domain, range, ALL)?;
+            sort_rows(&mut hosts, sort, |host| {
+                (&host.hostname, host.sent, host.received)
+            });
+            hosts.truncate(limit as usize);
+            let text = hosts
+                .iter()
+                .map(|host| row(&host.hostname, host.sent, host.received, output.bytes))
+                .collect::<String>();
+            let text = if hosts.is_empty() {
+                format!("no traffic to {domain} in this range\n")
+            } else {
+                header("HOSTNAME") + &text
+            };
+            Ok((serde_json::to_value(&hosts)?, text))
+        }
+        None => {
+            let mut domains = store.top_domains(range, ALL)?;
+            sort_rows(&mut domains, sort, |d| (&d.domain, d.sent, d.received));
+            domains.truncate(limit as usize);
+            let text = domains
+                .iter()
+                .map(|d| {
+                    let line = row(&d.domain, d.sent, d.received, output.bytes);
+                    format!("{}  {:>5}\n", line.trim_end(), d.hostnames)
+                })
+                .collect::<String>();
+            Ok((
+                serde_json::to_value(&domains)?,
+                format!("{}  HOSTS\n", header("DOMAIN").trim_end()) + &text,
+            ))
+        }
+    })
+}
+
+pub fn timeline(args: TimelineArgs) -> u8 {
+    let output = &args.output;
+    report(output, &args.window, |store, range| {
+        let bucket_ms = match &args.bucket {
+            Some(text) => duration_ms(text)
+                .ok_or_else(|| format!("--bucket {text:?}: give a length such as 5m, 1h or 1d"))?,
+            None => bucket_for_span(range.end_ms.saturating_sub(range.start_ms)),
+        };
+        let points = store.timeline(range, bucket_ms)?;
+        let text = header("START")
+            + &points
+                .iter()
+                .map(|point| {
+                    row(
+                        &local_time(point.start_ms, store.zone()),
+                        point.sent,
+                        point.received,
+                        output.bytes,
+                    )
+                })
+                .collect::<String>();
+        let json = json!({ "bucket_ms": bucket_ms, "points": points });
+        Ok((json, text))
+    })
+}
+
+const WEEKDAYS: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
+
+pub fn heatmap(args: HeatmapArgs) -> u8 {
+    let window = Window {
+        since: args.since.clone(),
+        until: args.until.clone(),
+    };
+    let exact = args.output.bytes;
+    report(&args.output, &window, |store, range| {
+        let grid = store.heatmap(range)?;
+        let max = grid.iter().flatten().copied().max().unwrap_or(0);
+        let json = json!({ "weekdays": WEEKDAYS, "bytes": grid, "max_bytes": max });
+        let hours: String = (0..24)
+            .map(|hour| match hour % 2 {
+                0 => format!("{hour:<2}"),
+                _ => "  ".into(),
+            })
+            .collect();
+        let text = std::iter::once(format!("     {}\n", hours.trim_end()))
+            .chain(WEEKDAYS.iter().zip(grid.iter()).map(|(day, cells)| {
+                let line: String = cells
+                    .iter()
+                    .map(|bytes| format!("{} ", shade(*bytes, max)))
+                    .collect();
+                format!("{day}  {}\n", line.trim_end())
+            }))
+            .chain(std::iter::once(format!(
+                "scale: ' ' none, ░ ▒ ▓ █ up to {} in one hour\n",
+                amount(max, exact)
+            )))
+            .collect();
+        Ok((json, text))
+    })
+}
+
+/// One of five shades for `bytes` against the busiest cell.
+fn shade(bytes: u64, max: u64) -> char {
+    const SHADES: [char; 5] = [' ', '░', '▒', '▓', '█'];
+    if bytes == 0 || max == 0 {
+        return SHADES[0];
+    }
+    let level = (bytes as f64 / max as f64 * 4.0).ceil() as usize;
+    SHADES[level.clamp(1, 4)]
+}
+
+fn sort_rows<T>(rows: &mut [T], sort: Sort, key: impl Fn(&T) -> (&String, u64, u64)) {
+    match sort {
+        Sort::Total => rows.sort_by_key(|row| {
+            let (_, sent, received) = key(row);
+            std::cmp::Reverse(sent + received)
+        }),
+        Sort::Received => rows.sort_by_key(|row| std::cmp::Reverse(key(row).2)),
+        Sort::Sent => rows.sort_by_key(|row| std::cmp::Reverse(key(row).1)),
+        Sort::Name => rows.sort_by(|a, b| key(a).0.cmp(key(b).0)),
+    }
+}
+
+/// Opens the database, runs `query` on the window, prints JSON or text.
+fn report(output: &Output, window: &Window, query: impl FnOnce(&Store, Range) -> Answer) -> u8 {
     let outcome = open().and_then(|store| {
-        let now = monitor::unix_ms();
-        let start_ms = since_text
-            .map(|text| since(text, now, store.zone()))
-            .transpose()?
-            .unwrap_or(i64::MIN);
-        query(
-            &store,
-            Range {
-                start_ms,
-                end_ms: now + 1,
-            },
-        )
+        let range = window_range(window, monitor::unix_ms(), store.zone())?;
+        query(&store, range)
     });
     match outcome {
         Ok((json, _)) if output.json => {
             println!("{json}");
-            0
+            exit::OK
         }
         Ok((_, text)) => {
             print!("{text}");
-            0
+            exit::OK
         }
         Err(error) => {
             eprintln!("netmon: {error}");
-            1
+            exit::FAILURE
         }
     }
 }
 
-fn open() -> Result<Store, Box<dyn std::error::Error>> {
+/// The range a `--since`/`--until` pair names as of `now_ms`.
+pub fn window_range(
+    window: &Window,
+    now_ms: i64,
+    zone: &jiff::tz::TimeZone,
+) -> Result<Range, String> {
+    let start_ms =
+        since(&window.since, now_ms, zone).map_err(|error| format!("--since {error}"))?;
+    let end_ms = match &window.until {
+        Some(text) => since(text, now_ms, zone).map_err(|error| format!("--until {error}"))?,
+        None => now_ms + 1,
+    };
+    if start_ms >= end_ms {
+        return Err(format!(
+            "--since {} is not before --until {}: give a start earlier than the end",
+            window.since,
+            window.until.as_deref().unwrap_or("now")
+        ));
+    }
+    Ok(Range { start_ms, end_ms })
+}
+
+/// Opens the database, failing with a clear message when there is none yet.
+pub fn open() -> Result<Store, Box<dyn std::error::Error>> {
     let paths = Paths::resolve()?;
     let path = paths.database();
     if !path.exists() {
@@ -101,12 +319,11 @@ fn open() -> Result<Store, Box<dyn std::error::Error>> {
         )
         .into());
     }
-    Ok(Store::open(&path)?)
+    Ok(Store::open(&path).map_err(|error| format!("{}: {error}", path.display()))?)
 }
 
-/// `24h`, `7d`, `90m` back from `now_ms`, or a local date's midnight.
-pub fn since(text: &str, now_ms: i64, zone: &jiff::tz::TimeZone) -> Result<i64, String> {
-    let text = text.trim();
+/// `5m`, `24h`, `7d`, `2w` as milliseconds.
+pub fn duration_ms(text: &str) -> Option<i64> {
     let unit_ms = |unit: char| match unit {
         'm' => Some(60_000),
         'h' => Some(3_600_000),
@@ -114,22 +331,42 @@ pub fn since(text: &str, now_ms: i64, zone: &jiff::tz::TimeZone) -> Result<i64, 
         'w' => Some(7 * DAY_MS),
         _ => None,
     };
-    let duration = text
-        .char_indices()
+    let text = text.trim();
+    text.char_indices()
         .last()
         .and_then(|(at, unit)| Some((text[..at].parse::<i64>().ok()?, unit_ms(unit)?)))
-        .filter(|(count, _)| *count > 0);
-    if let Some((count, unit)) = duration {
-        return Ok(now_ms - count.saturating_mul(unit));
+        .filter(|(count, _)| *count > 0)
+        .map(|(count, unit)| count.saturating_mul(unit))
+}
+
+/// `24h`, `7d`, `90m` back from `now_ms`, or a local date's midnight.
+pub fn since(text: &str, now_ms: i64, zone: &jiff::tz::TimeZone) -> Result<i64, String> {
+    if let Some(ms) = duration_ms(text) {
+        return Ok(now_ms - ms);
     }
+    let text = text.trim();
     text.parse::<jiff::civil::Date>()
         .ok()
         .and_then(|date| date.to_zoned_datetime(zone.clone()).ok())
         .map(|zoned| zoned.timestamp().as_millisecond())
-        .ok_or_else(|| format!("--since {text:?}: give a duration such as 24h, 7d, 90m, or a date such as 2026-11-01"))
+        .ok_or_else(|| {
+            format!("{text:?}: give a duration such as 24h, 7d, 90m, or a date such as 2026-11-01")
+        })
 }
 
-fn amount(bytes: u64, exact: bool) -> String {
+/// `2026-11-25 14:05` in `zone`.
+pub fn local_time(ms: i64, zone: &jiff::tz::TimeZone) -> String {
+    jiff::Timestamp::from_millisecond(ms)
+        .map(|timestamp| {
+            timestamp
+                .to_zoned_datetime(zone.clone())
+                .strftime("%Y-%m-%d %H:%M")
+                .to_string()
+        })
+        .unwrap_or_else(|_| ms.to_string())
+}
+
+pub fn amount(bytes: u64, exact: bool) -> String {
     if exact {
         bytes.to_string()
     } else {
@@ -137,7 +374,7 @@ fn amount(bytes: u64, exact: bool) -> String {
     }
 }
 
-fn totals_text(totals: Totals, exact: bool) -> String {
+pub fn totals_text(totals: Totals, exact: bool) -> String {
     format!(
         "{:>10}  ↓ {:>10}  ↑ {:>10}",
         amount(totals.sent + totals.received, exact),
@@ -146,15 +383,18 @@ fn totals_text(totals: Totals, exact: bool) -> String {
     )
 }
 
-fn app_line(app: &AppTotal, exact: bool) -> String {
-    let totals = Totals {
-        sent: app.sent,
-        received: app.received,
-    };
+fn header(first: &str) -> String {
+    format!(
+        "{first:<28} {:>10}    {:>10}    {:>10}\n",
+        "TOTAL", "RECEIVED", "SENT"
+    )
+}
+
+fn row(name: &str, sent: u64, received: u64, exact: bool) -> String {
     format!(
         "{:<28} {}\n",
-        app.app.chars().take(28).collect::<String>(),
-        totals_text(totals, exact)
+        name.chars().take(28).collect::<String>(),
+        totals_text(Totals { sent, received }, exact)
     )
 }
 
@@ -177,14 +417,27 @@ mod tests {
     }
 
     #[test]
-    fn lines_in_human_or_exact_units() {
-        let app = AppTotal {
-            app: "zen".into(),
-            sent: 2_000,
-            received: 3_000_000,
-            last_seen_ms: 0,
+    fn a_window_must_end_after_it_starts() {
+        let zone = jiff::tz::TimeZone::UTC;
+        let window = Window {
+            since: "1d".into(),
+            until: Some("2d".into()),
         };
-        assert!(app_line(&app, false).contains("3.0 MB"));
-        assert!(app_line(&app, true).contains("3002000"));
+        let error = window_range(&window, 1_800_000_000_000, &zone).unwrap_err();
+        assert!(error.contains("is not before --until 2d"), "{error}");
+    }
+
+    #[test]
+    fn shades_scale_to_the_busiest_cell() {
+        assert_eq!(shade(0, 100), ' ');
+        assert_eq!(shade(1, 100), '░');
+        assert_eq!(shade(60, 100), '▓');
+        assert_eq!(shade(100, 100), '█');
+    }
+
+    #[test]
+    fn lines_in_human_or_exact_units() {
+        assert!(row("zen", 2_000, 3_000_000, false).contains("3.0 MB"));
+        assert!(row("zen", 2_000, 3_000_000, true).contains("3002000"));
     }
 }
