@@ -3,6 +3,7 @@
 mod config_cmd;
 mod demo;
 mod history;
+mod install;
 mod query;
 mod run;
 mod serve;
@@ -43,6 +44,8 @@ enum Command {
     ///
     /// Example: NETMON_HOME=/tmp/netmon-demo netmon demo-data --days 30
     DemoData(demo::DemoArgs),
+    #[command(flatten)]
+    Install(install::Command),
 }
 
 fn main() -> ExitCode {
@@ -53,6 +56,7 @@ fn main() -> ExitCode {
         Command::DemoData(args) => demo::run(args),
         Command::Summary(args) => query::summary(args),
         Command::Apps(args) => query::apps(args),
+        Command::Install(command) => install::run(command),
     };
     ExitCode::from(code)
 }

@@ -225,7 +225,13 @@ mod tests {
             })
         );
         assert_eq!(sse_data("data:{}"), Some("{}"));
-        for other in ["", ": keep-alive", "event: message", "id: 3", "data: not json"] {
+        for other in [
+            "",
+            ": keep-alive",
+            "event: message",
+            "id: 3",
+            "data: not json",
+        ] {
             assert_eq!(live_event(other), None, "{other:?}");
         }
     }

@@ -7,4 +7,5 @@ pub mod api;
 pub mod macos;
 pub mod model;
 pub mod notify;
+pub mod runner;
 pub mod watch;

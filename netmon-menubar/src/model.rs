@@ -117,7 +117,10 @@ pub enum Item {
     /// Text only (greyed out by the menu).
     Info(String),
     Separator,
-    Command { label: String, action: Action },
+    Command {
+        label: String,
+        action: Action,
+    },
 }
 
 /// The status item and its menu.
