@@ -488,7 +488,8 @@ fn unit_value(path: &Path) -> Result<String, InstallError> {
     Ok(path.replace('%', "%%"))
 }
 
-/// The systemd unit: `netmon run`, restarted after a crash but not after a clean exit.
+/// The systemd unit: `netmon run`, restarted after a crash but not after a clean exit, nor
+/// after exits that a restart cannot fix (77: no permission to capture, 78: invalid config).
 pub fn systemd_unit(context: &Context) -> Result<String, InstallError> {
     let (out, err) = output_logs(context, "daemon");
     let environment = match &context.netmon_home {
@@ -515,6 +516,7 @@ pub fn systemd_unit(context: &Context) -> Result<String, InstallError> {
          {environment}\
          Restart=on-failure\n\
          RestartSec=5\n\
+         RestartPreventExitStatus=77 78\n\
          StandardOutput=append:{}\n\
          StandardError=append:{}\n\
          \n\
@@ -711,6 +713,7 @@ mod tests {
             "{unit}"
         );
         assert!(unit.contains("Restart=on-failure\n"), "{unit}");
+        assert!(unit.contains("RestartPreventExitStatus=77 78\n"), "{unit}");
         assert!(unit.contains("StandardOutput=append:/home/ana/.netmonitor/logs/daemon.out.log\n"));
         assert!(unit.contains("WantedBy=default.target\n"), "{unit}");
         assert_eq!(
