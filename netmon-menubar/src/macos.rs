@@ -88,8 +88,9 @@ impl MenubarApp {
             return;
         };
         match action {
-            Action::Pause => runner.set_paused(true),
-            Action::Resume => runner.set_paused(false),
+            // The request runs off the main thread, so the menu never waits for the daemon.
+            Action::Pause => drop(std::thread::spawn(|| runner.set_paused(true))),
+            Action::Resume => drop(std::thread::spawn(|| runner.set_paused(false))),
             Action::Quit => App::terminate(),
             outside => {
                 // SAFETY: geteuid has no preconditions and cannot fail.

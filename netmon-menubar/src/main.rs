@@ -45,9 +45,51 @@ fn main() -> std::process::ExitCode {
 }
 
 #[cfg(not(target_os = "macos"))]
-fn main() {
-    eprintln!(
-        "netmon-menubar runs on macOS only; on this system use `netmon run` and the dashboard"
+fn main() -> std::process::ExitCode {
+    use clap::Parser;
+    use netmon_core::paths::Paths;
+    use netmon_menubar::model::Thresholds;
+    use netmon_menubar::notify::notify_send_args;
+    use netmon_menubar::runner::Runner;
+
+    /// The menubar runs on macOS only; here it can still send the high-usage notifications.
+    #[derive(Debug, Parser)]
+    #[command(name = "netmon-menubar", version, about)]
+    struct Args {
+        /// Watch the daemon and send the high-usage notification with `notify-send` (see
+        /// `enable_notifications` and `high_usage_threshold_gb`).
+        #[arg(long)]
+        notify: bool,
+    }
+
+    if !Args::parse().notify {
+        eprintln!(
+            "netmon-menubar runs on macOS only; on this system use `netmon run` and the dashboard \
+             (or `netmon-menubar --notify` for high-usage notifications)"
+        );
+        return std::process::ExitCode::from(2);
+    }
+    let paths = match Paths::resolve() {
+        Ok(paths) => paths,
+        Err(error) => {
+            eprintln!("netmon-menubar: {error}");
+            return std::process::ExitCode::from(78);
+        }
+    };
+    let _runner = Runner::start(
+        paths,
+        Thresholds::default(),
+        |_menu| {},
+        |alert| {
+            let sent = std::process::Command::new("notify-send")
+                .args(notify_send_args(&alert))
+                .status();
+            if let Err(error) = sent {
+                eprintln!("netmon-menubar: cannot run notify-send: {error}");
+            }
+        },
     );
-    std::process::exit(2);
+    loop {
+        std::thread::park();
+    }
 }

@@ -31,6 +31,16 @@ impl Alert {
     }
 }
 
+/// The `notify-send` arguments (freedesktop notifications on Linux) for an alert.
+pub fn notify_send_args(alert: &Alert) -> Vec<String> {
+    vec![
+        "--app-name=netmon".into(),
+        "--urgency=normal".into(),
+        alert.title().into(),
+        alert.body(),
+    ]
+}
+
 /// Remembers whether today's usage is already above the threshold.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct HighUsage {
@@ -158,6 +168,24 @@ mod tests {
         assert!(rule
             .observe(true, date(2026, 11, 26), 11 * GB, 10 * GB)
             .is_some());
+    }
+
+    #[test]
+    fn notify_send_gets_the_title_and_body_as_arguments() {
+        let alert = Alert {
+            day: date(2026, 11, 25),
+            today_bytes: 12 * GB,
+            threshold_bytes: 10 * GB,
+        };
+        assert_eq!(
+            notify_send_args(&alert),
+            [
+                "--app-name=netmon",
+                "--urgency=normal",
+                "High network usage",
+                "12.0 GB used today, above your daily threshold of 10.0 GB"
+            ]
+        );
     }
 
     #[test]

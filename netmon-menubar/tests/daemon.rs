@@ -196,3 +196,73 @@ fn the_runner_notifies_once_above_the_threshold() {
         "a second look at the same day does not notify again"
     );
 }
+
+/// Off macOS, `netmon-menubar --notify` sends the alert with `notify-send`, once.
+#[cfg(not(target_os = "macos"))]
+#[test]
+fn notify_mode_calls_notify_send_once() {
+    use std::os::unix::fs::PermissionsExt;
+
+    let temp = tempfile::tempdir().unwrap();
+    let home = temp.path().join("netmon");
+    let port = free_port();
+    let config = Config {
+        enable_notifications: true,
+        high_usage_threshold_gb: 0.001,
+        ..config(port)
+    };
+    serve(&home, config);
+    let bin = temp.path().join("bin");
+    std::fs::create_dir(&bin).unwrap();
+    let log = temp.path().join("notify-send.log");
+    let fake = bin.join("notify-send");
+    std::fs::write(
+        &fake,
+        "#!/bin/sh\nfor arg in \"$@\"; do echo \"$arg\"; done >> \"$FAKE_LOG\"\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_netmon-menubar"))
+        .arg("--notify")
+        .env("NETMON_HOME", &home)
+        .env("PATH", path)
+        .env("FAKE_LOG", &log)
+        .spawn()
+        .unwrap();
+    let sent = (0..100)
+        .find_map(|_| {
+            std::thread::sleep(Duration::from_millis(100));
+            std::fs::read_to_string(&log)
+                .ok()
+                .filter(|text| !text.is_empty())
+        })
+        .expect("notify-send within 10 s");
+    std::thread::sleep(Duration::from_millis(300));
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let sent = std::fs::read_to_string(&log).unwrap_or(sent);
+    assert_eq!(
+        sent.lines().collect::<Vec<_>>(),
+        [
+            "--app-name=netmon",
+            "--urgency=normal",
+            "High network usage",
+            "3.5 MB used today, above your daily threshold of 1.0 MB"
+        ]
+    );
+}
+
+#[cfg(not(target_os = "macos"))]
+#[test]
+fn without_notify_the_binary_explains_itself() {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_netmon-menubar"))
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("runs on macOS only"));
+}
