@@ -158,6 +158,8 @@ pub enum InstallError {
     ScopeOnMacos,
     #[error("the binary path {0} must be absolute")]
     RelativeBinary(PathBuf),
+    #[error("there is no netmon binary at {0}; give its path with --binary")]
+    MissingBinary(PathBuf),
     #[error("the path {0:?} cannot be written into a systemd unit: it contains a newline, a quote or a backslash")]
     UnitPath(String),
     #[error("the path {0:?} is not valid UTF-8")]
@@ -216,6 +218,16 @@ fn install(args: &InstallArgs) -> Result<(), InstallError> {
     if args.target.print {
         print!("{}", describe(&plan));
         return Ok(());
+    }
+    if !context.binary.is_file() {
+        return Err(InstallError::MissingBinary(context.binary));
+    }
+    let menubar = menubar_binary(&context.binary);
+    if context.os == Os::Macos && !menubar.is_file() {
+        eprintln!(
+            "netmon: warning: no menubar at {}; its LaunchAgent will fail until it is there",
+            menubar.display()
+        );
     }
     context.paths().ensure()?;
     plan.files.iter().try_for_each(write_file)?;

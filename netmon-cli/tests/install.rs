@@ -9,7 +9,10 @@ use std::process::{Command, Output};
 
 use plist::Value;
 
+/// The binary named in `--print` (which does not need it to exist).
 const BINARY: &str = "/usr/local/bin/netmon";
+/// The binary a real install starts: this build's.
+const BUILT: &str = env!("CARGO_BIN_EXE_netmon");
 
 struct Sandbox {
     temp: tempfile::TempDir,
@@ -163,15 +166,16 @@ fn print_for_linux_system_matches_the_golden_file() {
 fn macos_install_writes_both_agents_and_uninstall_leaves_nothing() {
     let sandbox = Sandbox::new();
     let home = sandbox.home();
-    let output = sandbox.netmon(&["install", "--os", "macos", "--binary", BINARY], "");
+    let output = sandbox.netmon(&["install", "--os", "macos", "--binary", BUILT], "");
     let (stdout, stderr) = text(&output);
+    let menubar = Path::new(BUILT).with_file_name("netmon-menubar");
     assert!(output.status.success(), "{stderr}");
     let agents = home.join("Library/LaunchAgents");
     for (label, program, log) in [
-        ("com.networkmonitor.daemon", vec![BINARY, "run"], "daemon"),
+        ("com.networkmonitor.daemon", vec![BUILT, "run"], "daemon"),
         (
             "com.networkmonitor.menubar",
-            vec!["/usr/local/bin/netmon-menubar"],
+            vec![menubar.to_str().unwrap()],
             "menubar",
         ),
     ] {
@@ -227,12 +231,12 @@ fn macos_install_writes_both_agents_and_uninstall_leaves_nothing() {
 fn linux_user_install_enables_the_unit_and_uninstall_leaves_nothing() {
     let sandbox = Sandbox::new();
     let home = sandbox.home();
-    let args = ["install", "--os", "linux", "--user", "--binary", BINARY];
+    let args = ["install", "--os", "linux", "--user", "--binary", BUILT];
     let output = sandbox.netmon(&args, "");
     assert!(output.status.success(), "{}", text(&output).1);
     let unit = fs::read_to_string(home.join(".config/systemd/user/netmon.service")).unwrap();
     assert!(
-        unit.contains(&format!("ExecStart=\"{BINARY}\" run\n")),
+        unit.contains(&format!("ExecStart=\"{BUILT}\" run\n")),
         "{unit}"
     );
     assert_eq!(
@@ -263,7 +267,7 @@ fn linux_user_install_enables_the_unit_and_uninstall_leaves_nothing() {
 fn a_refused_launchctl_bootstrap_fails_with_its_message() {
     let sandbox = Sandbox::new();
     let output = sandbox.netmon(
-        &["install", "--os", "macos", "--binary", BINARY],
+        &["install", "--os", "macos", "--binary", BUILT],
         "bootstrap",
     );
     let (_, stderr) = text(&output);
