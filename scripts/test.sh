@@ -36,7 +36,10 @@ npm run -s test:extension-e2e
 step "dashboard in a real Chromium (playwright-core, the netmon just built)"
 npm run -s test:web-e2e
 
-step "cargo check for macOS (aarch64-apple-darwin)"
+step "cargo check for macOS (aarch64-apple-darwin, x86_64-apple-darwin)"
 cargo check --workspace --all-targets --target aarch64-apple-darwin
+cargo check --target aarch64-apple-darwin -p netmon-menubar
+cargo clippy --target aarch64-apple-darwin -p netmon-menubar --all-targets -- -D warnings
+cargo check --workspace --all-targets --target x86_64-apple-darwin
 
 step "all checks passed"

@@ -7,6 +7,7 @@ mod doctor;
 mod exit;
 mod export;
 mod history;
+mod install;
 mod logs;
 mod purge;
 mod query;
@@ -95,6 +96,8 @@ enum Command {
     ///
     /// Example: NETMON_HOME=/tmp/netmon-demo netmon demo-data --days 30
     DemoData(demo::DemoArgs),
+    #[command(flatten)]
+    Install(install::Command),
 }
 
 fn main() -> ExitCode {
@@ -121,6 +124,7 @@ fn main() -> ExitCode {
             exit::OK
         }
         Command::DemoData(args) => demo::run(args),
+        Command::Install(command) => install::run(command),
     };
     ExitCode::from(code)
 }

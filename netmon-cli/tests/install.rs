@@ -1,0 +1,296 @@
+//! `netmon install` / `netmon uninstall` end to end, for macOS and Linux alike (the OS is a
+//! parameter): `--print` against golden files in `launchd/`, and real installs into a temporary
+//! HOME with fake `launchctl` and `systemctl` on PATH that record their arguments.
+
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use plist::Value;
+
+/// The binary named in `--print` (which does not need it to exist).
+const BINARY: &str = "/usr/local/bin/netmon";
+/// The binary a real install starts: this build's.
+const BUILT: &str = env!("CARGO_BIN_EXE_netmon");
+
+struct Sandbox {
+    temp: tempfile::TempDir,
+}
+
+impl Sandbox {
+    /// A temporary HOME and a directory of fake service managers.
+    fn new() -> Self {
+        let temp = tempfile::tempdir().unwrap();
+        let bin = temp.path().join("bin");
+        fs::create_dir_all(temp.path().join("home")).unwrap();
+        fs::create_dir_all(&bin).unwrap();
+        let script = "#!/bin/sh\n\
+                      echo \"$(basename \"$0\") $*\" >> \"$FAKE_TOOL_LOG\"\n\
+                      case \"$*\" in *\"$FAKE_TOOL_FAIL\"*) [ -n \"$FAKE_TOOL_FAIL\" ] && { echo 'refused by the fake' >&2; exit 5; } ;; esac\n\
+                      exit 0\n";
+        for tool in ["launchctl", "systemctl"] {
+            let path = bin.join(tool);
+            fs::write(&path, script).unwrap();
+            fs::set_permissions(&path, fs::Permissions::from_mode(0o755)).unwrap();
+        }
+        Self { temp }
+    }
+
+    fn home(&self) -> PathBuf {
+        self.temp.path().join("home")
+    }
+
+    fn log(&self) -> PathBuf {
+        self.temp.path().join("tools.log")
+    }
+
+    fn netmon(&self, args: &[&str], fail: &str) -> Output {
+        let path = format!(
+            "{}:{}",
+            self.temp.path().join("bin").display(),
+            std::env::var("PATH").unwrap_or_default()
+        );
+        netmon_with(&self.home(), args, |command| {
+            command
+                .env("PATH", path)
+                .env("FAKE_TOOL_LOG", self.log())
+                .env("FAKE_TOOL_FAIL", fail);
+        })
+    }
+
+    /// The fake tools' calls, with this user's id written as UID.
+    fn calls(&self) -> Vec<String> {
+        fs::read_to_string(self.log())
+            .unwrap_or_default()
+            .lines()
+            .map(|line| anonymise(line, self.temp.path()))
+            .collect()
+    }
+}
+
+fn netmon_with(home: &Path, args: &[&str], extra: impl FnOnce(&mut Command)) -> Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_netmon"));
+    command
+        .args(args)
+        .env("HOME", home)
+        .env_remove("NETMON_HOME")
+        .env_remove("XDG_CONFIG_HOME");
+    extra(&mut command);
+    command.output().expect("run netmon")
+}
+
+fn uid() -> u32 {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    unsafe { libc::geteuid() }
+}
+
+/// `gui/<uid>` → `gui/UID` and the sandbox's directory → `SANDBOX`.
+fn anonymise(text: &str, sandbox: &Path) -> String {
+    text.replace(&format!("gui/{}", uid()), "gui/UID")
+        .replace(&sandbox.display().to_string(), "SANDBOX")
+}
+
+fn text(output: &Output) -> (String, String) {
+    (
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+/// Every regular file below `dir`.
+fn files_below(dir: &Path) -> Vec<PathBuf> {
+    fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .filter_map(Result::ok)
+                .flat_map(|entry| {
+                    let path = entry.path();
+                    if path.is_dir() {
+                        files_below(&path)
+                    } else {
+                        vec![path]
+                    }
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Compares with `launchd/<name>`; `NETMON_UPDATE_GOLDEN=1` rewrites it instead.
+fn assert_golden(name: &str, actual: &str) {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../launchd")
+        .join(name);
+    if std::env::var_os("NETMON_UPDATE_GOLDEN").is_some() {
+        fs::write(&path, actual).unwrap();
+    }
+    let expected = fs::read_to_string(&path)
+        .unwrap_or_else(|error| panic!("cannot read golden {}: {error}", path.display()));
+    assert_eq!(actual, expected, "differs from {}", path.display());
+}
+
+fn print_golden(os: &str, scope: &[&str], golden: &str) {
+    let home = if os == "macos" {
+        "/Users/ana"
+    } else {
+        "/home/ana"
+    };
+    let args: Vec<&str> = ["install", "--print", "--os", os, "--binary", BINARY]
+        .into_iter()
+        .chain(scope.iter().copied())
+        .collect();
+    let output = netmon_with(Path::new(home), &args, |_| {});
+    let (stdout, stderr) = text(&output);
+    assert!(output.status.success(), "{stderr}");
+    assert_golden(golden, &anonymise(&stdout, Path::new("/nonexistent")));
+    assert!(!Path::new(home).exists(), "--print must not write anything");
+}
+
+#[test]
+fn print_for_macos_matches_the_golden_file() {
+    print_golden("macos", &[], "install-print-macos.golden");
+}
+
+#[test]
+fn print_for_linux_user_matches_the_golden_file() {
+    print_golden("linux", &["--user"], "install-print-linux-user.golden");
+}
+
+#[test]
+fn print_for_linux_system_matches_the_golden_file() {
+    print_golden("linux", &["--system"], "install-print-linux-system.golden");
+}
+
+#[test]
+fn macos_install_writes_both_agents_and_uninstall_leaves_nothing() {
+    let sandbox = Sandbox::new();
+    let home = sandbox.home();
+    let output = sandbox.netmon(&["install", "--os", "macos", "--binary", BUILT], "");
+    let (stdout, stderr) = text(&output);
+    let menubar = Path::new(BUILT).with_file_name("netmon-menubar");
+    assert!(output.status.success(), "{stderr}");
+    let agents = home.join("Library/LaunchAgents");
+    for (label, program, log) in [
+        ("com.networkmonitor.daemon", vec![BUILT, "run"], "daemon"),
+        (
+            "com.networkmonitor.menubar",
+            vec![menubar.to_str().unwrap()],
+            "menubar",
+        ),
+    ] {
+        let path = agents.join(format!("{label}.plist"));
+        assert!(stdout.contains(&format!("installed {}", path.display())));
+        let agent = Value::from_file(&path).unwrap().into_dictionary().unwrap();
+        assert_eq!(agent["Label"].as_string(), Some(label));
+        let arguments: Vec<&str> = agent["ProgramArguments"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(Value::as_string)
+            .collect();
+        assert_eq!(arguments, program);
+        assert_eq!(agent["RunAtLoad"].as_boolean(), Some(true));
+        let keep_alive = agent["KeepAlive"].as_dictionary().unwrap();
+        assert_eq!(keep_alive["SuccessfulExit"].as_boolean(), Some(false));
+        let logs = home.join(".netmonitor/logs");
+        assert_eq!(
+            agent["StandardOutPath"].as_string().map(PathBuf::from),
+            Some(logs.join(format!("{log}.out.log")))
+        );
+        assert_eq!(
+            agent["StandardErrorPath"].as_string().map(PathBuf::from),
+            Some(logs.join(format!("{log}.err.log")))
+        );
+        assert!(logs.is_dir(), "the logs directory exists for launchd");
+    }
+    let agents = "SANDBOX/home/Library/LaunchAgents";
+    assert_eq!(
+        sandbox.calls(),
+        [
+            format!("launchctl bootout gui/UID {agents}/com.networkmonitor.daemon.plist"),
+            format!("launchctl bootstrap gui/UID {agents}/com.networkmonitor.daemon.plist"),
+            format!("launchctl bootout gui/UID {agents}/com.networkmonitor.menubar.plist"),
+            format!("launchctl bootstrap gui/UID {agents}/com.networkmonitor.menubar.plist"),
+        ]
+    );
+
+    let output = sandbox.netmon(&["uninstall", "--os", "macos"], "");
+    assert!(output.status.success(), "{}", text(&output).1);
+    assert_eq!(files_below(&home), Vec::<PathBuf>::new());
+    assert_eq!(
+        sandbox.calls()[4..],
+        [
+            format!("launchctl bootout gui/UID {agents}/com.networkmonitor.daemon.plist"),
+            format!("launchctl bootout gui/UID {agents}/com.networkmonitor.menubar.plist"),
+        ]
+    );
+}
+
+#[test]
+fn linux_user_install_enables_the_unit_and_uninstall_leaves_nothing() {
+    let sandbox = Sandbox::new();
+    let home = sandbox.home();
+    let args = ["install", "--os", "linux", "--user", "--binary", BUILT];
+    let output = sandbox.netmon(&args, "");
+    assert!(output.status.success(), "{}", text(&output).1);
+    let unit = fs::read_to_string(home.join(".config/systemd/user/netmon.service")).unwrap();
+    assert!(
+        unit.contains(&format!("ExecStart=\"{BUILT}\" run\n")),
+        "{unit}"
+    );
+    assert_eq!(
+        sandbox.calls(),
+        [
+            "systemctl --user daemon-reload",
+            "systemctl --user enable --now netmon.service"
+        ]
+    );
+
+    let output = sandbox.netmon(&["uninstall", "--os", "linux", "--user"], "");
+    assert!(output.status.success(), "{}", text(&output).1);
+    assert_eq!(files_below(&home), Vec::<PathBuf>::new());
+    assert_eq!(
+        sandbox.calls()[2..],
+        [
+            "systemctl --user disable --now netmon.service",
+            "systemctl --user daemon-reload"
+        ]
+    );
+
+    let output = sandbox.netmon(&["uninstall", "--os", "linux", "--user"], "");
+    assert!(output.status.success());
+    assert!(text(&output).0.contains("not installed"));
+}
+
+#[test]
+fn a_refused_launchctl_bootstrap_fails_with_its_message() {
+    let sandbox = Sandbox::new();
+    let output = sandbox.netmon(
+        &["install", "--os", "macos", "--binary", BUILT],
+        "bootstrap",
+    );
+    let (_, stderr) = text(&output);
+    assert_eq!(output.status.code(), Some(70), "{stderr}");
+    assert!(stderr.contains("`launchctl bootstrap gui/"), "{stderr}");
+    assert!(stderr.contains("refused by the fake"), "{stderr}");
+}
+
+#[test]
+fn bad_arguments_are_named() {
+    let sandbox = Sandbox::new();
+    let output = sandbox.netmon(
+        &["install", "--os", "linux", "--user", "--binary", "netmon"],
+        "",
+    );
+    assert_eq!(output.status.code(), Some(64));
+    assert!(text(&output)
+        .1
+        .contains("the binary path netmon must be absolute"));
+    let output = sandbox.netmon(&["install", "--os", "macos", "--system"], "");
+    assert_eq!(output.status.code(), Some(64));
+    assert!(text(&output)
+        .1
+        .contains("on macOS netmon installs LaunchAgents"));
+    assert!(sandbox.calls().is_empty());
+}

@@ -1,0 +1,196 @@
+//! The high-usage notification rule: one notification each time today's usage crosses
+//! `high_usage_threshold_gb`, never one per sample. Pure: the caller shows the notification.
+
+use jiff::civil::Date;
+use netmon_core::units;
+
+/// Bytes in the configured number of (decimal) gigabytes.
+pub fn threshold_bytes(gigabytes: f64) -> u64 {
+    (gigabytes * 1e9).round() as u64
+}
+
+/// A notification to show.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Alert {
+    pub day: Date,
+    pub today_bytes: u64,
+    pub threshold_bytes: u64,
+}
+
+impl Alert {
+    pub fn title(&self) -> &'static str {
+        "High network usage"
+    }
+
+    pub fn body(&self) -> String {
+        format!(
+            "{} used today, above your daily threshold of {}",
+            units::bytes(self.today_bytes),
+            units::bytes(self.threshold_bytes)
+        )
+    }
+}
+
+/// The `notify-send` arguments (freedesktop notifications on Linux) for an alert.
+pub fn notify_send_args(alert: &Alert) -> Vec<String> {
+    vec![
+        "--app-name=netmon".into(),
+        "--urgency=normal".into(),
+        alert.title().into(),
+        alert.body(),
+    ]
+}
+
+/// Remembers whether today's usage is already above the threshold.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct HighUsage {
+    day: Option<Date>,
+    above: bool,
+}
+
+impl HighUsage {
+    /// Takes today's total so far (local `day`); returns an alert when it has just crossed the
+    /// threshold: the first observation at or above it on a day, or again after it fell below
+    /// (a raised threshold). Nothing is returned while `enabled` is false, but the crossing is
+    /// still remembered, so enabling notifications later does not announce an old crossing.
+    pub fn observe(
+        &mut self,
+        enabled: bool,
+        day: Date,
+        today_bytes: u64,
+        threshold_bytes: u64,
+    ) -> Option<Alert> {
+        let was_above = self.above && self.day == Some(day);
+        let above = today_bytes >= threshold_bytes;
+        self.day = Some(day);
+        self.above = above;
+        (enabled && above && !was_above).then_some(Alert {
+            day,
+            today_bytes,
+            threshold_bytes,
+        })
+    }
+}
+
+/// The alerts for a run of observations `(day, today's total so far)` at a fixed threshold.
+pub fn alerts(
+    observations: impl IntoIterator<Item = (Date, u64)>,
+    threshold_bytes: u64,
+) -> Vec<Alert> {
+    let mut rule = HighUsage::default();
+    observations
+        .into_iter()
+        .filter_map(|(day, today)| rule.observe(true, day, today, threshold_bytes))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use jiff::civil::date;
+
+    const GB: u64 = 1_000_000_000;
+
+    /// A day of 5-second samples: `per_sample(i)` bytes each, as running totals.
+    fn day_of_samples(day: Date, per_sample: impl Fn(u64) -> u64) -> Vec<(Date, u64)> {
+        (0..17_280u64)
+            .scan(0u64, |total, i| {
+                *total += per_sample(i);
+                Some((day, *total))
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_day_crossing_the_threshold_once_notifies_once() {
+        let day = date(2026, 11, 25);
+        // 1 MB every 5 s: 17.28 GB by midnight, crossing 10 GB at sample 10 000.
+        let samples = day_of_samples(day, |_| 1_000_000);
+        let fired = alerts(samples.clone(), threshold_bytes(10.0));
+        assert_eq!(fired.len(), 1, "{fired:?}");
+        assert_eq!(fired[0].today_bytes, 10 * GB);
+        assert_eq!(fired[0].day, day);
+        assert_eq!(
+            fired[0].body(),
+            "10.0 GB used today, above your daily threshold of 10.0 GB"
+        );
+        assert!(alerts(Vec::new(), 1).is_empty());
+        assert!(
+            alerts(samples, threshold_bytes(20.0)).is_empty(),
+            "17.28 GB never reaches 20 GB"
+        );
+    }
+
+    #[test]
+    fn quiet_samples_at_the_threshold_do_not_repeat() {
+        let day = date(2026, 11, 25);
+        let samples = day_of_samples(day, |i| if i < 100 { 100_000_000 } else { 0 });
+        assert_eq!(alerts(samples, threshold_bytes(10.0)).len(), 1);
+    }
+
+    #[test]
+    fn each_day_gets_its_own_crossing() {
+        let days = [date(2026, 11, 24), date(2026, 11, 25), date(2026, 11, 26)];
+        let samples: Vec<_> = days
+            .iter()
+            .flat_map(|day| day_of_samples(*day, |_| 1_000_000))
+            .collect();
+        let fired = alerts(samples, threshold_bytes(10.0));
+        assert_eq!(
+            fired.iter().map(|alert| alert.day).collect::<Vec<_>>(),
+            days
+        );
+    }
+
+    #[test]
+    fn starting_above_the_threshold_notifies_once() {
+        let day = date(2026, 11, 25);
+        let samples = day_of_samples(day, |i| if i == 0 { 12 * GB } else { 1_000 });
+        assert_eq!(alerts(samples, 10 * GB).len(), 1);
+    }
+
+    #[test]
+    fn a_raised_threshold_can_be_crossed_again() {
+        let day = date(2026, 11, 25);
+        let mut rule = HighUsage::default();
+        assert!(rule.observe(true, day, 11 * GB, 10 * GB).is_some());
+        assert!(rule.observe(true, day, 12 * GB, 10 * GB).is_none());
+        assert!(rule.observe(true, day, 13 * GB, 20 * GB).is_none());
+        assert!(rule.observe(true, day, 21 * GB, 20 * GB).is_some());
+    }
+
+    #[test]
+    fn disabled_notifications_stay_silent_and_do_not_fire_late() {
+        let day = date(2026, 11, 25);
+        let mut rule = HighUsage::default();
+        assert!(rule.observe(false, day, 11 * GB, 10 * GB).is_none());
+        assert!(rule.observe(true, day, 12 * GB, 10 * GB).is_none());
+        assert!(rule
+            .observe(true, date(2026, 11, 26), 11 * GB, 10 * GB)
+            .is_some());
+    }
+
+    #[test]
+    fn notify_send_gets_the_title_and_body_as_arguments() {
+        let alert = Alert {
+            day: date(2026, 11, 25),
+            today_bytes: 12 * GB,
+            threshold_bytes: 10 * GB,
+        };
+        assert_eq!(
+            notify_send_args(&alert),
+            [
+                "--app-name=netmon",
+                "--urgency=normal",
+                "High network usage",
+                "12.0 GB used today, above your daily threshold of 10.0 GB"
+            ]
+        );
+    }
+
+    #[test]
+    fn gigabytes_are_decimal() {
+        assert_eq!(threshold_bytes(10.0), 10 * GB);
+        assert_eq!(threshold_bytes(0.001), 1_000_000);
+    }
+}
