@@ -379,3 +379,130 @@ fn which(program: &str) -> PathBuf {
         .find(|candidate| candidate.is_file())
         .unwrap_or_else(|| panic!("{program} is not installed (the CI script installs it)"))
 }
+
+impl Lab {
+    /// The home directory (`NETMON_HOME`) of the netmon this lab runs.
+    pub fn netmon_home(&self) -> PathBuf {
+        self.temp.path().join("netmon-home")
+    }
+
+    /// Writes `config` as the `config.json` of the netmon this lab runs.
+    pub fn write_config(&self, config: &netmon_core::Config) {
+        let home = self.netmon_home();
+        std::fs::create_dir_all(&home).expect("create the netmon home");
+        config
+            .save(&home.join("config.json"))
+            .expect("write config.json");
+    }
+
+    /// Adds an address (`10.200.0.11/24`) to the server's veth.
+    pub fn add_server_address(&self, cidr: &str) {
+        let output = Command::new("ip")
+            .args(["-n", &self.server, "-j", "link", "show", "type", "veth"])
+            .output()
+            .expect("run ip link");
+        let json: serde_json::Value = serde_json::from_slice(&output.stdout).expect("ip -j output");
+        let interface = json[0]["ifname"]
+            .as_str()
+            .expect("the server namespace has a veth")
+            .to_string();
+        run_ip(&["-n", &self.server, "addr", "add", cidr, "dev", &interface]);
+    }
+
+    /// Starts dnsmasq on the server's address, answering each (name, address) and nothing else,
+    /// and points the client namespace's resolver at it (`ip netns exec` bind-mounts
+    /// /etc/netns/CLIENT/resolv.conf). The returned guard removes that file.
+    pub fn start_dns(&mut self, answers: &[(&str, &str)]) -> NetnsResolver {
+        let mut dnsmasq = self.command(&self.server.clone(), "/usr/sbin/dnsmasq");
+        dnsmasq.args([
+            "--keep-in-foreground",
+            "--conf-file=/dev/null",
+            "--no-resolv",
+            "--no-hosts",
+            "--bind-interfaces",
+            "--pid-file=",
+            "--port=53",
+        ]);
+        dnsmasq.arg(format!("--listen-address={SERVER_V4}"));
+        answers.iter().for_each(|(name, address)| {
+            dnsmasq.arg(format!("--address=/{name}/{address}"));
+        });
+        self.spawn(dnsmasq);
+        self.wait_for_listener(53);
+        let dir = PathBuf::from("/etc/netns").join(&self.client);
+        std::fs::create_dir_all(&dir).expect("create /etc/netns/CLIENT");
+        std::fs::write(dir.join("resolv.conf"), format!("nameserver {SERVER_V4}\n"))
+            .expect("write the client namespace's resolv.conf");
+        NetnsResolver { dir }
+    }
+
+    /// Bytes per registrable domain in the database of the netmon this lab ran.
+    pub fn stored_domains(&self) -> Vec<netmon_core::store::DomainTotal> {
+        let path = self.netmon_home().join("network_monitor.db");
+        let store = netmon_core::store::Store::open(&path).expect("open the database");
+        let all = netmon_core::store::Range {
+            start_ms: 0,
+            end_ms: i64::MAX,
+        };
+        store.top_domains(all, 100).expect("domains")
+    }
+
+    /// Makes a self-signed certificate for `name`; returns (certificate, key) paths.
+    pub fn self_signed_certificate(&self, name: &str) -> (PathBuf, PathBuf) {
+        let (cert, key) = (
+            self.temp.path().join(format!("{name}.pem")),
+            self.temp.path().join(format!("{name}.key")),
+        );
+        let made = Command::new("openssl")
+            .args(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1"])
+            .arg("-subj")
+            .arg(format!("/CN={name}"))
+            .arg("-keyout")
+            .arg(&key)
+            .arg("-out")
+            .arg(&cert)
+            .output()
+            .expect("openssl is installed (.ci/run installs it)");
+        assert!(
+            made.status.success(),
+            "{}",
+            String::from_utf8_lossy(&made.stderr)
+        );
+        (cert, key)
+    }
+}
+
+/// A client namespace's resolv.conf, removed when dropped.
+pub struct NetnsResolver {
+    dir: PathBuf,
+}
+
+impl Drop for NetnsResolver {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// Every file below `dir` whose bytes contain any of `needles` (case-insensitive ASCII).
+pub fn files_containing(dir: &Path, needles: &[&str]) -> Vec<PathBuf> {
+    let entries = std::fs::read_dir(dir).map(|entries| entries.flatten().collect::<Vec<_>>());
+    entries
+        .unwrap_or_default()
+        .into_iter()
+        .flat_map(|entry| {
+            let path = entry.path();
+            if path.is_dir() {
+                files_containing(&path, needles)
+            } else {
+                let bytes = std::fs::read(&path).unwrap_or_default().to_ascii_lowercase();
+                let found = needles.iter().any(|needle| {
+                    let needle = needle.to_ascii_lowercase();
+                    bytes
+                        .windows(needle.len())
+                        .any(|window| window == needle.as_bytes())
+                });
+                found.then_some(path).into_iter().collect()
+            }
+        })
+        .collect()
+}
