@@ -73,7 +73,12 @@ fn bytes_go_to_the_domains_named_by_dns_and_tls_and_no_url_is_kept() {
             .map(|total| total.sent + total.received)
             .sum::<u64>()
     };
-    assert_within("example-cdn.net (DNS)", bytes_of("example-cdn.net"), cdn, 1.0);
+    assert_within(
+        "example-cdn.net (DNS)",
+        bytes_of("example-cdn.net"),
+        cdn,
+        1.0,
+    );
     assert_within("netflix.com (DNS)", bytes_of("netflix.com"), netflix, 1.0);
     assert_within("bbc.co.uk (DNS, TLS SNI)", bytes_of("bbc.co.uk"), bbc, 1.0);
 

@@ -915,7 +915,13 @@ mod tests {
         };
         feed_payload(&mut tracker, &mut inspector, answer, &response, now);
         let plain = tcp("10.0.0.2:5000", "192.0.2.7:80", 700, false);
-        feed_payload(&mut tracker, &mut inspector, plain, b"GET / HTTP/1.1\r\n", now);
+        feed_payload(
+            &mut tracker,
+            &mut inspector,
+            plain,
+            b"GET / HTTP/1.1\r\n",
+            now,
+        );
         let hello = crate::domains::testdata::openssl_client_hello();
         let (head, tail) = hello.split_at(100);
         let tls = tcp("10.0.0.2:5001", "192.0.2.7:443", 300, false);
@@ -924,7 +930,11 @@ mod tests {
         tracker.attribute(now);
         let sample = tracker.close(0, 5000, now);
         assert_eq!(bytes_to(&sample, "example-cdn.net"), 700, "named by DNS");
-        assert_eq!(bytes_to(&sample, "netflix.com"), 600, "named by its own SNI");
+        assert_eq!(
+            bytes_to(&sample, "netflix.com"),
+            600,
+            "named by its own SNI"
+        );
     }
 
     #[test]

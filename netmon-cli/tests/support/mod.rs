@@ -454,7 +454,9 @@ impl Lab {
             self.temp.path().join(format!("{name}.key")),
         );
         let made = Command::new("openssl")
-            .args(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1"])
+            .args([
+                "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+            ])
             .arg("-subj")
             .arg(format!("/CN={name}"))
             .arg("-keyout")
@@ -494,7 +496,9 @@ pub fn files_containing(dir: &Path, needles: &[&str]) -> Vec<PathBuf> {
             if path.is_dir() {
                 files_containing(&path, needles)
             } else {
-                let bytes = std::fs::read(&path).unwrap_or_default().to_ascii_lowercase();
+                let bytes = std::fs::read(&path)
+                    .unwrap_or_default()
+                    .to_ascii_lowercase();
                 let found = needles.iter().any(|needle| {
                     let needle = needle.to_ascii_lowercase();
                     bytes

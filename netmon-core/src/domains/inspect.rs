@@ -204,8 +204,15 @@ mod tests {
         let client = tcp("10.0.0.2:40000", "192.0.2.9:443");
         let other = tcp("10.0.0.2:40001", "192.0.2.9:443");
         assert_eq!(inspector.inspect(&client, head), None);
-        assert_eq!(inspector.inspect(&other, b"\x17\x03\x03 application data"), None);
-        assert_eq!(inspector.pending(), 1, "only ClientHello beginnings are followed");
+        assert_eq!(
+            inspector.inspect(&other, b"\x17\x03\x03 application data"),
+            None
+        );
+        assert_eq!(
+            inspector.pending(),
+            1,
+            "only ClientHello beginnings are followed"
+        );
         assert_eq!(inspector.inspect(&client, tail), server("www.netflix.com"));
         assert_eq!(inspector.pending(), 0, "the named stream is forgotten");
         assert_eq!(inspector.inspect(&client, b"\x17\x03\x03 later"), None);
@@ -261,7 +268,10 @@ mod tests {
         let mut inspector = Inspector::default();
         let from_resolver = udp("10.0.0.1:53", "10.0.0.2:50000");
         assert_eq!(inspector.inspect(&from_resolver, &response), expected);
-        let mut framed = u16::try_from(response.len()).unwrap().to_be_bytes().to_vec();
+        let mut framed = u16::try_from(response.len())
+            .unwrap()
+            .to_be_bytes()
+            .to_vec();
         framed.extend_from_slice(&response);
         let over_tcp = tcp("10.0.0.1:53", "10.0.0.2:50000");
         assert_eq!(inspector.inspect(&over_tcp, &framed), expected);

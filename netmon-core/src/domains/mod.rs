@@ -55,17 +55,32 @@ impl DomainPolicy {
         }
     }
 
-    /// Whether `app`'s traffic is broken down by domain.
+    /// Whether `app`'s traffic is broken down by domain. Under `browsers`, an application
+    /// matches a listed name case-insensitively, alone or followed by a variant after a
+    /// separator (`firefox-esr`, `zen-bin`, `Google Chrome Canary` for `firefox`, `zen`,
+    /// `google chrome`).
     pub fn tracks(&self, app: &str) -> bool {
         match self.tracking {
             DomainTracking::All => true,
             DomainTracking::Off => false,
-            DomainTracking::Browsers => self
-                .browsers
-                .iter()
-                .any(|browser| browser.eq_ignore_ascii_case(app)),
+            DomainTracking::Browsers => self.browsers.iter().any(|browser| is_named(app, browser)),
         }
     }
+}
+
+/// True when `app` is `name` or a variant of it (`name` then `-`, `_`, `.` or a space), ignoring
+/// ASCII case.
+fn is_named(app: &str, name: &str) -> bool {
+    let app = app.trim();
+    let name = name.trim();
+    !name.is_empty()
+        && app
+            .get(..name.len())
+            .is_some_and(|head| head.eq_ignore_ascii_case(name))
+        && app[name.len()..]
+            .chars()
+            .next()
+            .is_none_or(|next| matches!(next, '-' | '_' | '.' | ' '))
 }
 
 impl Default for DomainPolicy {
@@ -83,6 +98,12 @@ mod tests {
         let mut policy = DomainPolicy::default();
         assert!(policy.tracks("Firefox"));
         assert!(!policy.tracks("curl"));
+        for variant in ["firefox-esr", "zen-bin", "Google Chrome Canary", "chromium"] {
+            assert!(policy.tracks(variant), "{variant}");
+        }
+        for other in ["firefoxy", "archiver", "curl-firefox", ""] {
+            assert!(!policy.tracks(other), "{other}");
+        }
         policy.tracking = DomainTracking::All;
         assert!(policy.tracks("curl"));
         policy.tracking = DomainTracking::Off;

@@ -266,7 +266,9 @@ impl HostnameMap {
 
     /// The live name of `ip` (an extension report first, else a DNS answer).
     pub fn lookup(&self, ip: IpAddr, now: Instant) -> Option<Arc<str>> {
-        self.map().lookup(ip, now).map(|known| Arc::from(known.host))
+        self.map()
+            .lookup(ip, now)
+            .map(|known| Arc::from(known.host))
     }
 
     /// Drops every expired entry.

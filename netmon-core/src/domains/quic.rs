@@ -653,9 +653,16 @@ mod tests {
 
     #[test]
     fn other_packets_are_refused() {
-        let mut tampered = testdata::rfc9001_client_initial();
-        tampered[600] ^= 1;
-        assert_eq!(client_hello_sni(&tampered), Err(SniError::Decrypt));
+        for initial in [
+            testdata::rfc9001_client_initial(),
+            testdata::rfc9369_client_initial(),
+        ] {
+            for at in [30, 600, 1199] {
+                let mut tampered = initial.clone();
+                tampered[at] ^= 1;
+                assert_eq!(client_hello_sni(&tampered), Err(SniError::Decrypt), "{at}");
+            }
+        }
 
         let mut unknown_version = testdata::rfc9001_client_initial();
         unknown_version[1..5].copy_from_slice(&[0xff, 0, 0, 0x1d]);

@@ -17,17 +17,23 @@ pub(crate) fn hex(text: &str) -> Vec<u8> {
 
 /// A ClientHello record OpenSSL 3.0 wrote for `www.netflix.com` (ALPN h2, http/1.1).
 pub(crate) fn openssl_client_hello() -> Vec<u8> {
-    hex(include_str!("../../testdata/domains/openssl-client-hello.hex"))
+    hex(include_str!(
+        "../../testdata/domains/openssl-client-hello.hex"
+    ))
 }
 
 /// RFC 9001 Appendix A.2: the protected client Initial (QUIC v1, SNI `example.com`).
 pub(crate) fn rfc9001_client_initial() -> Vec<u8> {
-    hex(include_str!("../../testdata/domains/rfc9001-client-initial.hex"))
+    hex(include_str!(
+        "../../testdata/domains/rfc9001-client-initial.hex"
+    ))
 }
 
 /// RFC 9369 Appendix A.2: the protected client Initial (QUIC v2, SNI `example.com`).
 pub(crate) fn rfc9369_client_initial() -> Vec<u8> {
-    hex(include_str!("../../testdata/domains/rfc9369-client-initial.hex"))
+    hex(include_str!(
+        "../../testdata/domains/rfc9369-client-initial.hex"
+    ))
 }
 
 /// RFC 9001 Appendix A: the destination connection ID both vectors derive keys from.
