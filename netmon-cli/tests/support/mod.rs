@@ -395,18 +395,52 @@ impl Lab {
             .expect("write config.json");
     }
 
-    /// Adds an address (`10.200.0.11/24`) to the server's veth.
-    pub fn add_server_address(&self, cidr: &str) {
+    /// The server namespace's veth.
+    fn server_veth(&self) -> String {
         let output = Command::new("ip")
             .args(["-n", &self.server, "-j", "link", "show", "type", "veth"])
             .output()
             .expect("run ip link");
         let json: serde_json::Value = serde_json::from_slice(&output.stdout).expect("ip -j output");
-        let interface = json[0]["ifname"]
+        json[0]["ifname"]
             .as_str()
             .expect("the server namespace has a veth")
-            .to_string();
-        run_ip(&["-n", &self.server, "addr", "add", cidr, "dev", &interface]);
+            .to_string()
+    }
+
+    /// Adds an address (`10.200.0.11/24`) to the server's veth.
+    pub fn add_server_address(&self, cidr: &str) {
+        let veth = self.server_veth();
+        run_ip(&["-n", &self.server, "addr", "add", cidr, "dev", &veth]);
+    }
+
+    /// Makes the client send TCP segments of at most `mss` bytes, as captured: the server
+    /// advertises that segment size, and the client veth hands the capture one segment per packet
+    /// (no segmentation offload, which would show the capture one large packet instead).
+    pub fn limit_client_segments(&self, mss: u16) {
+        run_ip(&[
+            "-n",
+            &self.client,
+            "link",
+            "set",
+            "dev",
+            &self.client_if,
+            "gso_max_segs",
+            "1",
+        ]);
+        let veth = self.server_veth();
+        let mss = mss.to_string();
+        run_ip(&[
+            "-n",
+            &self.server,
+            "route",
+            "replace",
+            &format!("{CLIENT_V4}/32"),
+            "dev",
+            &veth,
+            "advmss",
+            &mss,
+        ]);
     }
 
     /// Starts dnsmasq on the server's address, answering each (name, address) and nothing else,
@@ -438,13 +472,28 @@ impl Lab {
 
     /// Bytes per registrable domain in the database of the netmon this lab ran.
     pub fn stored_domains(&self) -> Vec<netmon_core::store::DomainTotal> {
+        self.stored(|store, all| store.top_domains(all, 100))
+    }
+
+    /// Bytes per hostname under the registrable `domain` in the database.
+    pub fn stored_hostnames(&self, domain: &str) -> Vec<netmon_core::store::HostTotal> {
+        self.stored(|store, all| store.hostnames(domain, all, 100))
+    }
+
+    fn stored<T>(
+        &self,
+        query: impl FnOnce(
+            &netmon_core::store::Store,
+            netmon_core::store::Range,
+        ) -> Result<T, netmon_core::store::StoreError>,
+    ) -> T {
         let path = self.netmon_home().join("network_monitor.db");
         let store = netmon_core::store::Store::open(&path).expect("open the database");
         let all = netmon_core::store::Range {
             start_ms: 0,
             end_ms: i64::MAX,
         };
-        store.top_domains(all, 100).expect("domains")
+        query(&store, all).expect("query the database")
     }
 
     /// Makes a self-signed certificate for `name`; returns (certificate, key) paths.
