@@ -10,7 +10,7 @@ mod support;
 use std::thread;
 use std::time::Duration;
 
-use netmon_core::config::DomainTracking;
+use netmon_core::config::{DomainTracking, LogLevel};
 use netmon_core::Config;
 use support::{assert_within, files_containing, Counters, Lab};
 
@@ -38,6 +38,8 @@ fn bytes_go_to_the_domains_named_by_dns_and_tls_and_no_url_is_kept() {
     start_tls_server(&mut lab, BBC.0, 443);
     lab.write_config(&Config {
         domain_tracking: DomainTracking::All,
+        // Everything netmon logs is searched for URL parts below.
+        log_level: LogLevel::Debug,
         ..Config::default()
     });
     let client = lab.program_named("curl", "webget");
@@ -117,7 +119,19 @@ fn bytes_go_to_the_domains_named_by_dns_and_tls_and_no_url_is_kept() {
         1.0,
     );
 
-    let leaks = files_containing(&lab.netmon_home(), &URL_SECRETS);
+    let home = lab.netmon_home();
+    for kept in ["network_monitor.db", "logs/daemon.log"] {
+        assert!(home.join(kept).is_file(), "netmon wrote no {kept}");
+    }
+    let control = lab.temp.path().join("control");
+    std::fs::create_dir(&control).expect("create a control directory");
+    std::fs::write(control.join("request"), "GET /secret-path?token=hunter2").expect("write");
+    assert_eq!(
+        files_containing(&control, &URL_SECRETS).len(),
+        1,
+        "the search finds URL parts where they are"
+    );
+    let leaks = files_containing(&home, &URL_SECRETS);
     assert!(
         leaks.is_empty(),
         "URL parts reached netmon's files: {leaks:?}"
