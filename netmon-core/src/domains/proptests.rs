@@ -4,7 +4,10 @@
 use proptest::collection::vec;
 use proptest::prelude::*;
 
-use super::{dns, quic, testdata, tls, ClientHelloAssembler, QuicClientHelloAssembler};
+use super::{
+    dns, quic, rollup, testdata, tls, ClientHelloAssembler, Inspector, QuicClientHelloAssembler,
+};
+use crate::packet::{PacketMeta, TcpFlags, Transport};
 
 /// Byte strings that often start like the real thing, so parsing gets past the first checks.
 fn bytes_like(prefix: Vec<u8>) -> impl Strategy<Value = Vec<u8>> {
@@ -128,5 +131,40 @@ proptest! {
         for datagram in &datagrams {
             assembler.push_datagram(datagram);
         }
+    }
+
+    #[test]
+    fn the_inspector_never_panics(
+        packets in vec(
+            (
+                any::<bool>(),
+                prop_oneof![Just(53u16), Just(443), any::<u16>()],
+                prop_oneof![Just(443u16), any::<u16>()],
+                bytes_like(vec![22, 3, 1]),
+            ),
+            0..12,
+        ),
+    ) {
+        let mut inspector = Inspector::default();
+        for (tcp, src_port, dst_port, payload) in &packets {
+            let (src_port, dst_port) = (*src_port, *dst_port);
+            let transport = if *tcp {
+                Transport::Tcp { src_port, dst_port, flags: TcpFlags::default() }
+            } else {
+                Transport::Udp { src_port, dst_port }
+            };
+            let meta = PacketMeta {
+                src: "10.0.0.2".parse().unwrap(),
+                dst: "192.0.2.1".parse().unwrap(),
+                transport,
+                ip_len: 1500,
+            };
+            let _ = inspector.inspect(&meta, payload);
+        }
+    }
+
+    #[test]
+    fn rollup_never_panics(host in "\\PC{0,80}", rolled in any::<bool>()) {
+        let _ = rollup::destination(&host, rolled);
     }
 }
