@@ -76,6 +76,8 @@ struct FlowState {
     last_seen: Instant,
     /// The server's hostname: the flow's own ClientHello server name, else the name map's.
     host: Option<Arc<str>>,
+    /// True once the flow's own ClientHello named its server (no other source overrides it).
+    named_itself: bool,
 }
 
 impl FlowState {
@@ -162,6 +164,7 @@ impl Tracker {
                 if let Placement::Flow(key, _) = placement {
                     if let Some(flow) = self.flows.get_mut(&key) {
                         flow.host = Some(Arc::from(&**host));
+                        flow.named_itself = true;
                     }
                 }
             }
@@ -225,11 +228,15 @@ impl Tracker {
             first_seen: now,
             last_seen: now,
             host: None,
+            named_itself: false,
         });
         if opens {
-            // A new connection on a known 5-tuple: the port was reused, maybe by another process.
+            // A new connection on a known 5-tuple: the port was reused, maybe by another process
+            // and towards another server name.
             flow.owner = Owner::Pending;
             flow.first_seen = now;
+            flow.host = None;
+            flow.named_itself = false;
         }
         let counter = flow.counter(direction);
         counter.bytes += bytes;
@@ -305,15 +312,19 @@ impl Tracker {
         sample
     }
 
-    /// Flows that named no server get the hostname reported or answered for their remote IP,
-    /// if any.
+    /// Flows that named no server themselves get the hostname currently reported or answered
+    /// for their remote IP; they keep their previous one once the map has none.
     fn name_from_reports(&mut self, now: Instant) {
         let names = &self.names;
         names.purge_expired(now);
         self.flows
             .iter_mut()
-            .filter(|(_, flow)| flow.active() && flow.host.is_none())
-            .for_each(|(key, flow)| flow.host = names.lookup(key.remote.ip(), now));
+            .filter(|(_, flow)| flow.active() && !flow.named_itself)
+            .for_each(|(key, flow)| {
+                if let Some(host) = names.lookup(key.remote.ip(), now) {
+                    flow.host = Some(host);
+                }
+            });
     }
 
     /// Pending flows after the last lookup: inferred from their remote endpoint, or unknown.
@@ -934,6 +945,55 @@ mod tests {
             bytes_to(&sample, "netflix.com"),
             600,
             "named by its own SNI"
+        );
+    }
+
+    #[test]
+    fn map_names_follow_the_newest_report_but_never_override_a_flow_s_own() {
+        let owners = FakeOwners::default();
+        owners.open(key("10.0.0.2:5000", "192.0.2.7:443"), "zen");
+        owners.open(key("10.0.0.2:5001", "192.0.2.7:443"), "zen");
+        let names = HostnameMap::default();
+        let ip = "192.0.2.7".parse().unwrap();
+        let now = Instant::now();
+        names.learn(ip, "cdn.example.net", now);
+        let mut tracker = tracker(&owners).with_names(names.clone());
+        let plain = tcp("10.0.0.2:5000", "192.0.2.7:443", 100, false);
+        let hello = tcp("10.0.0.2:5001", "192.0.2.7:443", 10, false);
+        let feed_both = |tracker: &mut Tracker, now| {
+            tracker.record(&plain, machine().place(&plain), now);
+            tracker.record(&hello, machine().place(&hello), now);
+        };
+        feed_both(&mut tracker, now);
+        let placement = machine().place(&hello);
+        tracker.name(placement, &Naming::Server("www.site.org".into()));
+        tracker.attribute(now);
+        let first = tracker.close(0, 5000, now);
+        assert_eq!(bytes_to(&first, "example.net"), 100);
+        assert_eq!(bytes_to(&first, "site.org"), 10);
+
+        let later = now + Duration::from_secs(1);
+        names.learn(ip, "video.example.com", later);
+        feed_both(&mut tracker, later);
+        let second = tracker.close(5000, 10000, later);
+        assert_eq!(
+            bytes_to(&second, "example.com"),
+            100,
+            "the newest report wins"
+        );
+        assert_eq!(
+            bytes_to(&second, "site.org"),
+            10,
+            "the flow's own name stays"
+        );
+
+        let reopened = tcp("10.0.0.2:5001", "192.0.2.7:443", 60, true);
+        tracker.record(&reopened, machine().place(&reopened), later);
+        let third = tracker.close(10000, 15000, later);
+        assert_eq!(
+            bytes_to(&third, "example.com"),
+            60,
+            "a reused port forgets the old connection's name"
         );
     }
 
