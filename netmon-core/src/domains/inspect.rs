@@ -24,7 +24,10 @@ const DNS_PORT: u16 = 53;
 const QUIC_PORT: u16 = 443;
 /// TLS record content type of a handshake, the first byte of a ClientHello stream.
 const TLS_HANDSHAKE: u8 = 22;
-/// Most client streams whose ClientHello is being reassembled, per protocol.
+/// Largest DNS message over TCP that is reassembled; longer ones are skipped.
+const MAX_DNS_TCP_MESSAGE: usize = 16 * 1024;
+/// Most client streams whose ClientHello is being reassembled, per protocol (and most DNS
+/// responses over TCP awaiting their next segment).
 const MAX_STREAMS: NonZeroUsize = match NonZeroUsize::new(256) {
     Some(limit) => limit,
     None => NonZeroUsize::MIN,
@@ -46,6 +49,8 @@ type StreamKey = (u8, SocketAddr, SocketAddr);
 pub struct Inspector {
     tls: LruCache<StreamKey, ClientHelloAssembler>,
     quic: LruCache<StreamKey, QuicClientHelloAssembler>,
+    /// Bytes of DNS responses over TCP whose message is not complete yet.
+    dns_tcp: LruCache<StreamKey, Vec<u8>>,
 }
 
 impl Default for Inspector {
@@ -53,6 +58,7 @@ impl Default for Inspector {
         Self {
             tls: LruCache::new(MAX_STREAMS),
             quic: LruCache::new(MAX_STREAMS),
+            dns_tcp: LruCache::new(MAX_STREAMS),
         }
     }
 }
@@ -63,6 +69,7 @@ impl std::fmt::Debug for Inspector {
             .debug_struct("Inspector")
             .field("tls_streams", &self.tls.len())
             .field("quic_streams", &self.quic.len())
+            .field("dns_tcp_streams", &self.dns_tcp.len())
             .finish()
     }
 }
@@ -84,9 +91,9 @@ impl Inspector {
             Transport::Udp { src_port, .. } if src_port == DNS_PORT => {
                 answers(dns::parse_response(payload))
             }
-            Transport::Tcp { src_port, .. } if src_port == DNS_PORT => {
-                answers(dns::parse_tcp_responses(payload))
-            }
+            Transport::Tcp {
+                src_port, dst_port, ..
+            } if src_port == DNS_PORT => self.dns_segment(key(src_port, dst_port), payload),
             Transport::Udp { src_port, dst_port } if dst_port == QUIC_PORT => {
                 self.quic_datagram(key(src_port, dst_port), payload)
             }
@@ -97,9 +104,29 @@ impl Inspector {
         }
     }
 
-    /// Client streams being reassembled (TLS and QUIC).
+    /// Streams being reassembled (TLS and QUIC ClientHellos, DNS responses over TCP).
     pub fn pending(&self) -> usize {
-        self.tls.len() + self.quic.len()
+        self.tls.len() + self.quic.len() + self.dns_tcp.len()
+    }
+
+    /// A segment of a DNS server's TCP stream: each message behind a two-byte length
+    /// (RFC 1035 §4.2.2), possibly spread over segments (servers often send the length alone).
+    /// Complete messages are read; the rest waits for the next segment.
+    fn dns_segment(&mut self, key: StreamKey, segment: &[u8]) -> Option<Naming> {
+        let mut stream = self.dns_tcp.pop(&key).unwrap_or_default();
+        stream.extend_from_slice(segment);
+        let (messages, rest) = split_dns_messages(&stream);
+        let found: Vec<DnsAnswer> = messages
+            .into_iter()
+            .filter_map(|message| dns::parse_response(message).ok())
+            .flatten()
+            .collect();
+        let waits = !rest.is_empty() && declared_len(rest) <= MAX_DNS_TCP_MESSAGE;
+        if waits {
+            let rest = rest.to_vec();
+            self.dns_tcp.put(key, rest);
+        }
+        answers(Ok(found))
     }
 
     fn tcp_segment(&mut self, key: StreamKey, segment: &[u8]) -> Option<Naming> {
@@ -149,6 +176,27 @@ fn settle<T>(
     match progress {
         SniProgress::Found(name) => Some(Naming::Server(name.into_boxed_str())),
         _ => None,
+    }
+}
+
+/// The complete length-prefixed messages at the start of `stream`, and the bytes after them.
+fn split_dns_messages(stream: &[u8]) -> (Vec<&[u8]>, &[u8]) {
+    let mut rest = stream;
+    let messages = std::iter::from_fn(|| {
+        let len = declared_len(rest);
+        let message = rest.get(2..len.checked_add(2)?)?;
+        rest = rest.get(len + 2..).unwrap_or_default();
+        Some(message)
+    })
+    .collect();
+    (messages, rest)
+}
+
+/// The length a DNS-over-TCP stream declares for its next message (0 until two bytes are in).
+fn declared_len(stream: &[u8]) -> usize {
+    match stream {
+        [high, low, ..] => usize::from(u16::from_be_bytes([*high, *low])),
+        _ => 0,
     }
 }
 
@@ -277,6 +325,36 @@ mod tests {
         assert_eq!(inspector.inspect(&over_tcp, &framed), expected);
         let to_resolver = udp("10.0.0.2:50000", "10.0.0.1:53");
         assert_eq!(inspector.inspect(&to_resolver, &response), None);
+        assert_eq!(inspector.pending(), 0);
+    }
+
+    #[test]
+    fn dns_responses_over_tcp_split_anywhere_are_read() {
+        let response = dns::tests::Message::response()
+            .question("api.netflix.com", 1)
+            .a("api.netflix.com", 60, [192, 0, 2, 8])
+            .bytes();
+        let mut stream = u16::try_from(response.len())
+            .unwrap()
+            .to_be_bytes()
+            .to_vec();
+        stream.extend_from_slice(&response);
+        stream.extend_from_slice(&stream.clone());
+        let over_tcp = tcp("10.0.0.1:53", "10.0.0.2:50000");
+        for cut in 0..=stream.len() {
+            let mut inspector = Inspector::default();
+            let (head, tail) = stream.split_at(cut);
+            let learned: usize = [head, tail]
+                .iter()
+                .filter_map(|segment| inspector.inspect(&over_tcp, segment))
+                .map(|naming| match naming {
+                    Naming::Dns(answers) => answers.len(),
+                    Naming::Server(_) => 0,
+                })
+                .sum();
+            assert_eq!(learned, 2, "cut at {cut}");
+            assert_eq!(inspector.pending(), 0, "cut at {cut}");
+        }
     }
 
     #[test]
