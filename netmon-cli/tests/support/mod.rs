@@ -528,6 +528,21 @@ pub struct NetnsResolver {
     dir: PathBuf,
 }
 
+impl NetnsResolver {
+    /// Makes later lookups in the client namespace ask over TCP (`options use-vc`) or UDP.
+    pub fn use_tcp(&self, tcp: bool) {
+        let text = std::fs::read_to_string(self.dir.join("resolv.conf")).expect("read resolv.conf");
+        let nameservers: String = text
+            .lines()
+            .filter(|line| line.starts_with("nameserver"))
+            .map(|line| format!("{line}\n"))
+            .collect();
+        let options = if tcp { "options use-vc\n" } else { "" };
+        std::fs::write(self.dir.join("resolv.conf"), nameservers + options)
+            .expect("write resolv.conf");
+    }
+}
+
 impl Drop for NetnsResolver {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.dir);
