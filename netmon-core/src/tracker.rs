@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use crate::attribution::SocketOwners;
 use crate::capture::ProcessBytes;
 use crate::domains::names::HostnameMap;
-use crate::domains::{rollup, DomainPolicy};
+use crate::domains::{rollup, DomainPolicy, Naming};
 use crate::flow::{FlowKey, Placement};
 use crate::packet::{PacketMeta, Transport};
 use crate::process::ProcessInfo;
@@ -74,8 +74,10 @@ struct FlowState {
     received: Counter,
     first_seen: Instant,
     last_seen: Instant,
-    /// The server's hostname, when the flow named it (TLS SNI).
+    /// The server's hostname: the flow's own ClientHello server name, else the name map's.
     host: Option<Arc<str>>,
+    /// True once the flow's own ClientHello named its server (no other source overrides it).
+    named_itself: bool,
 }
 
 impl FlowState {
@@ -119,6 +121,8 @@ pub struct Tracker {
     reports: Vec<ProcessBytes>,
     domains: DomainPolicy,
     names: HostnameMap,
+    /// When the latest packet was recorded.
+    latest: Option<Instant>,
     stats: SampleStats,
 }
 
@@ -133,6 +137,7 @@ impl Tracker {
             reports: Vec::new(),
             domains: DomainPolicy::default(),
             names: HostnameMap::default(),
+            latest: None,
             stats: SampleStats::default(),
         }
     }
@@ -143,18 +148,29 @@ impl Tracker {
         self
     }
 
-    /// Hostnames learned outside the capture (the browser extension's reports), used for flows
-    /// that named no server themselves.
+    /// The shared hostname map: the browser extension's reports and the DNS answers the capture
+    /// sees, used for flows that named no server themselves.
     pub fn with_names(mut self, names: HostnameMap) -> Self {
         self.names = names;
         self
     }
 
-    /// Names the server of the flow a packet was placed on (from its TLS ClientHello).
-    pub fn name(&mut self, placement: Placement, host: &str) {
-        if let Placement::Flow(key, _) = placement {
-            if let Some(flow) = self.flows.get_mut(&key) {
-                flow.host = Some(Arc::from(host));
+    /// Applies what a packet named: the server of the flow it was placed on (its ClientHello's
+    /// server name, which beats any other source for that flow), or addresses answered by DNS
+    /// (learned into the shared name map at the time of the latest packet).
+    pub fn name(&mut self, placement: Placement, naming: &Naming) {
+        match naming {
+            Naming::Server(host) => {
+                if let Placement::Flow(key, _) = placement {
+                    if let Some(flow) = self.flows.get_mut(&key) {
+                        flow.host = Some(Arc::from(&**host));
+                        flow.named_itself = true;
+                    }
+                }
+            }
+            Naming::Dns(answers) => {
+                let now = self.latest.unwrap_or_else(Instant::now);
+                self.names.learn_dns(answers, now);
             }
         }
     }
@@ -183,6 +199,7 @@ impl Tracker {
     /// Counts one packet where `placement` puts it.
     pub fn record(&mut self, packet: &PacketMeta, placement: Placement, now: Instant) {
         let bytes = u64::from(packet.ip_len);
+        self.latest = Some(now);
         match placement {
             Placement::Local => self.stats.local_bytes += bytes,
             Placement::Transit => self.stats.transit_bytes += bytes,
@@ -211,11 +228,15 @@ impl Tracker {
             first_seen: now,
             last_seen: now,
             host: None,
+            named_itself: false,
         });
         if opens {
-            // A new connection on a known 5-tuple: the port was reused, maybe by another process.
+            // A new connection on a known 5-tuple: the port was reused, maybe by another process
+            // and towards another server name.
             flow.owner = Owner::Pending;
             flow.first_seen = now;
+            flow.host = None;
+            flow.named_itself = false;
         }
         let counter = flow.counter(direction);
         counter.bytes += bytes;
@@ -291,13 +312,19 @@ impl Tracker {
         sample
     }
 
-    /// Flows that named no server get the hostname reported for their remote IP, if any.
+    /// Flows that named no server themselves get the hostname currently reported or answered
+    /// for their remote IP; they keep their previous one once the map has none.
     fn name_from_reports(&mut self, now: Instant) {
         let names = &self.names;
+        names.purge_expired(now);
         self.flows
             .iter_mut()
-            .filter(|(_, flow)| flow.active() && flow.host.is_none())
-            .for_each(|(key, flow)| flow.host = names.lookup(key.remote.ip(), now));
+            .filter(|(_, flow)| flow.active() && !flow.named_itself)
+            .for_each(|(key, flow)| {
+                if let Some(host) = names.lookup(key.remote.ip(), now) {
+                    flow.host = Some(host);
+                }
+            });
     }
 
     /// Pending flows after the last lookup: inferred from their remote endpoint, or unknown.
@@ -403,7 +430,7 @@ fn usage_totals(
             .host
             .as_deref()
             .filter(|_| domains.tracks(app))
-            .map(|host| rollup::destination(host, domains.rollup));
+            .and_then(|host| rollup::destination(host, domains.rollup));
         [
             (app, destination.clone(), Direction::Sent, flow.sent),
             (app, destination, Direction::Received, flow.received),
@@ -803,7 +830,7 @@ mod tests {
             let hello = tcp(&format!("10.0.0.2:{port}"), "1.1.1.1:443", 300, false);
             let placement = machine().place(&hello);
             tracker.record(&hello, placement, now);
-            tracker.name(placement, "API.Netflix.com");
+            tracker.name(placement, &Naming::Server("api.netflix.com".into()));
         }
         tracker.attribute(now);
         let sample = tracker.close(0, 5000, now);
@@ -835,7 +862,7 @@ mod tests {
         let hello = tcp("10.0.0.2:5001", "1.1.1.1:443", 10, false);
         let placement = machine().place(&hello);
         tracker.record(&hello, placement, now);
-        tracker.name(placement, "www.other.org");
+        tracker.name(placement, &Naming::Server("www.other.org".into()));
         tracker.attribute(now);
         let sample = tracker.close(0, 5000, now);
         let bytes_to = |domain: &str| -> u64 {
@@ -852,6 +879,122 @@ mod tests {
             "the extension's report names the flow"
         );
         assert_eq!(bytes_to("other.org"), 10, "the flow's own SNI wins");
+    }
+
+    /// Feeds `payload` on `packet` through `inspector` and the tracker, as the monitor does.
+    fn feed_payload(
+        tracker: &mut Tracker,
+        inspector: &mut crate::domains::Inspector,
+        packet: PacketMeta,
+        payload: &[u8],
+        now: Instant,
+    ) {
+        let placement = machine().place(&packet);
+        tracker.record(&packet, placement, now);
+        if let Some(naming) = inspector.inspect(&packet, payload) {
+            tracker.name(placement, &naming);
+        }
+    }
+
+    fn bytes_to(sample: &Sample, domain: &str) -> u64 {
+        sample
+            .usage
+            .iter()
+            .filter(|u| u.destination.as_ref().is_some_and(|d| d.domain == domain))
+            .map(|u| u.bytes)
+            .sum()
+    }
+
+    #[test]
+    fn dns_answers_name_flows_and_a_split_client_hello_beats_them() {
+        let owners = FakeOwners::default();
+        owners.open(key("10.0.0.2:5000", "192.0.2.7:80"), "firefox");
+        owners.open(key("10.0.0.2:5001", "192.0.2.7:443"), "firefox");
+        let mut tracker = tracker(&owners);
+        let mut inspector = crate::domains::Inspector::default();
+        let now = Instant::now();
+        let response = crate::domains::dns::tests::Message::response()
+            .question("video.example-cdn.net", 1)
+            .a("video.example-cdn.net", 60, [192, 0, 2, 7])
+            .bytes();
+        let answer = PacketMeta {
+            transport: Transport::Udp {
+                src_port: 53,
+                dst_port: 40000,
+            },
+            ..tcp("10.0.0.1:53", "10.0.0.2:40000", 100, false)
+        };
+        feed_payload(&mut tracker, &mut inspector, answer, &response, now);
+        let plain = tcp("10.0.0.2:5000", "192.0.2.7:80", 700, false);
+        feed_payload(
+            &mut tracker,
+            &mut inspector,
+            plain,
+            b"GET / HTTP/1.1\r\n",
+            now,
+        );
+        let hello = crate::domains::testdata::openssl_client_hello();
+        let (head, tail) = hello.split_at(100);
+        let tls = tcp("10.0.0.2:5001", "192.0.2.7:443", 300, false);
+        feed_payload(&mut tracker, &mut inspector, tls, head, now);
+        feed_payload(&mut tracker, &mut inspector, tls, tail, now);
+        tracker.attribute(now);
+        let sample = tracker.close(0, 5000, now);
+        assert_eq!(bytes_to(&sample, "example-cdn.net"), 700, "named by DNS");
+        assert_eq!(
+            bytes_to(&sample, "netflix.com"),
+            600,
+            "named by its own SNI"
+        );
+    }
+
+    #[test]
+    fn map_names_follow_the_newest_report_but_never_override_a_flow_s_own() {
+        let owners = FakeOwners::default();
+        owners.open(key("10.0.0.2:5000", "192.0.2.7:443"), "zen");
+        owners.open(key("10.0.0.2:5001", "192.0.2.7:443"), "zen");
+        let names = HostnameMap::default();
+        let ip = "192.0.2.7".parse().unwrap();
+        let now = Instant::now();
+        names.learn(ip, "cdn.example.net", now);
+        let mut tracker = tracker(&owners).with_names(names.clone());
+        let plain = tcp("10.0.0.2:5000", "192.0.2.7:443", 100, false);
+        let hello = tcp("10.0.0.2:5001", "192.0.2.7:443", 10, false);
+        let feed_both = |tracker: &mut Tracker, now| {
+            tracker.record(&plain, machine().place(&plain), now);
+            tracker.record(&hello, machine().place(&hello), now);
+        };
+        feed_both(&mut tracker, now);
+        let placement = machine().place(&hello);
+        tracker.name(placement, &Naming::Server("www.site.org".into()));
+        tracker.attribute(now);
+        let first = tracker.close(0, 5000, now);
+        assert_eq!(bytes_to(&first, "example.net"), 100);
+        assert_eq!(bytes_to(&first, "site.org"), 10);
+
+        let later = now + Duration::from_secs(1);
+        names.learn(ip, "video.example.com", later);
+        feed_both(&mut tracker, later);
+        let second = tracker.close(5000, 10000, later);
+        assert_eq!(
+            bytes_to(&second, "example.com"),
+            100,
+            "the newest report wins"
+        );
+        assert_eq!(
+            bytes_to(&second, "site.org"),
+            10,
+            "the flow's own name stays"
+        );
+
+        let reopened = tcp("10.0.0.2:5001", "192.0.2.7:443", 60, true);
+        tracker.record(&reopened, machine().place(&reopened), later);
+        let third = tracker.close(10000, 15000, later);
+        assert_eq!(
+            bytes_to(&third, "example.com"),
+            60,
+            "a reused port forgets the old connection's name"
+        );
     }
 
     #[test]

@@ -217,8 +217,8 @@ impl AppState {
             .clone()
     }
 
-    /// The hostnames the extension reported, by IP, for the capture to use (shared, not a
-    /// copy: later reports reach it too).
+    /// The shared hostname map by IP — the extension's reports, and the DNS answers the capture
+    /// sees — for the capture to use (shared, not a copy: later reports reach it too).
     pub fn names(&self) -> HostnameMap {
         self.inner.names.clone()
     }

@@ -386,3 +386,198 @@ fn which(program: &str) -> PathBuf {
         .find(|candidate| candidate.is_file())
         .unwrap_or_else(|| panic!("{program} is not installed (the CI script installs it)"))
 }
+
+impl Lab {
+    /// The home directory (`NETMON_HOME`) of the netmon this lab runs.
+    pub fn netmon_home(&self) -> PathBuf {
+        self.temp.path().join("netmon-home")
+    }
+
+    /// Writes `config` as the `config.json` of the netmon this lab runs.
+    pub fn write_config(&self, config: &netmon_core::Config) {
+        let home = self.netmon_home();
+        std::fs::create_dir_all(&home).expect("create the netmon home");
+        config
+            .save(&home.join("config.json"))
+            .expect("write config.json");
+    }
+
+    /// The server namespace's veth.
+    fn server_veth(&self) -> String {
+        let output = Command::new("ip")
+            .args(["-n", &self.server, "-j", "link", "show", "type", "veth"])
+            .output()
+            .expect("run ip link");
+        let json: serde_json::Value = serde_json::from_slice(&output.stdout).expect("ip -j output");
+        json[0]["ifname"]
+            .as_str()
+            .expect("the server namespace has a veth")
+            .to_string()
+    }
+
+    /// Adds an address (`10.200.0.11/24`) to the server's veth.
+    pub fn add_server_address(&self, cidr: &str) {
+        let veth = self.server_veth();
+        run_ip(&["-n", &self.server, "addr", "add", cidr, "dev", &veth]);
+    }
+
+    /// Makes the client send TCP segments of at most `mss` bytes, as captured: the server
+    /// advertises that segment size, and the client veth hands the capture one segment per packet
+    /// (no segmentation offload, which would show the capture one large packet instead).
+    pub fn limit_client_segments(&self, mss: u16) {
+        run_ip(&[
+            "-n",
+            &self.client,
+            "link",
+            "set",
+            "dev",
+            &self.client_if,
+            "gso_max_segs",
+            "1",
+        ]);
+        let veth = self.server_veth();
+        let mss = mss.to_string();
+        run_ip(&[
+            "-n",
+            &self.server,
+            "route",
+            "replace",
+            &format!("{CLIENT_V4}/32"),
+            "dev",
+            &veth,
+            "advmss",
+            &mss,
+        ]);
+    }
+
+    /// Starts dnsmasq on the server's address, answering each (name, address) and nothing else,
+    /// and points the client namespace's resolver at it (`ip netns exec` bind-mounts
+    /// /etc/netns/CLIENT/resolv.conf). The returned guard removes that file.
+    pub fn start_dns(&mut self, answers: &[(&str, &str)]) -> NetnsResolver {
+        let mut dnsmasq = self.command(&self.server.clone(), "/usr/sbin/dnsmasq");
+        dnsmasq.args([
+            "--keep-in-foreground",
+            "--conf-file=/dev/null",
+            "--no-resolv",
+            "--no-hosts",
+            "--bind-interfaces",
+            "--pid-file=",
+            "--port=53",
+        ]);
+        dnsmasq.arg(format!("--listen-address={SERVER_V4}"));
+        answers.iter().for_each(|(name, address)| {
+            dnsmasq.arg(format!("--address=/{name}/{address}"));
+        });
+        self.spawn(dnsmasq);
+        self.wait_for_listener(53);
+        let dir = PathBuf::from("/etc/netns").join(&self.client);
+        std::fs::create_dir_all(&dir).expect("create /etc/netns/CLIENT");
+        std::fs::write(dir.join("resolv.conf"), format!("nameserver {SERVER_V4}\n"))
+            .expect("write the client namespace's resolv.conf");
+        NetnsResolver { dir }
+    }
+
+    /// Bytes per registrable domain in the database of the netmon this lab ran.
+    pub fn stored_domains(&self) -> Vec<netmon_core::store::DomainTotal> {
+        self.stored(|store, all| store.top_domains(all, 100))
+    }
+
+    /// Bytes per hostname under the registrable `domain` in the database.
+    pub fn stored_hostnames(&self, domain: &str) -> Vec<netmon_core::store::HostTotal> {
+        self.stored(|store, all| store.hostnames(domain, all, 100))
+    }
+
+    fn stored<T>(
+        &self,
+        query: impl FnOnce(
+            &netmon_core::store::Store,
+            netmon_core::store::Range,
+        ) -> Result<T, netmon_core::store::StoreError>,
+    ) -> T {
+        let path = self.netmon_home().join("network_monitor.db");
+        let store = netmon_core::store::Store::open(&path).expect("open the database");
+        let all = netmon_core::store::Range {
+            start_ms: 0,
+            end_ms: i64::MAX,
+        };
+        query(&store, all).expect("query the database")
+    }
+
+    /// Makes a self-signed certificate for `name`; returns (certificate, key) paths.
+    pub fn self_signed_certificate(&self, name: &str) -> (PathBuf, PathBuf) {
+        let (cert, key) = (
+            self.temp.path().join(format!("{name}.pem")),
+            self.temp.path().join(format!("{name}.key")),
+        );
+        let made = Command::new("openssl")
+            .args([
+                "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+            ])
+            .arg("-subj")
+            .arg(format!("/CN={name}"))
+            .arg("-keyout")
+            .arg(&key)
+            .arg("-out")
+            .arg(&cert)
+            .output()
+            .expect("openssl is installed (.ci/run installs it)");
+        assert!(
+            made.status.success(),
+            "{}",
+            String::from_utf8_lossy(&made.stderr)
+        );
+        (cert, key)
+    }
+}
+
+/// A client namespace's resolv.conf, removed when dropped.
+pub struct NetnsResolver {
+    dir: PathBuf,
+}
+
+impl NetnsResolver {
+    /// Makes later lookups in the client namespace ask over TCP (`options use-vc`) or UDP.
+    pub fn use_tcp(&self, tcp: bool) {
+        let text = std::fs::read_to_string(self.dir.join("resolv.conf")).expect("read resolv.conf");
+        let nameservers: String = text
+            .lines()
+            .filter(|line| line.starts_with("nameserver"))
+            .map(|line| format!("{line}\n"))
+            .collect();
+        let options = if tcp { "options use-vc\n" } else { "" };
+        std::fs::write(self.dir.join("resolv.conf"), nameservers + options)
+            .expect("write resolv.conf");
+    }
+}
+
+impl Drop for NetnsResolver {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// Every file below `dir` whose bytes contain any of `needles` (case-insensitive ASCII).
+pub fn files_containing(dir: &Path, needles: &[&str]) -> Vec<PathBuf> {
+    let entries = std::fs::read_dir(dir).map(|entries| entries.flatten().collect::<Vec<_>>());
+    entries
+        .unwrap_or_default()
+        .into_iter()
+        .flat_map(|entry| {
+            let path = entry.path();
+            if path.is_dir() {
+                files_containing(&path, needles)
+            } else {
+                let bytes = std::fs::read(&path)
+                    .unwrap_or_default()
+                    .to_ascii_lowercase();
+                let found = needles.iter().any(|needle| {
+                    let needle = needle.to_ascii_lowercase();
+                    bytes
+                        .windows(needle.len())
+                        .any(|window| window == needle.as_bytes())
+                });
+                found.then_some(path).into_iter().collect()
+            }
+        })
+        .collect()
+}

@@ -7,7 +7,10 @@ pub mod pcap;
 pub mod pktap;
 pub mod supervise;
 
+use std::cell::RefCell;
 use std::sync::Arc;
+
+use crate::domains::{Inspector, Naming};
 
 use crate::packet::PacketMeta;
 use crate::process::ProcessInfo;
@@ -23,22 +26,29 @@ pub enum Observation {
     /// Bytes a process moved since its previous report, from a source that counts per process
     /// rather than per packet (`nettop` on macOS).
     ProcessBytes(ProcessBytes),
-    /// An IP packet whose payload named the server it goes to (a TLS ClientHello's SNI).
-    Named(PacketMeta, Box<str>),
+    /// An IP packet whose payload names servers: its flow's own (a TLS or QUIC ClientHello's
+    /// server name) or addresses' (a DNS response).
+    Named(PacketMeta, Naming),
     /// A frame that could not be read as IP (ARP, malformed, an unknown link layer).
     Unreadable,
 }
 
+thread_local! {
+    /// The capture thread's reader of server names (it keeps ClientHellos split over packets).
+    static INSPECTOR: RefCell<Inspector> = RefCell::new(Inspector::default());
+}
+
 impl Observation {
-    /// A captured packet, named when its payload is a TLS ClientHello with a server name.
+    /// A captured packet, named when its payload names servers (see [`Inspector`]). Streams
+    /// spanning packets are followed per capture thread.
     pub fn from_packet(meta: PacketMeta, payload: &[u8]) -> Self {
-        let hello = matches!(meta.transport, crate::packet::Transport::Tcp { .. })
-            && payload.first() == Some(&22);
-        match hello
-            .then(|| crate::domains::tls::client_hello_sni(payload))
-            .flatten()
-        {
-            Some(name) => Self::Named(meta, name.into_boxed_str()),
+        INSPECTOR.with(|inspector| Self::inspected(&mut inspector.borrow_mut(), meta, payload))
+    }
+
+    /// A captured packet, read by `inspector`.
+    pub fn inspected(inspector: &mut Inspector, meta: PacketMeta, payload: &[u8]) -> Self {
+        match inspector.inspect(&meta, payload) {
+            Some(naming) => Self::Named(meta, naming),
             None => Self::Packet(meta),
         }
     }

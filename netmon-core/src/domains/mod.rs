@@ -1,14 +1,40 @@
-//! Which sites the bytes went to: hostnames read on the wire (TLS ClientHello SNI), rolled up to
-//! their registrable domain with the Public Suffix List.
+//! Which sites the bytes went to: hostnames read on the wire and from the browser extension,
+//! rolled up to their registrable domain with the Public Suffix List.
 //!
-//! Sources, strongest first, per flow: the flow's own TLS ClientHello SNI, then the hostname
-//! the browser extension reported for the flow's remote IP ([`names::HostnameMap`]). DNS answers
-//! and QUIC Initial SNI are further sources, not wired yet. Only hostnames are read and kept —
-//! never URLs, paths or query strings.
+//! Sources, strongest first, per flow (docs/domains.md):
+//! 1. the server name in the flow's own ClientHello — TLS over TCP ([`tls`], reassembled when a
+//!    ClientHello spans segments) or QUIC v1/v2 Initial packets ([`quic`]);
+//! 2. the browser extension's report of a hostname at the flow's remote address ([`names`]);
+//! 3. the newest DNS answer seen in the capture for the remote address ([`dns`], [`names`]);
+//! 4. none: the flow keeps no hostname, nothing is guessed.
+//!
+//! [`inspect::Inspector`] reads captured packets into these facts; the tracker applies them.
+//! Hostnames are then rolled up to registrable domains ([`rollup`]). Only hostnames are read and
+//! kept — never URLs, paths, query strings or payload.
 
+pub mod dns;
+pub mod inspect;
 pub mod names;
+pub mod quic;
 pub mod rollup;
 pub mod tls;
+
+mod assembler;
+mod handshake;
+mod reader;
+
+#[cfg(test)]
+mod proptests;
+#[cfg(test)]
+pub(crate) mod testdata;
+
+pub use assembler::SniProgress;
+pub use dns::DnsAnswer;
+pub use handshake::{SniError, MAX_CLIENT_HELLO};
+pub use inspect::{Inspector, Naming};
+pub use names::{HostnameMap, KnownName, NameMap, NamePolicy, NameSource};
+pub use quic::QuicClientHelloAssembler;
+pub use tls::ClientHelloAssembler;
 
 use crate::config::{Config, DomainTracking};
 
@@ -29,17 +55,32 @@ impl DomainPolicy {
         }
     }
 
-    /// Whether `app`'s traffic is broken down by domain.
+    /// Whether `app`'s traffic is broken down by domain. Under `browsers`, an application
+    /// matches a listed name case-insensitively, alone or followed by a variant after a
+    /// separator (`firefox-esr`, `zen-bin`, `Google Chrome Canary` for `firefox`, `zen`,
+    /// `google chrome`).
     pub fn tracks(&self, app: &str) -> bool {
         match self.tracking {
             DomainTracking::All => true,
             DomainTracking::Off => false,
-            DomainTracking::Browsers => self
-                .browsers
-                .iter()
-                .any(|browser| browser.eq_ignore_ascii_case(app)),
+            DomainTracking::Browsers => self.browsers.iter().any(|browser| is_named(app, browser)),
         }
     }
+}
+
+/// True when `app` is `name` or a variant of it (`name` then `-`, `_`, `.` or a space), ignoring
+/// ASCII case.
+fn is_named(app: &str, name: &str) -> bool {
+    let app = app.trim();
+    let name = name.trim();
+    !name.is_empty()
+        && app
+            .get(..name.len())
+            .is_some_and(|head| head.eq_ignore_ascii_case(name))
+        && app[name.len()..]
+            .chars()
+            .next()
+            .is_none_or(|next| matches!(next, '-' | '_' | '.' | ' '))
 }
 
 impl Default for DomainPolicy {
@@ -57,6 +98,12 @@ mod tests {
         let mut policy = DomainPolicy::default();
         assert!(policy.tracks("Firefox"));
         assert!(!policy.tracks("curl"));
+        for variant in ["firefox-esr", "zen-bin", "Google Chrome Canary", "chromium"] {
+            assert!(policy.tracks(variant), "{variant}");
+        }
+        for other in ["firefoxy", "archiver", "curl-firefox", ""] {
+            assert!(!policy.tracks(other), "{other}");
+        }
         policy.tracking = DomainTracking::All;
         assert!(policy.tracks("curl"));
         policy.tracking = DomainTracking::Off;

@@ -1,68 +1,205 @@
-//! Hostname → registrable domain with the Public Suffix List (`api.netflix.com` → `netflix.com`,
-//! `foo.bbc.co.uk` → `bbc.co.uk`).
+//! Hostname → registrable domain, with the Public Suffix List (`psl`).
+//!
+//! Rules, in order (docs/domains.md repeats them):
+//! 1. Surrounding whitespace and trailing dots are trimmed, letters lower-cased.
+//! 2. IP literals (`192.0.2.1`, `2001:db8::1`, `[2001:db8::1]`) are kept as they are, in their
+//!    canonical text form, as both host and domain: an address is never turned into a name.
+//! 3. `localhost` and anything under it (`app.localhost`) is grouped under `localhost`.
+//! 4. Anything else must be a plausible DNS name (labels of letters, digits, `-`, `_`; Unicode
+//!    letters are accepted for IDN input, though the wire always carries punycode `xn--` labels),
+//!    else it is refused (`None`).
+//! 5. The registrable domain is the public suffix plus one label (`api.netflix.com` →
+//!    `netflix.com`, `foo.bbc.co.uk` → `bbc.co.uk`). A name with no registrable domain — a bare
+//!    public suffix (`co.uk`) or a single label (`nas`) — is its own domain: it is kept, never
+//!    guessed into something else.
 
 use std::net::IpAddr;
 
 use crate::sample::Destination;
 
-/// The destination of traffic to `host`: the hostname (lower case, no trailing dot) and its
-/// registrable domain — or the hostname itself when `rollup` is off, for IP literals,
-/// `localhost`, and names that have no registrable part (a bare public suffix, one label).
-pub fn destination(host: &str, rollup: bool) -> Destination {
-    let host = normalize(host);
+/// The longest DNS name, in its text form without the trailing dot.
+pub const MAX_HOST_LEN: usize = 253;
+/// The longest DNS label.
+const MAX_LABEL_LEN: usize = 63;
+/// What every name under `localhost` is grouped as.
+pub const LOCALHOST: &str = "localhost";
+
+/// The destination to record for `host`: the normalised hostname and, when `rollup` is on, its
+/// registrable domain (with `rollup` off the domain is the full hostname). `None` when `host` is
+/// neither an IP literal nor a plausible DNS name.
+pub fn destination(host: &str, rollup: bool) -> Option<Destination> {
+    let host = normalize(host)?;
     let domain = if rollup {
-        registrable(&host).unwrap_or_else(|| host.clone())
+        registrable_domain(&host)
     } else {
         host.clone()
     };
-    Destination { host, domain }
+    Some(Destination { host, domain })
 }
 
-fn normalize(host: &str) -> String {
-    host.trim().trim_end_matches('.').to_ascii_lowercase()
-}
-
-fn registrable(host: &str) -> Option<String> {
-    if host.parse::<IpAddr>().is_ok() || !host.contains('.') {
-        return None;
+/// The registrable domain of an already normalised `host` (see the module rules).
+pub fn registrable_domain(host: &str) -> String {
+    if host.parse::<IpAddr>().is_ok() {
+        return host.to_owned();
     }
-    psl::domain_str(host).map(str::to_string)
+    if is_localhost(host) {
+        return LOCALHOST.to_owned();
+    }
+    psl::domain_str(host).unwrap_or(host).to_owned()
+}
+
+/// `host` in its canonical form: an IP literal's text form, or a lower-cased DNS name without
+/// trailing dot. `None` when it is neither.
+pub fn normalize(host: &str) -> Option<String> {
+    let trimmed = host.trim().trim_end_matches('.');
+    ip_literal(trimmed)
+        .map(|ip| ip.to_string())
+        .or_else(|| normalize_name(trimmed))
+}
+
+/// A lower-cased DNS name without trailing dot, when `name` is one (IP literals are not names).
+pub fn normalize_name(name: &str) -> Option<String> {
+    let name = name.strip_suffix('.').unwrap_or(name);
+    let valid = (1..=MAX_HOST_LEN).contains(&name.len())
+        && name.split('.').all(is_label)
+        && name.parse::<IpAddr>().is_err();
+    valid.then(|| name.to_lowercase())
+}
+
+fn ip_literal(text: &str) -> Option<IpAddr> {
+    let unbracketed = text
+        .strip_prefix('[')
+        .and_then(|inner| inner.strip_suffix(']'))
+        .unwrap_or(text);
+    unbracketed
+        .parse::<IpAddr>()
+        .ok()
+        .map(|ip| ip.to_canonical())
+}
+
+fn is_label(label: &str) -> bool {
+    (1..=MAX_LABEL_LEN).contains(&label.len())
+        && !label.starts_with('-')
+        && !label.ends_with('-')
+        && label
+            .chars()
+            .all(|c| c.is_alphanumeric() || c == '-' || c == '_')
+}
+
+fn is_localhost(host: &str) -> bool {
+    host == LOCALHOST || host.ends_with(".localhost")
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn domain(host: &str) -> String {
-        destination(host, true).domain
+    /// Each (input, host, domain) with rollup on.
+    fn check(cases: &[(&str, &str, &str)]) {
+        for &(input, host, domain) in cases {
+            let expected = Destination {
+                host: host.to_owned(),
+                domain: domain.to_owned(),
+            };
+            assert_eq!(destination(input, true), Some(expected), "{input:?}");
+        }
     }
 
     #[test]
-    fn hostnames_roll_up_to_their_registrable_domain() {
-        assert_eq!(domain("api.netflix.com"), "netflix.com");
-        assert_eq!(domain("foo.bbc.co.uk"), "bbc.co.uk");
-        assert_eq!(domain("A.B.Example.ORG."), "example.org");
-        assert_eq!(domain("netflix.com"), "netflix.com");
-        assert_eq!(domain("xn--bcher-kva.example.de"), "example.de");
-        assert_eq!(
-            destination("API.netflix.com.", true).host,
-            "api.netflix.com"
-        );
+    fn subdomains_roll_up_to_the_registrable_domain() {
+        check(&[
+            ("api.netflix.com", "api.netflix.com", "netflix.com"),
+            ("netflix.com", "netflix.com", "netflix.com"),
+            ("a.b.c.example.org", "a.b.c.example.org", "example.org"),
+        ]);
     }
 
     #[test]
-    fn names_without_a_registrable_part_are_kept_whole() {
-        assert_eq!(domain("localhost"), "localhost");
-        assert_eq!(domain("192.0.2.7"), "192.0.2.7");
-        assert_eq!(domain("2001:db8::1"), "2001:db8::1");
-        assert_eq!(domain("co.uk"), "co.uk");
+    fn multi_label_public_suffixes() {
+        check(&[
+            ("foo.bbc.co.uk", "foo.bbc.co.uk", "bbc.co.uk"),
+            ("www.gov.uk", "www.gov.uk", "www.gov.uk"),
+            ("s3.amazonaws.com", "s3.amazonaws.com", "s3.amazonaws.com"),
+            ("www.user.github.io", "www.user.github.io", "user.github.io"),
+        ]);
     }
 
     #[test]
-    fn rollup_can_be_turned_off() {
-        assert_eq!(
-            destination("api.netflix.com", false).domain,
-            "api.netflix.com"
-        );
+    fn case_and_trailing_dots_are_normalised() {
+        check(&[
+            ("WWW.Netflix.COM.", "www.netflix.com", "netflix.com"),
+            (" api.example.com.. ", "api.example.com", "example.com"),
+        ]);
+    }
+
+    #[test]
+    fn ip_literals_are_kept_as_they_are() {
+        check(&[
+            ("192.0.2.10", "192.0.2.10", "192.0.2.10"),
+            ("2001:DB8::1", "2001:db8::1", "2001:db8::1"),
+            ("[2001:db8::1]", "2001:db8::1", "2001:db8::1"),
+            ("::ffff:192.0.2.10", "192.0.2.10", "192.0.2.10"),
+        ]);
+    }
+
+    #[test]
+    fn localhost_is_grouped() {
+        check(&[
+            ("localhost", "localhost", "localhost"),
+            ("LocalHost.", "localhost", "localhost"),
+            ("app.localhost", "app.localhost", "localhost"),
+        ]);
+    }
+
+    #[test]
+    fn names_without_a_registrable_domain_are_their_own_domain() {
+        check(&[
+            ("co.uk", "co.uk", "co.uk"),
+            ("com", "com", "com"),
+            ("nas", "nas", "nas"),
+        ]);
+    }
+
+    #[test]
+    fn idn_names_in_punycode_and_unicode() {
+        check(&[
+            (
+                "www.xn--bcher-kva.de",
+                "www.xn--bcher-kva.de",
+                "xn--bcher-kva.de",
+            ),
+            ("WWW.Bücher.de", "www.bücher.de", "bücher.de"),
+            (
+                "shop.xn--80ak6aa92e.xn--p1ai",
+                "shop.xn--80ak6aa92e.xn--p1ai",
+                "xn--80ak6aa92e.xn--p1ai",
+            ),
+        ]);
+    }
+
+    #[test]
+    fn rollup_off_keeps_the_full_hostname() {
+        let destination = destination("API.Netflix.com.", false).unwrap();
+        assert_eq!(destination.host, "api.netflix.com");
+        assert_eq!(destination.domain, "api.netflix.com");
+    }
+
+    #[test]
+    fn garbage_is_refused() {
+        for host in [
+            "",
+            ".",
+            "a..b",
+            "-bad.com",
+            "bad-.com",
+            "white space.com",
+            "example.com/path",
+            "user@example.com",
+            "https://example.com",
+            &"a".repeat(64),
+            &format!("{}.com", ["abc"; 70].join(".")),
+        ] {
+            assert_eq!(destination(host, true), None, "{host:?}");
+        }
     }
 }

@@ -1,180 +1,231 @@
-//! The server name (SNI) of a TLS ClientHello, from the first payload bytes a client sends.
+//! The server name (SNI) of a TLS ClientHello, from the first payload bytes a client sends on a
+//! TCP connection, possibly spread over several segments.
 //!
-//! Reads one TLS record: handshake type ClientHello, past version, random, session id, cipher
-//! suites and compression methods, to the `server_name` extension. Every read is bounds-checked:
-//! any input gives a name or `None`, never a panic. A ClientHello split across TCP segments is
-//! read as far as the first segment goes (the name is usually in it).
+//! Only the record layer (RFC 8446 §5.1) and the ClientHello are read: nothing after the
+//! ClientHello, and no payload of the connection, is ever looked at.
 
-/// Longest hostname kept.
-const MAX_NAME: usize = 253;
+use std::borrow::Cow;
 
-/// The `server_name` of a ClientHello at the start of `payload`, if there is one.
-pub fn client_hello_sni(payload: &[u8]) -> Option<String> {
-    let mut record = Reader::new(payload);
-    let (content_type, _version) = (record.u8()?, record.u16()?);
-    if content_type != 22 {
-        return None; // not a handshake record
-    }
-    let length = usize::from(record.u16()?);
-    let mut hello = Reader::new(record.rest_up_to(length));
-    if hello.u8()? != 1 {
-        return None; // not a ClientHello
-    }
-    hello.skip(3 + 2 + 32)?; // handshake length, client version, random
-    let session_id = usize::from(hello.u8()?);
-    hello.skip(session_id)?;
-    let suites = usize::from(hello.u16()?);
-    hello.skip(suites)?;
-    let compression = usize::from(hello.u8()?);
-    hello.skip(compression)?;
-    let extensions_length = usize::from(hello.u16()?);
-    let mut extensions = Reader::new(hello.rest_up_to(extensions_length));
-    while let (Some(kind), Some(length)) = (extensions.u16(), extensions.u16()) {
-        let body = extensions.take(usize::from(length))?;
-        if kind == 0 {
-            return server_name(body);
+use super::assembler::{HelloStream, SniProgress};
+use super::handshake::{self, SniError};
+use super::reader::Reader;
+
+/// Record content type of handshake messages.
+const HANDSHAKE: u8 = 22;
+/// Largest record fragment a peer may send (2^14 plus the slack TLS 1.2 allows ciphertext).
+const MAX_RECORD: usize = 16 * 1024 + 2048;
+/// Stream bytes kept per flow: a ClientHello of the largest accepted size plus its record headers.
+const MAX_STREAM: usize = handshake::MAX_CLIENT_HELLO + 512;
+
+/// The server name of the ClientHello at the start of `stream` (the client's first TCP payload
+/// bytes, in order). `Ok(None)` for a complete ClientHello without server name;
+/// `Err(SniError::Incomplete)` while more bytes are needed.
+pub fn client_hello_sni(stream: &[u8]) -> Result<Option<String>, SniError> {
+    let mut joined: Cow<'_, [u8]> = Cow::Borrowed(&[]);
+    for fragment in records(stream) {
+        let fragment = fragment?;
+        if joined.is_empty() {
+            joined = Cow::Borrowed(fragment);
+        } else {
+            joined.to_mut().extend_from_slice(fragment);
+        }
+        match handshake::client_hello_sni(&joined) {
+            Err(SniError::Incomplete) => continue,
+            outcome => return outcome,
         }
     }
-    None
+    Err(SniError::Incomplete)
 }
 
-/// The host_name entry of a server_name extension.
-fn server_name(body: &[u8]) -> Option<String> {
-    let mut list = Reader::new(body);
-    let length = usize::from(list.u16()?);
-    let mut names = Reader::new(list.take(length)?);
-    while let Some(kind) = names.u8() {
-        let length = usize::from(names.u16()?);
-        let name = names.take(length)?;
-        if kind == 0 {
-            return valid_hostname(name);
+/// True when `stream` cannot be the start of a TLS handshake, judging by its first bytes alone:
+/// lets a caller drop a flow after its first segment.
+pub fn is_clearly_not_tls(stream: &[u8]) -> bool {
+    match stream {
+        [] => false,
+        [kind] => *kind != HANDSHAKE,
+        [kind, major, ..] => *kind != HANDSHAKE || *major != 3,
+    }
+}
+
+/// The fragments of the handshake records at the start of `stream`; stops with `Incomplete` at
+/// a record cut short.
+fn records(stream: &[u8]) -> impl Iterator<Item = Result<&[u8], SniError>> {
+    let mut reader = Reader::new(stream);
+    let mut failed = false;
+    std::iter::from_fn(move || {
+        if failed {
+            return None;
+        }
+        let record = next_record(&mut reader);
+        failed = record.is_err();
+        Some(record)
+    })
+}
+
+fn next_record<'a>(reader: &mut Reader<'a>) -> Result<&'a [u8], SniError> {
+    let header = reader.array::<5>().ok_or(SniError::Incomplete)?;
+    let [kind, major, _minor, len_high, len_low] = header;
+    if kind != HANDSHAKE || major != 3 {
+        return Err(SniError::NotTls);
+    }
+    let len = usize::from(u16::from_be_bytes([len_high, len_low]));
+    if len == 0 || len > MAX_RECORD {
+        return Err(SniError::Malformed("record length"));
+    }
+    reader.take(len).ok_or(SniError::Incomplete)
+}
+
+/// Per-flow reassembly of a ClientHello split over TCP segments, bounded to
+/// [`handshake::MAX_CLIENT_HELLO`] bytes and a few out-of-order pieces.
+///
+/// Feed it the client's payload bytes with [`push`](Self::push) (segments in order) or
+/// [`push_at`](Self::push_at) (offset from the first payload byte, e.g. sequence number minus the
+/// initial one, plus one); stop once the returned progress [is
+/// finished](SniProgress::is_finished).
+#[derive(Debug, Clone)]
+pub struct ClientHelloAssembler {
+    stream: HelloStream,
+    next_offset: u64,
+}
+
+impl Default for ClientHelloAssembler {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl ClientHelloAssembler {
+    /// An assembler that has seen nothing yet.
+    pub fn new() -> Self {
+        Self {
+            stream: HelloStream::new(MAX_STREAM),
+            next_offset: 0,
         }
     }
-    None
-}
 
-fn valid_hostname(name: &[u8]) -> Option<String> {
-    let allowed = |byte: &u8| byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_');
-    (!name.is_empty() && name.len() <= MAX_NAME && name.iter().all(allowed))
-        .then(|| String::from_utf8_lossy(name).to_ascii_lowercase())
-}
-
-/// A cursor over bytes whose reads fail (None) instead of running past the end.
-struct Reader<'a> {
-    bytes: &'a [u8],
-}
-
-impl<'a> Reader<'a> {
-    fn new(bytes: &'a [u8]) -> Self {
-        Self { bytes }
+    /// Adds the next in-order segment.
+    pub fn push(&mut self, segment: &[u8]) -> SniProgress {
+        let offset = self.next_offset;
+        self.push_at(offset, segment)
     }
 
-    fn take(&mut self, count: usize) -> Option<&'a [u8]> {
-        let (taken, rest) = self.bytes.split_at_checked(count)?;
-        self.bytes = rest;
-        Some(taken)
+    /// Adds a segment whose first byte is at `offset` in the client's byte stream.
+    pub fn push_at(&mut self, offset: u64, segment: &[u8]) -> SniProgress {
+        let end = u64::try_from(segment.len())
+            .ok()
+            .and_then(|len| offset.checked_add(len));
+        self.next_offset = self.next_offset.max(end.unwrap_or(u64::MAX));
+        self.stream.insert(offset, segment);
+        self.stream.evaluate(|bytes| {
+            if is_clearly_not_tls(bytes) {
+                Err(SniError::NotTls)
+            } else {
+                client_hello_sni(bytes)
+            }
+        });
+        self.progress()
     }
 
-    fn skip(&mut self, count: usize) -> Option<()> {
-        self.take(count).map(|_| ())
-    }
-
-    fn u8(&mut self) -> Option<u8> {
-        self.take(1).map(|bytes| bytes[0])
-    }
-
-    fn u16(&mut self) -> Option<u16> {
-        self.take(2)
-            .map(|bytes| u16::from_be_bytes([bytes[0], bytes[1]]))
-    }
-
-    /// Up to `count` bytes (fewer when the capture was cut short).
-    fn rest_up_to(&mut self, count: usize) -> &'a [u8] {
-        let count = count.min(self.bytes.len());
-        self.take(count).unwrap_or_default()
+    /// The outcome so far.
+    pub fn progress(&self) -> SniProgress {
+        self.stream.outcome().clone()
     }
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
-    use proptest::prelude::*;
+    use crate::domains::handshake::tests::client_hello;
+    use crate::domains::testdata;
 
-    /// A ClientHello built field by field, as a client would send it.
-    fn client_hello(name: &str) -> Vec<u8> {
-        let name = name.as_bytes();
-        let mut sni = vec![0, 0]; // extension type server_name
-        let list_len = name.len() + 3;
-        sni.extend_from_slice(&((list_len + 2) as u16).to_be_bytes());
-        sni.extend_from_slice(&(list_len as u16).to_be_bytes());
-        sni.push(0);
-        sni.extend_from_slice(&(name.len() as u16).to_be_bytes());
-        sni.extend_from_slice(name);
-        let other = [0x00, 0x0b, 0x00, 0x02, 0x01, 0x00]; // ec_point_formats
-        let extensions: Vec<u8> = other.iter().copied().chain(sni).collect();
-        let mut body = vec![0x03, 0x03];
-        body.extend_from_slice(&[7; 32]);
-        body.push(32);
-        body.extend_from_slice(&[9; 32]);
-        body.extend_from_slice(&[0, 4, 0x13, 0x01, 0x13, 0x02]);
-        body.extend_from_slice(&[1, 0]);
-        body.extend_from_slice(&(extensions.len() as u16).to_be_bytes());
-        body.extend_from_slice(&extensions);
-        let mut handshake = vec![1];
-        handshake.extend_from_slice(&(body.len() as u32).to_be_bytes()[1..]);
-        handshake.extend_from_slice(&body);
-        let mut record = vec![22, 3, 1];
-        record.extend_from_slice(&(handshake.len() as u16).to_be_bytes());
-        record.extend_from_slice(&handshake);
-        record
+    /// `message` wrapped in handshake records of at most `max_fragment` bytes each.
+    pub(crate) fn records_of(message: &[u8], max_fragment: usize) -> Vec<u8> {
+        message
+            .chunks(max_fragment)
+            .flat_map(|fragment| {
+                let len = u16::try_from(fragment.len()).unwrap().to_be_bytes();
+                [HANDSHAKE, 3, 1, len[0], len[1]]
+                    .into_iter()
+                    .chain(fragment.iter().copied())
+            })
+            .collect()
     }
 
     #[test]
-    fn reads_the_server_name() {
+    fn real_client_hello() {
+        let hello = testdata::openssl_client_hello();
+        assert_eq!(client_hello_sni(&hello), Ok(Some("www.netflix.com".into())));
+    }
+
+    #[test]
+    fn real_client_hello_split_at_every_point() {
+        let hello = testdata::openssl_client_hello();
+        for cut in 0..=hello.len() {
+            let mut assembler = ClientHelloAssembler::new();
+            let (head, tail) = hello.split_at(cut);
+            let first = assembler.push(head);
+            assert_eq!(first.is_finished(), cut == hello.len(), "cut {cut}");
+            let last = assembler.push(tail);
+            assert_eq!(last.server_name(), Some("www.netflix.com"), "cut {cut}");
+        }
+    }
+
+    #[test]
+    fn real_client_hello_in_three_segments_out_of_order() {
+        let hello = testdata::openssl_client_hello();
+        let mut assembler = ClientHelloAssembler::new();
+        assert_eq!(assembler.push_at(300, &hello[300..]), SniProgress::NeedMore);
+        assert_eq!(assembler.push_at(5, &hello[5..300]), SniProgress::NeedMore);
+        let progress = assembler.push_at(0, &hello[..5]);
+        assert_eq!(progress, SniProgress::Found("www.netflix.com".into()));
+    }
+
+    #[test]
+    fn a_hello_spread_over_several_records() {
+        let message = client_hello(Some("video.example.net"), 600);
+        for fragment in [1, 4, 5, 100, 599] {
+            let stream = records_of(&message, fragment);
+            assert_eq!(
+                client_hello_sni(&stream),
+                Ok(Some("video.example.net".into())),
+                "fragment {fragment}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_hello_without_server_name() {
+        let stream = records_of(&client_hello(None, 0), 1000);
         assert_eq!(
-            client_hello_sni(&client_hello("www.Netflix.com")).as_deref(),
-            Some("www.netflix.com")
+            ClientHelloAssembler::new().push(&stream),
+            SniProgress::Absent
         );
     }
 
     #[test]
-    fn other_records_and_damaged_hellos_give_nothing() {
-        let hello = client_hello("example.com");
-        assert_eq!(client_hello_sni(b"GET / HTTP/1.1\r\n"), None);
-        assert_eq!(client_hello_sni(&hello[..20]), None);
-        let mut server_hello = hello.clone();
-        server_hello[5] = 2;
-        assert_eq!(client_hello_sni(&server_hello), None);
-        assert_eq!(client_hello_sni(&client_hello("bad name/with/path")), None);
+    fn other_protocols_are_dropped_at_the_first_byte() {
+        let mut assembler = ClientHelloAssembler::new();
+        assert_eq!(
+            assembler.push(b"GET / HTTP/1.1\r\n"),
+            SniProgress::Failed(SniError::NotTls)
+        );
+        assert_eq!(
+            assembler.push(&testdata::openssl_client_hello()),
+            SniProgress::Failed(SniError::NotTls)
+        );
+        assert!(is_clearly_not_tls(&[22, 2]));
+        assert!(!is_clearly_not_tls(&[22]));
     }
 
     #[test]
-    fn a_hello_cut_after_the_name_still_names_it() {
-        let hello = client_hello("cut.example");
-        assert_eq!(client_hello_sni(&hello).as_deref(), Some("cut.example"));
-    }
-
-    proptest! {
-        #![proptest_config(ProptestConfig::with_cases(4096))]
-
-        #[test]
-        fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..600)) {
-            let _ = client_hello_sni(&bytes);
-        }
-
-        #[test]
-        fn damaged_hellos_never_panic(cut in 0usize..120, flips in proptest::collection::vec((0usize..120, any::<u8>()), 0..6)) {
-            let mut hello = client_hello("damaged.example.org");
-            flips.iter().for_each(|&(at, value)| {
-                if let Some(byte) = hello.get_mut(at) { *byte ^= value; }
-            });
-            hello.truncate(cut);
-            let _ = client_hello_sni(&hello);
-        }
-
-        #[test]
-        fn any_valid_name_is_read_back(name in "[a-z0-9]{1,20}(\\.[a-z0-9]{1,20}){0,4}") {
-            prop_assert_eq!(client_hello_sni(&client_hello(&name)), Some(name));
-        }
+    fn the_assembler_gives_up_past_its_limit() {
+        // 12 kB of ClientHello in 10-byte records: half again as many bytes of record headers.
+        let stream = records_of(&client_hello(Some("x.example"), 12_000), 10);
+        let mut assembler = ClientHelloAssembler::new();
+        let progress = stream
+            .chunks(1000)
+            .map(|segment| assembler.push(segment))
+            .find(SniProgress::is_finished);
+        assert_eq!(progress, Some(SniProgress::Failed(SniError::TooLarge)));
     }
 }
