@@ -161,7 +161,7 @@ def traffic_mix(seconds):
               "TCP over IPv6 200 Mbit/s"),
         Phase("nb-http", "curl",
               ("-sS", "-o", "/dev/null", "-Z", "--parallel-max", "16",
-               f"http://{SERVER_V4}:{HTTP_PORT}/bytes/20000?[1-{int(seconds) * 150}]"),
+               f"http://{SERVER_V4}:{HTTP_PORT}/[1-{int(seconds) * 150}]/bytes/20000"),
               "short HTTP/1.0 flows, 20 kB each"),
     ]
 

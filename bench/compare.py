@@ -65,7 +65,9 @@ def netmon_bytes(text):
     return totals
 
 
-NETHOGS_LINE = re.compile(r"^(?P<label>.+)/(?P<pid>\d+)/(?P<uid>\d+)\t(?P<sent>[\d.]+)\t(?P<recv>[\d.]+)$")
+NUMBER = r"[\d.]+(?:e[+-]?\d+)?"
+NETHOGS_LINE = re.compile(
+    rf"^(?P<label>.+)/(?P<pid>\d+)/(?P<uid>\d+)\t(?P<sent>{NUMBER})\t(?P<recv>{NUMBER})$")
 
 
 def nethogs_bytes(text):
