@@ -71,8 +71,8 @@ NETHOGS_LINE = re.compile(
 
 
 def nethogs_bytes(text):
-    """Bytes per program from `nethogs -t -v 2` (cumulative bytes per process and refresh):
-    the last figure of each process, summed per program name."""
+    """Bytes per program from `nethogs -t -C -v 2` (TCP and UDP, cumulative bytes per process
+    at each refresh): the last figure of each process, summed per program name."""
     last = {}
     for line in text.splitlines():
         match = NETHOGS_LINE.match(line.strip())
@@ -105,7 +105,7 @@ def tools(netmon, lab, interval):
     return [
         Tool("netmon", [netmon, "run", "--json", "--interval", interval], "ip", netmon_bytes,
              env={"NETMON_HOME": str(home)}),
-        Tool("nethogs", ["nethogs", "-t", "-v", "2", "-d", interval, lab.client_if], "frame",
+        Tool("nethogs", ["nethogs", "-t", "-C", "-v", "2", "-d", interval, lab.client_if], "frame",
              nethogs_bytes),
         Tool("bandwhich", ["bandwhich", "--raw", "--no-resolve", "--total-utilization",
                            "--processes", "--interface", lab.client_if], "ip", bandwhich_bytes),
