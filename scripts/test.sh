@@ -25,6 +25,22 @@ cargo clippy --workspace --all-targets -- -D warnings
 step "cargo test"
 cargo test --workspace
 
+step "fuzz targets (cargo fuzz, libFuzzer): build each, then run each for 10 s"
+# cargo-fuzz passes nightly-only sanitizer flags; RUSTC_BOOTSTRAP lets the stable rustc take
+# them, for these commands only. Builds go to target/fuzz, beside the workspace's own.
+(
+  export RUSTC_BOOTSTRAP=1
+  fuzz_target_dir="$PWD/target/fuzz"
+  cargo fuzz build -O --target-dir "$fuzz_target_dir"
+  for target in $(cargo fuzz list); do
+    corpus=("fuzz/corpus/$target")
+    mkdir -p "${corpus[0]}"
+    [ -d "fuzz/seeds/$target" ] && corpus+=("fuzz/seeds/$target")
+    cargo fuzz run -O --target-dir "$fuzz_target_dir" "$target" "${corpus[@]}" -- \
+      -max_total_time=10 -print_final_stats=1
+  done
+)
+
 step "JavaScript unit tests (extension, dashboard) and web-ext lint"
 npm run -s test:extension
 npm run -s test:web

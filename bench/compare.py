@@ -1,0 +1,256 @@
+#!/usr/bin/env python3
+"""netmon next to nethogs and bandwhich on the same traffic, in the same run.
+
+All three capture the client side of a veth pair at once while a fixed traffic mix runs, one
+program at a time, each a copy of iperf3 or curl under its own name. For each tool: CPU seconds
+(utime + stime), CPU seconds per GB moved, peak RSS (VmHWM) and the share of each program's
+bytes credited to that program, against the veth's own counters. Prints one table and writes
+JSON to bench/results/. Run through bench/compare.sh, which installs the peers and builds netmon.
+"""
+
+import argparse
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import benchlab
+
+RESULTS = benchlab.REPO / "bench/results"
+TARGET_ATTRIBUTION = 99.5
+TARGET_RSS_MB = 25.0
+TARGET_CPU_RATIO = 1 / 3
+
+
+@dataclass
+class Tool:
+    """A monitor under test: how to start it and how to read what it credited to whom."""
+
+    name: str
+    args: list
+    unit: str  # "ip" or "frame": which bytes the tool counts
+    parse: object
+    env: dict = field(default_factory=dict)
+    child: object = None
+    stdout: Path = None
+    cpu_start: float = 0.0
+
+    def start(self, lab):
+        self.stdout = lab.temp / f"{self.name}.out"
+        environment = {**os.environ, **self.env}
+        environment.pop("SUDO_UID", None)
+        self.child = lab.spawn(lab.command(lab.client, *self.args), env=environment,
+                               stdout=self.stdout.open("w"),
+                               stderr=(lab.temp / f"{self.name}.err").open("w"))
+
+    def alive(self):
+        return self.child.poll() is None
+
+    def stderr(self, lab):
+        return (lab.temp / f"{self.name}.err").read_text(errors="replace")[-2000:]
+
+
+def netmon_bytes(text):
+    """Bytes per application over every JSON sample `netmon run --json` printed."""
+    totals = {}
+    for line in text.splitlines():
+        if not line.startswith("{"):
+            continue
+        for usage in json.loads(line).get("usage", []):
+            totals[usage["app"]] = totals.get(usage["app"], 0) + usage["bytes"]
+    return totals
+
+
+NUMBER = r"[\d.]+(?:e[+-]?\d+)?"
+NETHOGS_LINE = re.compile(
+    rf"^(?P<label>.+)/(?P<pid>\d+)/(?P<uid>\d+)\t(?P<sent>{NUMBER})\t(?P<recv>{NUMBER})$")
+
+
+def nethogs_bytes(text):
+    """Bytes per program from `nethogs -t -C -v 2` (TCP and UDP, cumulative bytes per process
+    at each refresh): the last figure of each process, summed per program name."""
+    last = {}
+    for line in text.splitlines():
+        match = NETHOGS_LINE.match(line.strip())
+        if match:
+            program = Path(match["label"].split()[0]).name
+            last[(program, match["pid"])] = float(match["sent"]) + float(match["recv"])
+    totals = {}
+    for (program, _pid), value in last.items():
+        totals[program] = totals.get(program, 0) + int(value)
+    return totals
+
+
+BANDWHICH_LINE = re.compile(r'^process: <\d+> "(?P<name>[^"]*)" up/down Bps: (?P<up>\d+)/(?P<down>\d+)')
+
+
+def bandwhich_bytes(text):
+    """Bytes per process name from `bandwhich --raw --total-utilization` (cumulative per
+    refresh): the largest figure seen for each name."""
+    totals = {}
+    for line in text.splitlines():
+        match = BANDWHICH_LINE.match(line.strip())
+        if match:
+            value = int(match["up"]) + int(match["down"])
+            totals[match["name"]] = max(totals.get(match["name"], 0), value)
+    return totals
+
+
+def tools(netmon, lab, interval):
+    home = lab.temp / "netmon-home"
+    return [
+        Tool("netmon", [netmon, "run", "--json", "--interval", interval], "ip", netmon_bytes,
+             env={"NETMON_HOME": str(home)}),
+        Tool("nethogs", ["nethogs", "-t", "-C", "-v", "2", "-d", interval, lab.client_if], "frame",
+             nethogs_bytes),
+        Tool("bandwhich", ["bandwhich", "--raw", "--no-resolve", "--total-utilization",
+                           "--processes", "--interface", lab.client_if], "ip", bandwhich_bytes),
+    ]
+
+
+def wait_until_capturing(lab, monitors):
+    """Gives the monitors a moment, checks each is still running, and starts their CPU clocks
+    (start-up work is left out)."""
+    time.sleep(3)
+    for tool in monitors:
+        if not tool.alive():
+            raise RuntimeError(f"{tool.name} exited at start: {tool.stderr(lab)}")
+        tool.cpu_start = benchlab.cpu_seconds(tool.child.pid)
+
+
+def measure(args):
+    lab = benchlab.Lab(os.getpid())
+    try:
+        lab.start_servers()
+        monitors = tools(args.netmon, lab, "1")
+        for tool in monitors:
+            tool.start(lab)
+        wait_until_capturing(lab, monitors)
+        phases = []
+        for phase in benchlab.traffic_mix(str(args.seconds)):
+            ip_bytes, frame_bytes = benchlab.run_phase(lab, phase, timeout=args.seconds * 6 + 60)
+            print(f"  {phase.name:<14} {phase.what:<34} {ip_bytes / 1e6:10.1f} MB", file=sys.stderr)
+            phases.append({"name": phase.name, "what": phase.what, "ip_bytes": ip_bytes,
+                           "frame_bytes": frame_bytes})
+            time.sleep(1.5)
+        time.sleep(3)  # the last sample interval and every refresh have passed
+        readings = {tool.name: read_process(tool) for tool in monitors}
+        for tool in monitors:
+            benchlab.stop_process(tool.child)
+        return summarise(lab, monitors, phases, readings)
+    finally:
+        lab.close()
+
+
+def read_process(tool):
+    pid = tool.child.pid
+    if not tool.alive():
+        raise RuntimeError(f"{tool.name} exited during the run")
+    return {
+        "cpu_seconds": round(benchlab.cpu_seconds(pid) - tool.cpu_start, 3),
+        "peak_rss_mb": round(benchlab.status_kb(pid, "VmHWM") / 1024, 1),
+    }
+
+
+def summarise(lab, monitors, phases, readings):
+    total_ip = sum(phase["ip_bytes"] for phase in phases)
+    results = {}
+    for tool in monitors:
+        credited = tool.parse(tool.stdout.read_text(errors="replace"))
+        key = "ip_bytes" if tool.unit == "ip" else "frame_bytes"
+        per_phase = {phase["name"]: percent(credited.get(phase["name"], 0), phase[key])
+                     for phase in phases}
+        right = sum(min(credited.get(phase["name"], 0), phase[key]) for phase in phases)
+        reading = readings[tool.name]
+        results[tool.name] = {
+            **reading,
+            "cpu_seconds_per_gb": round(reading["cpu_seconds"] / (total_ip / 1e9), 4),
+            "attributed_percent": percent(right, sum(phase[key] for phase in phases)),
+            "attributed_percent_per_phase": per_phase,
+            "counts": tool.unit + " bytes",
+            "credited_bytes": credited,
+        }
+    return {"phases": phases, "total_ip_bytes": total_ip, "tools": results}
+
+
+def percent(part, whole):
+    return round(100.0 * part / whole, 2) if whole else 0.0
+
+
+def verdicts(results):
+    """Whether netmon meets each target, with the figures compared."""
+    tools_ = results["tools"]
+    netmon = tools_["netmon"]
+    peers = [figures["cpu_seconds_per_gb"] for name, figures in tools_.items() if name != "netmon"]
+    best_peer = min(peers)
+    return {
+        "cpu_per_gb": {
+            "target": f"<= 1/3 of the better peer ({best_peer * TARGET_CPU_RATIO:.3f})",
+            "netmon": netmon["cpu_seconds_per_gb"],
+            "met": netmon["cpu_seconds_per_gb"] <= best_peer * TARGET_CPU_RATIO,
+        },
+        "attribution": {
+            "target": f">= {TARGET_ATTRIBUTION} %",
+            "netmon": netmon["attributed_percent"],
+            "met": netmon["attributed_percent"] >= TARGET_ATTRIBUTION,
+        },
+        "rss": {
+            "target": f"<= {TARGET_RSS_MB} MB",
+            "netmon": netmon["peak_rss_mb"],
+            "met": netmon["peak_rss_mb"] <= TARGET_RSS_MB,
+        },
+    }
+
+
+def table(results):
+    names = list(results["tools"])
+    rows = [("tool", *names)]
+    figures = results["tools"]
+    rows.append(("CPU seconds", *[f"{figures[n]['cpu_seconds']:.2f}" for n in names]))
+    rows.append(("CPU seconds per GB", *[f"{figures[n]['cpu_seconds_per_gb']:.3f}" for n in names]))
+    rows.append(("peak RSS (MB)", *[f"{figures[n]['peak_rss_mb']:.1f}" for n in names]))
+    rows.append(("bytes to the right process", *[f"{figures[n]['attributed_percent']:.2f} %" for n in names]))
+    for phase in results["phases"]:
+        rows.append((f"  {phase['name']} ({phase['ip_bytes'] / 1e6:.0f} MB)",
+                     *[f"{figures[n]['attributed_percent_per_phase'][phase['name']]:.2f} %"
+                       for n in names]))
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    lines = ["| " + " | ".join(cell.ljust(width) for cell, width in zip(row, widths)) + " |"
+             for row in rows]
+    lines.insert(1, "|" + "|".join("-" * (width + 2) for width in widths) + "|")
+    verdict_lines = [f"{name}: netmon {v['netmon']} (target {v['target']}): "
+                     f"{'met' if v['met'] else 'MISSED'}"
+                     for name, v in results["verdicts"].items()]
+    return "\n".join(lines + [""] + verdict_lines)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--netmon", required=True, type=Path, help="the netmon binary")
+    parser.add_argument("--seconds", type=int, default=8, help="seconds per traffic phase")
+    args = parser.parse_args()
+    if os.geteuid() != 0:
+        sys.exit("the benchmark builds network namespaces and captures packets: run it as root")
+    if not args.netmon.is_file():
+        sys.exit(f"no netmon binary at {args.netmon}")
+    args.netmon = args.netmon.resolve()
+    print(f"benchmarking {args.seconds} s per traffic phase", file=sys.stderr)
+    results = {"machine": benchlab.machine(), "seconds_per_phase": args.seconds,
+               "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+    results.update(measure(args))
+    results["verdicts"] = verdicts(results)
+    results["machine"]["load_average_after"] = [
+        float(value) for value in Path("/proc/loadavg").read_text().split()[:3]]
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    out = RESULTS / f"compare-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}.json"
+    out.write_text(json.dumps(results, indent=2) + "\n")
+    print(table(results))
+    print(f"\nJSON: {out}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,22 @@
+//! nettop's CSV output (macOS per-process counters), line by line and whole: snapshots or
+//! nothing, never a panic.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use netmon_core::capture::nettop;
+
+fuzz_target!(|data: &[u8]| {
+    let text = String::from_utf8_lossy(data);
+    let snapshots = nettop::parse_all(&text);
+    let mut deltas = nettop::Deltas::default();
+    snapshots.iter().for_each(|snapshot| {
+        let _ = nettop::remote_endpoints(snapshot);
+        let _ = deltas.next(snapshot);
+    });
+    text.lines().for_each(|line| {
+        line.split(',').for_each(|field| {
+            let _ = nettop::split_process(field);
+            let _ = nettop::parse_connection(field);
+        });
+    });
+});
