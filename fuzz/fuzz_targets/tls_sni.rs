@@ -5,7 +5,7 @@ use libfuzzer_sys::fuzz_target;
 use netmon_core::domains::tls;
 
 fuzz_target!(|data: &[u8]| {
-    if let Some(name) = tls::client_hello_sni(data) {
+    if let Ok(Some(name)) = tls::client_hello_sni(data) {
         assert!(!name.is_empty(), "an empty server name was reported");
     }
 });
