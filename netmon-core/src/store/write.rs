@@ -1,10 +1,13 @@
-//! Writing samples: one transaction per batch.
+//! Writing samples: one transaction per batch, adding each sample to all three tiers — raw
+//! rows, per-sample totals, and the hourly and daily totals per application and per hostname —
+//! so queries over long ranges read the coarse tiers only (see `tiers`).
 
 use std::collections::{BTreeMap, HashMap};
 
 use rusqlite::{params, Transaction};
 
-use super::{Store, StoreError};
+use super::tiers::floor_hour;
+use super::{local_day_start, Store, StoreError};
 use crate::sample::{Direction, Sample};
 
 /// What one batch wrote.
@@ -32,22 +35,167 @@ impl Store {
             connection,
             app_ids,
             domain_ids,
-            ..
+            zone,
         } = self;
         let transaction = connection.transaction()?;
+        let mut sums = Sums::default();
         let summary = samples
             .iter()
             .try_fold(WriteSummary::default(), |total, sample| {
-                let written = write_sample(&transaction, app_ids, domain_ids, sample)?;
+                let rows = write_sample(&transaction, app_ids, domain_ids, sample)?;
+                let day_ms = local_day_start(sample.start_ms, zone);
+                rows.iter().for_each(|row| sums.add(row, day_ms));
                 Ok::<_, StoreError>(WriteSummary {
                     samples: total.samples + 1,
-                    rows: total.rows + written.rows,
-                    bytes: total.bytes + written.bytes,
+                    rows: total.rows + rows.len(),
+                    bytes: total.bytes + rows.iter().map(|row| row.bytes as u64).sum::<u64>(),
                 })
             })?;
+        sums.write(&transaction)?;
         transaction.commit()?;
         Ok(summary)
     }
+}
+
+/// One raw row as written.
+struct RawRow {
+    ts_ms: i64,
+    duration_ms: i64,
+    app_id: i64,
+    domain_id: i64,
+    direction: i64,
+    bytes: i64,
+    packets: i64,
+}
+
+/// Bytes and packets.
+type Counts = (i64, i64);
+
+/// What a batch adds to the coarser tiers, summed per row key before it is written.
+#[derive(Default)]
+struct Sums {
+    /// (hour, app, domain, direction)
+    hourly_hosts: BTreeMap<(i64, i64, i64, i64), Counts>,
+    /// (local day, app, domain, direction)
+    daily_hosts: BTreeMap<(i64, i64, i64, i64), Counts>,
+    /// (hour, app, direction)
+    hourly_apps: BTreeMap<(i64, i64, i64), Counts>,
+    /// (local day, app, direction)
+    daily_apps: BTreeMap<(i64, i64, i64), Counts>,
+    /// (sample start, direction) → (duration, bytes, packets)
+    samples: BTreeMap<(i64, i64), (i64, i64, i64)>,
+}
+
+fn add_to(counts: &mut Counts, row: &RawRow) {
+    counts.0 = counts.0.saturating_add(row.bytes);
+    counts.1 = counts.1.saturating_add(row.packets);
+}
+
+impl Sums {
+    fn add(&mut self, row: &RawRow, day_ms: i64) {
+        let hour_ms = floor_hour(row.ts_ms);
+        let (app, domain, direction) = (row.app_id, row.domain_id, row.direction);
+        add_to(
+            self.hourly_hosts
+                .entry((hour_ms, app, domain, direction))
+                .or_default(),
+            row,
+        );
+        add_to(
+            self.daily_hosts
+                .entry((day_ms, app, domain, direction))
+                .or_default(),
+            row,
+        );
+        add_to(
+            self.hourly_apps
+                .entry((hour_ms, app, direction))
+                .or_default(),
+            row,
+        );
+        add_to(
+            self.daily_apps.entry((day_ms, app, direction)).or_default(),
+            row,
+        );
+        let sample = self.samples.entry((row.ts_ms, direction)).or_default();
+        *sample = (
+            sample.0.max(row.duration_ms),
+            sample.1.saturating_add(row.bytes),
+            sample.2.saturating_add(row.packets),
+        );
+    }
+
+    fn write(&self, transaction: &Transaction<'_>) -> Result<(), StoreError> {
+        add_host_rows(transaction, HOURLY_HOSTS, &self.hourly_hosts)?;
+        add_host_rows(transaction, DAILY_HOSTS, &self.daily_hosts)?;
+        add_app_rows(transaction, HOURLY_APPS, &self.hourly_apps)?;
+        add_app_rows(transaction, DAILY_APPS, &self.daily_apps)?;
+        let mut statement = transaction.prepare_cached(SAMPLE_TOTALS)?;
+        self.samples.iter().try_for_each(
+            |((ts_ms, direction), (duration_ms, bytes, packets))| {
+                statement
+                    .execute(params![ts_ms, direction, duration_ms, bytes, packets])
+                    .map(drop)
+            },
+        )?;
+        Ok(())
+    }
+}
+
+const HOURLY_HOSTS: &str =
+    "INSERT INTO hourly_aggregates (hour_ms, app_id, domain_id, direction, bytes, packets)
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+     ON CONFLICT (hour_ms, app_id, domain_id, direction)
+     DO UPDATE SET bytes = bytes + excluded.bytes, packets = packets + excluded.packets";
+const DAILY_HOSTS: &str =
+    "INSERT INTO daily_aggregates (day_ms, app_id, domain_id, direction, bytes, packets)
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+     ON CONFLICT (day_ms, app_id, domain_id, direction)
+     DO UPDATE SET bytes = bytes + excluded.bytes, packets = packets + excluded.packets";
+const HOURLY_APPS: &str =
+    "INSERT INTO hourly_app_totals (hour_ms, app_id, direction, bytes, packets)
+     VALUES (?1, ?2, ?3, ?4, ?5)
+     ON CONFLICT (hour_ms, app_id, direction)
+     DO UPDATE SET bytes = bytes + excluded.bytes, packets = packets + excluded.packets";
+const DAILY_APPS: &str = "INSERT INTO daily_app_totals (day_ms, app_id, direction, bytes, packets)
+     VALUES (?1, ?2, ?3, ?4, ?5)
+     ON CONFLICT (day_ms, app_id, direction)
+     DO UPDATE SET bytes = bytes + excluded.bytes, packets = packets + excluded.packets";
+const SAMPLE_TOTALS: &str =
+    "INSERT INTO sample_totals (ts_ms, direction, duration_ms, bytes, packets)
+     VALUES (?1, ?2, ?3, ?4, ?5)
+     ON CONFLICT (ts_ms, direction) DO UPDATE SET
+         duration_ms = max(duration_ms, excluded.duration_ms),
+         bytes = bytes + excluded.bytes, packets = packets + excluded.packets";
+
+fn add_host_rows(
+    transaction: &Transaction<'_>,
+    sql: &str,
+    rows: &BTreeMap<(i64, i64, i64, i64), Counts>,
+) -> Result<(), StoreError> {
+    let mut statement = transaction.prepare_cached(sql)?;
+    rows.iter()
+        .try_for_each(|((time, app, domain, direction), (bytes, packets))| {
+            statement
+                .execute(params![time, app, domain, direction, bytes, packets])
+                .map(drop)
+        })?;
+    Ok(())
+}
+
+fn add_app_rows(
+    transaction: &Transaction<'_>,
+    sql: &str,
+    rows: &BTreeMap<(i64, i64, i64), Counts>,
+) -> Result<(), StoreError> {
+    let mut statement = transaction.prepare_cached(sql)?;
+    rows.iter()
+        .try_for_each(|((time, app, direction), (bytes, packets))| {
+            statement
+                .execute(params![time, app, direction, bytes, packets])
+                .map(drop)
+        })?;
+    Ok(())
 }
 
 fn write_sample(
@@ -55,7 +203,7 @@ fn write_sample(
     app_ids: &mut HashMap<String, i64>,
     domain_ids: &mut HashMap<String, i64>,
     sample: &Sample,
-) -> Result<WriteSummary, StoreError> {
+) -> Result<Vec<RawRow>, StoreError> {
     let exes: BTreeMap<&str, Option<&str>> = sample
         .processes
         .iter()
@@ -94,7 +242,7 @@ fn write_sample(
     sample
         .usage
         .iter()
-        .try_fold(WriteSummary::default(), |total, usage| {
+        .map(|usage| {
             let domain_id = match &usage.destination {
                 Some(destination) => domain_id(
                     transaction,
@@ -104,21 +252,27 @@ fn write_sample(
                 )?,
                 None => 0,
             };
-            insert.execute(params![
-                sample.start_ms,
-                duration,
-                app_ids[&usage.app],
+            let row = RawRow {
+                ts_ms: sample.start_ms,
+                duration_ms: duration,
+                app_id: app_ids[&usage.app],
                 domain_id,
-                direction_code(usage.direction),
-                usage.bytes as i64,
-                usage.packets as i64,
+                direction: direction_code(usage.direction),
+                bytes: i64::try_from(usage.bytes).unwrap_or(i64::MAX),
+                packets: i64::try_from(usage.packets).unwrap_or(i64::MAX),
+            };
+            insert.execute(params![
+                row.ts_ms,
+                row.duration_ms,
+                row.app_id,
+                row.domain_id,
+                row.direction,
+                row.bytes,
+                row.packets,
             ])?;
-            Ok(WriteSummary {
-                samples: 0,
-                rows: total.rows + 1,
-                bytes: total.bytes + usage.bytes,
-            })
+            Ok(row)
         })
+        .collect()
 }
 
 fn upsert_app(
