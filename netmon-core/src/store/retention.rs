@@ -90,8 +90,11 @@ impl Store {
     /// Returns freed pages to the file system (the database uses incremental auto-vacuum) and
     /// checkpoints the WAL so the main file shrinks now.
     fn release_free_pages(&self) -> Result<(), StoreError> {
-        self.connection
-            .execute_batch("PRAGMA incremental_vacuum;")?;
+        // Each step of the pragma frees one page: step it to the end.
+        let mut vacuum = self.connection.prepare("PRAGMA incremental_vacuum")?;
+        let mut steps = vacuum.query([])?;
+        while steps.next()?.is_some() {}
+        drop(steps);
         // In memory there is no WAL; the checkpoint reports "busy" when readers hold it.
         self.connection
             .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
