@@ -379,3 +379,36 @@ fn which(program: &str) -> PathBuf {
         .find(|candidate| candidate.is_file())
         .unwrap_or_else(|| panic!("{program} is not installed (the CI script installs it)"))
 }
+
+impl Netmon {
+    /// Sends `signal` (a `kill` signal name such as `TERM`), waits for a clean exit and returns
+    /// every sample printed.
+    pub fn stop_with_signal(mut self, signal: &str, first: Sample) -> Vec<Sample> {
+        let pid = self.child.id().to_string();
+        let sent = Command::new("kill")
+            .args([&format!("-{signal}"), &pid])
+            .status()
+            .expect("kill");
+        assert!(sent.success(), "kill -{signal} {pid} failed");
+        let deadline = Instant::now() + Duration::from_secs(15);
+        let status = loop {
+            if let Some(status) = self.child.try_wait().expect("wait for netmon") {
+                break status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "netmon did not stop within 15 s of SIG{signal}"
+            );
+            thread::sleep(Duration::from_millis(50));
+        };
+        let stderr = self
+            .stderr
+            .take()
+            .and_then(|reader| reader.join().ok())
+            .unwrap_or_default();
+        assert!(status.success(), "netmon exited with {status}: {stderr}");
+        std::iter::once(first)
+            .chain(self.samples.try_iter())
+            .collect()
+    }
+}
