@@ -150,7 +150,6 @@ impl Store {
     /// Groups of usage in `range`, busiest first, at most `limit`: two `columns` are selected
     /// from `usage u` with `join_group` (its joins and GROUP BY); `row` reads those two columns
     /// and gets the group's bytes sent and received.
-    #[allow(clippy::too_many_arguments)]
     fn ranked<T>(
         &self,
         kind: Kind,
