@@ -124,6 +124,14 @@ impl Scenario {
     fn expected_timeline(&self, range: Range, bucket: i64) -> BTreeMap<i64, (u64, u64)> {
         self.counted(range)
             .fold(BTreeMap::new(), |mut points, (key, _, _)| {
+                // Buckets of whole hours read whole hours as hourly rows, counted at their start.
+                let whole_hours = range.start_ms + (HOUR - range.start_ms.rem_euclid(HOUR)) % HOUR
+                    ..floor_hour(range.end_ms);
+                let key = if bucket < DAY && bucket % HOUR == 0 && whole_hours.contains(&key) {
+                    floor_hour(key)
+                } else {
+                    key
+                };
                 let start = if bucket >= DAY {
                     local_day(key)
                 } else {
@@ -349,6 +357,11 @@ fn check_all(scenario: &Scenario) {
         5 * MINUTE,
     );
     scenario.check_timeline(range(now - DAY, now), 5 * MINUTE);
+    scenario.check_timeline(range(now - 7 * DAY + 13 * MINUTE, now - 7 * MINUTE), HOUR);
+    scenario.check_timeline(
+        range(raw_from - DAY - 20 * MINUTE, raw_from + 50 * MINUTE),
+        2 * HOUR,
+    );
     scenario.check_heatmap(range(now - 35 * DAY, now));
     scenario.check_periods();
 }

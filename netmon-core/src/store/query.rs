@@ -7,12 +7,13 @@ use serde::Serialize;
 use super::tiers::{next_local_day, usage_cte, Filter, Kind, Tier};
 use super::{local_day_start, Store, StoreError, DAY_MS, HOUR_MS};
 
-/// The coarsest tier a timeline with buckets of `bucket_ms` from `origin_ms` can read: daily
-/// rows for day buckets, hourly rows for whole hours from a whole hour, else raw rows.
-fn coarsest_for(bucket_ms: i64, origin_ms: i64) -> Tier {
+/// The coarsest tier a timeline with buckets of `bucket_ms` can read: daily rows for day
+/// buckets, hourly rows for buckets of whole hours (an hour counts in the bucket its start is
+/// in, as for hourly rows kept by retention), else raw rows.
+fn coarsest_for(bucket_ms: i64) -> Tier {
     if bucket_ms >= DAY_MS {
         Tier::Daily
-    } else if bucket_ms % HOUR_MS == 0 && origin_ms.rem_euclid(HOUR_MS) == 0 {
+    } else if bucket_ms % HOUR_MS == 0 {
         Tier::Hourly
     } else {
         Tier::Raw
@@ -188,7 +189,7 @@ impl Store {
         app_id: Option<i64>,
     ) -> Result<Vec<TimelinePoint>, StoreError> {
         let bucket_ms = bucket_ms.max(1);
-        let pieces = self.pieces(range, coarsest_for(bucket_ms, range.start_ms))?;
+        let pieces = self.pieces(range, coarsest_for(bucket_ms))?;
         let (kind, filter) = match app_id {
             Some(id) => (Kind::Apps, Filter::App(id)),
             None => (Kind::Totals, Filter::None),

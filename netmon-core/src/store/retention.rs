@@ -7,7 +7,9 @@
 
 use rusqlite::{params, Transaction};
 
-use super::tiers::{floor_hour, Coverage, HOURLY_FROM_KEY, RAW_FROM_KEY};
+use super::tiers::{
+    floor_hour, Aggregate, Coverage, Tier, AGGREGATES, HOURLY_FROM_KEY, RAW_FROM_KEY,
+};
 use super::{local_day_start, Store, StoreError, DAY_MS};
 
 /// What one retention run removed.
@@ -18,12 +20,6 @@ pub struct RetentionSummary {
     /// Hourly rows removed (their bytes stay in the daily tier).
     pub hourly_rows: usize,
 }
-
-/// Raw rows `ts_ms < ?1`, summed per hourly or daily row (the `UPDATE ... FROM` source).
-const RAW_BEFORE_BY_HOUR_HOST: &str =
-    "SELECT ts_ms - ((ts_ms % 3600000) + 3600000) % 3600000 AS t, app_id, domain_id, direction,
-            sum(bytes) AS b, sum(packets) AS p
-     FROM network_samples WHERE ts_ms < ?1 GROUP BY 1, 2, 3, 4";
 
 impl Store {
     /// Applies the retention windows (in days) as of `now_ms`.
@@ -46,14 +42,16 @@ impl Store {
         let raw_rows =
             transaction.execute("DELETE FROM network_samples WHERE ts_ms < ?1", [raw_cutoff])?;
         transaction.execute("DELETE FROM sample_totals WHERE ts_ms < ?1", [raw_cutoff])?;
-        let hourly_rows = transaction.execute(
-            "DELETE FROM hourly_aggregates WHERE hour_ms < ?1",
-            [hourly_cutoff],
-        )?;
-        transaction.execute(
-            "DELETE FROM hourly_app_totals WHERE hour_ms < ?1",
-            [hourly_cutoff],
-        )?;
+        let hourly_rows = AGGREGATES
+            .iter()
+            .filter(|aggregate| aggregate.tier == Tier::Hourly)
+            .map(|aggregate| {
+                transaction.execute(
+                    &format!("DELETE FROM {} WHERE hour_ms < ?1", aggregate.table),
+                    [hourly_cutoff],
+                )
+            })
+            .collect::<Result<Vec<_>, _>>()?[0];
         set_coverage(
             &transaction,
             Coverage {
@@ -112,15 +110,6 @@ fn set_coverage(transaction: &Transaction<'_>, coverage: Coverage) -> Result<(),
     Ok(())
 }
 
-const USAGE_TABLES: [&str; 6] = [
-    "network_samples",
-    "sample_totals",
-    "hourly_aggregates",
-    "daily_aggregates",
-    "hourly_app_totals",
-    "daily_app_totals",
-];
-
 fn purge_all(transaction: &Transaction<'_>) -> Result<usize, StoreError> {
     let coverage_rows: i64 = transaction.query_row(
         "SELECT (SELECT count(*) FROM network_samples)
@@ -131,13 +120,43 @@ fn purge_all(transaction: &Transaction<'_>) -> Result<usize, StoreError> {
         [],
         |row| row.get(0),
     )?;
-    USAGE_TABLES.iter().try_for_each(|table| {
-        transaction
-            .execute(&format!("DELETE FROM {table}"), [])
-            .map(drop)
-    })?;
+    ["network_samples", "sample_totals"]
+        .into_iter()
+        .chain(AGGREGATES.iter().map(|aggregate| aggregate.table))
+        .try_for_each(|table| {
+            transaction
+                .execute(&format!("DELETE FROM {table}"), [])
+                .map(drop)
+        })?;
     Ok(usize::try_from(coverage_rows).unwrap_or_default())
 }
+
+/// `UPDATE` of `target` taking away the rows of `source` (a table with `source_time`) before
+/// `?1`, summed per row of `target` (`bucket` maps a source time to the target's time).
+fn subtract_sql(target: &Aggregate, source: &str, source_time: &str, bucket: &str) -> String {
+    let keys = target.key_columns();
+    let source_keys = keys.join(", ");
+    let matches: String = keys
+        .iter()
+        .map(|key| format!(" AND {table}.{key} = s.{key}", table = target.table))
+        .collect();
+    let only_hostnames = if target.by_hostname && !target.by_app {
+        " AND domain_id != 0"
+    } else {
+        ""
+    };
+    format!(
+        "UPDATE {table} SET bytes = {table}.bytes - s.b, packets = {table}.packets - s.p
+         FROM (SELECT {bucket} AS t, {source_keys}, sum(bytes) AS b, sum(packets) AS p
+               FROM {source} WHERE {source_time} < ?1{only_hostnames}
+               GROUP BY t, {source_keys}) AS s
+         WHERE {table}.{time} = s.t{matches}",
+        table = target.table,
+        time = target.time_column(),
+    )
+}
+
+const HOUR_OF_TS: &str = "ts_ms - ((ts_ms % 3600000) + 3600000) % 3600000";
 
 /// Takes the raw rows before `cutoff` out of the coarser tiers and deletes them; then the same
 /// for hourly rows where raw no longer covers, and daily rows where hourly no longer covers.
@@ -146,106 +165,58 @@ fn purge_before(
     cutoff: i64,
     coverage: Coverage,
 ) -> Result<usize, StoreError> {
-    let subtract = |target: &str, key: &str, source: &str, bound: i64| {
-        transaction.execute(
-            &format!(
-                "UPDATE {target} SET bytes = {target}.bytes - s.b, packets = {target}.packets - s.p
-                 FROM ({source}) AS s WHERE {key}"
-            ),
-            [bound],
-        )
-    };
-    let host_key = |time: &str, target: &str| {
-        format!("{target}.{time} = s.t AND {target}.app_id = s.app_id AND {target}.domain_id = s.domain_id AND {target}.direction = s.direction")
-    };
-    let app_key = |time: &str, target: &str| {
-        format!("{target}.{time} = s.t AND {target}.app_id = s.app_id AND {target}.direction = s.direction")
-    };
-    let raw_by_day = RAW_BEFORE_BY_HOUR_HOST.replace(
-        "ts_ms - ((ts_ms % 3600000) + 3600000) % 3600000",
-        "local_day(ts_ms)",
-    );
-    subtract(
-        "hourly_aggregates",
-        &host_key("hour_ms", "hourly_aggregates"),
-        RAW_BEFORE_BY_HOUR_HOST,
-        cutoff,
-    )?;
-    subtract(
-        "daily_aggregates",
-        &host_key("day_ms", "daily_aggregates"),
-        &raw_by_day,
-        cutoff,
-    )?;
-    subtract(
-        "hourly_app_totals",
-        &app_key("hour_ms", "hourly_app_totals"),
-        RAW_BEFORE_BY_HOUR_HOST,
-        cutoff,
-    )?;
-    subtract(
-        "daily_app_totals",
-        &app_key("day_ms", "daily_app_totals"),
-        &raw_by_day,
-        cutoff,
-    )?;
+    AGGREGATES.iter().try_for_each(|aggregate| {
+        let bucket = match aggregate.tier {
+            Tier::Daily => "local_day(ts_ms)",
+            _ => HOUR_OF_TS,
+        };
+        let sql = subtract_sql(aggregate, "network_samples", "ts_ms", bucket);
+        transaction.execute(&sql, [cutoff]).map(drop)
+    })?;
     let raw = transaction.execute("DELETE FROM network_samples WHERE ts_ms < ?1", [cutoff])?;
     transaction.execute("DELETE FROM sample_totals WHERE ts_ms < ?1", [cutoff])?;
 
     // Hours the raw tier no longer holds: out of the daily tier, then deleted.
     let hourly_bound = cutoff.min(coverage.raw_from_ms);
-    let hourly_by_day = |table: &str| {
-        format!(
-            "SELECT local_day(hour_ms) AS t, app_id, {domain} direction, sum(bytes) AS b,
-                    sum(packets) AS p
-             FROM {table} WHERE hour_ms < ?1 GROUP BY t, app_id, {domain} direction",
-            domain = if table == "hourly_aggregates" {
-                "domain_id,"
-            } else {
-                ""
-            }
-        )
-    };
-    subtract(
-        "daily_aggregates",
-        &host_key("day_ms", "daily_aggregates"),
-        &hourly_by_day("hourly_aggregates"),
-        hourly_bound,
-    )?;
-    subtract(
-        "daily_app_totals",
-        &app_key("day_ms", "daily_app_totals"),
-        &hourly_by_day("hourly_app_totals"),
-        hourly_bound,
-    )?;
-    let hourly = transaction.execute(
-        "DELETE FROM hourly_aggregates WHERE hour_ms < ?1",
-        [hourly_bound],
-    )?;
-    transaction.execute(
-        "DELETE FROM hourly_app_totals WHERE hour_ms < ?1",
-        [hourly_bound],
-    )?;
-
+    AGGREGATES
+        .iter()
+        .filter_map(|daily| Some((daily, daily.hourly_source()?)))
+        .try_for_each(|(daily, hourly)| {
+            let sql = subtract_sql(daily, hourly.table, "hour_ms", "local_day(hour_ms)");
+            transaction.execute(&sql, [hourly_bound]).map(drop)
+        })?;
     // Days the hourly tier no longer holds.
     let daily_bound = cutoff.min(coverage.hourly_from_ms);
-    let daily = transaction.execute(
-        "DELETE FROM daily_aggregates WHERE day_ms < ?1",
-        [daily_bound],
-    )?;
-    transaction.execute(
-        "DELETE FROM daily_app_totals WHERE day_ms < ?1",
-        [daily_bound],
-    )?;
+    let deleted = AGGREGATES
+        .iter()
+        .map(|aggregate| {
+            let bound = match aggregate.tier {
+                Tier::Daily => daily_bound,
+                _ => hourly_bound,
+            };
+            transaction.execute(
+                &format!(
+                    "DELETE FROM {} WHERE {} < ?1",
+                    aggregate.table,
+                    aggregate.time_column()
+                ),
+                [bound],
+            )
+        })
+        .collect::<Result<Vec<usize>, _>>()?;
 
     // Buckets emptied by the subtraction.
-    USAGE_TABLES[2..6].iter().try_for_each(|table| {
+    AGGREGATES.iter().try_for_each(|aggregate| {
         transaction
             .execute(
-                &format!("DELETE FROM {table} WHERE bytes = 0 AND packets = 0"),
+                &format!(
+                    "DELETE FROM {} WHERE bytes = 0 AND packets = 0",
+                    aggregate.table
+                ),
                 [],
             )
             .map(drop)
     })?;
-    Ok(raw + hourly + daily)
+    // Rows of the finest tier holding each time: raw, then hourly and daily per app and host.
+    Ok(raw + deleted[0] + deleted[1])
 }

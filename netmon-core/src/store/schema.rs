@@ -58,8 +58,8 @@ pub const MIGRATIONS: &[&str] = &[
     CREATE TABLE config (key TEXT PRIMARY KEY, value TEXT NOT NULL);",
     // 2: per-application queries over the raw tier read by application and time.
     "CREATE INDEX network_samples_by_app ON network_samples (app_id, ts_ms);",
-    // 3: every write also adds to the hourly and daily tiers, and to per-application and
-    // per-sample totals, so queries read raw rows only for partial hours (see `tiers`).
+    // 3: every write also adds to the hourly and daily tiers, and to totals per application,
+    // per hostname, per sample and overall, so queries read raw rows only for partial hours (see `tiers`).
     // The tiers of an existing database are filled from what it holds; `config` records from
     // when the raw and hourly tiers are complete (the times older retention runs had rolled up).
     // Needs the `local_day` SQL function.
@@ -87,9 +87,37 @@ pub const MIGRATIONS: &[&str] = &[
         packets INTEGER NOT NULL,
         PRIMARY KEY (ts_ms, direction)
     ) WITHOUT ROWID;
+    CREATE TABLE hourly_hostname_totals (
+        hour_ms INTEGER NOT NULL,
+        domain_id INTEGER NOT NULL,
+        direction INTEGER NOT NULL,
+        bytes INTEGER NOT NULL,
+        packets INTEGER NOT NULL,
+        PRIMARY KEY (hour_ms, domain_id, direction)
+    ) WITHOUT ROWID;
+    CREATE TABLE daily_hostname_totals (
+        day_ms INTEGER NOT NULL,
+        domain_id INTEGER NOT NULL,
+        direction INTEGER NOT NULL,
+        bytes INTEGER NOT NULL,
+        packets INTEGER NOT NULL,
+        PRIMARY KEY (day_ms, domain_id, direction)
+    ) WITHOUT ROWID;
+    CREATE TABLE hourly_totals (
+        hour_ms INTEGER NOT NULL,
+        direction INTEGER NOT NULL,
+        bytes INTEGER NOT NULL,
+        packets INTEGER NOT NULL,
+        PRIMARY KEY (hour_ms, direction)
+    ) WITHOUT ROWID;
+    CREATE TABLE daily_totals (
+        day_ms INTEGER NOT NULL,
+        direction INTEGER NOT NULL,
+        bytes INTEGER NOT NULL,
+        packets INTEGER NOT NULL,
+        PRIMARY KEY (day_ms, direction)
+    ) WITHOUT ROWID;
     CREATE INDEX domains_by_domain ON domains (domain);
-    CREATE INDEX hourly_aggregates_by_domain ON hourly_aggregates (domain_id, hour_ms);
-    CREATE INDEX daily_aggregates_by_domain ON daily_aggregates (domain_id, day_ms);
 
     INSERT INTO config (key, value)
         SELECT 'hourly_from_ms', local_day(max(day_ms) + 108000000) FROM daily_aggregates
@@ -122,6 +150,16 @@ pub const MIGRATIONS: &[&str] = &[
     INSERT INTO daily_app_totals (day_ms, app_id, direction, bytes, packets)
         SELECT day_ms, app_id, direction, sum(bytes), sum(packets)
         FROM daily_aggregates GROUP BY 1, 2, 3;
+    INSERT INTO hourly_hostname_totals (hour_ms, domain_id, direction, bytes, packets)
+        SELECT hour_ms, domain_id, direction, sum(bytes), sum(packets)
+        FROM hourly_aggregates WHERE domain_id != 0 GROUP BY 1, 2, 3;
+    INSERT INTO daily_hostname_totals (day_ms, domain_id, direction, bytes, packets)
+        SELECT day_ms, domain_id, direction, sum(bytes), sum(packets)
+        FROM daily_aggregates WHERE domain_id != 0 GROUP BY 1, 2, 3;
+    INSERT INTO hourly_totals (hour_ms, direction, bytes, packets)
+        SELECT hour_ms, direction, sum(bytes), sum(packets) FROM hourly_aggregates GROUP BY 1, 2;
+    INSERT INTO daily_totals (day_ms, direction, bytes, packets)
+        SELECT day_ms, direction, sum(bytes), sum(packets) FROM daily_aggregates GROUP BY 1, 2;
     INSERT INTO sample_totals (ts_ms, direction, duration_ms, bytes, packets)
         SELECT ts_ms, direction, max(duration_ms), sum(bytes), sum(packets)
         FROM network_samples GROUP BY 1, 2;",

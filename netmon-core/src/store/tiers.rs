@@ -23,10 +23,12 @@ pub(crate) enum Tier {
 /// What a query groups by: the tables of each tier it reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Kind {
-    /// All traffic, per direction (per-sample totals; per-application hours and days).
+    /// All traffic, per direction.
     Totals,
     /// Per application.
     Apps,
+    /// Per hostname (traffic with a known destination only).
+    Hostnames,
     /// Per application and hostname.
     Hosts,
 }
@@ -149,32 +151,42 @@ pub(crate) fn resolve(piece: Piece, coverage: Coverage) -> Vec<Piece> {
 }
 
 /// The table of a tier for a kind of query, and the column holding its row times.
-fn table(kind: Kind, tier: Tier) -> (&'static str, &'static str, &'static str) {
-    // (table, time column, duration expression)
-    match (kind, tier) {
-        (Kind::Totals, Tier::Raw) => ("sample_totals", "ts_ms", "duration_ms"),
-        (Kind::Apps | Kind::Hosts, Tier::Raw) => ("network_samples", "ts_ms", "duration_ms"),
-        (Kind::Totals | Kind::Apps, Tier::Hourly) => ("hourly_app_totals", "hour_ms", "3600000"),
-        (Kind::Totals | Kind::Apps, Tier::Daily) => ("daily_app_totals", "day_ms", "86400000"),
-        (Kind::Hosts, Tier::Hourly) => ("hourly_aggregates", "hour_ms", "3600000"),
-        (Kind::Hosts, Tier::Daily) => ("daily_aggregates", "day_ms", "86400000"),
-    }
-}
-
 /// One piece as a SELECT of (ts, duration_ms, app_id, domain_id, direction, bytes, packets).
 fn select(kind: Kind, piece: Piece, filter: Filter) -> String {
-    let (table, time, duration) = table(kind, piece.tier);
-    let app = if table == "sample_totals" {
-        "NULL"
-    } else {
-        "app_id"
+    let (by_app, by_hostname) = match kind {
+        Kind::Totals => (false, false),
+        Kind::Apps => (true, false),
+        Kind::Hostnames => (false, true),
+        Kind::Hosts => (true, true),
     };
-    let domain = match table {
-        "sample_totals" | "hourly_app_totals" | "daily_app_totals" => "NULL",
-        _ => "domain_id",
+    let column = |wanted: bool, name: &'static str| if wanted { name } else { "NULL" };
+    let (app, domain) = (column(by_app, "app_id"), column(by_hostname, "domain_id"));
+    let (table, time, duration, only_hostnames) = match piece.tier {
+        Tier::Raw if kind == Kind::Totals => ("sample_totals", "ts_ms", "duration_ms", ""),
+        Tier::Raw if kind == Kind::Hostnames => (
+            "network_samples",
+            "ts_ms",
+            "duration_ms",
+            " AND domain_id != 0",
+        ),
+        Tier::Raw => ("network_samples", "ts_ms", "duration_ms", ""),
+        tier => {
+            let aggregate = AGGREGATES
+                .iter()
+                .find(|table| {
+                    table.tier == tier && table.by_app == by_app && table.by_hostname == by_hostname
+                })
+                .expect("every kind has hourly and daily tables");
+            let duration = if tier == Tier::Daily {
+                "86400000"
+            } else {
+                "3600000"
+            };
+            (aggregate.table, aggregate.time_column(), duration, "")
+        }
     };
     let condition = match filter {
-        Filter::None => String::new(),
+        Filter::None => only_hostnames.to_string(),
         Filter::App(id) => format!(" AND app_id = {id}"),
         Filter::DomainParam => {
             " AND domain_id IN (SELECT id FROM domains WHERE domain = ?1)".to_string()
@@ -293,5 +305,78 @@ mod tests {
             resolve(piece(Tier::Hourly, 0, HOUR_MS), NONE),
             vec![piece(Tier::Hourly, 0, HOUR_MS)]
         );
+    }
+}
+
+/// A table of the hourly or daily tier: its name, its time column and the key columns after
+/// the time, in the order of [`AggregateKey`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Aggregate {
+    pub table: &'static str,
+    pub tier: Tier,
+    pub by_app: bool,
+    pub by_hostname: bool,
+}
+
+impl Aggregate {
+    pub fn time_column(&self) -> &'static str {
+        match self.tier {
+            Tier::Daily => "day_ms",
+            _ => "hour_ms",
+        }
+    }
+
+    /// The key columns after the time.
+    pub fn key_columns(&self) -> Vec<&'static str> {
+        [
+            self.by_app.then_some("app_id"),
+            self.by_hostname.then_some("domain_id"),
+            Some("direction"),
+        ]
+        .into_iter()
+        .flatten()
+        .collect()
+    }
+
+    /// The hourly table a daily table sums.
+    pub fn hourly_source(&self) -> Option<Aggregate> {
+        (self.tier == Tier::Daily).then(|| {
+            AGGREGATES
+                .iter()
+                .copied()
+                .find(|other| {
+                    other.tier == Tier::Hourly
+                        && other.by_app == self.by_app
+                        && other.by_hostname == self.by_hostname
+                })
+                .expect("every daily table has an hourly one")
+        })
+    }
+
+    /// Whether a raw row with this hostname id (0 = none) belongs in the table.
+    pub fn takes(&self, domain_id: i64) -> bool {
+        !self.by_hostname || self.by_app || domain_id != 0
+    }
+}
+
+/// Every table of the hourly and daily tiers: per application and hostname (export, hostname
+/// details), per application, per hostname (rows with a hostname only) and all traffic.
+pub(crate) const AGGREGATES: [Aggregate; 8] = [
+    aggregate("hourly_aggregates", Tier::Hourly, true, true),
+    aggregate("daily_aggregates", Tier::Daily, true, true),
+    aggregate("hourly_app_totals", Tier::Hourly, true, false),
+    aggregate("daily_app_totals", Tier::Daily, true, false),
+    aggregate("hourly_hostname_totals", Tier::Hourly, false, true),
+    aggregate("daily_hostname_totals", Tier::Daily, false, true),
+    aggregate("hourly_totals", Tier::Hourly, false, false),
+    aggregate("daily_totals", Tier::Daily, false, false),
+];
+
+const fn aggregate(table: &'static str, tier: Tier, by_app: bool, by_hostname: bool) -> Aggregate {
+    Aggregate {
+        table,
+        tier,
+        by_app,
+        by_hostname,
     }
 }

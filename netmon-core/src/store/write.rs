@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use rusqlite::{params, Transaction};
 
-use super::tiers::floor_hour;
+use super::tiers::{floor_hour, Aggregate, Tier, AGGREGATES};
 use super::{local_day_start, Store, StoreError};
 use crate::sample::{Direction, Sample};
 
@@ -71,53 +71,47 @@ struct RawRow {
 /// Bytes and packets.
 type Counts = (i64, i64);
 
-/// What a batch adds to the coarser tiers, summed per row key before it is written.
+/// A row of an aggregate table: (table index in `AGGREGATES`, time, app, hostname id,
+/// direction); columns the table does not have are 0.
+type AggregateKey = (usize, i64, i64, i64, i64);
+
+/// What a batch adds to the coarser tiers, summed per row before it is written.
 #[derive(Default)]
 struct Sums {
-    /// (hour, app, domain, direction)
-    hourly_hosts: BTreeMap<(i64, i64, i64, i64), Counts>,
-    /// (local day, app, domain, direction)
-    daily_hosts: BTreeMap<(i64, i64, i64, i64), Counts>,
-    /// (hour, app, direction)
-    hourly_apps: BTreeMap<(i64, i64, i64), Counts>,
-    /// (local day, app, direction)
-    daily_apps: BTreeMap<(i64, i64, i64), Counts>,
+    aggregates: BTreeMap<AggregateKey, Counts>,
     /// (sample start, direction) → (duration, bytes, packets)
     samples: BTreeMap<(i64, i64), (i64, i64, i64)>,
-}
-
-fn add_to(counts: &mut Counts, row: &RawRow) {
-    counts.0 = counts.0.saturating_add(row.bytes);
-    counts.1 = counts.1.saturating_add(row.packets);
 }
 
 impl Sums {
     fn add(&mut self, row: &RawRow, day_ms: i64) {
         let hour_ms = floor_hour(row.ts_ms);
-        let (app, domain, direction) = (row.app_id, row.domain_id, row.direction);
-        add_to(
-            self.hourly_hosts
-                .entry((hour_ms, app, domain, direction))
-                .or_default(),
-            row,
-        );
-        add_to(
-            self.daily_hosts
-                .entry((day_ms, app, domain, direction))
-                .or_default(),
-            row,
-        );
-        add_to(
-            self.hourly_apps
-                .entry((hour_ms, app, direction))
-                .or_default(),
-            row,
-        );
-        add_to(
-            self.daily_apps.entry((day_ms, app, direction)).or_default(),
-            row,
-        );
-        let sample = self.samples.entry((row.ts_ms, direction)).or_default();
+        AGGREGATES
+            .iter()
+            .enumerate()
+            .filter(|(_, aggregate)| aggregate.takes(row.domain_id))
+            .for_each(|(index, aggregate)| {
+                let time = if aggregate.tier == Tier::Daily {
+                    day_ms
+                } else {
+                    hour_ms
+                };
+                let app = if aggregate.by_app { row.app_id } else { 0 };
+                let domain = if aggregate.by_hostname {
+                    row.domain_id
+                } else {
+                    0
+                };
+                let counts = self
+                    .aggregates
+                    .entry((index, time, app, domain, row.direction))
+                    .or_default();
+                *counts = (
+                    counts.0.saturating_add(row.bytes),
+                    counts.1.saturating_add(row.packets),
+                );
+            });
+        let sample = self.samples.entry((row.ts_ms, row.direction)).or_default();
         *sample = (
             sample.0.max(row.duration_ms),
             sample.1.saturating_add(row.bytes),
@@ -126,10 +120,24 @@ impl Sums {
     }
 
     fn write(&self, transaction: &Transaction<'_>) -> Result<(), StoreError> {
-        add_host_rows(transaction, HOURLY_HOSTS, &self.hourly_hosts)?;
-        add_host_rows(transaction, DAILY_HOSTS, &self.daily_hosts)?;
-        add_app_rows(transaction, HOURLY_APPS, &self.hourly_apps)?;
-        add_app_rows(transaction, DAILY_APPS, &self.daily_apps)?;
+        let statements: Vec<String> = AGGREGATES.iter().map(upsert_sql).collect();
+        self.aggregates.iter().try_for_each(
+            |((index, time, app, domain, direction), (bytes, packets))| {
+                let aggregate = &AGGREGATES[*index];
+                let keys = [
+                    aggregate.by_app.then_some(*app),
+                    aggregate.by_hostname.then_some(*domain),
+                    Some(*direction),
+                ];
+                let values = std::iter::once(*time)
+                    .chain(keys.into_iter().flatten())
+                    .chain([*bytes, *packets]);
+                transaction
+                    .prepare_cached(&statements[*index])?
+                    .execute(rusqlite::params_from_iter(values))
+                    .map(drop)
+            },
+        )?;
         let mut statement = transaction.prepare_cached(SAMPLE_TOTALS)?;
         self.samples.iter().try_for_each(
             |((ts_ms, direction), (duration_ms, bytes, packets))| {
@@ -142,61 +150,28 @@ impl Sums {
     }
 }
 
-const HOURLY_HOSTS: &str =
-    "INSERT INTO hourly_aggregates (hour_ms, app_id, domain_id, direction, bytes, packets)
-     VALUES (?1, ?2, ?3, ?4, ?5, ?6)
-     ON CONFLICT (hour_ms, app_id, domain_id, direction)
-     DO UPDATE SET bytes = bytes + excluded.bytes, packets = packets + excluded.packets";
-const DAILY_HOSTS: &str =
-    "INSERT INTO daily_aggregates (day_ms, app_id, domain_id, direction, bytes, packets)
-     VALUES (?1, ?2, ?3, ?4, ?5, ?6)
-     ON CONFLICT (day_ms, app_id, domain_id, direction)
-     DO UPDATE SET bytes = bytes + excluded.bytes, packets = packets + excluded.packets";
-const HOURLY_APPS: &str =
-    "INSERT INTO hourly_app_totals (hour_ms, app_id, direction, bytes, packets)
-     VALUES (?1, ?2, ?3, ?4, ?5)
-     ON CONFLICT (hour_ms, app_id, direction)
-     DO UPDATE SET bytes = bytes + excluded.bytes, packets = packets + excluded.packets";
-const DAILY_APPS: &str = "INSERT INTO daily_app_totals (day_ms, app_id, direction, bytes, packets)
-     VALUES (?1, ?2, ?3, ?4, ?5)
-     ON CONFLICT (day_ms, app_id, direction)
-     DO UPDATE SET bytes = bytes + excluded.bytes, packets = packets + excluded.packets";
+/// Adds bytes and packets to a row of `aggregate`, creating it if needed.
+fn upsert_sql(aggregate: &Aggregate) -> String {
+    let columns: Vec<&str> = std::iter::once(aggregate.time_column())
+        .chain(aggregate.key_columns())
+        .collect();
+    let placeholders: Vec<String> = (1..=columns.len() + 2).map(|n| format!("?{n}")).collect();
+    format!(
+        "INSERT INTO {table} ({columns}, bytes, packets) VALUES ({placeholders})
+         ON CONFLICT ({columns})
+         DO UPDATE SET bytes = bytes + excluded.bytes, packets = packets + excluded.packets",
+        table = aggregate.table,
+        columns = columns.join(", "),
+        placeholders = placeholders.join(", ")
+    )
+}
+
 const SAMPLE_TOTALS: &str =
     "INSERT INTO sample_totals (ts_ms, direction, duration_ms, bytes, packets)
      VALUES (?1, ?2, ?3, ?4, ?5)
      ON CONFLICT (ts_ms, direction) DO UPDATE SET
          duration_ms = max(duration_ms, excluded.duration_ms),
          bytes = bytes + excluded.bytes, packets = packets + excluded.packets";
-
-fn add_host_rows(
-    transaction: &Transaction<'_>,
-    sql: &str,
-    rows: &BTreeMap<(i64, i64, i64, i64), Counts>,
-) -> Result<(), StoreError> {
-    let mut statement = transaction.prepare_cached(sql)?;
-    rows.iter()
-        .try_for_each(|((time, app, domain, direction), (bytes, packets))| {
-            statement
-                .execute(params![time, app, domain, direction, bytes, packets])
-                .map(drop)
-        })?;
-    Ok(())
-}
-
-fn add_app_rows(
-    transaction: &Transaction<'_>,
-    sql: &str,
-    rows: &BTreeMap<(i64, i64, i64), Counts>,
-) -> Result<(), StoreError> {
-    let mut statement = transaction.prepare_cached(sql)?;
-    rows.iter()
-        .try_for_each(|((time, app, direction), (bytes, packets))| {
-            statement
-                .execute(params![time, app, direction, bytes, packets])
-                .map(drop)
-        })?;
-    Ok(())
-}
 
 fn write_sample(
     transaction: &Transaction<'_>,
