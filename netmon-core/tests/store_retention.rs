@@ -29,9 +29,9 @@ fn now() -> i64 {
         .as_millisecond()
 }
 
-/// 100 days of synthetic samples, one every 20 minutes.
+/// 100 days of synthetic samples, one every 30 minutes.
 fn history() -> Vec<Sample> {
-    demo::samples(100, now(), 20 * 60_000, 7).collect()
+    demo::samples(100, now(), 30 * 60_000, 7).collect()
 }
 
 type PerAppDay = BTreeMap<(i64, String), u64>;

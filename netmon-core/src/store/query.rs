@@ -132,7 +132,7 @@ impl Store {
     /// Registrable domains in `range`, busiest first, at most `limit`.
     pub fn top_domains(&self, range: Range, limit: usize) -> Result<Vec<DomainTotal>, StoreError> {
         self.ranked(
-            Kind::Hosts,
+            Kind::Hostnames,
             "d.domain, count(DISTINCT d.hostname)",
             "JOIN domains d ON d.id = u.domain_id GROUP BY d.domain",
             range,
@@ -161,11 +161,15 @@ impl Store {
         row: impl Fn(&rusqlite::Row<'_>, u64, u64) -> rusqlite::Result<T>,
     ) -> Result<Vec<T>, StoreError> {
         let pieces = self.pieces(range, Tier::Daily)?;
+        // Summed per application and hostname id before the join, so the join sees few rows.
         let sql = format!(
-            "{} SELECT {columns},
-                    coalesce(sum(u.bytes) FILTER (WHERE u.direction = 1), 0) AS sent,
-                    coalesce(sum(u.bytes) FILTER (WHERE u.direction = 0), 0) AS received
-             FROM usage u {join_group} ORDER BY sent + received DESC, 1 LIMIT ?1",
+            "{}, grouped AS (
+                SELECT app_id, domain_id,
+                       coalesce(sum(bytes) FILTER (WHERE direction = 1), 0) AS sent,
+                       coalesce(sum(bytes) FILTER (WHERE direction = 0), 0) AS received
+                FROM usage GROUP BY app_id, domain_id)
+             SELECT {columns}, sum(u.sent) AS sent, sum(u.received) AS received
+             FROM grouped u {join_group} ORDER BY sent + received DESC, 1 LIMIT ?1",
             usage_cte(kind, &pieces, Filter::None)
         );
         let mut statement = self.connection.prepare(&sql)?;
@@ -413,12 +417,15 @@ impl Store {
     ) -> Result<Vec<HostTotal>, StoreError> {
         let pieces = self.pieces(range, Tier::Daily)?;
         let sql = format!(
-            "{} SELECT d.hostname,
-                    coalesce(sum(u.bytes) FILTER (WHERE u.direction = 1), 0) AS sent,
-                    coalesce(sum(u.bytes) FILTER (WHERE u.direction = 0), 0) AS received
-             FROM usage u JOIN domains d ON d.id = u.domain_id WHERE d.domain = ?1
+            "{}, grouped AS (
+                SELECT domain_id,
+                       coalesce(sum(bytes) FILTER (WHERE direction = 1), 0) AS sent,
+                       coalesce(sum(bytes) FILTER (WHERE direction = 0), 0) AS received
+                FROM usage GROUP BY domain_id)
+             SELECT d.hostname, sum(u.sent) AS sent, sum(u.received) AS received
+             FROM grouped u JOIN domains d ON d.id = u.domain_id WHERE d.domain = ?1
              GROUP BY d.hostname ORDER BY sent + received DESC, 1 LIMIT ?2",
-            usage_cte(Kind::Hosts, &pieces, Filter::DomainParam)
+            usage_cte(Kind::Hostnames, &pieces, Filter::DomainParam)
         );
         let mut statement = self.connection.prepare(&sql)?;
         let rows = statement.query_map(params![domain, limit as i64], |row| {
