@@ -165,10 +165,10 @@ impl Store {
         let sql = format!(
             "{}, grouped AS (
                 SELECT app_id, domain_id,
-                       coalesce(sum(bytes) FILTER (WHERE direction = 1), 0) AS sent,
-                       coalesce(sum(bytes) FILTER (WHERE direction = 0), 0) AS received
+                       coalesce(sum(bytes) FILTER (WHERE direction = 1), 0) AS up,
+                       coalesce(sum(bytes) FILTER (WHERE direction = 0), 0) AS down
                 FROM usage GROUP BY app_id, domain_id)
-             SELECT {columns}, sum(u.sent) AS sent, sum(u.received) AS received
+             SELECT {columns}, sum(u.up) AS sent, sum(u.down) AS received
              FROM grouped u {join_group} ORDER BY sent + received DESC, 1 LIMIT ?1",
             usage_cte(kind, &pieces, Filter::None)
         );
@@ -419,10 +419,10 @@ impl Store {
         let sql = format!(
             "{}, grouped AS (
                 SELECT domain_id,
-                       coalesce(sum(bytes) FILTER (WHERE direction = 1), 0) AS sent,
-                       coalesce(sum(bytes) FILTER (WHERE direction = 0), 0) AS received
+                       coalesce(sum(bytes) FILTER (WHERE direction = 1), 0) AS up,
+                       coalesce(sum(bytes) FILTER (WHERE direction = 0), 0) AS down
                 FROM usage GROUP BY domain_id)
-             SELECT d.hostname, sum(u.sent) AS sent, sum(u.received) AS received
+             SELECT d.hostname, sum(u.up) AS sent, sum(u.down) AS received
              FROM grouped u JOIN domains d ON d.id = u.domain_id WHERE d.domain = ?1
              GROUP BY d.hostname ORDER BY sent + received DESC, 1 LIMIT ?2",
             usage_cte(Kind::Hostnames, &pieces, Filter::DomainParam)
