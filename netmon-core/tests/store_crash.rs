@@ -1,6 +1,6 @@
 //! Crash safety: a child process writing batches is killed with SIGKILL at varying moments,
 //! twenty times; after each kill the database is intact and holds exactly the batches that
-//! committed (the batch in flight may or may not have), never part of one.
+//! committed (the batch in flight may or may not have), never part of one, in every tier.
 
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Stdio};
@@ -63,12 +63,31 @@ fn count_commits(lines: impl Iterator<Item = std::io::Result<String>>) -> u64 {
 fn stored_bytes(path: &std::path::Path) -> u64 {
     let store = Store::open_in_zone(path, TimeZone::UTC).unwrap();
     assert_eq!(store.integrity_check().unwrap(), "ok");
-    let totals = store
-        .totals(Range {
-            start_ms: 0,
-            end_ms: i64::MAX,
+    let all = Range {
+        start_ms: 0,
+        end_ms: i64::MAX,
+    };
+    let totals = store.totals(all).unwrap();
+    // The raw rows (export) and the hourly and daily totals (a timeline by day) agree.
+    let mut raw = 0;
+    store
+        .export(all, |row| {
+            raw += row.bytes;
+            Ok::<_, netmon_core::store::StoreError>(())
         })
         .unwrap();
+    assert_eq!(raw, totals.received, "raw rows and the daily tier agree");
+    let last = Range {
+        start_ms: 0,
+        end_ms: 40 * 86_400_000,
+    };
+    let by_hour: u64 = store
+        .timeline(last, 3_600_000)
+        .unwrap()
+        .iter()
+        .map(|point| point.received)
+        .sum();
+    assert_eq!(by_hour, totals.received, "the hourly tier agrees");
     totals.received
 }
 

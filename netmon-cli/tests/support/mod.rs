@@ -282,33 +282,8 @@ impl Netmon {
     }
 
     /// Sends SIGINT, waits for a clean exit and returns every sample printed.
-    pub fn stop(mut self, first: Sample) -> Vec<Sample> {
-        let pid = self.child.id().to_string();
-        let killed = Command::new("kill")
-            .args(["-INT", &pid])
-            .status()
-            .expect("kill");
-        assert!(killed.success());
-        let deadline = Instant::now() + Duration::from_secs(15);
-        let status = loop {
-            if let Some(status) = self.child.try_wait().expect("wait for netmon") {
-                break status;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "netmon did not stop within 15 s of SIGINT"
-            );
-            thread::sleep(Duration::from_millis(50));
-        };
-        let stderr = self
-            .stderr
-            .take()
-            .and_then(|reader| reader.join().ok())
-            .unwrap_or_default();
-        assert!(status.success(), "netmon exited with {status}: {stderr}");
-        std::iter::once(first)
-            .chain(self.samples.try_iter())
-            .collect()
+    pub fn stop(self, first: Sample) -> Vec<Sample> {
+        self.stop_with_signal("INT", first)
     }
 }
 
@@ -580,4 +555,37 @@ pub fn files_containing(dir: &Path, needles: &[&str]) -> Vec<PathBuf> {
             }
         })
         .collect()
+}
+
+impl Netmon {
+    /// Sends `signal` (a `kill` signal name such as `TERM`), waits for a clean exit and returns
+    /// every sample printed.
+    pub fn stop_with_signal(mut self, signal: &str, first: Sample) -> Vec<Sample> {
+        let pid = self.child.id().to_string();
+        let sent = Command::new("kill")
+            .args([&format!("-{signal}"), &pid])
+            .status()
+            .expect("kill");
+        assert!(sent.success(), "kill -{signal} {pid} failed");
+        let deadline = Instant::now() + Duration::from_secs(15);
+        let status = loop {
+            if let Some(status) = self.child.try_wait().expect("wait for netmon") {
+                break status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "netmon did not stop within 15 s of SIG{signal}"
+            );
+            thread::sleep(Duration::from_millis(50));
+        };
+        let stderr = self
+            .stderr
+            .take()
+            .and_then(|reader| reader.join().ok())
+            .unwrap_or_default();
+        assert!(status.success(), "netmon exited with {status}: {stderr}");
+        std::iter::once(first)
+            .chain(self.samples.try_iter())
+            .collect()
+    }
 }

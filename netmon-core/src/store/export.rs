@@ -1,22 +1,17 @@
-//! Export: every stored usage row of a range, finest tier first, streamed row by row so a
-//! year of history never sits in memory.
+//! Export: the usage rows of a range from the finest tier that still holds each time (raw rows,
+//! then hourly rows where raw ones are gone, then daily rows), streamed row by row so a year of
+//! history never sits in memory. Each byte is exported once.
 
 use serde::Serialize;
 
+use super::tiers::{usage_cte, Filter, Kind, Tier};
 use super::write::direction_of;
 use super::{Range, Store, StoreError};
 use crate::sample::Direction;
 
-/// Usage rows of every tier within ?1 ≤ time < ?2, with names resolved, oldest first per tier.
+/// The usage rows of `usage` with names resolved, oldest first.
 const EXPORT: &str =
-    "WITH usage (ts, duration_ms, app_id, domain_id, direction, bytes, packets) AS (
-        SELECT ts_ms, duration_ms, app_id, domain_id, direction, bytes, packets FROM network_samples
-            WHERE ts_ms >= ?1 AND ts_ms < ?2
-        UNION ALL SELECT hour_ms, 3600000, app_id, domain_id, direction, bytes, packets
-            FROM hourly_aggregates WHERE hour_ms >= ?1 AND hour_ms < ?2
-        UNION ALL SELECT day_ms, 86400000, app_id, domain_id, direction, bytes, packets
-            FROM daily_aggregates WHERE day_ms >= ?1 AND day_ms < ?2)
-    SELECT usage.ts, usage.duration_ms, applications.name, domains.hostname, domains.domain,
+    "SELECT usage.ts, usage.duration_ms, applications.name, domains.hostname, domains.domain,
            usage.direction, usage.bytes, usage.packets
     FROM usage
     JOIN applications ON applications.id = usage.app_id
@@ -46,10 +41,10 @@ impl Store {
         range: Range,
         mut each: impl FnMut(ExportRow) -> Result<(), E>,
     ) -> Result<u64, E> {
-        let mut statement = self.connection.prepare(EXPORT).map_err(StoreError::from)?;
-        let mut rows = statement
-            .query([range.start_ms, range.end_ms])
-            .map_err(StoreError::from)?;
+        let pieces = self.pieces(range, Tier::Raw)?;
+        let sql = format!("{} {EXPORT}", usage_cte(Kind::Hosts, &pieces, Filter::None));
+        let mut statement = self.connection.prepare(&sql).map_err(StoreError::from)?;
+        let mut rows = statement.query([]).map_err(StoreError::from)?;
         let mut count = 0;
         while let Some(row) = rows.next().map_err(StoreError::from)? {
             each(export_row(row).map_err(StoreError::from)?)?;

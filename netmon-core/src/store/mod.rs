@@ -1,17 +1,20 @@
 //! The store: netmon's history in SQLite (`network_monitor.db`, mode 600, WAL). This module is
 //! the only place with SQL (the spec's `db_queries.py`).
 //!
-//! Three tiers hold usage, each row (time, application, domain, direction, bytes, packets):
-//! `network_samples` (one row per sample and application; raw), `hourly_aggregates` and
-//! `daily_aggregates`. Retention moves rows down the tiers in one transaction, so a crash leaves
-//! either the old rows or the new ones, never both or neither. Queries read all three tiers for
-//! a range; each tier only holds times the finer tiers no longer do.
+//! Three tiers hold usage: raw (`network_samples`, one row per sample, application and
+//! hostname, plus `sample_totals` per sample), hourly and daily (`*_aggregates` per application
+//! and hostname, `*_app_totals` per application). Each write adds to all of them in one
+//! transaction; retention only deletes the raw and hourly rows that are past their windows.
+//! Queries read each part of a range from the coarsest tier that fits it (see `tiers`), so
+//! long ranges read daily rows instead of millions of samples. `docs/storage.md` has the
+//! design and the benchmark.
 
 pub mod demo;
 mod export;
 mod query;
 mod retention;
 mod schema;
+mod tiers;
 mod write;
 
 use std::collections::HashMap;
@@ -92,8 +95,15 @@ impl Store {
         connection.pragma_update(None, "synchronous", "NORMAL")?;
         connection.pragma_update(None, "foreign_keys", "ON")?;
         connection.busy_timeout(std::time::Duration::from_secs(5))?;
-        schema::migrate(&mut connection)?;
+        // Migrations use `local_day`.
         register_functions(&connection, zone.clone())?;
+        let found = schema::refuse_newer(&connection)?;
+        if found == 0 {
+            // Before the first table: freed pages can be returned to the file system.
+            connection.pragma_update(None, "auto_vacuum", "INCREMENTAL")?;
+        }
+        schema::migrate(&mut connection)?;
+        schema::enable_incremental_vacuum(&connection)?;
         Ok(Self {
             connection,
             zone,

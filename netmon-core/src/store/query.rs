@@ -1,18 +1,24 @@
-//! Questions the dashboard, CLI and menubar ask, answered from all three tiers.
+//! Questions the dashboard, CLI and menubar ask, each part of a range answered from the
+//! coarsest tier that fits it (see `tiers`).
 
 use rusqlite::{params, OptionalExtension};
 use serde::Serialize;
 
-use super::{local_day_start, Store, StoreError, DAY_MS};
+use super::tiers::{next_local_day, usage_cte, Filter, Kind, Tier};
+use super::{local_day_start, Store, StoreError, DAY_MS, HOUR_MS};
 
-/// Usage rows of every tier within ?1 ≤ time < ?2, as (ts, app_id, domain_id, direction, bytes).
-const USAGE: &str = "WITH usage (ts, app_id, domain_id, direction, bytes) AS (
-        SELECT ts_ms, app_id, domain_id, direction, bytes FROM network_samples
-            WHERE ts_ms >= ?1 AND ts_ms < ?2
-        UNION ALL SELECT hour_ms, app_id, domain_id, direction, bytes FROM hourly_aggregates
-            WHERE hour_ms >= ?1 AND hour_ms < ?2
-        UNION ALL SELECT day_ms, app_id, domain_id, direction, bytes FROM daily_aggregates
-            WHERE day_ms >= ?1 AND day_ms < ?2)";
+/// The coarsest tier a timeline with buckets of `bucket_ms` can read: daily rows for day
+/// buckets, hourly rows for buckets of whole hours (an hour counts in the bucket its start is
+/// in, as for hourly rows kept by retention), else raw rows.
+fn coarsest_for(bucket_ms: i64) -> Tier {
+    if bucket_ms >= DAY_MS {
+        Tier::Daily
+    } else if bucket_ms % HOUR_MS == 0 {
+        Tier::Hourly
+    } else {
+        Tier::Raw
+    }
+}
 
 /// A half-open time range, milliseconds since the epoch (UTC).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -76,19 +82,18 @@ pub fn bucket_for_span(span_ms: i64) -> i64 {
 impl Store {
     /// Bytes sent and received in `range`.
     pub fn totals(&self, range: Range) -> Result<Totals, StoreError> {
+        let pieces = self.pieces(range, Tier::Daily)?;
         let sql = format!(
-            "{USAGE} SELECT coalesce(sum(bytes) FILTER (WHERE direction = 1), 0),
-                            coalesce(sum(bytes) FILTER (WHERE direction = 0), 0) FROM usage"
+            "{} SELECT coalesce(sum(bytes) FILTER (WHERE direction = 1), 0),
+                       coalesce(sum(bytes) FILTER (WHERE direction = 0), 0) FROM usage",
+            usage_cte(Kind::Totals, &pieces, Filter::None)
         );
-        Ok(self.connection.prepare_cached(&sql)?.query_row(
-            params![range.start_ms, range.end_ms],
-            |row| {
-                Ok(Totals {
-                    sent: row.get::<_, i64>(0)? as u64,
-                    received: row.get::<_, i64>(1)? as u64,
-                })
-            },
-        )?)
+        Ok(self.connection.prepare(&sql)?.query_row([], |row| {
+            Ok(Totals {
+                sent: row.get::<_, i64>(0)? as u64,
+                received: row.get::<_, i64>(1)? as u64,
+            })
+        })?)
     }
 
     /// Today, this week and this month as of `now_ms`, in the store's time zone.
@@ -108,6 +113,7 @@ impl Store {
     /// Applications in `range`, busiest first, at most `limit`.
     pub fn top_apps(&self, range: Range, limit: usize) -> Result<Vec<AppTotal>, StoreError> {
         self.ranked(
+            Kind::Apps,
             "a.name, a.last_seen_ms",
             "JOIN applications a ON a.id = u.app_id GROUP BY a.id",
             range,
@@ -126,6 +132,7 @@ impl Store {
     /// Registrable domains in `range`, busiest first, at most `limit`.
     pub fn top_domains(&self, range: Range, limit: usize) -> Result<Vec<DomainTotal>, StoreError> {
         self.ranked(
+            Kind::Hostnames,
             "d.domain, count(DISTINCT d.hostname)",
             "JOIN domains d ON d.id = u.domain_id GROUP BY d.domain",
             range,
@@ -146,23 +153,29 @@ impl Store {
     /// and gets the group's bytes sent and received.
     fn ranked<T>(
         &self,
+        kind: Kind,
         columns: &str,
         join_group: &str,
         range: Range,
         limit: usize,
         row: impl Fn(&rusqlite::Row<'_>, u64, u64) -> rusqlite::Result<T>,
     ) -> Result<Vec<T>, StoreError> {
+        let pieces = self.pieces(range, Tier::Daily)?;
+        // Summed per application and hostname id before the join, so the join sees few rows.
         let sql = format!(
-            "{USAGE} SELECT {columns},
-                    coalesce(sum(u.bytes) FILTER (WHERE u.direction = 1), 0) AS sent,
-                    coalesce(sum(u.bytes) FILTER (WHERE u.direction = 0), 0) AS received
-             FROM usage u {join_group} ORDER BY sent + received DESC, 1 LIMIT ?3"
+            "{}, grouped AS (
+                SELECT app_id, domain_id,
+                       coalesce(sum(bytes) FILTER (WHERE direction = 1), 0) AS up,
+                       coalesce(sum(bytes) FILTER (WHERE direction = 0), 0) AS down
+                FROM usage GROUP BY app_id, domain_id)
+             SELECT {columns}, sum(u.up) AS sent, sum(u.down) AS received
+             FROM grouped u {join_group} ORDER BY sent + received DESC, 1 LIMIT ?1",
+            usage_cte(kind, &pieces, Filter::None)
         );
-        let mut statement = self.connection.prepare_cached(&sql)?;
-        let rows = statement
-            .query_map(params![range.start_ms, range.end_ms, limit as i64], |r| {
-                row(r, r.get::<_, i64>(2)? as u64, r.get::<_, i64>(3)? as u64)
-            })?;
+        let mut statement = self.connection.prepare(&sql)?;
+        let rows = statement.query_map(params![limit as i64], |r| {
+            row(r, r.get::<_, i64>(2)? as u64, r.get::<_, i64>(3)? as u64)
+        })?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
@@ -180,13 +193,18 @@ impl Store {
         app_id: Option<i64>,
     ) -> Result<Vec<TimelinePoint>, StoreError> {
         let bucket_ms = bucket_ms.max(1);
+        let pieces = self.pieces(range, coarsest_for(bucket_ms))?;
+        let (kind, filter) = match app_id {
+            Some(id) => (Kind::Apps, Filter::App(id)),
+            None => (Kind::Totals, Filter::None),
+        };
         let sql = format!(
-            "{USAGE} SELECT ts, direction, sum(bytes) FROM usage
-             WHERE ?3 IS NULL OR app_id = ?3 GROUP BY ts, direction"
+            "{} SELECT ts, direction, sum(bytes) FROM usage GROUP BY ts, direction",
+            usage_cte(kind, &pieces, filter)
         );
-        let mut statement = self.connection.prepare_cached(&sql)?;
+        let mut statement = self.connection.prepare(&sql)?;
         let rows = statement
-            .query_map(params![range.start_ms, range.end_ms, app_id], |row| {
+            .query_map([], |row| {
                 Ok((
                     row.get::<_, i64>(0)?,
                     row.get::<_, i64>(1)?,
@@ -230,7 +248,7 @@ impl Store {
         std::iter::successors(Some(first), move |start| {
             let next = if bucket_ms >= DAY_MS {
                 // The next local day: a day is 23 or 25 hours long across a DST change.
-                local_day_start(start + DAY_MS + DAY_MS / 4, self.zone())
+                next_local_day(*start, self.zone())
             } else {
                 start + bucket_ms
             };
@@ -276,9 +294,9 @@ impl Store {
     /// How far back each tier reaches.
     pub fn tier_spans(&self) -> Result<TierSpans, StoreError> {
         Ok(self.connection.query_row(
-            "SELECT (SELECT min(ts_ms) FROM network_samples),
-                    (SELECT min(hour_ms) FROM hourly_aggregates),
-                    (SELECT min(day_ms) FROM daily_aggregates)",
+            "SELECT (SELECT min(ts_ms) FROM sample_totals),
+                    (SELECT min(hour_ms) FROM hourly_app_totals),
+                    (SELECT min(day_ms) FROM daily_app_totals)",
             [],
             |row| {
                 Ok(TierSpans {
@@ -397,41 +415,44 @@ impl Store {
         range: Range,
         limit: usize,
     ) -> Result<Vec<HostTotal>, StoreError> {
+        let pieces = self.pieces(range, Tier::Daily)?;
         let sql = format!(
-            "{USAGE} SELECT d.hostname,
-                    coalesce(sum(u.bytes) FILTER (WHERE u.direction = 1), 0) AS sent,
-                    coalesce(sum(u.bytes) FILTER (WHERE u.direction = 0), 0) AS received
-             FROM usage u JOIN domains d ON d.id = u.domain_id WHERE d.domain = ?3
-             GROUP BY d.hostname ORDER BY sent + received DESC, 1 LIMIT ?4"
+            "{}, grouped AS (
+                SELECT domain_id,
+                       coalesce(sum(bytes) FILTER (WHERE direction = 1), 0) AS up,
+                       coalesce(sum(bytes) FILTER (WHERE direction = 0), 0) AS down
+                FROM usage GROUP BY domain_id)
+             SELECT d.hostname, sum(u.up) AS sent, sum(u.down) AS received
+             FROM grouped u JOIN domains d ON d.id = u.domain_id WHERE d.domain = ?1
+             GROUP BY d.hostname ORDER BY sent + received DESC, 1 LIMIT ?2",
+            usage_cte(Kind::Hostnames, &pieces, Filter::DomainParam)
         );
-        let mut statement = self.connection.prepare_cached(&sql)?;
-        let rows = statement.query_map(
-            params![range.start_ms, range.end_ms, domain, limit as i64],
-            |row| {
-                Ok(HostTotal {
-                    hostname: row.get(0)?,
-                    sent: row.get::<_, i64>(1)? as u64,
-                    received: row.get::<_, i64>(2)? as u64,
-                })
-            },
-        )?;
+        let mut statement = self.connection.prepare(&sql)?;
+        let rows = statement.query_map(params![domain, limit as i64], |row| {
+            Ok(HostTotal {
+                hostname: row.get(0)?,
+                sent: row.get::<_, i64>(1)? as u64,
+                received: row.get::<_, i64>(2)? as u64,
+            })
+        })?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
     /// Bytes per local weekday and hour in `range`, from the tiers that keep hours (raw and
     /// hourly; days rolled into the daily tier have no hours left).
     pub fn heatmap(&self, range: Range) -> Result<Heatmap, StoreError> {
-        let mut statement = self.connection.prepare_cached(
-            "SELECT ts_ms - (ts_ms % 3600000), sum(bytes) FROM network_samples
-                 WHERE ts_ms >= ?1 AND ts_ms < ?2 GROUP BY 1
-             UNION ALL
-             SELECT hour_ms, sum(bytes) FROM hourly_aggregates
-                 WHERE hour_ms >= ?1 AND hour_ms < ?2 GROUP BY 1",
-        )?;
+        let pieces: Vec<_> = self
+            .pieces(range, Tier::Hourly)?
+            .into_iter()
+            .filter(|piece| piece.tier != Tier::Daily)
+            .collect();
+        let sql = format!(
+            "{} SELECT ts - ((ts % 3600000) + 3600000) % 3600000, sum(bytes) FROM usage GROUP BY 1",
+            usage_cte(Kind::Totals, &pieces, Filter::None)
+        );
+        let mut statement = self.connection.prepare(&sql)?;
         let hours = statement
-            .query_map(params![range.start_ms, range.end_ms], |row| {
-                Ok((row.get::<_, i64>(0)?, row.get::<_, i64>(1)?))
-            })?
+            .query_map([], |row| Ok((row.get::<_, i64>(0)?, row.get::<_, i64>(1)?)))?
             .collect::<Result<Vec<_>, _>>()?;
         let mut grid: Heatmap = [[0; 24]; 7];
         hours.into_iter().for_each(|(hour_ms, bytes)| {
@@ -510,7 +531,7 @@ impl Store {
                 "SELECT ts_ms, max(duration_ms),
                         coalesce(sum(bytes) FILTER (WHERE direction = 1), 0),
                         coalesce(sum(bytes) FILTER (WHERE direction = 0), 0)
-                 FROM network_samples WHERE ts_ms = (SELECT max(ts_ms) FROM network_samples)
+                 FROM sample_totals WHERE ts_ms = (SELECT max(ts_ms) FROM sample_totals)
                  GROUP BY ts_ms",
             )?
             .query_row([], |row| {

@@ -58,6 +58,111 @@ pub const MIGRATIONS: &[&str] = &[
     CREATE TABLE config (key TEXT PRIMARY KEY, value TEXT NOT NULL);",
     // 2: per-application queries over the raw tier read by application and time.
     "CREATE INDEX network_samples_by_app ON network_samples (app_id, ts_ms);",
+    // 3: every write also adds to the hourly and daily tiers, and to totals per application,
+    // per hostname, per sample and overall, so queries read raw rows only for partial hours (see `tiers`).
+    // The tiers of an existing database are filled from what it holds; `config` records from
+    // when the raw and hourly tiers are complete (the times older retention runs had rolled up).
+    // Needs the `local_day` SQL function.
+    "CREATE TABLE hourly_app_totals (
+        hour_ms INTEGER NOT NULL,
+        app_id INTEGER NOT NULL,
+        direction INTEGER NOT NULL,
+        bytes INTEGER NOT NULL,
+        packets INTEGER NOT NULL,
+        PRIMARY KEY (hour_ms, app_id, direction)
+    ) WITHOUT ROWID;
+    CREATE TABLE daily_app_totals (
+        day_ms INTEGER NOT NULL,
+        app_id INTEGER NOT NULL,
+        direction INTEGER NOT NULL,
+        bytes INTEGER NOT NULL,
+        packets INTEGER NOT NULL,
+        PRIMARY KEY (day_ms, app_id, direction)
+    ) WITHOUT ROWID;
+    CREATE TABLE sample_totals (
+        ts_ms INTEGER NOT NULL,
+        direction INTEGER NOT NULL,
+        duration_ms INTEGER NOT NULL,
+        bytes INTEGER NOT NULL,
+        packets INTEGER NOT NULL,
+        PRIMARY KEY (ts_ms, direction)
+    ) WITHOUT ROWID;
+    CREATE TABLE hourly_hostname_totals (
+        hour_ms INTEGER NOT NULL,
+        domain_id INTEGER NOT NULL,
+        direction INTEGER NOT NULL,
+        bytes INTEGER NOT NULL,
+        packets INTEGER NOT NULL,
+        PRIMARY KEY (hour_ms, domain_id, direction)
+    ) WITHOUT ROWID;
+    CREATE TABLE daily_hostname_totals (
+        day_ms INTEGER NOT NULL,
+        domain_id INTEGER NOT NULL,
+        direction INTEGER NOT NULL,
+        bytes INTEGER NOT NULL,
+        packets INTEGER NOT NULL,
+        PRIMARY KEY (day_ms, domain_id, direction)
+    ) WITHOUT ROWID;
+    CREATE TABLE hourly_totals (
+        hour_ms INTEGER NOT NULL,
+        direction INTEGER NOT NULL,
+        bytes INTEGER NOT NULL,
+        packets INTEGER NOT NULL,
+        PRIMARY KEY (hour_ms, direction)
+    ) WITHOUT ROWID;
+    CREATE TABLE daily_totals (
+        day_ms INTEGER NOT NULL,
+        direction INTEGER NOT NULL,
+        bytes INTEGER NOT NULL,
+        packets INTEGER NOT NULL,
+        PRIMARY KEY (day_ms, direction)
+    ) WITHOUT ROWID;
+    CREATE INDEX domains_by_domain ON domains (domain);
+
+    INSERT INTO config (key, value)
+        SELECT 'hourly_from_ms', local_day(max(day_ms) + 108000000) FROM daily_aggregates
+        HAVING count(*) > 0;
+    INSERT INTO config (key, value)
+        SELECT 'raw_from_ms', max(hour_ms) + 3600000 FROM hourly_aggregates HAVING count(*) > 0
+        UNION ALL
+        SELECT 'raw_from_ms', value FROM config
+        WHERE key = 'hourly_from_ms' AND NOT EXISTS (SELECT 1 FROM hourly_aggregates);
+
+    INSERT INTO daily_aggregates (day_ms, app_id, domain_id, direction, bytes, packets)
+        SELECT local_day(hour_ms), app_id, domain_id, direction, sum(bytes), sum(packets)
+        FROM hourly_aggregates WHERE true GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4
+        ON CONFLICT (day_ms, app_id, domain_id, direction)
+        DO UPDATE SET bytes = bytes + excluded.bytes, packets = packets + excluded.packets;
+    INSERT INTO daily_aggregates (day_ms, app_id, domain_id, direction, bytes, packets)
+        SELECT local_day(ts_ms), app_id, domain_id, direction, sum(bytes), sum(packets)
+        FROM network_samples WHERE true GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4
+        ON CONFLICT (day_ms, app_id, domain_id, direction)
+        DO UPDATE SET bytes = bytes + excluded.bytes, packets = packets + excluded.packets;
+    INSERT INTO hourly_aggregates (hour_ms, app_id, domain_id, direction, bytes, packets)
+        SELECT ts_ms - ((ts_ms % 3600000) + 3600000) % 3600000, app_id, domain_id, direction,
+               sum(bytes), sum(packets)
+        FROM network_samples WHERE true GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4
+        ON CONFLICT (hour_ms, app_id, domain_id, direction)
+        DO UPDATE SET bytes = bytes + excluded.bytes, packets = packets + excluded.packets;
+    INSERT INTO hourly_app_totals (hour_ms, app_id, direction, bytes, packets)
+        SELECT hour_ms, app_id, direction, sum(bytes), sum(packets)
+        FROM hourly_aggregates GROUP BY 1, 2, 3;
+    INSERT INTO daily_app_totals (day_ms, app_id, direction, bytes, packets)
+        SELECT day_ms, app_id, direction, sum(bytes), sum(packets)
+        FROM daily_aggregates GROUP BY 1, 2, 3;
+    INSERT INTO hourly_hostname_totals (hour_ms, domain_id, direction, bytes, packets)
+        SELECT hour_ms, domain_id, direction, sum(bytes), sum(packets)
+        FROM hourly_aggregates WHERE domain_id != 0 GROUP BY 1, 2, 3;
+    INSERT INTO daily_hostname_totals (day_ms, domain_id, direction, bytes, packets)
+        SELECT day_ms, domain_id, direction, sum(bytes), sum(packets)
+        FROM daily_aggregates WHERE domain_id != 0 GROUP BY 1, 2, 3;
+    INSERT INTO hourly_totals (hour_ms, direction, bytes, packets)
+        SELECT hour_ms, direction, sum(bytes), sum(packets) FROM hourly_aggregates GROUP BY 1, 2;
+    INSERT INTO daily_totals (day_ms, direction, bytes, packets)
+        SELECT day_ms, direction, sum(bytes), sum(packets) FROM daily_aggregates GROUP BY 1, 2;
+    INSERT INTO sample_totals (ts_ms, direction, duration_ms, bytes, packets)
+        SELECT ts_ms, direction, max(duration_ms), sum(bytes), sum(packets)
+        FROM network_samples GROUP BY 1, 2;",
 ];
 
 /// The schema version this build writes.
@@ -97,4 +202,16 @@ pub fn migrate_to(connection: &mut Connection, target: i64) -> Result<i64, Store
             transaction.commit()
         })?;
     Ok(target.max(found))
+}
+
+/// Switches a database created without incremental auto-vacuum to it (one VACUUM, once), so
+/// purge and retention can shrink the file.
+pub fn enable_incremental_vacuum(connection: &Connection) -> Result<(), StoreError> {
+    const INCREMENTAL: i64 = 2;
+    let mode: i64 = connection.query_row("PRAGMA auto_vacuum", [], |row| row.get(0))?;
+    if mode != INCREMENTAL {
+        connection.pragma_update(None, "auto_vacuum", "INCREMENTAL")?;
+        connection.execute_batch("VACUUM")?;
+    }
+    Ok(())
 }

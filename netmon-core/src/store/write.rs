@@ -1,10 +1,13 @@
-//! Writing samples: one transaction per batch.
+//! Writing samples: one transaction per batch, adding each sample to all three tiers — raw
+//! rows, per-sample totals, and the hourly and daily totals per application and per hostname —
+//! so queries over long ranges read the coarse tiers only (see `tiers`).
 
 use std::collections::{BTreeMap, HashMap};
 
 use rusqlite::{params, Transaction};
 
-use super::{Store, StoreError};
+use super::tiers::{floor_hour, Aggregate, Tier, AGGREGATES};
+use super::{local_day_start, Store, StoreError};
 use crate::sample::{Direction, Sample};
 
 /// What one batch wrote.
@@ -32,30 +35,150 @@ impl Store {
             connection,
             app_ids,
             domain_ids,
-            ..
+            zone,
         } = self;
         let transaction = connection.transaction()?;
+        let mut sums = Sums::default();
         let summary = samples
             .iter()
             .try_fold(WriteSummary::default(), |total, sample| {
-                let written = write_sample(&transaction, app_ids, domain_ids, sample)?;
+                let rows = write_sample(&transaction, app_ids, domain_ids, sample)?;
+                let day_ms = local_day_start(sample.start_ms, zone);
+                rows.iter().for_each(|row| sums.add(row, day_ms));
                 Ok::<_, StoreError>(WriteSummary {
                     samples: total.samples + 1,
-                    rows: total.rows + written.rows,
-                    bytes: total.bytes + written.bytes,
+                    rows: total.rows + rows.len(),
+                    bytes: total.bytes + rows.iter().map(|row| row.bytes as u64).sum::<u64>(),
                 })
             })?;
+        sums.write(&transaction)?;
         transaction.commit()?;
         Ok(summary)
     }
 }
+
+/// One raw row as written.
+struct RawRow {
+    ts_ms: i64,
+    duration_ms: i64,
+    app_id: i64,
+    domain_id: i64,
+    direction: i64,
+    bytes: i64,
+    packets: i64,
+}
+
+/// Bytes and packets.
+type Counts = (i64, i64);
+
+/// A row of an aggregate table: (table index in `AGGREGATES`, time, app, hostname id,
+/// direction); columns the table does not have are 0.
+type AggregateKey = (usize, i64, i64, i64, i64);
+
+/// What a batch adds to the coarser tiers, summed per row before it is written.
+#[derive(Default)]
+struct Sums {
+    aggregates: BTreeMap<AggregateKey, Counts>,
+    /// (sample start, direction) → (duration, bytes, packets)
+    samples: BTreeMap<(i64, i64), (i64, i64, i64)>,
+}
+
+impl Sums {
+    fn add(&mut self, row: &RawRow, day_ms: i64) {
+        let hour_ms = floor_hour(row.ts_ms);
+        AGGREGATES
+            .iter()
+            .enumerate()
+            .filter(|(_, aggregate)| aggregate.takes(row.domain_id))
+            .for_each(|(index, aggregate)| {
+                let time = if aggregate.tier == Tier::Daily {
+                    day_ms
+                } else {
+                    hour_ms
+                };
+                let app = if aggregate.by_app { row.app_id } else { 0 };
+                let domain = if aggregate.by_hostname {
+                    row.domain_id
+                } else {
+                    0
+                };
+                let counts = self
+                    .aggregates
+                    .entry((index, time, app, domain, row.direction))
+                    .or_default();
+                *counts = (
+                    counts.0.saturating_add(row.bytes),
+                    counts.1.saturating_add(row.packets),
+                );
+            });
+        let sample = self.samples.entry((row.ts_ms, row.direction)).or_default();
+        *sample = (
+            sample.0.max(row.duration_ms),
+            sample.1.saturating_add(row.bytes),
+            sample.2.saturating_add(row.packets),
+        );
+    }
+
+    fn write(&self, transaction: &Transaction<'_>) -> Result<(), StoreError> {
+        let statements: Vec<String> = AGGREGATES.iter().map(upsert_sql).collect();
+        self.aggregates.iter().try_for_each(
+            |((index, time, app, domain, direction), (bytes, packets))| {
+                let aggregate = &AGGREGATES[*index];
+                let keys = [
+                    aggregate.by_app.then_some(*app),
+                    aggregate.by_hostname.then_some(*domain),
+                    Some(*direction),
+                ];
+                let values = std::iter::once(*time)
+                    .chain(keys.into_iter().flatten())
+                    .chain([*bytes, *packets]);
+                transaction
+                    .prepare_cached(&statements[*index])?
+                    .execute(rusqlite::params_from_iter(values))
+                    .map(drop)
+            },
+        )?;
+        let mut statement = transaction.prepare_cached(SAMPLE_TOTALS)?;
+        self.samples.iter().try_for_each(
+            |((ts_ms, direction), (duration_ms, bytes, packets))| {
+                statement
+                    .execute(params![ts_ms, direction, duration_ms, bytes, packets])
+                    .map(drop)
+            },
+        )?;
+        Ok(())
+    }
+}
+
+/// Adds bytes and packets to a row of `aggregate`, creating it if needed.
+fn upsert_sql(aggregate: &Aggregate) -> String {
+    let columns: Vec<&str> = std::iter::once(aggregate.time_column())
+        .chain(aggregate.key_columns())
+        .collect();
+    let placeholders: Vec<String> = (1..=columns.len() + 2).map(|n| format!("?{n}")).collect();
+    format!(
+        "INSERT INTO {table} ({columns}, bytes, packets) VALUES ({placeholders})
+         ON CONFLICT ({columns})
+         DO UPDATE SET bytes = bytes + excluded.bytes, packets = packets + excluded.packets",
+        table = aggregate.table,
+        columns = columns.join(", "),
+        placeholders = placeholders.join(", ")
+    )
+}
+
+const SAMPLE_TOTALS: &str =
+    "INSERT INTO sample_totals (ts_ms, direction, duration_ms, bytes, packets)
+     VALUES (?1, ?2, ?3, ?4, ?5)
+     ON CONFLICT (ts_ms, direction) DO UPDATE SET
+         duration_ms = max(duration_ms, excluded.duration_ms),
+         bytes = bytes + excluded.bytes, packets = packets + excluded.packets";
 
 fn write_sample(
     transaction: &Transaction<'_>,
     app_ids: &mut HashMap<String, i64>,
     domain_ids: &mut HashMap<String, i64>,
     sample: &Sample,
-) -> Result<WriteSummary, StoreError> {
+) -> Result<Vec<RawRow>, StoreError> {
     let exes: BTreeMap<&str, Option<&str>> = sample
         .processes
         .iter()
@@ -94,7 +217,7 @@ fn write_sample(
     sample
         .usage
         .iter()
-        .try_fold(WriteSummary::default(), |total, usage| {
+        .map(|usage| {
             let domain_id = match &usage.destination {
                 Some(destination) => domain_id(
                     transaction,
@@ -104,21 +227,27 @@ fn write_sample(
                 )?,
                 None => 0,
             };
-            insert.execute(params![
-                sample.start_ms,
-                duration,
-                app_ids[&usage.app],
+            let row = RawRow {
+                ts_ms: sample.start_ms,
+                duration_ms: duration,
+                app_id: app_ids[&usage.app],
                 domain_id,
-                direction_code(usage.direction),
-                usage.bytes as i64,
-                usage.packets as i64,
+                direction: direction_code(usage.direction),
+                bytes: i64::try_from(usage.bytes).unwrap_or(i64::MAX),
+                packets: i64::try_from(usage.packets).unwrap_or(i64::MAX),
+            };
+            insert.execute(params![
+                row.ts_ms,
+                row.duration_ms,
+                row.app_id,
+                row.domain_id,
+                row.direction,
+                row.bytes,
+                row.packets,
             ])?;
-            Ok(WriteSummary {
-                samples: 0,
-                rows: total.rows + 1,
-                bytes: total.bytes + usage.bytes,
-            })
+            Ok(row)
         })
+        .collect()
 }
 
 fn upsert_app(
