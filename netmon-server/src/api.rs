@@ -26,7 +26,7 @@ const MAX_FUTURE_SECONDS: i64 = 86_400;
 const MAX_HOSTS_PER_REPORT: usize = 1000;
 
 #[derive(Tags)]
-enum Tag {
+pub(crate) enum Tag {
     /// Usage history from the database.
     History,
     /// The monitor's state.
@@ -94,8 +94,8 @@ struct ConfigChanged {
 
 /// Why a request was refused.
 #[derive(Debug, Object)]
-struct Problems {
-    problems: Vec<String>,
+pub(crate) struct Problems {
+    pub(crate) problems: Vec<String>,
 }
 
 #[derive(ApiResponse)]
@@ -759,7 +759,7 @@ impl From<&Config> for ConfigDocument {
 }
 
 /// The name an option value has in config.json.
-fn name_of(value: impl serde::Serialize) -> String {
+pub(crate) fn name_of(value: impl serde::Serialize) -> String {
     match serde_json::to_value(value) {
         Ok(Value::String(name)) => name,
         other => format!("{other:?}"),
@@ -784,7 +784,7 @@ fn validate_tab(report: ActiveTabReport) -> Result<ActiveTab, Vec<String>> {
     }
 }
 
-fn checked_limit(limit: u32) -> Result<(), Vec<String>> {
+pub(crate) fn checked_limit(limit: u32) -> Result<(), Vec<String>> {
     if (1..=1000).contains(&limit) {
         Ok(())
     } else {
@@ -808,7 +808,7 @@ fn totals_view(totals: Totals) -> TotalsView {
 }
 
 /// The range a history request asks for, ending now unless both ends are given.
-fn resolve_range(
+pub(crate) fn resolve_range(
     named: Option<&str>,
     start_ms: Option<i64>,
     end_ms: Option<i64>,

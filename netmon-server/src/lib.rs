@@ -5,6 +5,7 @@
 //! The API reads [`state::AppState`]; `netmon run` feeds that state with every sample.
 
 mod api;
+mod export;
 pub mod security;
 pub mod state;
 
@@ -45,7 +46,8 @@ struct Dashboard;
 /// security gate.
 pub fn app(state: AppState) -> impl Endpoint {
     let port = state.port();
-    let api = OpenApiService::new(api::Api::new(state), "netmon", env!("CARGO_PKG_VERSION"))
+    let apis = (api::Api::new(state.clone()), export::ExportApi::new(state));
+    let api = OpenApiService::new(apis, "netmon", env!("CARGO_PKG_VERSION"))
         .description("The local API of netmon: what the dashboard, menubar, CLI and browser extension speak.")
         .server(format!("http://127.0.0.1:{port}/api"));
     let spec = api.spec_endpoint();
