@@ -51,6 +51,7 @@ impl Api {
 
 /// What the monitor is doing.
 #[derive(Debug, Object)]
+#[oai(skip_serializing_if_is_none)]
 struct Status {
     version: String,
     /// The capture source, e.g. `pcap on any`.
@@ -157,6 +158,7 @@ struct RequestsReport {
 
 /// A hostname's totals from the extension's reports.
 #[derive(Debug, Object)]
+#[oai(skip_serializing_if_is_none)]
 struct HostTotals {
     hostname: String,
     remote_ip: Option<String>,
@@ -175,6 +177,7 @@ struct ActiveTabView {
 
 /// What the browser extension has told netmon since it started.
 #[derive(Debug, Object)]
+#[oai(skip_serializing_if_is_none)]
 struct BrowserView {
     active_tab: Option<ActiveTabView>,
     hosts: Vec<HostTotals>,
@@ -235,6 +238,7 @@ struct DomainView {
 
 /// One application in detail: its timeline and the processes seen for it.
 #[derive(Debug, Object)]
+#[oai(skip_serializing_if_is_none)]
 struct AppDetailView {
     app: String,
     exe: Option<String>,

@@ -6,6 +6,7 @@
 
 mod api;
 mod export;
+mod openapi;
 pub mod security;
 pub mod state;
 
@@ -50,7 +51,12 @@ pub fn app(state: AppState) -> impl Endpoint {
     let api = OpenApiService::new(apis, "netmon", env!("CARGO_PKG_VERSION"))
         .description("The local API of netmon: what the dashboard, menubar, CLI and browser extension speak.")
         .server(format!("http://127.0.0.1:{port}/api"));
-    let spec = api.spec_endpoint();
+    let document = openapi::document(&api.spec());
+    let spec = poem::endpoint::make_sync(move |_| {
+        poem::Response::builder()
+            .content_type("application/json; charset=utf-8")
+            .body(document.clone())
+    });
     let docs = api.swagger_ui();
     Route::new()
         .nest("/", EmbeddedFilesEndpoint::<Dashboard>::new())

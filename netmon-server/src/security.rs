@@ -145,9 +145,11 @@ impl<E: Endpoint> Endpoint for LocalOnlyEndpoint<E> {
                 }
             }
         }
-        self.inner
-            .call(request)
-            .await
-            .map(poem::IntoResponse::into_response)
+        // Errors (unparseable parameters or bodies, unknown paths) are answered as sentences
+        // in plain text, as the OpenAPI document says.
+        Ok(match self.inner.call(request).await {
+            Ok(response) => poem::IntoResponse::into_response(response),
+            Err(error) => refuse(error.status(), error.to_string()),
+        })
     }
 }

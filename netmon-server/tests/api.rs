@@ -553,3 +553,212 @@ async fn history_parameters_are_checked() {
         .await;
     response.assert_status(StatusCode::SERVICE_UNAVAILABLE);
 }
+
+#[tokio::test]
+async fn config_document_holds_every_key() {
+    let temp = tempfile::tempdir().unwrap();
+    let client = client(&state(temp.path()));
+    let response = client.get("/api/config").header("host", HOST).send().await;
+    response.assert_status_is_ok();
+    let json = response.json().await;
+    let config = json.value().object();
+    let defaults = Config::default();
+    config
+        .get("web_server_port")
+        .assert_i64(i64::from(defaults.web_server_port));
+    config
+        .get("sampling_interval_seconds")
+        .assert_i64(defaults.sampling_interval_seconds as i64);
+    config
+        .get("domain_rollup")
+        .assert_bool(defaults.domain_rollup);
+    config
+        .get("capture_interface")
+        .assert_string(&defaults.capture_interface);
+    let expected = serde_json::to_value(&defaults).unwrap();
+    for key in ["log_level", "capture_method", "domain_tracking"] {
+        config
+            .get(key)
+            .assert_string(expected[key].as_str().unwrap());
+    }
+    config
+        .get("browser_apps")
+        .array()
+        .assert_len(defaults.browser_apps.len());
+}
+
+#[tokio::test]
+async fn the_browser_view_shows_what_the_extension_reported() {
+    let temp = tempfile::tempdir().unwrap();
+    let state = state(temp.path());
+    let client = client(&state);
+    let post = |path: &'static str, body: serde_json::Value| {
+        client
+            .post(path)
+            .header("host", HOST)
+            .body_json(&body)
+            .send()
+    };
+    post(
+        "/api/browser/active-tab",
+        serde_json::json!({"domain": "www.YouTube.com", "timestamp": 1_790_000_000, "browser": "zen"}),
+    )
+    .await
+    .assert_status(StatusCode::ACCEPTED);
+    for sent in [100, 250] {
+        post(
+            "/api/browser/requests",
+            serde_json::json!({"browser": "zen", "timestamp": 1_790_000_000, "hosts": [
+                {"hostname": "rr1.googlevideo.com", "remote_ip": "203.0.113.9", "requests": 2, "bytes_sent": sent, "bytes_received": 5000}
+            ]}),
+        )
+        .await
+        .assert_status(StatusCode::ACCEPTED);
+    }
+    post(
+        "/api/browser/active-tab",
+        serde_json::json!({"domain": "https://netflix.com/watch?v=1", "timestamp": 1_790_000_000, "browser": "zen"}),
+    )
+    .await
+    .assert_status(StatusCode::UNPROCESSABLE_ENTITY);
+
+    let response = client.get("/api/browser").header("host", HOST).send().await;
+    response.assert_status_is_ok();
+    let json = response.json().await;
+    let view = json.value().object();
+    view.get("reports_accepted").assert_i64(3);
+    view.get("reports_rejected").assert_i64(1);
+    let tab = view.get("active_tab").object();
+    tab.get("domain").assert_string("www.youtube.com");
+    tab.get("timestamp").assert_i64(1_790_000_000);
+    tab.get("browser").assert_string("zen");
+    let hosts = view.get("hosts").array();
+    hosts.assert_len(1);
+    let host = hosts.get(0).object();
+    host.get("hostname").assert_string("rr1.googlevideo.com");
+    host.get("remote_ip").assert_string("203.0.113.9");
+    host.get("requests").assert_i64(4);
+    host.get("bytes_sent").assert_i64(350);
+    host.get("bytes_received").assert_i64(10_000);
+}
+
+#[tokio::test]
+async fn status_counts_samples_and_measures_the_database() {
+    let temp = tempfile::tempdir().unwrap();
+    let state = seeded(temp.path());
+    state.set_source("pcap on lo");
+    let sample = Sample {
+        start_ms: 0,
+        end_ms: 1000,
+        usage: vec![],
+        processes: vec![],
+        stats: SampleStats::default(),
+    };
+    state.publish(sample.clone());
+    state.publish(sample);
+    state.record_error("capture: interface went away");
+    let client = client(&state);
+    client
+        .post("/api/monitoring/pause")
+        .header("host", HOST)
+        .content_type("application/json")
+        .body("{}")
+        .send()
+        .await
+        .assert_status_is_ok();
+    let response = client.get("/api/status").header("host", HOST).send().await;
+    response.assert_status_is_ok();
+    let json = response.json().await;
+    let status = json.value().object();
+    status.get("samples").assert_i64(2);
+    status.get("paused").assert_bool(true);
+    status.get("capture_source").assert_string("pcap on lo");
+    status
+        .get("last_error")
+        .assert_string("capture: interface went away");
+    status
+        .get("version")
+        .assert_string(env!("CARGO_PKG_VERSION"));
+    let size = std::fs::metadata(Paths::at(temp.path()).database())
+        .unwrap()
+        .len();
+    status.get("database_bytes").assert_i64(size as i64);
+    status.get("privileged").assert_bool(runs_as_root());
+}
+
+/// Whether the tests run as root, as `id -u` tells.
+fn runs_as_root() -> bool {
+    std::process::Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|output| String::from_utf8_lossy(&output.stdout).trim() == "0")
+        .unwrap_or(false)
+}
+
+fn from_evil<E: Endpoint>(
+    request: poem::test::TestRequestBuilder<'_, E>,
+) -> poem::test::TestRequestBuilder<'_, E> {
+    request
+        .header("host", HOST)
+        .header("origin", "https://evil.example")
+}
+
+#[tokio::test]
+async fn foreign_origins_store_nothing_anywhere() {
+    let temp = tempfile::tempdir().unwrap();
+    let state = state(temp.path());
+    let client = client(&state);
+    let requests = serde_json::json!({"browser": "zen", "timestamp": 1_790_000_000,
+        "hosts": [{"hostname": "evil.example", "requests": 1}]});
+    from_evil(client.post("/api/browser/requests"))
+        .body_json(&requests)
+        .send()
+        .await
+        .assert_status(StatusCode::FORBIDDEN);
+    from_evil(client.put("/api/config"))
+        .body_json(&serde_json::json!({"domain_rollup": false}))
+        .send()
+        .await
+        .assert_status(StatusCode::FORBIDDEN);
+    from_evil(client.post("/api/monitoring/pause"))
+        .body_json(&serde_json::json!({}))
+        .send()
+        .await
+        .assert_status(StatusCode::FORBIDDEN);
+    assert_eq!(state.hosts(), vec![]);
+    assert_eq!(
+        state.report_counts(),
+        (0, 0),
+        "refused before any handler ran"
+    );
+    assert!(state.config().domain_rollup);
+    assert!(
+        !Paths::at(temp.path()).config().exists(),
+        "config.json untouched"
+    );
+    assert!(!state.paused());
+}
+
+#[tokio::test]
+async fn urls_as_domains_are_refused_and_nothing_is_stored() {
+    let temp = tempfile::tempdir().unwrap();
+    let state = state(temp.path());
+    let client = client(&state);
+    let refused = client
+        .post("/api/browser/active-tab")
+        .header("host", HOST)
+        .header("origin", "moz-extension://6f1e0a3c-1111-2222-3333-444455556666")
+        .body_json(&serde_json::json!({"domain": "https://netflix.com/watch?v=1", "timestamp": 1_790_000_000, "browser": "zen"}))
+        .send()
+        .await;
+    refused.assert_status(StatusCode::UNPROCESSABLE_ENTITY);
+    let json = refused.json().await;
+    let problems = json.value().object().get("problems").array();
+    problems.assert_len(1);
+    assert!(problems
+        .get(0)
+        .string()
+        .contains("https://netflix.com/watch?v=1"));
+    assert_eq!(state.active_tab(), None);
+    assert_eq!(state.report_counts(), (0, 1));
+}
