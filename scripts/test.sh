@@ -25,6 +25,10 @@ cargo clippy --workspace --all-targets -- -D warnings
 step "cargo test"
 cargo test --workspace
 
+step "schemathesis against a real netmon (no 5xx, every response matches /api/openapi.json)"
+cargo build -p netmon-cli
+scripts/schemathesis.sh target/debug/netmon
+
 step "JavaScript unit tests (extension, dashboard) and web-ext lint"
 npm run -s test:extension
 npm run -s test:web
