@@ -32,6 +32,10 @@ pub enum ServerError {
     Serve(io::Error),
 }
 
+/// How long open requests may finish after shutdown starts; then they are closed (live event
+/// streams never finish by themselves).
+const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// The only address the server listens on: loopback, never another interface.
 pub fn local_address(port: u16) -> SocketAddr {
     SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::LOCALHOST, port))
@@ -94,7 +98,7 @@ impl Bound {
         let port = self.port;
         tracing::info!(%port, "web server listening on http://127.0.0.1:{port}");
         poem::Server::new_with_acceptor(self.acceptor)
-            .run_with_graceful_shutdown(app(state), shutdown, None)
+            .run_with_graceful_shutdown(app(state), shutdown, Some(SHUTDOWN_GRACE))
             .await
             .map_err(ServerError::Serve)
     }
