@@ -35,7 +35,7 @@ fn event_bytes(event: &Value, app: &str) -> u64 {
 fn sample_of<'a>(samples: &'a [Sample], event: &Value) -> &'a Sample {
     samples
         .iter()
-        .find(|sample| Value::from(sample.start_ms) == event["start_ms"])
+        .find(|sample| event["start_ms"] == sample.start_ms)
         .unwrap_or_else(|| panic!("no sample printed for the event {event}"))
 }
 

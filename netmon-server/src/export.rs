@@ -365,13 +365,21 @@ impl Write for ChunkSink {
 }
 
 /// A view of `range` as CSV text.
-fn view_csv(
+fn view_csv(store: &Store, view: ExportView, range: Range, limit: usize) -> Result<String, String> {
+    let (header, rows) = view_rows(store, view, range, limit).map_err(|error| error.to_string())?;
+    csv_text(header, rows)
+}
+
+/// The column names and rows of a view.
+type ViewRows = ([&'static str; 4], Vec<[String; 4]>);
+
+fn view_rows(
     store: &Store,
     view: ExportView,
     range: Range,
     limit: usize,
-) -> Result<String, StoreError> {
-    let (header, rows): ([&str; 4], Vec<[String; 4]>) = match view {
+) -> Result<ViewRows, StoreError> {
+    Ok(match view {
         ExportView::Apps => (
             ["app", "sent", "received", "last_seen_ms"],
             store
@@ -420,24 +428,19 @@ fn view_csv(
                     .collect(),
             )
         }
-    };
-    Ok(csv_text(header, rows))
+    })
 }
 
-fn csv_text<const N: usize>(header: [&str; N], rows: Vec<[String; N]>) -> String {
+/// The header and rows as CSV text, or why it could not be written.
+fn csv_text<const N: usize>(header: [&str; N], rows: Vec<[String; N]>) -> Result<String, String> {
+    let failed = |error: &dyn std::fmt::Display| format!("cannot write the CSV: {error}");
     let mut writer = csv::Writer::from_writer(Vec::new());
-    let written = std::iter::once(header.map(String::from))
+    std::iter::once(header.map(String::from))
         .chain(rows)
-        .try_for_each(|record| writer.write_record(record));
-    let bytes = written
-        .map_err(csv::Error::from)
-        .and_then(|()| {
-            writer
-                .into_inner()
-                .map_err(|error| error.into_error().into())
-        })
-        .unwrap_or_default();
-    String::from_utf8(bytes).unwrap_or_default()
+        .try_for_each(|record| writer.write_record(record))
+        .map_err(|error| failed(&error))?;
+    let bytes = writer.into_inner().map_err(|error| failed(error.error()))?;
+    String::from_utf8(bytes).map_err(|error| failed(&error))
 }
 
 fn view_name(view: ExportView) -> &'static str {
