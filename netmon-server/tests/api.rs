@@ -762,3 +762,135 @@ async fn urls_as_domains_are_refused_and_nothing_is_stored() {
     assert_eq!(state.active_tab(), None);
     assert_eq!(state.report_counts(), (0, 1));
 }
+
+#[tokio::test]
+async fn app_detail_names_processes_and_executable() {
+    let temp = tempfile::tempdir().unwrap();
+    let paths = Paths::at(temp.path());
+    paths.ensure().unwrap();
+    let now = netmon_core::monitor::unix_ms();
+    let process = |pid, at_ms: i64| {
+        (
+            at_ms,
+            netmon_core::sample::ProcessSeen {
+                pid,
+                app: "zen".into(),
+                name: "zen-bin".into(),
+                exe: Some("/opt/zen/zen-bin".into()),
+            },
+        )
+    };
+    let samples: Vec<Sample> = [
+        process(4242, now - 7_200_000),
+        process(4343, now - 3_600_000),
+    ]
+    .into_iter()
+    .map(|(start_ms, seen)| Sample {
+        start_ms,
+        end_ms: start_ms + 5000,
+        usage: vec![Usage {
+            app: "zen".into(),
+            destination: None,
+            direction: Direction::Sent,
+            bytes: 700,
+            packets: 1,
+        }],
+        processes: vec![seen],
+        stats: SampleStats::default(),
+    })
+    .collect();
+    netmon_core::store::Store::open(&paths.database())
+        .unwrap()
+        .write(&samples)
+        .unwrap();
+    let reader = netmon_core::store::Store::open(&paths.database()).unwrap();
+    let state = AppState::with_store(
+        paths,
+        Config::default(),
+        Arc::new(AtomicBool::new(false)),
+        reader,
+    );
+    let response = client(&state)
+        .get("/api/apps/zen")
+        .query("range", &"7d")
+        .header("host", HOST)
+        .send()
+        .await;
+    response.assert_status_is_ok();
+    let json = response.json().await;
+    let detail = json.value().object();
+    detail.get("exe").assert_string("/opt/zen/zen-bin");
+    detail.get("bucket_ms").assert_i64(3_600_000);
+    detail
+        .get("first_seen_ms")
+        .assert_i64(now - 7_200_000 + 5000); // the end of its first sample
+    let processes = detail.get("processes").array();
+    processes.assert_len(2);
+    processes.get(0).object().get("pid").assert_i64(4343);
+    processes
+        .get(0)
+        .object()
+        .get("name")
+        .assert_string("zen-bin");
+    processes.get(1).object().get("pid").assert_i64(4242);
+    let points = detail.get("points").array();
+    let sent: i64 = (0..points.len())
+        .map(|i| points.get(i).object().get("sent").i64())
+        .sum();
+    assert_eq!(sent, 1400);
+}
+
+#[tokio::test]
+async fn summary_counts_today_from_local_midnight() {
+    let temp = tempfile::tempdir().unwrap();
+    let paths = Paths::at(temp.path());
+    paths.ensure().unwrap();
+    let now = netmon_core::monitor::unix_ms();
+    let mut store = netmon_core::store::Store::open(&paths.database()).unwrap();
+    let midnight = netmon_core::store::local_day_start(now, store.zone());
+    let sample = |start_ms: i64, bytes| Sample {
+        start_ms,
+        end_ms: start_ms + 1000,
+        usage: vec![Usage {
+            app: "zen".into(),
+            destination: None,
+            direction: Direction::Received,
+            bytes,
+            packets: 1,
+        }],
+        processes: vec![],
+        stats: SampleStats::default(),
+    };
+    // One sample earlier today, one an hour before midnight.
+    let today = midnight + (now - midnight) / 2 - 1000;
+    store
+        .write(&[sample(today, 4_000), sample(midnight - 3_600_000, 900)])
+        .unwrap();
+    let state = AppState::with_store(
+        paths.clone(),
+        Config::default(),
+        Arc::new(AtomicBool::new(false)),
+        netmon_core::store::Store::open(&paths.database()).unwrap(),
+    );
+    let response = client(&state)
+        .get("/api/summary")
+        .header("host", HOST)
+        .send()
+        .await;
+    response.assert_status_is_ok();
+    let json = response.json().await;
+    let summary = json.value().object();
+    summary
+        .get("today")
+        .object()
+        .get("received")
+        .assert_i64(4_000);
+    summary.get("today").object().get("sent").assert_i64(0);
+    for period in ["week", "month"] {
+        let received = summary.get(period).object().get("received").i64();
+        assert!(
+            received == 4_000 || received == 4_900,
+            "{period}: {received}, today's bytes and perhaps yesterday's"
+        );
+    }
+}
