@@ -45,6 +45,8 @@ done
 
 # The Origin is the dashboard's own, as the browser sends it for the dashboard's changes; the
 # JSON content type lets the operations without a body (pause, resume) past the gate too.
+# (Run from the report directory: schemathesis keeps a cache in its working directory.)
+cd "$report"
 "$schemathesis" run "$base/api/openapi.json" \
   --header "Origin: $base" \
   --header "Content-Type: application/json" \

@@ -894,3 +894,33 @@ async fn summary_counts_today_from_local_midnight() {
         );
     }
 }
+
+#[tokio::test]
+async fn unparseable_requests_get_a_plain_text_reason() {
+    let temp = tempfile::tempdir().unwrap();
+    let client = client(&state(temp.path()));
+    let response = client
+        .get("/api/apps")
+        .query("limit", &"many")
+        .header("host", HOST)
+        .send()
+        .await;
+    response.assert_status(StatusCode::BAD_REQUEST);
+    response.assert_content_type("text/plain; charset=utf-8");
+    let reason = response.0.into_body().into_string().await.unwrap();
+    assert!(reason.contains("limit"), "{reason}");
+    let spec = client
+        .get("/api/openapi.json")
+        .header("host", HOST)
+        .send()
+        .await;
+    let spec: serde_json::Value =
+        serde_json::from_str(&spec.0.into_body().into_string().await.unwrap()).unwrap();
+    let apps = &spec["paths"]["/apps"]["get"]["responses"];
+    assert!(apps["400"].is_object() && apps["403"].is_object(), "{apps}");
+    let live = &spec["paths"]["/live"]["get"]["responses"]["200"]["content"];
+    assert_eq!(
+        live["text/event-stream"]["schema"]["properties"]["data"]["contentSchema"]["$ref"],
+        "#/components/schemas/LiveSample"
+    );
+}
