@@ -40,6 +40,9 @@ step "fuzz targets (cargo fuzz, libFuzzer): build each, then run each for 10 s"
       -max_total_time=10 -print_final_stats=1
   done
 )
+step "schemathesis against a real netmon (no 5xx, every response matches /api/openapi.json)"
+cargo build -p netmon-cli
+scripts/schemathesis.sh target/debug/netmon
 
 step "JavaScript unit tests (extension, dashboard) and web-ext lint"
 npm run -s test:extension

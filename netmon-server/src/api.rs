@@ -26,7 +26,7 @@ const MAX_FUTURE_SECONDS: i64 = 86_400;
 const MAX_HOSTS_PER_REPORT: usize = 1000;
 
 #[derive(Tags)]
-enum Tag {
+pub(crate) enum Tag {
     /// Usage history from the database.
     History,
     /// The monitor's state.
@@ -51,6 +51,7 @@ impl Api {
 
 /// What the monitor is doing.
 #[derive(Debug, Object)]
+#[oai(skip_serializing_if_is_none)]
 struct Status {
     version: String,
     /// The capture source, e.g. `pcap on any`.
@@ -94,8 +95,8 @@ struct ConfigChanged {
 
 /// Why a request was refused.
 #[derive(Debug, Object)]
-struct Problems {
-    problems: Vec<String>,
+pub(crate) struct Problems {
+    pub(crate) problems: Vec<String>,
 }
 
 #[derive(ApiResponse)]
@@ -157,6 +158,7 @@ struct RequestsReport {
 
 /// A hostname's totals from the extension's reports.
 #[derive(Debug, Object)]
+#[oai(skip_serializing_if_is_none)]
 struct HostTotals {
     hostname: String,
     remote_ip: Option<String>,
@@ -175,6 +177,7 @@ struct ActiveTabView {
 
 /// What the browser extension has told netmon since it started.
 #[derive(Debug, Object)]
+#[oai(skip_serializing_if_is_none)]
 struct BrowserView {
     active_tab: Option<ActiveTabView>,
     hosts: Vec<HostTotals>,
@@ -235,6 +238,7 @@ struct DomainView {
 
 /// One application in detail: its timeline and the processes seen for it.
 #[derive(Debug, Object)]
+#[oai(skip_serializing_if_is_none)]
 struct AppDetailView {
     app: String,
     exe: Option<String>,
@@ -759,7 +763,7 @@ impl From<&Config> for ConfigDocument {
 }
 
 /// The name an option value has in config.json.
-fn name_of(value: impl serde::Serialize) -> String {
+pub(crate) fn name_of(value: impl serde::Serialize) -> String {
     match serde_json::to_value(value) {
         Ok(Value::String(name)) => name,
         other => format!("{other:?}"),
@@ -784,7 +788,7 @@ fn validate_tab(report: ActiveTabReport) -> Result<ActiveTab, Vec<String>> {
     }
 }
 
-fn checked_limit(limit: u32) -> Result<(), Vec<String>> {
+pub(crate) fn checked_limit(limit: u32) -> Result<(), Vec<String>> {
     if (1..=1000).contains(&limit) {
         Ok(())
     } else {
@@ -808,7 +812,7 @@ fn totals_view(totals: Totals) -> TotalsView {
 }
 
 /// The range a history request asks for, ending now unless both ends are given.
-fn resolve_range(
+pub(crate) fn resolve_range(
     named: Option<&str>,
     start_ms: Option<i64>,
     end_ms: Option<i64>,

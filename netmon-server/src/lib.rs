@@ -5,6 +5,8 @@
 //! The API reads [`state::AppState`]; `netmon run` feeds that state with every sample.
 
 mod api;
+mod export;
+mod openapi;
 pub mod security;
 pub mod state;
 
@@ -30,6 +32,10 @@ pub enum ServerError {
     Serve(io::Error),
 }
 
+/// How long open requests may finish after shutdown starts; then they are closed (live event
+/// streams never finish by themselves).
+const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// The only address the server listens on: loopback, never another interface.
 pub fn local_address(port: u16) -> SocketAddr {
     SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::LOCALHOST, port))
@@ -45,10 +51,16 @@ struct Dashboard;
 /// security gate.
 pub fn app(state: AppState) -> impl Endpoint {
     let port = state.port();
-    let api = OpenApiService::new(api::Api::new(state), "netmon", env!("CARGO_PKG_VERSION"))
+    let apis = (api::Api::new(state.clone()), export::ExportApi::new(state));
+    let api = OpenApiService::new(apis, "netmon", env!("CARGO_PKG_VERSION"))
         .description("The local API of netmon: what the dashboard, menubar, CLI and browser extension speak.")
         .server(format!("http://127.0.0.1:{port}/api"));
-    let spec = api.spec_endpoint();
+    let document = openapi::document(&api.spec());
+    let spec = poem::endpoint::make_sync(move |_| {
+        poem::Response::builder()
+            .content_type("application/json; charset=utf-8")
+            .body(document.clone())
+    });
     let docs = api.swagger_ui();
     Route::new()
         .nest("/", EmbeddedFilesEndpoint::<Dashboard>::new())
@@ -86,7 +98,7 @@ impl Bound {
         let port = self.port;
         tracing::info!(%port, "web server listening on http://127.0.0.1:{port}");
         poem::Server::new_with_acceptor(self.acceptor)
-            .run_with_graceful_shutdown(app(state), shutdown, None)
+            .run_with_graceful_shutdown(app(state), shutdown, Some(SHUTDOWN_GRACE))
             .await
             .map_err(ServerError::Serve)
     }

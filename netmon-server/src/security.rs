@@ -145,9 +145,21 @@ impl<E: Endpoint> Endpoint for LocalOnlyEndpoint<E> {
                 }
             }
         }
-        self.inner
-            .call(request)
-            .await
-            .map(poem::IntoResponse::into_response)
+        Ok(match self.inner.call(request).await {
+            Ok(response) => poem::IntoResponse::into_response(response),
+            Err(error) => as_plain_text(error.into_response()),
+        })
     }
+}
+
+/// Errors (unparseable parameters or bodies, unknown paths) carry a sentence: it is labelled
+/// as plain text, as the OpenAPI document says.
+fn as_plain_text(mut response: Response) -> Response {
+    if !response.headers().contains_key(header::CONTENT_TYPE) {
+        response.headers_mut().insert(
+            header::CONTENT_TYPE,
+            header::HeaderValue::from_static("text/plain; charset=utf-8"),
+        );
+    }
+    response
 }

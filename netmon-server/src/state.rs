@@ -308,4 +308,9 @@ impl AppState {
             .ok()
             .map(|metadata| metadata.len())
     }
+
+    /// Where the history database is (for a reading connection of its own).
+    pub fn database_path(&self) -> std::path::PathBuf {
+        self.inner.paths.database()
+    }
 }

@@ -553,3 +553,374 @@ async fn history_parameters_are_checked() {
         .await;
     response.assert_status(StatusCode::SERVICE_UNAVAILABLE);
 }
+
+#[tokio::test]
+async fn config_document_holds_every_key() {
+    let temp = tempfile::tempdir().unwrap();
+    let client = client(&state(temp.path()));
+    let response = client.get("/api/config").header("host", HOST).send().await;
+    response.assert_status_is_ok();
+    let json = response.json().await;
+    let config = json.value().object();
+    let defaults = Config::default();
+    config
+        .get("web_server_port")
+        .assert_i64(i64::from(defaults.web_server_port));
+    config
+        .get("sampling_interval_seconds")
+        .assert_i64(defaults.sampling_interval_seconds as i64);
+    config
+        .get("domain_rollup")
+        .assert_bool(defaults.domain_rollup);
+    config
+        .get("capture_interface")
+        .assert_string(&defaults.capture_interface);
+    let expected = serde_json::to_value(&defaults).unwrap();
+    for key in ["log_level", "capture_method", "domain_tracking"] {
+        config
+            .get(key)
+            .assert_string(expected[key].as_str().unwrap());
+    }
+    config
+        .get("browser_apps")
+        .array()
+        .assert_len(defaults.browser_apps.len());
+}
+
+#[tokio::test]
+async fn the_browser_view_shows_what_the_extension_reported() {
+    let temp = tempfile::tempdir().unwrap();
+    let state = state(temp.path());
+    let client = client(&state);
+    let post = |path: &'static str, body: serde_json::Value| {
+        client
+            .post(path)
+            .header("host", HOST)
+            .body_json(&body)
+            .send()
+    };
+    post(
+        "/api/browser/active-tab",
+        serde_json::json!({"domain": "www.YouTube.com", "timestamp": 1_790_000_000, "browser": "zen"}),
+    )
+    .await
+    .assert_status(StatusCode::ACCEPTED);
+    for sent in [100, 250] {
+        post(
+            "/api/browser/requests",
+            serde_json::json!({"browser": "zen", "timestamp": 1_790_000_000, "hosts": [
+                {"hostname": "rr1.googlevideo.com", "remote_ip": "203.0.113.9", "requests": 2, "bytes_sent": sent, "bytes_received": 5000}
+            ]}),
+        )
+        .await
+        .assert_status(StatusCode::ACCEPTED);
+    }
+    post(
+        "/api/browser/active-tab",
+        serde_json::json!({"domain": "https://netflix.com/watch?v=1", "timestamp": 1_790_000_000, "browser": "zen"}),
+    )
+    .await
+    .assert_status(StatusCode::UNPROCESSABLE_ENTITY);
+
+    let response = client.get("/api/browser").header("host", HOST).send().await;
+    response.assert_status_is_ok();
+    let json = response.json().await;
+    let view = json.value().object();
+    view.get("reports_accepted").assert_i64(3);
+    view.get("reports_rejected").assert_i64(1);
+    let tab = view.get("active_tab").object();
+    tab.get("domain").assert_string("www.youtube.com");
+    tab.get("timestamp").assert_i64(1_790_000_000);
+    tab.get("browser").assert_string("zen");
+    let hosts = view.get("hosts").array();
+    hosts.assert_len(1);
+    let host = hosts.get(0).object();
+    host.get("hostname").assert_string("rr1.googlevideo.com");
+    host.get("remote_ip").assert_string("203.0.113.9");
+    host.get("requests").assert_i64(4);
+    host.get("bytes_sent").assert_i64(350);
+    host.get("bytes_received").assert_i64(10_000);
+}
+
+#[tokio::test]
+async fn status_counts_samples_and_measures_the_database() {
+    let temp = tempfile::tempdir().unwrap();
+    let state = seeded(temp.path());
+    state.set_source("pcap on lo");
+    let sample = Sample {
+        start_ms: 0,
+        end_ms: 1000,
+        usage: vec![],
+        processes: vec![],
+        stats: SampleStats::default(),
+    };
+    state.publish(sample.clone());
+    state.publish(sample);
+    state.record_error("capture: interface went away");
+    let client = client(&state);
+    client
+        .post("/api/monitoring/pause")
+        .header("host", HOST)
+        .content_type("application/json")
+        .body("{}")
+        .send()
+        .await
+        .assert_status_is_ok();
+    let response = client.get("/api/status").header("host", HOST).send().await;
+    response.assert_status_is_ok();
+    let json = response.json().await;
+    let status = json.value().object();
+    status.get("samples").assert_i64(2);
+    status.get("paused").assert_bool(true);
+    status.get("capture_source").assert_string("pcap on lo");
+    status
+        .get("last_error")
+        .assert_string("capture: interface went away");
+    status
+        .get("version")
+        .assert_string(env!("CARGO_PKG_VERSION"));
+    let size = std::fs::metadata(Paths::at(temp.path()).database())
+        .unwrap()
+        .len();
+    status.get("database_bytes").assert_i64(size as i64);
+    status.get("privileged").assert_bool(runs_as_root());
+}
+
+/// Whether the tests run as root, as `id -u` tells.
+fn runs_as_root() -> bool {
+    std::process::Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|output| String::from_utf8_lossy(&output.stdout).trim() == "0")
+        .unwrap_or(false)
+}
+
+fn from_evil<E: Endpoint>(
+    request: poem::test::TestRequestBuilder<'_, E>,
+) -> poem::test::TestRequestBuilder<'_, E> {
+    request
+        .header("host", HOST)
+        .header("origin", "https://evil.example")
+}
+
+#[tokio::test]
+async fn foreign_origins_store_nothing_anywhere() {
+    let temp = tempfile::tempdir().unwrap();
+    let state = state(temp.path());
+    let client = client(&state);
+    let requests = serde_json::json!({"browser": "zen", "timestamp": 1_790_000_000,
+        "hosts": [{"hostname": "evil.example", "requests": 1}]});
+    from_evil(client.post("/api/browser/requests"))
+        .body_json(&requests)
+        .send()
+        .await
+        .assert_status(StatusCode::FORBIDDEN);
+    from_evil(client.put("/api/config"))
+        .body_json(&serde_json::json!({"domain_rollup": false}))
+        .send()
+        .await
+        .assert_status(StatusCode::FORBIDDEN);
+    from_evil(client.post("/api/monitoring/pause"))
+        .body_json(&serde_json::json!({}))
+        .send()
+        .await
+        .assert_status(StatusCode::FORBIDDEN);
+    assert_eq!(state.hosts(), vec![]);
+    assert_eq!(
+        state.report_counts(),
+        (0, 0),
+        "refused before any handler ran"
+    );
+    assert!(state.config().domain_rollup);
+    assert!(
+        !Paths::at(temp.path()).config().exists(),
+        "config.json untouched"
+    );
+    assert!(!state.paused());
+}
+
+#[tokio::test]
+async fn urls_as_domains_are_refused_and_nothing_is_stored() {
+    let temp = tempfile::tempdir().unwrap();
+    let state = state(temp.path());
+    let client = client(&state);
+    let refused = client
+        .post("/api/browser/active-tab")
+        .header("host", HOST)
+        .header("origin", "moz-extension://6f1e0a3c-1111-2222-3333-444455556666")
+        .body_json(&serde_json::json!({"domain": "https://netflix.com/watch?v=1", "timestamp": 1_790_000_000, "browser": "zen"}))
+        .send()
+        .await;
+    refused.assert_status(StatusCode::UNPROCESSABLE_ENTITY);
+    let json = refused.json().await;
+    let problems = json.value().object().get("problems").array();
+    problems.assert_len(1);
+    assert!(problems
+        .get(0)
+        .string()
+        .contains("https://netflix.com/watch?v=1"));
+    assert_eq!(state.active_tab(), None);
+    assert_eq!(state.report_counts(), (0, 1));
+}
+
+#[tokio::test]
+async fn app_detail_names_processes_and_executable() {
+    let temp = tempfile::tempdir().unwrap();
+    let paths = Paths::at(temp.path());
+    paths.ensure().unwrap();
+    let now = netmon_core::monitor::unix_ms();
+    let process = |pid, at_ms: i64| {
+        (
+            at_ms,
+            netmon_core::sample::ProcessSeen {
+                pid,
+                app: "zen".into(),
+                name: "zen-bin".into(),
+                exe: Some("/opt/zen/zen-bin".into()),
+            },
+        )
+    };
+    let samples: Vec<Sample> = [
+        process(4242, now - 7_200_000),
+        process(4343, now - 3_600_000),
+    ]
+    .into_iter()
+    .map(|(start_ms, seen)| Sample {
+        start_ms,
+        end_ms: start_ms + 5000,
+        usage: vec![Usage {
+            app: "zen".into(),
+            destination: None,
+            direction: Direction::Sent,
+            bytes: 700,
+            packets: 1,
+        }],
+        processes: vec![seen],
+        stats: SampleStats::default(),
+    })
+    .collect();
+    netmon_core::store::Store::open(&paths.database())
+        .unwrap()
+        .write(&samples)
+        .unwrap();
+    let reader = netmon_core::store::Store::open(&paths.database()).unwrap();
+    let state = AppState::with_store(
+        paths,
+        Config::default(),
+        Arc::new(AtomicBool::new(false)),
+        reader,
+    );
+    let response = client(&state)
+        .get("/api/apps/zen")
+        .query("range", &"7d")
+        .header("host", HOST)
+        .send()
+        .await;
+    response.assert_status_is_ok();
+    let json = response.json().await;
+    let detail = json.value().object();
+    detail.get("exe").assert_string("/opt/zen/zen-bin");
+    detail.get("bucket_ms").assert_i64(3_600_000);
+    detail
+        .get("first_seen_ms")
+        .assert_i64(now - 7_200_000 + 5000); // the end of its first sample
+    let processes = detail.get("processes").array();
+    processes.assert_len(2);
+    processes.get(0).object().get("pid").assert_i64(4343);
+    processes
+        .get(0)
+        .object()
+        .get("name")
+        .assert_string("zen-bin");
+    processes.get(1).object().get("pid").assert_i64(4242);
+    let points = detail.get("points").array();
+    let sent: i64 = (0..points.len())
+        .map(|i| points.get(i).object().get("sent").i64())
+        .sum();
+    assert_eq!(sent, 1400);
+}
+
+#[tokio::test]
+async fn summary_counts_today_from_local_midnight() {
+    let temp = tempfile::tempdir().unwrap();
+    let paths = Paths::at(temp.path());
+    paths.ensure().unwrap();
+    let now = netmon_core::monitor::unix_ms();
+    let mut store = netmon_core::store::Store::open(&paths.database()).unwrap();
+    let midnight = netmon_core::store::local_day_start(now, store.zone());
+    let sample = |start_ms: i64, bytes| Sample {
+        start_ms,
+        end_ms: start_ms + 1000,
+        usage: vec![Usage {
+            app: "zen".into(),
+            destination: None,
+            direction: Direction::Received,
+            bytes,
+            packets: 1,
+        }],
+        processes: vec![],
+        stats: SampleStats::default(),
+    };
+    // One sample earlier today, one an hour before midnight.
+    let today = midnight + (now - midnight) / 2 - 1000;
+    store
+        .write(&[sample(today, 4_000), sample(midnight - 3_600_000, 900)])
+        .unwrap();
+    let state = AppState::with_store(
+        paths.clone(),
+        Config::default(),
+        Arc::new(AtomicBool::new(false)),
+        netmon_core::store::Store::open(&paths.database()).unwrap(),
+    );
+    let response = client(&state)
+        .get("/api/summary")
+        .header("host", HOST)
+        .send()
+        .await;
+    response.assert_status_is_ok();
+    let json = response.json().await;
+    let summary = json.value().object();
+    summary
+        .get("today")
+        .object()
+        .get("received")
+        .assert_i64(4_000);
+    summary.get("today").object().get("sent").assert_i64(0);
+    for period in ["week", "month"] {
+        let received = summary.get(period).object().get("received").i64();
+        assert!(
+            received == 4_000 || received == 4_900,
+            "{period}: {received}, today's bytes and perhaps yesterday's"
+        );
+    }
+}
+
+#[tokio::test]
+async fn unparseable_requests_get_a_plain_text_reason() {
+    let temp = tempfile::tempdir().unwrap();
+    let client = client(&state(temp.path()));
+    let response = client
+        .get("/api/apps")
+        .query("limit", &"many")
+        .header("host", HOST)
+        .send()
+        .await;
+    response.assert_status(StatusCode::BAD_REQUEST);
+    response.assert_content_type("text/plain; charset=utf-8");
+    let reason = response.0.into_body().into_string().await.unwrap();
+    assert!(reason.contains("limit"), "{reason}");
+    let spec = client
+        .get("/api/openapi.json")
+        .header("host", HOST)
+        .send()
+        .await;
+    let spec: serde_json::Value =
+        serde_json::from_str(&spec.0.into_body().into_string().await.unwrap()).unwrap();
+    let apps = &spec["paths"]["/apps"]["get"]["responses"];
+    assert!(apps["400"].is_object() && apps["403"].is_object(), "{apps}");
+    let live = &spec["paths"]["/live"]["get"]["responses"]["200"]["content"];
+    assert_eq!(
+        live["text/event-stream"]["schema"]["properties"]["data"]["contentSchema"]["$ref"],
+        "#/components/schemas/LiveSample"
+    );
+}

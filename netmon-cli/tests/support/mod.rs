@@ -557,35 +557,147 @@ pub fn files_containing(dir: &Path, needles: &[&str]) -> Vec<PathBuf> {
         .collect()
 }
 
+/// The API port of a netmon with the default configuration.
+pub const API_PORT: u16 = 7500;
+
+impl Lab {
+    /// Starts `netmon run --json` in the client namespace capturing on the client veth only, so
+    /// the test's own requests to the API (on loopback) are not counted.
+    pub fn start_netmon_on_veth(&self, interval_seconds: u64) -> Netmon {
+        let home = self.temp.path().join("netmon-home");
+        let mut command = self.command(&self.client, env!("CARGO_BIN_EXE_netmon"));
+        command
+            .args(["run", "--json", "--interval", &interval_seconds.to_string()])
+            .args(["--interface", &self.client_if])
+            .env("NETMON_HOME", &home)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        Netmon::start(command)
+    }
+
+    /// Whether a TCP socket listens on `port` in namespace `ns`.
+    pub fn listens(&self, ns: &str, port: u16) -> bool {
+        let output = Command::new("ip")
+            .args(["netns", "exec", ns, "ss", "-Hltn"])
+            .output()
+            .expect("run ss");
+        String::from_utf8_lossy(&output.stdout).contains(&format!(":{port} "))
+    }
+
+    /// A GET of the API of the netmon in the client namespace: the body, or the failure.
+    pub fn api_get(&self, path: &str) -> Result<String, String> {
+        let mut command = self.command(&self.client, "curl");
+        command
+            .args(["-sS", "--fail", "--max-time", "5", "-H"])
+            .arg(format!("Host: 127.0.0.1:{API_PORT}"))
+            .arg(format!("http://127.0.0.1:{API_PORT}{path}"));
+        let output = command.output().expect("run curl");
+        if output.status.success() {
+            Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+        } else {
+            Err(String::from_utf8_lossy(&output.stderr).into_owned())
+        }
+    }
+
+    /// Waits until the API in the client namespace answers `/api/status`.
+    pub fn wait_for_api(&self) {
+        let deadline = Instant::now() + Duration::from_secs(15);
+        while self.api_get("/api/status").is_err() {
+            assert!(
+                Instant::now() < deadline,
+                "the API did not answer within 15 s"
+            );
+            thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// Subscribes to `/api/live` of the netmon in the client namespace.
+    pub fn live_events(&self) -> LiveEvents {
+        let mut command = self.command(&self.client, "curl");
+        command
+            .args(["-sSN", "-H"])
+            .arg(format!("Host: 127.0.0.1:{API_PORT}"))
+            .arg(format!("http://127.0.0.1:{API_PORT}/api/live"))
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null());
+        let mut child = command.spawn().expect("start curl for /api/live");
+        let stdout = child.stdout.take().expect("curl stdout");
+        let (sender, events) = mpsc::channel();
+        thread::spawn(move || {
+            BufReader::new(stdout)
+                .lines()
+                .map_while(Result::ok)
+                .filter_map(|line| line.strip_prefix("data: ").map(str::to_string))
+                .map(|data| serde_json::from_str(&data).expect("an event of JSON"))
+                .for_each(|event| {
+                    let _ = sender.send(event);
+                });
+        });
+        LiveEvents { child, events }
+    }
+}
+
+/// Events of `/api/live`, as a client received them.
+pub struct LiveEvents {
+    child: Child,
+    pub events: mpsc::Receiver<serde_json::Value>,
+}
+
+impl LiveEvents {
+    /// The next event, waiting up to `timeout`.
+    pub fn next(&self, timeout: Duration) -> Option<serde_json::Value> {
+        self.events.recv_timeout(timeout).ok()
+    }
+}
+
+impl Drop for LiveEvents {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 impl Netmon {
-    /// Sends `signal` (a `kill` signal name such as `TERM`), waits for a clean exit and returns
-    /// every sample printed.
-    pub fn stop_with_signal(mut self, signal: &str, first: Sample) -> Vec<Sample> {
+    /// Sends `signal` (a `kill` signal name such as `TERM`), waits up to 15 s for the exit and
+    /// returns its status, how long the exit took, stderr, and every sample printed.
+    pub fn signal_and_wait(
+        mut self,
+        signal: &str,
+        first: Sample,
+    ) -> (std::process::ExitStatus, Duration, String, Vec<Sample>) {
         let pid = self.child.id().to_string();
         let sent = Command::new("kill")
             .args([&format!("-{signal}"), &pid])
             .status()
             .expect("kill");
         assert!(sent.success(), "kill -{signal} {pid} failed");
-        let deadline = Instant::now() + Duration::from_secs(15);
+        let start = Instant::now();
         let status = loop {
             if let Some(status) = self.child.try_wait().expect("wait for netmon") {
                 break status;
             }
             assert!(
-                Instant::now() < deadline,
+                start.elapsed() < Duration::from_secs(15),
                 "netmon did not stop within 15 s of SIG{signal}"
             );
-            thread::sleep(Duration::from_millis(50));
+            thread::sleep(Duration::from_millis(20));
         };
+        let took = start.elapsed();
         let stderr = self
             .stderr
             .take()
             .and_then(|reader| reader.join().ok())
             .unwrap_or_default();
-        assert!(status.success(), "netmon exited with {status}: {stderr}");
-        std::iter::once(first)
+        let samples = std::iter::once(first)
             .chain(self.samples.try_iter())
-            .collect()
+            .collect();
+        (status, took, stderr, samples)
+    }
+
+    /// Sends `signal`, waits for a clean exit and returns every sample printed.
+    pub fn stop_with_signal(self, signal: &str, first: Sample) -> Vec<Sample> {
+        let (status, _, stderr, samples) = self.signal_and_wait(signal, first);
+        assert!(status.success(), "netmon exited with {status}: {stderr}");
+        samples
     }
 }
