@@ -60,10 +60,15 @@ async function load(selected) {
   if (domain) await selectDomain(domain, known?.hosts);
 }
 
+let selecting = 0;
+
 async function selectDomain(domain, hosts) {
+  const request = ++selecting;
+  const rows = hosts || (await hostnamesOf(domain));
+  if (request !== selecting) return; // a later click won
   setParams({ domain });
   document.getElementById("hostnames-title").firstChild.textContent = `Hostnames under ${domain} `;
-  setHostnames(hosts || (await hostnamesOf(domain)));
+  setHostnames(rows);
 }
 
 function drawBars(domains) {
