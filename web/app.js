@@ -1,6 +1,6 @@
 /* The dashboard: a hash router over five pages, reading only the JSON API and the SSE stream. */
 
-import { route, showError } from "./lib.js";
+import { loadPlotly, route, showError } from "./lib.js";
 import * as overview from "./pages/overview.js";
 import * as apps from "./pages/apps.js";
 import * as domains from "./pages/domains.js";
@@ -8,6 +8,8 @@ import * as history from "./pages/history.js";
 import * as config from "./pages/config.js";
 
 const PAGES = { overview, apps, domains, history, config };
+/** Pages without charts, shown without waiting for Plotly.js. */
+const WITHOUT_CHARTS = new Set(["config"]);
 const mounted = new Set();
 
 /** Shows the page the URL names and (re)loads it; `data-ready` names it once it is drawn. */
@@ -18,17 +20,19 @@ async function show() {
   document.querySelectorAll(".page").forEach((section) => { section.hidden = section.id !== `page-${name}`; });
   document.querySelectorAll("nav a").forEach((link) => link.classList.toggle("active", link.dataset.page === name));
   const module = PAGES[name];
-  if (!mounted.has(name)) {
-    module.mount();
-    mounted.add(name);
-  }
   try {
+    if (!WITHOUT_CHARTS.has(name)) await loadPlotly();
+    if (!mounted.has(name)) {
+      module.mount();
+      mounted.add(name);
+    }
     await module.show(params);
   } catch (error) {
     showError(error);
   }
   window.dispatchEvent(new Event("resize"));
   document.body.dataset.ready = name;
+  document.body.dataset.readyMs = String(Math.round(performance.now()));
 }
 
 function watchLive() {

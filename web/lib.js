@@ -11,6 +11,22 @@ export const LAYOUT = {
 export const COLORS = { received: "#1f77b4", sent: "#ff7f0e" };
 export const EMPTY = "no data yet — is the daemon capturing? see Configuration → Status";
 
+let plotlyLoading;
+
+/** Loads Plotly.js (web/vendor, from npm at build time) once, for the pages with charts. */
+export function loadPlotly() {
+  plotlyLoading ??= new Promise((resolve, reject) => {
+    const script = Object.assign(document.createElement("script"), { src: "vendor/plotly.min.js" });
+    script.onload = () => {
+      performance.mark("plotly-ready");
+      resolve();
+    };
+    script.onerror = () => reject(new Error("cannot load vendor/plotly.min.js — were the web assets built (npm run build:web)?"));
+    document.head.append(script);
+  });
+  return plotlyLoading;
+}
+
 /** GET (or another method with a JSON body) under /api; throws with the server's problems. */
 export async function api(path, { method = "GET", body } = {}) {
   let response;

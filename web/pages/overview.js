@@ -66,7 +66,7 @@ async function loadDomains(range) {
 async function loadApps(range) {
   const apps = (await api(`/apps?range=${range}&limit=1000`)).map(withTotal);
   const slices = fmt.topWithOther(apps, 10);
-  const pie = [{ type: "pie", labels: slices.map((s) => s.label), values: slices.map((s) => s.value), textinfo: "label+percent", hole: 0.4, sort: false }];
+  const pie = [{ type: "pie", labels: slices.map((s) => s.label), values: slices.map((s) => s.value), textinfo: "label+percent", hole: 0.4, sort: false, automargin: true }];
   await Plotly.react("pie", pie, { ...LAYOUT, showlegend: false }, PLOT_CONFIG);
   setApps(apps);
 }
@@ -75,7 +75,7 @@ function drawGauge(bytesPerSecond) {
   const max = Math.max(1e6, 10 ** Math.ceil(Math.log10(bytesPerSecond + 1)));
   const gauge = [{ type: "indicator", mode: "gauge+number", value: bytesPerSecond,
     number: { valueformat: ".3s", suffix: "B/s" }, gauge: { axis: { range: [0, max] } } }];
-  Plotly.react("gauge", gauge, { ...LAYOUT, margin: { t: 20, r: 25, b: 10, l: 25 } }, PLOT_CONFIG);
+  Plotly.react("gauge", gauge, { ...LAYOUT, margin: { t: 20, r: 40, b: 10, l: 30 } }, PLOT_CONFIG);
   gaugeDrawn = true;
 }
 
