@@ -167,9 +167,10 @@ test("overview: totals, timeline, top ten applications and the live gauge", asyn
   assert.ok(plotted >= seededReceived && plotted < seededReceived + 50e6, `timeline received ${plotted} ≈ seeded ${seededReceived}`);
 
   const gauge = async () => (await plotData("gauge"))[0].value;
-  assert.equal(await gauge(), 0, "the gauge reads zero while nothing moves");
-  await downloadWhile(page.waitForFunction(() => document.getElementById("gauge").data[0].value > 0, null, { timeout: 20_000 }));
-  assert.ok((await gauge()) > 0, "the gauge moved with the live samples");
+  const idle = await gauge();
+  assert.ok(idle < 100_000, `the gauge is near zero while nothing moves (${idle} B/s)`);
+  await downloadWhile(page.waitForFunction(() => document.getElementById("gauge").data[0].value > 100_000, null, { timeout: 20_000 }));
+  assert.ok((await gauge()) > 100_000, "the gauge moved with the live samples (a download of MB/s)");
   assert.match(await page.textContent("#live-status"), /^live: ↓ /);
 
   await page.fill("#filter", "app-4");
