@@ -30,4 +30,5 @@ const NetmonFormat = (() => {
   return { bytes, rate, topWithOther };
 })();
 
+globalThis.NetmonFormat = NetmonFormat;
 if (typeof module !== "undefined") module.exports = NetmonFormat;

@@ -641,6 +641,44 @@ impl Api {
         })
     }
 
+    // Purge (types and helpers in the purge block below).
+    /// Deletes the history before a local date (or all of it); answers the rows deleted.
+    #[oai(path = "/purge", method = "post", tag = "Tag::History")]
+    async fn purge(&self, request: Json<PurgeRequest>) -> PurgeResponse {
+        let before = match request
+            .0
+            .before
+            .as_deref()
+            .map(parse_local_date)
+            .transpose()
+        {
+            Ok(before) => before,
+            Err(problem) => {
+                return PurgeResponse::Invalid(Json(Problems {
+                    problems: vec![problem],
+                }))
+            }
+        };
+        let purged = self.state.with_history_mut(|store| {
+            let cutoff = before
+                .map(|date| local_midnight_ms(date, store.zone()))
+                .transpose()?;
+            store.purge(cutoff).map_err(|error| error.to_string())
+        });
+        let unavailable = |problem| {
+            PurgeResponse::Unavailable(Json(Problems {
+                problems: vec![problem],
+            }))
+        };
+        match purged {
+            Some(Ok(rows)) => PurgeResponse::Purged(Json(Purged {
+                rows_deleted: rows as u64,
+            })),
+            Some(Err(problem)) => unavailable(problem),
+            None => unavailable("this server has no history database".into()),
+        }
+    }
+
     /// Live rates: one event per sample, total and per application.
     #[oai(path = "/live", method = "get", tag = "Tag::Live")]
     async fn live(&self) -> EventStream<LiveStream> {
@@ -650,6 +688,48 @@ impl Api {
             .keep_alive(std::time::Duration::from_secs(15))
     }
 }
+
+// --- Purge: delete history, all of it or before a local date. ---
+
+/// What to purge: everything, or the history before a local date.
+#[derive(Debug, Object)]
+struct PurgeRequest {
+    /// `YYYY-MM-DD` in this machine's time zone; omitted or null purges everything.
+    before: Option<String>,
+}
+
+/// What a purge deleted.
+#[derive(Debug, Object)]
+struct Purged {
+    rows_deleted: u64,
+}
+
+#[derive(ApiResponse)]
+enum PurgeResponse {
+    /// The history was purged.
+    #[oai(status = 200)]
+    Purged(Json<Purged>),
+    /// The date is not a `YYYY-MM-DD` date; nothing was deleted.
+    #[oai(status = 422)]
+    Invalid(Json<Problems>),
+    /// There is no database, or it failed.
+    #[oai(status = 503)]
+    Unavailable(Json<Problems>),
+}
+
+fn parse_local_date(text: &str) -> Result<jiff::civil::Date, String> {
+    text.trim()
+        .parse::<jiff::civil::Date>()
+        .map_err(|error| format!("\"before\": {text:?} is not a date as YYYY-MM-DD ({error})"))
+}
+
+fn local_midnight_ms(date: jiff::civil::Date, zone: &jiff::tz::TimeZone) -> Result<i64, String> {
+    date.to_zoned_datetime(zone.clone())
+        .map(|zoned| zoned.timestamp().as_millisecond())
+        .map_err(|error| format!("\"before\": {date} has no local midnight ({error})"))
+}
+
+// --- End of purge. ---
 
 impl<T: poem_openapi::types::ToJSON> HistoryResponse<Option<T>> {
     /// 404 when the answer is `None`.

@@ -302,6 +302,14 @@ impl AppState {
         })
     }
 
+    /// Runs `change` on the history database with write access; `None` when this server has none.
+    pub fn with_history_mut<T>(&self, change: impl FnOnce(&mut Store) -> T) -> Option<T> {
+        self.inner.store.as_ref().map(|store| {
+            let mut store = store.lock().unwrap_or_else(PoisonError::into_inner);
+            change(&mut store)
+        })
+    }
+
     /// Size of the database file, when it exists.
     pub fn database_bytes(&self) -> Option<u64> {
         std::fs::metadata(self.inner.paths.database())

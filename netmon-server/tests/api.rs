@@ -924,3 +924,76 @@ async fn unparseable_requests_get_a_plain_text_reason() {
         "#/components/schemas/LiveSample"
     );
 }
+
+#[tokio::test]
+async fn purge_deletes_history_before_a_local_date_or_all_of_it() {
+    let temp = tempfile::tempdir().unwrap();
+    let state = seeded(temp.path());
+    let client = client(&state);
+    let purge = |body: serde_json::Value| {
+        client
+            .post("/api/purge")
+            .header("host", HOST)
+            .content_type("application/json")
+            .body(body.to_string())
+            .send()
+    };
+    let received = |state: &AppState| {
+        state
+            .with_history(|store| {
+                let range = netmon_core::store::Range {
+                    start_ms: 0,
+                    end_ms: i64::MAX / 2,
+                };
+                store.top_apps(range, 10).unwrap()
+            })
+            .unwrap()
+            .iter()
+            .map(|app| app.received)
+            .sum::<u64>()
+    };
+    assert_eq!(received(&state), 6_003_000);
+
+    for bad in ["2026-02-30", "yesterday", "2026/01/01"] {
+        let refused = purge(serde_json::json!({ "before": bad })).await;
+        refused.assert_status(StatusCode::UNPROCESSABLE_ENTITY);
+        let json = refused.json().await;
+        let problem = json
+            .value()
+            .object()
+            .get("problems")
+            .array()
+            .get(0)
+            .string()
+            .to_string();
+        assert!(
+            problem.contains(bad) && problem.contains("YYYY-MM-DD"),
+            "{problem}"
+        );
+    }
+    assert_eq!(
+        received(&state),
+        6_003_000,
+        "a refused purge deletes nothing"
+    );
+
+    let old = purge(serde_json::json!({ "before": "2021-01-01" })).await;
+    old.assert_status_is_ok();
+    old.assert_json(serde_json::json!({ "rows_deleted": 0 }))
+        .await;
+    assert_eq!(received(&state), 6_003_000, "nothing was that old");
+
+    let everything = purge(serde_json::json!({ "before": null })).await;
+    everything.assert_status_is_ok();
+    let json = everything.json().await;
+    assert!(
+        json.value().object().get("rows_deleted").i64() >= 18,
+        "18 usage rows were written"
+    );
+    assert_eq!(received(&state), 0);
+
+    let again = purge(serde_json::json!({})).await;
+    again
+        .assert_json(serde_json::json!({ "rows_deleted": 0 }))
+        .await;
+}
