@@ -1,6 +1,7 @@
 //! Samples into the database: one transaction every `batch_write_seconds` and a last one at
 //! stop; retention at start and hourly. A failed write keeps its samples for the next attempt
-//! (up to a day of them), so a full disk delays history instead of losing it.
+//! (up to a day of them), so a full disk delays history instead of losing it. A database file
+//! deleted or replaced under the daemon is reported and started anew at the next write.
 
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
@@ -8,12 +9,15 @@ use std::time::{Duration, Instant};
 use netmon_core::store::{Store, StoreError};
 use netmon_core::{monitor, Config, Paths, Sample};
 
+use crate::db_file::DatabaseFile;
+
 const RETENTION_EVERY: Duration = Duration::from_secs(3600);
 /// Most samples kept while writes fail: a day at one sample per second.
 const MAX_PENDING: usize = 86_400;
 
 pub struct History {
     store: Store,
+    file: DatabaseFile,
     pending: VecDeque<Sample>,
     batch_every: Duration,
     last_write: Instant,
@@ -28,6 +32,7 @@ impl History {
         let store = Store::open(&paths.database())?;
         let mut history = Self {
             store,
+            file: DatabaseFile::at(&paths.database()),
             pending: VecDeque::new(),
             batch_every: Duration::from_secs(config.batch_write_seconds),
             last_write: Instant::now(),
@@ -60,6 +65,7 @@ impl History {
         if self.pending.is_empty() {
             return;
         }
+        self.reopen_if_gone();
         // The queue itself is the batch: no copy of the samples.
         let batch = self.pending.make_contiguous();
         match self.store.write(batch) {
@@ -74,6 +80,25 @@ impl History {
             }
             Err(error) => {
                 tracing::error!(%error, kept = batch.len(), "cannot write to the database; will retry")
+            }
+        }
+    }
+
+    /// Starts a new database when the file netmon opened was deleted or replaced: SQLite would
+    /// otherwise go on writing into the removed file, and every later sample would be lost.
+    fn reopen_if_gone(&mut self) {
+        if !self.file.is_gone() {
+            return;
+        }
+        let path = self.file.path().to_path_buf();
+        tracing::error!(path = %path.display(), "the database file was removed or replaced while netmon ran; starting a new one there");
+        match Store::open(&path) {
+            Ok(store) => {
+                self.store = store;
+                self.file = DatabaseFile::at(&path);
+            }
+            Err(error) => {
+                tracing::error!(%error, "cannot create the new database; samples are kept for the next attempt")
             }
         }
     }

@@ -2,6 +2,7 @@
 
 mod config_cmd;
 mod daemon;
+mod db_file;
 mod demo;
 mod doctor;
 mod exit;
