@@ -22,7 +22,7 @@ pub fn run(args: StatusArgs) -> u8 {
         }
     };
     let port = configured_port(&paths);
-    let daemon = daemon::status(port);
+    let daemon = daemon::status(port).map(with_every_field);
     let database = database_facts(&paths);
     let json = json!({
         "running": daemon.is_some(),
@@ -60,6 +60,15 @@ pub fn configured_port(paths: &Paths) -> u16 {
 }
 
 /// Path, size, schema version, oldest data and today's totals, or why they are unknown.
+/// The daemon's status with `last_error` always present (`null` when there is none): the API
+/// leaves unset fields out, `--json` documents every field.
+fn with_every_field(mut status: Value) -> Value {
+    if let Some(fields) = status.as_object_mut() {
+        fields.entry("last_error").or_insert(Value::Null);
+    }
+    status
+}
+
 fn database_facts(paths: &Paths) -> Value {
     let path = paths.database();
     let mut facts = json!({ "path": path.display().to_string(), "exists": path.exists() });
