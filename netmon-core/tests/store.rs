@@ -628,3 +628,24 @@ fn export_streams_every_row_of_every_tier_with_the_stored_totals() {
         "an error from the callback stops the export"
     );
 }
+
+#[test]
+fn ranges_at_the_limits_of_time_are_answered_not_overflowed() {
+    let mut store = Store::in_memory(zone()).unwrap();
+    let now = ny("2026-11-24T12:00:00");
+    store
+        .write(&[sample(now, &[("zen", Direction::Received, 1000)])])
+        .unwrap();
+    let everything = Range {
+        start_ms: i64::MIN,
+        end_ms: i64::MAX,
+    };
+    assert_eq!(store.totals(everything).unwrap().received, 1000);
+    assert_eq!(store.top_apps(everything, 5).unwrap().len(), 1);
+    let exported = store
+        .export(everything, |_| Ok::<_, StoreError>(()))
+        .unwrap();
+    assert_eq!(exported, 1);
+    store.purge(Some(i64::MIN)).unwrap();
+    assert_eq!(store.totals(everything).unwrap().received, 1000);
+}

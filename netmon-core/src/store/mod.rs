@@ -171,5 +171,5 @@ pub fn local_day_start(ms: i64, zone: &TimeZone) -> i64 {
         .map(|timestamp| timestamp.to_zoned_datetime(zone.clone()))
         .and_then(|zoned| zoned.start_of_day().ok())
         .map(|start| start.timestamp().as_millisecond())
-        .unwrap_or(ms - ms.rem_euclid(DAY_MS))
+        .unwrap_or_else(|| ms.saturating_sub(ms.rem_euclid(DAY_MS)))
 }
