@@ -9,7 +9,7 @@
 //! [`UNKNOWN_APP`], never dropped.
 
 use std::collections::{BTreeMap, HashMap};
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -350,13 +350,17 @@ impl Tracker {
     }
 
     fn sample(&self, start_ms: i64, end_ms: i64) -> Sample {
-        let active: Vec<&FlowState> = self.flows.values().filter(|flow| flow.active()).collect();
+        let active: Vec<(&FlowKey, &FlowState)> = self
+            .flows
+            .iter()
+            .filter(|(_, flow)| flow.active())
+            .collect();
         let usage = usage_totals(&active, &self.reports, &self.domains);
         let bytes_where = |wanted: fn(&Owner) -> bool| -> u64 {
             active
                 .iter()
-                .filter(|flow| wanted(&flow.owner))
-                .map(|flow| flow.sent.bytes + flow.received.bytes)
+                .filter(|(_, flow)| wanted(&flow.owner))
+                .map(|(_, flow)| flow.sent.bytes + flow.received.bytes)
                 .sum()
         };
         let stats = SampleStats {
@@ -414,23 +418,30 @@ impl Tracker {
     }
 }
 
+/// A tracked flow's destination: its server's name, else its address under "unresolved".
+fn destination_of(host: Option<&str>, remote: IpAddr, rollup: bool) -> Option<Destination> {
+    match host {
+        Some(host) => rollup::destination(host, rollup),
+        None => Some(rollup::unresolved(remote)),
+    }
+}
+
 /// Usage key: application, destination (when tracked), direction.
 type UsageKey = (String, Option<Destination>, Direction);
 
-/// Bytes and packets per application, destination (for tracked applications whose flows named
-/// their server) and direction: flows by their owner, plus reports.
+/// Bytes and packets per application, destination (for tracked applications: the server's name,
+/// else its address grouped as unresolved) and direction: flows by their owner, plus reports.
 fn usage_totals(
-    active: &[&FlowState],
+    active: &[(&FlowKey, &FlowState)],
     reports: &[ProcessBytes],
     domains: &DomainPolicy,
 ) -> BTreeMap<UsageKey, Counter> {
-    let from_flows = active.iter().flat_map(|flow| {
+    let from_flows = active.iter().flat_map(|(key, flow)| {
         let app = owner_app(&flow.owner);
-        let destination = flow
-            .host
-            .as_deref()
-            .filter(|_| domains.tracks(app))
-            .and_then(|host| rollup::destination(host, domains.rollup));
+        let destination = domains
+            .tracks(app)
+            .then(|| destination_of(flow.host.as_deref(), key.remote.ip(), domains.rollup))
+            .flatten();
         [
             (app, destination.clone(), Direction::Sent, flow.sent),
             (app, destination, Direction::Received, flow.received),
@@ -474,8 +485,8 @@ fn initial_owner(key: &FlowKey) -> Owner {
     }
 }
 
-fn processes_seen(active: &[&FlowState], reports: &[ProcessBytes]) -> Vec<ProcessSeen> {
-    let from_flows = active.iter().filter_map(|flow| match &flow.owner {
+fn processes_seen(active: &[(&FlowKey, &FlowState)], reports: &[ProcessBytes]) -> Vec<ProcessSeen> {
+    let from_flows = active.iter().filter_map(|(_, flow)| match &flow.owner {
         Owner::Known(process) => Some(process.as_ref()),
         _ => None,
     });
@@ -845,6 +856,44 @@ mod tests {
         assert_eq!(
             curl.destination, None,
             "other applications are not broken down by default"
+        );
+    }
+
+    #[test]
+    fn browser_flows_nothing_named_are_kept_by_address_as_unresolved() {
+        let owners = FakeOwners::default();
+        owners.open(key("10.0.0.2:5000", "203.0.113.7:443"), "firefox");
+        owners.open(key("10.0.0.2:5001", "203.0.113.8:443"), "firefox");
+        let mut tracker = tracker(&owners);
+        let now = Instant::now();
+        for (port, server) in [(5000, "203.0.113.7:443"), (5001, "203.0.113.8:443")] {
+            let packet = tcp(&format!("10.0.0.2:{port}"), server, 400, false);
+            let placement = machine().place(&packet);
+            tracker.record(&packet, placement, now);
+        }
+        tracker.attribute(now);
+        let sample = tracker.close(0, 5000, now);
+        let mut destinations: Vec<(String, String, u64)> = sample
+            .usage
+            .iter()
+            .filter(|usage| usage.app == "firefox")
+            .filter_map(|usage| {
+                let destination = usage.destination.as_ref()?;
+                Some((
+                    destination.domain.clone(),
+                    destination.host.clone(),
+                    usage.bytes,
+                ))
+            })
+            .collect();
+        destinations.sort();
+        assert_eq!(
+            destinations,
+            [
+                ("unresolved".to_string(), "203.0.113.7".to_string(), 400),
+                ("unresolved".to_string(), "203.0.113.8".to_string(), 400),
+            ],
+            "grouped as unresolved, each address kept, no name guessed"
         );
     }
 

@@ -23,6 +23,17 @@ pub const MAX_HOST_LEN: usize = 253;
 const MAX_LABEL_LEN: usize = 63;
 /// What every name under `localhost` is grouped as.
 pub const LOCALHOST: &str = "localhost";
+/// The domain of a tracked flow whose server no source named: its address is kept as the host,
+/// grouped under this, never guessed into a name.
+pub const UNRESOLVED: &str = "unresolved";
+
+/// The destination of a flow to `address` that no DNS answer, server name or report named.
+pub fn unresolved(address: IpAddr) -> Destination {
+    Destination {
+        host: address.to_string(),
+        domain: UNRESOLVED.to_owned(),
+    }
+}
 
 /// The destination to record for `host`: the normalised hostname and, when `rollup` is on, its
 /// registrable domain (with `rollup` off the domain is the full hostname). `None` when `host` is
