@@ -106,6 +106,49 @@ fn check_api(lab: &Lab) {
     ]);
     rebinding.arg("http://127.0.0.1:7500/api/status");
     assert_eq!(String::from_utf8_lossy(&lab.run(rebinding).stdout), "403");
+    let tab = serde_json::json!({
+        "domain": "www.netflix.com",
+        "timestamp": netmon_core::monitor::unix_ms() / 1000,
+        "browser": "zen",
+    });
+    let mut report = lab.command(&lab.client, "curl");
+    report
+        .args([
+            "-sS",
+            "--fail",
+            "-H",
+            "Content-Type: application/json",
+            "-d",
+        ])
+        .arg(tab.to_string())
+        .arg("http://127.0.0.1:7500/api/browser/active-tab");
+    lab.run(report);
+    check_server_logs(lab);
+}
+
+/// Requests are logged to webserver.log (path only) and extension reports to extension.log.
+fn check_server_logs(lab: &Lab) {
+    let logs = lab.temp.path().join("netmon-home/logs");
+    let read = |name: &str| std::fs::read_to_string(logs.join(name)).unwrap_or_default();
+    let webserver = read("webserver.log");
+    assert!(
+        webserver.contains("path=\"/api/status\" status=200")
+            || webserver.contains("path=/api/status status=200"),
+        "webserver.log: {webserver}"
+    );
+    assert!(
+        webserver.contains("status=403"),
+        "refusals are logged too: {webserver}"
+    );
+    let extension = read("extension.log");
+    assert!(
+        extension.contains("report accepted"),
+        "extension.log: {extension}"
+    );
+    assert!(
+        !read("daemon.log").contains("/api/status"),
+        "requests stay out of daemon.log"
+    );
 }
 
 #[test]

@@ -9,13 +9,18 @@ use std::sync::Mutex;
 use file_rotate::compression::Compression;
 use file_rotate::suffix::AppendCount;
 use file_rotate::{ContentLimit, FileRotate};
-use tracing_subscriber::filter::LevelFilter;
+use tracing_subscriber::filter::{filter_fn, LevelFilter};
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
-use tracing_subscriber::Layer;
+use tracing_subscriber::{Layer, Registry};
 
 use crate::config::LogLevel;
 use crate::paths::Paths;
+
+/// Target of the web server's access and error events: they go to `logs/webserver.log`.
+pub const WEBSERVER: &str = "webserver";
+/// Target of the browser extension's reports: they go to `logs/extension.log`.
+pub const EXTENSION: &str = "extension";
 
 /// Size at which a log file is rotated.
 pub const ROTATE_BYTES: usize = 10 * 1024 * 1024;
@@ -30,7 +35,9 @@ pub enum LoggingError {
     AlreadySet,
 }
 
-/// Sends this process's logs to `logs/<file_name>` (and stderr when `foreground`).
+/// Sends this process's logs to `logs/<file_name>` (and stderr when `foreground`); the web
+/// server's events (target [`WEBSERVER`], and poem's own) to `logs/webserver.log` and the
+/// extension's reports (target [`EXTENSION`]) to `logs/extension.log`.
 pub fn init(
     paths: &Paths,
     file_name: &str,
@@ -39,24 +46,46 @@ pub fn init(
 ) -> Result<(), LoggingError> {
     paths.ensure()?;
     let filter = level_filter(level);
-    let file = tracing_subscriber::fmt::layer()
-        .with_ansi(false)
-        .with_writer(Mutex::new(rotating_writer(
-            &paths.log_file(file_name),
-            ROTATE_BYTES,
-        )))
-        .with_filter(filter);
+    let log_file = |name: &str, wanted: fn(&str) -> bool| {
+        tracing_subscriber::fmt::layer()
+            .with_ansi(false)
+            .with_writer(Mutex::new(rotating_writer(
+                &paths.log_file(name),
+                ROTATE_BYTES,
+            )))
+            .with_filter(filter_fn(move |event| {
+                *event.level() <= filter && wanted(event.target())
+            }))
+            .boxed()
+    };
     let stderr = foreground.then(|| {
         tracing_subscriber::fmt::layer()
             .with_writer(io::stderr)
             .with_target(false)
             .with_filter(filter)
     });
+    let files: Vec<Box<dyn Layer<Registry> + Send + Sync>> = vec![
+        log_file(file_name, |target| file_of(target).is_none()),
+        log_file("webserver.log", |target| file_of(target) == Some(WEBSERVER)),
+        log_file("extension.log", |target| file_of(target) == Some(EXTENSION)),
+    ];
     tracing_subscriber::registry()
-        .with(file)
+        .with(files)
         .with(stderr)
         .try_init()
         .map_err(|_| LoggingError::AlreadySet)
+}
+
+/// The separate log an event's target belongs to (`webserver`, `extension`), if any.
+fn file_of(target: &str) -> Option<&'static str> {
+    let under = |prefix: &str| target == prefix || target.starts_with(&format!("{prefix}::"));
+    if under(EXTENSION) {
+        Some(EXTENSION)
+    } else if under(WEBSERVER) || under("poem") || under("netmon_server") {
+        Some(WEBSERVER)
+    } else {
+        None
+    }
 }
 
 /// A log file that rotates at `limit` bytes into `KEEP_FILES` gzip-compressed files, mode 600.
@@ -93,6 +122,19 @@ pub fn level_filter(level: LogLevel) -> LevelFilter {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn server_and_extension_events_have_files_of_their_own() {
+        assert_eq!(super::file_of("webserver"), Some(super::WEBSERVER));
+        assert_eq!(super::file_of("poem::server"), Some(super::WEBSERVER));
+        assert_eq!(
+            super::file_of("netmon_server::state"),
+            Some(super::WEBSERVER)
+        );
+        assert_eq!(super::file_of("extension"), Some(super::EXTENSION));
+        assert_eq!(super::file_of("netmon::run"), None);
+        assert_eq!(super::file_of("poemish"), None);
+    }
+
     use super::*;
     use std::io::Write;
 

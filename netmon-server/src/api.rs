@@ -5,7 +5,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 
 use netmon_core::store::{self, Range, Store, StoreError, Totals};
-use netmon_core::{Config, Direction, Sample};
+use netmon_core::{logging, Config, Direction, Sample};
 use poem_openapi::param::Query;
 use poem_openapi::payload::{EventStream, Json};
 use poem_openapi::{ApiResponse, Object, OpenApi, Tags};
@@ -423,14 +423,20 @@ impl Api {
     #[oai(path = "/browser/active-tab", method = "post", tag = "Tag::Browser")]
     async fn active_tab(&self, report: Json<ActiveTabReport>) -> ReportResponse {
         let state = &self.state;
-        self.count(validate_tab(report.0).map(|tab| state.set_active_tab(tab)))
+        self.count(
+            "active tab",
+            validate_tab(report.0).map(|tab| state.set_active_tab(tab)),
+        )
     }
 
     /// The browser extension's per-hostname traffic since its previous report.
     #[oai(path = "/browser/requests", method = "post", tag = "Tag::Browser")]
     async fn requests(&self, report: Json<RequestsReport>) -> ReportResponse {
         let state = &self.state;
-        self.count(validate_requests(report.0).map(|hosts| state.record_hosts(hosts)))
+        self.count(
+            "requests",
+            validate_requests(report.0).map(|hosts| state.record_hosts(hosts)),
+        )
     }
 
     /// Totals for today, this week and this month.
@@ -771,8 +777,19 @@ impl Api {
     }
 
     /// Counts an extension report and answers it.
-    fn count(&self, outcome: Result<(), Vec<String>>) -> ReportResponse {
+    /// Counts an extension report and logs it to `logs/extension.log`: what kind, and whether it
+    /// was accepted (a refusal's problems are not logged, as they may quote what was refused).
+    fn count(&self, kind: &'static str, outcome: Result<(), Vec<String>>) -> ReportResponse {
         self.state.count_report(outcome.is_ok());
+        match &outcome {
+            Ok(()) => tracing::info!(target: logging::EXTENSION, kind, "report accepted"),
+            Err(problems) => tracing::warn!(
+                target: logging::EXTENSION,
+                kind,
+                problems = problems.len(),
+                "report refused"
+            ),
+        }
         match outcome {
             Ok(()) => ReportResponse::Accepted,
             Err(problems) => ReportResponse::Invalid(Json(Problems { problems })),

@@ -14,6 +14,7 @@ use std::future::Future;
 use std::io;
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 
+use netmon_core::logging;
 use poem::endpoint::EmbeddedFilesEndpoint;
 use poem::listener::{Listener, TcpAcceptor, TcpListener};
 use poem::{Endpoint, EndpointExt, Route};
@@ -68,6 +69,33 @@ pub fn app(state: AppState) -> impl Endpoint {
         .at("/api/openapi.json", spec)
         .nest("/docs", docs)
         .with(security::LocalOnly::new(port))
+        .around(access_log)
+}
+
+/// Logs every request to `logs/webserver.log`: method, path (never the query), status and time
+/// taken; refused requests included.
+async fn access_log<E: Endpoint>(
+    next: std::sync::Arc<E>,
+    request: poem::Request,
+) -> poem::Result<poem::Response> {
+    let method = request.method().clone();
+    let path = request.uri().path().to_string();
+    let started = std::time::Instant::now();
+    let result = next
+        .call(request)
+        .await
+        .map(poem::IntoResponse::into_response);
+    let status = match &result {
+        Ok(response) => response.status(),
+        Err(error) => error.status(),
+    };
+    let ms = started.elapsed().as_millis() as u64;
+    if status.is_server_error() {
+        tracing::error!(target: logging::WEBSERVER, %method, path, status = status.as_u16(), ms, "request failed");
+    } else {
+        tracing::info!(target: logging::WEBSERVER, %method, path, status = status.as_u16(), ms, "request");
+    }
+    result
 }
 
 /// A listening socket on 127.0.0.1, ready to serve.
