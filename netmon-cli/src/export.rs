@@ -210,15 +210,7 @@ struct Progress {
 impl Progress {
     fn new(store: &Store, range: Range, to_file: bool) -> Result<Self, StoreError> {
         let spans = store.tier_spans()?;
-        let oldest = [
-            spans.raw_oldest_ms,
-            spans.hourly_oldest_ms,
-            spans.daily_oldest_ms,
-        ]
-        .into_iter()
-        .flatten()
-        .min()
-        .unwrap_or(range.start_ms);
+        let oldest = spans.oldest_ms().unwrap_or(range.start_ms);
         let start_ms = range.start_ms.max(oldest);
         if !to_file {
             return Ok(Self {

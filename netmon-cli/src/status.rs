@@ -79,14 +79,7 @@ fn database_facts(paths: &Paths) -> Value {
     match query::open().and_then(|store| {
         let summary = store.summary(monitor::unix_ms())?;
         let spans = store.tier_spans()?;
-        let oldest = [
-            spans.raw_oldest_ms,
-            spans.hourly_oldest_ms,
-            spans.daily_oldest_ms,
-        ]
-        .into_iter()
-        .flatten()
-        .min();
+        let oldest = spans.oldest_ms();
         Ok((store.schema_version()?, summary.today, oldest))
     }) {
         Ok((version, today, oldest)) => {

@@ -290,6 +290,20 @@ pub struct TierSpans {
     pub daily_oldest_ms: Option<i64>,
 }
 
+impl TierSpans {
+    /// The oldest time any tier holds; `None` for an empty history.
+    pub fn oldest_ms(&self) -> Option<i64> {
+        [
+            self.raw_oldest_ms,
+            self.hourly_oldest_ms,
+            self.daily_oldest_ms,
+        ]
+        .into_iter()
+        .flatten()
+        .min()
+    }
+}
+
 impl Store {
     /// How far back each tier reaches.
     pub fn tier_spans(&self) -> Result<TierSpans, StoreError> {
