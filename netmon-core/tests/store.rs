@@ -649,3 +649,21 @@ fn ranges_at_the_limits_of_time_are_answered_not_overflowed() {
     store.purge(Some(i64::MIN)).unwrap();
     assert_eq!(store.totals(everything).unwrap().received, 1000);
 }
+
+#[test]
+fn a_timeline_of_too_many_buckets_is_refused_not_allocated() {
+    let store = Store::in_memory(zone()).unwrap();
+    let error = store
+        .timeline(
+            Range {
+                start_ms: i64::MIN,
+                end_ms: i64::MAX,
+            },
+            DAY,
+        )
+        .unwrap_err();
+    assert!(
+        matches!(error, StoreError::TooManyBuckets { .. }),
+        "{error}"
+    );
+}

@@ -909,6 +909,10 @@ fn totals_view(totals: Totals) -> TotalsView {
 }
 
 /// The range a history request asks for, ending now unless both ends are given.
+/// The latest time a range may reach (the start of the year 3000, in ms): a timeline over wider
+/// ranges would need more buckets than memory holds.
+const MAX_TIME_MS: i64 = 32_503_680_000_000;
+
 pub(crate) fn resolve_range(
     named: Option<&str>,
     start_ms: Option<i64>,
@@ -917,6 +921,16 @@ pub(crate) fn resolve_range(
     const HOUR_MS: i64 = 3_600_000;
     let now = netmon_core::monitor::unix_ms();
     match (named, start_ms, end_ms) {
+        (None, Some(start_ms), Some(_)) if !(0..=MAX_TIME_MS).contains(&start_ms) => {
+            Err(vec![format!(
+                "\"start_ms\" {start_ms} is not a time from 1970 to 2999 in milliseconds"
+            )])
+        }
+        (None, Some(_), Some(end_ms)) if !(0..=MAX_TIME_MS).contains(&end_ms) => {
+            Err(vec![format!(
+                "\"end_ms\" {end_ms} is not a time from 1970 to 2999 in milliseconds"
+            )])
+        }
         (None, Some(start_ms), Some(end_ms)) if start_ms < end_ms => Ok(Range { start_ms, end_ms }),
         (None, Some(start_ms), Some(end_ms)) => Err(vec![format!(
             "\"start_ms\" {start_ms} must be before \"end_ms\" {end_ms}"

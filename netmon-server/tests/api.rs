@@ -997,3 +997,20 @@ async fn purge_deletes_history_before_a_local_date_or_all_of_it() {
         .assert_json(serde_json::json!({ "rows_deleted": 0 }))
         .await;
 }
+
+#[tokio::test]
+async fn ranges_beyond_the_calendar_are_refused() {
+    let temp = tempfile::tempdir().unwrap();
+    let client = TestClient::new(app(seeded(temp.path())));
+    for query in [
+        "start_ms=-9223372036854775808&end_ms=9223372036854775807",
+        "start_ms=0&end_ms=9223372036854775807",
+    ] {
+        let response = client
+            .get(format!("/api/timeline?{query}"))
+            .header("host", HOST)
+            .send()
+            .await;
+        response.assert_status(StatusCode::UNPROCESSABLE_ENTITY);
+    }
+}

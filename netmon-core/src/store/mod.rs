@@ -54,6 +54,8 @@ pub enum StoreError {
     },
     #[error("database error: {0}")]
     Sqlite(#[from] rusqlite::Error),
+    #[error("a timeline of {buckets} buckets was asked for; at most {limit} are drawn: choose a shorter range or longer buckets")]
+    TooManyBuckets { buckets: i64, limit: i64 },
     #[error("time calculation failed: {0}")]
     Time(String),
 }

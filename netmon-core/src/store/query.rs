@@ -20,6 +20,9 @@ fn coarsest_for(bucket_ms: i64) -> Tier {
     }
 }
 
+/// Most buckets one timeline may have (a thousand years of days fit).
+pub const MAX_BUCKETS: i64 = 1_000_000;
+
 /// A half-open time range, milliseconds since the epoch (UTC).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct Range {
@@ -193,6 +196,13 @@ impl Store {
         app_id: Option<i64>,
     ) -> Result<Vec<TimelinePoint>, StoreError> {
         let bucket_ms = bucket_ms.max(1);
+        let buckets = range.end_ms.saturating_sub(range.start_ms) / bucket_ms;
+        if buckets > MAX_BUCKETS {
+            return Err(StoreError::TooManyBuckets {
+                buckets,
+                limit: MAX_BUCKETS,
+            });
+        }
         let pieces = self.pieces(range, coarsest_for(bucket_ms))?;
         let (kind, filter) = match app_id {
             Some(id) => (Kind::Apps, Filter::App(id)),
