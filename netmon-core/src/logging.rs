@@ -78,7 +78,11 @@ pub fn init(
 
 /// The separate log an event's target belongs to (`webserver`, `extension`), if any.
 fn file_of(target: &str) -> Option<&'static str> {
-    let under = |prefix: &str| target == prefix || target.starts_with(&format!("{prefix}::"));
+    let under = |prefix: &str| {
+        target
+            .strip_prefix(prefix)
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with("::"))
+    };
     if under(EXTENSION) {
         Some(EXTENSION)
     } else if under(WEBSERVER) || under("poem") || under("netmon_server") {
