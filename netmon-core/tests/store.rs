@@ -41,6 +41,22 @@ fn sample(start_ms: i64, rows: &[(&str, Direction, u64)]) -> Sample {
     }
 }
 
+/// One sample an hour for `days` days before `now`: zen receives 1000 bytes, mail sends 10.
+fn hourly_samples(now: i64, days: i64) -> Vec<Sample> {
+    (0..days * 24)
+        .map(|hour| now - (hour + 1) * HOUR)
+        .map(|start| {
+            sample(
+                start,
+                &[
+                    ("zen", Direction::Received, 1000),
+                    ("mail", Direction::Sent, 10),
+                ],
+            )
+        })
+        .collect()
+}
+
 fn all_time() -> Range {
     Range {
         start_ms: 0,
@@ -99,19 +115,7 @@ fn totals_and_top_apps() {
 fn retention_keeps_bytes_per_app_per_day() {
     let mut store = Store::in_memory(zone()).unwrap();
     let now = ny("2026-11-24T12:00:00");
-    // 100 days of one sample per hour for two apps.
-    let samples: Vec<Sample> = (0..100 * 24)
-        .map(|hour| now - (hour + 1) * HOUR)
-        .map(|start| {
-            sample(
-                start,
-                &[
-                    ("zen", Direction::Received, 1000),
-                    ("mail", Direction::Sent, 10),
-                ],
-            )
-        })
-        .collect();
+    let samples = hourly_samples(now, 100);
     store.write(&samples).unwrap();
     let days: Vec<Range> = (1..100).map(|back| day_of(now - back * DAY)).collect();
     let before: Vec<_> = days
@@ -581,18 +585,7 @@ fn the_current_rate_is_the_newest_sample() {
 fn export_streams_every_row_of_every_tier_with_the_stored_totals() {
     let mut store = Store::in_memory(zone()).unwrap();
     let now = ny("2026-11-24T12:00:00");
-    let samples: Vec<Sample> = (0..40 * 24)
-        .map(|hour| now - (hour + 1) * HOUR)
-        .map(|start| {
-            sample(
-                start,
-                &[
-                    ("zen", Direction::Received, 1000),
-                    ("mail", Direction::Sent, 10),
-                ],
-            )
-        })
-        .collect();
+    let samples = hourly_samples(now, 40);
     store.write(&samples).unwrap();
     store.apply_retention(now, 7, 30).unwrap();
 
