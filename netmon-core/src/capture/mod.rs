@@ -7,7 +7,6 @@ pub mod pcap;
 pub mod pktap;
 pub mod supervise;
 
-use std::cell::RefCell;
 use std::sync::Arc;
 
 use crate::domains::{Inspector, Naming};
@@ -33,18 +32,7 @@ pub enum Observation {
     Unreadable,
 }
 
-thread_local! {
-    /// The capture thread's reader of server names (it keeps ClientHellos split over packets).
-    static INSPECTOR: RefCell<Inspector> = RefCell::new(Inspector::default());
-}
-
 impl Observation {
-    /// A captured packet, named when its payload names servers (see [`Inspector`]). Streams
-    /// spanning packets are followed per capture thread.
-    pub fn from_packet(meta: PacketMeta, payload: &[u8]) -> Self {
-        INSPECTOR.with(|inspector| Self::inspected(&mut inspector.borrow_mut(), meta, payload))
-    }
-
     /// A captured packet, read by `inspector`.
     pub fn inspected(inspector: &mut Inspector, meta: PacketMeta, payload: &[u8]) -> Self {
         match inspector.inspect(&meta, payload) {

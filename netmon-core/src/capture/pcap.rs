@@ -7,6 +7,7 @@ use std::path::Path;
 use pcap::{Active, Capture};
 
 use super::{pktap, CaptureError, CaptureSource, Observation};
+use crate::domains::Inspector;
 use crate::packet::{self, LinkType};
 use crate::process::ProcessCache;
 
@@ -38,8 +39,9 @@ pub struct PcapSource {
 
 /// How the capture's frames are read.
 enum Frames {
-    /// Plain frames of one link type; owners come from the socket tables.
-    Link(LinkType),
+    /// Plain frames of one link type; owners come from the socket tables, server names from
+    /// the capture's own inspector (it follows streams that span packets).
+    Link(LinkType, Box<Inspector>),
     /// PKTAP records, which name their process.
     Pktap(ProcessCache),
 }
@@ -49,15 +51,16 @@ impl Frames {
         if pktap::is_pktap(dlt) {
             Some(Self::Pktap(ProcessCache::default()))
         } else {
-            LinkType::from_dlt(dlt).map(Self::Link)
+            LinkType::from_dlt(dlt).map(|link| Self::Link(link, Box::default()))
         }
     }
 
     /// One captured frame (`wire_len` bytes on the wire) as an observation.
     fn observe(&mut self, frame: &[u8], wire_len: u32) -> Observation {
         match self {
-            Self::Link(link) => match packet::parse_with_payload(*link, frame, wire_len) {
-                Ok((meta, payload)) => Observation::from_packet(meta, payload),
+            Self::Link(link, inspector) => match packet::parse_with_payload(*link, frame, wire_len)
+            {
+                Ok((meta, payload)) => Observation::inspected(inspector, meta, payload),
                 Err(_) => Observation::Unreadable,
             },
             Self::Pktap(processes) => pktap::observe(frame, |owner| {
@@ -101,7 +104,7 @@ impl PcapSource {
         let source = Self::open(&device)?;
         match source.frames {
             Frames::Pktap(_) => Ok(source),
-            Frames::Link(_) => Err(CaptureError::UnsupportedLink {
+            Frames::Link(..) => Err(CaptureError::UnsupportedLink {
                 device,
                 dlt: source.capture.get_datalink().0,
             }),
