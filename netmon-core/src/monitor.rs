@@ -62,26 +62,9 @@ pub fn run(
                 Ok(_) if controls.paused.load(Ordering::Relaxed) => {}
                 Ok(batch) => {
                     let now = Instant::now();
-                    batch
-                        .observations
-                        .iter()
-                        .for_each(|observation| match observation {
-                            Observation::Packet(packet) => {
-                                let placement = addresses.place(packet);
-                                tracker.record(packet, placement, now);
-                            }
-                            Observation::OwnedPacket(packet, process) => {
-                                let placement = addresses.place(packet);
-                                tracker.record_owned(packet, placement, process, now);
-                            }
-                            Observation::ProcessBytes(report) => tracker.record_report(report),
-                            Observation::Named(packet, name) => {
-                                let placement = addresses.place(packet);
-                                tracker.record(packet, placement, now);
-                                tracker.name(placement, name);
-                            }
-                            Observation::Unreadable => tracker.skipped(),
-                        });
+                    batch.observations.iter().for_each(|observation| {
+                        apply(observation, &mut addresses, &mut tracker, now);
+                    });
                     tracker.dropped(batch.dropped_total.saturating_sub(dropped_before));
                     dropped_before = dropped_before.max(batch.dropped_total);
                 }
@@ -103,6 +86,36 @@ pub fn run(
             })
         })
     })
+}
+
+/// Counts one observation: packets where this machine's addresses place them, with the
+/// process and server names the capture found; per-process reports as they are.
+fn apply(
+    observation: &Observation,
+    addresses: &mut Addresses,
+    tracker: &mut Tracker,
+    now: Instant,
+) {
+    match observation {
+        Observation::Packet(packet) => {
+            let placement = addresses.place(packet);
+            tracker.record(packet, placement, now);
+        }
+        Observation::OwnedPacket(packet, process, naming) => {
+            let placement = addresses.place(packet);
+            tracker.record_owned(packet, placement, process, now);
+            if let Some(naming) = naming {
+                tracker.name(placement, naming);
+            }
+        }
+        Observation::ProcessBytes(report) => tracker.record_report(report),
+        Observation::Named(packet, naming) => {
+            let placement = addresses.place(packet);
+            tracker.record(packet, placement, now);
+            tracker.name(placement, naming);
+        }
+        Observation::Unreadable => tracker.skipped(),
+    }
 }
 
 fn capture_loop(

@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::attribution::SocketOwners;
-use crate::capture::ProcessBytes;
+use crate::capture::{ConnectionBytes, ProcessBytes};
 use crate::domains::names::HostnameMap;
 use crate::domains::{rollup, DomainPolicy, Naming};
 use crate::flow::{FlowKey, Placement};
@@ -191,7 +191,9 @@ impl Tracker {
         }
     }
 
-    /// Adds a per-process byte report to the window.
+    /// Adds a per-process byte report to the window. Its connections' bytes go to their remote
+    /// addresses' destinations when the window closes (named by the hostname map, else kept by
+    /// address as unresolved), like flows that named no server themselves.
     pub fn record_report(&mut self, report: &ProcessBytes) {
         self.reports.push(report.clone());
     }
@@ -307,7 +309,7 @@ impl Tracker {
         self.lookup(now);
         self.settle_pending(now);
         self.name_from_reports(now);
-        let sample = self.sample(start_ms, end_ms);
+        let sample = self.sample(start_ms, end_ms, now);
         self.reset(now);
         sample
     }
@@ -349,13 +351,14 @@ impl Tracker {
             });
     }
 
-    fn sample(&self, start_ms: i64, end_ms: i64) -> Sample {
+    fn sample(&self, start_ms: i64, end_ms: i64, now: Instant) -> Sample {
         let active: Vec<(&FlowKey, &FlowState)> = self
             .flows
             .iter()
             .filter(|(_, flow)| flow.active())
             .collect();
-        let usage = usage_totals(&active, &self.reports, &self.domains);
+        let reported = reported_usage(&self.reports, &self.domains, &self.names, now);
+        let usage = usage_totals(&active, reported, &self.domains);
         let bytes_where = |wanted: fn(&Owner) -> bool| -> u64 {
             active
                 .iter()
@@ -429,11 +432,15 @@ fn destination_of(host: Option<&str>, remote: IpAddr, rollup: bool) -> Option<De
 /// Usage key: application, destination (when tracked), direction.
 type UsageKey = (String, Option<Destination>, Direction);
 
+/// One application's bytes towards one destination (when tracked) in one direction.
+type UsageItem<'a> = (&'a str, Option<Destination>, Direction, Counter);
+
 /// Bytes and packets per application, destination (for tracked applications: the server's name,
-/// else its address grouped as unresolved) and direction: flows by their owner, plus reports.
-fn usage_totals(
-    active: &[(&FlowKey, &FlowState)],
-    reports: &[ProcessBytes],
+/// else its address grouped as unresolved) and direction: flows by their owner, plus `reported`
+/// (see [`reported_usage`]).
+fn usage_totals<'a>(
+    active: &[(&'a FlowKey, &'a FlowState)],
+    reported: Vec<UsageItem<'a>>,
     domains: &DomainPolicy,
 ) -> BTreeMap<UsageKey, Counter> {
     let from_flows = active.iter().flat_map(|(key, flow)| {
@@ -447,16 +454,8 @@ fn usage_totals(
             (app, destination, Direction::Received, flow.received),
         ]
     });
-    let from_reports = reports.iter().flat_map(|report| {
-        let app = report.process.app.as_str();
-        let counter = |bytes| Counter { bytes, packets: 0 };
-        [
-            (app, None, Direction::Sent, counter(report.sent)),
-            (app, None, Direction::Received, counter(report.received)),
-        ]
-    });
     from_flows
-        .chain(from_reports)
+        .chain(reported)
         .filter(|(_, _, _, counter)| counter.bytes > 0 || counter.packets > 0)
         .fold(
             BTreeMap::new(),
@@ -468,6 +467,52 @@ fn usage_totals(
                 totals
             },
         )
+}
+
+/// Usage of per-process reports: each connection's bytes under its remote address's
+/// destination (for tracked applications: the name `names` holds for the address now, else the
+/// address as unresolved), and the bytes outside the listed connections without a destination.
+fn reported_usage<'a>(
+    reports: &'a [ProcessBytes],
+    domains: &DomainPolicy,
+    names: &HostnameMap,
+    now: Instant,
+) -> Vec<UsageItem<'a>> {
+    let counter = |bytes| Counter { bytes, packets: 0 };
+    let both = |app, destination: Option<Destination>, sent, received| {
+        [
+            (app, destination.clone(), Direction::Sent, counter(sent)),
+            (app, destination, Direction::Received, counter(received)),
+        ]
+    };
+    reports
+        .iter()
+        .flat_map(|report| {
+            let app = report.process.app.as_str();
+            let tracked = domains.tracks(app);
+            let connections = report.connections.iter().flat_map(move |connection| {
+                let destination = tracked
+                    .then(|| connection_destination(connection, domains, names, now))
+                    .flatten();
+                both(app, destination, connection.sent, connection.received)
+            });
+            both(app, None, report.sent, report.received)
+                .into_iter()
+                .chain(connections)
+        })
+        .collect()
+}
+
+/// A reported connection's destination: its remote address's current name, else the address.
+fn connection_destination(
+    connection: &ConnectionBytes,
+    domains: &DomainPolicy,
+    names: &HostnameMap,
+    now: Instant,
+) -> Option<Destination> {
+    let remote = crate::flow::canonical(connection.remote.ip());
+    let host = names.lookup(remote, now);
+    destination_of(host.as_deref(), remote, domains.rollup)
 }
 
 fn owner_app(owner: &Owner) -> &str {
@@ -818,6 +863,7 @@ mod tests {
             process: Arc::new(ProcessInfo::new(8, "Music", None)),
             sent: 10,
             received: 90,
+            connections: Vec::new(),
         });
         tracker.attribute(now);
         let sample = tracker.close(0, 5000, now);
@@ -1044,6 +1090,105 @@ mod tests {
             60,
             "a reused port forgets the old connection's name"
         );
+    }
+
+    fn report(
+        app: &str,
+        sent: u64,
+        received: u64,
+        connections: &[(&str, u64, u64)],
+    ) -> ProcessBytes {
+        ProcessBytes {
+            process: Arc::new(ProcessInfo::new(9, app, None)),
+            sent,
+            received,
+            connections: connections
+                .iter()
+                .map(|(remote, sent, received)| ConnectionBytes {
+                    protocol: 6,
+                    remote: remote.parse().unwrap(),
+                    sent: *sent,
+                    received: *received,
+                })
+                .collect(),
+        }
+    }
+
+    /// (domain, host, direction, bytes) of `app`'s usage, `None` for usage without destination.
+    fn usage_of(sample: &Sample, app: &str) -> Vec<(Option<(String, String)>, Direction, u64)> {
+        let mut found: Vec<_> = sample
+            .usage
+            .iter()
+            .filter(|usage| usage.app == app)
+            .map(|usage| {
+                let destination = usage
+                    .destination
+                    .as_ref()
+                    .map(|d| (d.domain.clone(), d.host.clone()));
+                (destination, usage.direction, usage.bytes)
+            })
+            .collect();
+        found.sort();
+        found
+    }
+
+    #[test]
+    fn reported_connections_go_to_the_domain_a_dns_answer_named() {
+        let owners = FakeOwners::default();
+        let mut tracker = tracker(&owners);
+        let now = Instant::now();
+        let answers = vec![crate::domains::DnsAnswer {
+            ip: "192.0.2.7".parse().unwrap(),
+            host: "video.example-cdn.net".into(),
+            ttl: 300,
+        }];
+        tracker.name(Placement::Local, &Naming::Dns(answers));
+        let connections = [
+            ("192.0.2.7:443", 100, 4000),
+            ("[::ffff:192.0.2.7]:443", 10, 20),
+            ("203.0.113.9:443", 50, 600),
+        ];
+        tracker.record_report(&report("Google Chrome", 5, 70, &connections));
+        tracker.record_report(&report("curl", 1, 2, &[("192.0.2.7:443", 30, 40)]));
+        let sample = tracker.close(0, 5000, now);
+        let named = Some(("example-cdn.net".into(), "video.example-cdn.net".into()));
+        let unresolved = Some(("unresolved".into(), "203.0.113.9".into()));
+        assert_eq!(
+            usage_of(&sample, "Google Chrome"),
+            [
+                (None, Direction::Sent, 5),
+                (None, Direction::Received, 70),
+                (named.clone(), Direction::Sent, 110),
+                (named, Direction::Received, 4020),
+                (unresolved.clone(), Direction::Sent, 50),
+                (unresolved, Direction::Received, 600),
+            ],
+            "named by the DNS answer, else kept by address; the rest without a destination"
+        );
+        assert_eq!(
+            usage_of(&sample, "curl"),
+            [(None, Direction::Sent, 31), (None, Direction::Received, 42)],
+            "applications that are not tracked keep their total without destinations"
+        );
+        assert_eq!(sample.stats.bytes, 5 + 70 + 110 + 4020 + 50 + 600 + 31 + 42);
+        assert_eq!(sample.processes.len(), 2);
+    }
+
+    #[test]
+    fn reported_connections_follow_the_extension_s_newest_name() {
+        let owners = FakeOwners::default();
+        let names = HostnameMap::default();
+        let now = Instant::now();
+        let mut tracker = tracker(&owners).with_names(names.clone());
+        let report = report("zen", 0, 0, &[("198.51.100.4:443", 10, 900)]);
+        tracker.record_report(&report);
+        let first = tracker.close(0, 5000, now);
+        assert_eq!(bytes_to(&first, "unresolved"), 910, "nothing named it yet");
+        names.learn("198.51.100.4".parse().unwrap(), "www.bbc.co.uk", now);
+        tracker.record_report(&report);
+        let second = tracker.close(5000, 10000, now);
+        assert_eq!(bytes_to(&second, "bbc.co.uk"), 910);
+        assert_eq!(bytes_to(&second, "unresolved"), 0);
     }
 
     #[test]

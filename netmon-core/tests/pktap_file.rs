@@ -100,7 +100,7 @@ fn ipv4_and_ipv6_packets_are_read_with_their_processes() {
 
     let observations = read_all(&path);
     assert_eq!(observations.len(), 3);
-    let Observation::OwnedPacket(meta, process) = &observations[0] else {
+    let Observation::OwnedPacket(meta, process, _) = &observations[0] else {
         panic!("IPv4 record: {:?}", observations[0]);
     };
     assert_eq!((process.pid, process.name.as_str()), (812, "curl"));
@@ -108,7 +108,7 @@ fn ipv4_and_ipv6_packets_are_read_with_their_processes() {
     assert_eq!(meta.ip_len, 20 + 20 + 100);
     assert!(matches!(meta.transport, Transport::Tcp { .. }));
 
-    let Observation::OwnedPacket(meta, process) = &observations[1] else {
+    let Observation::OwnedPacket(meta, process, _) = &observations[1] else {
         panic!("IPv6 record: {:?}", observations[1]);
     };
     assert_eq!(

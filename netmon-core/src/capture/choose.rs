@@ -99,7 +99,8 @@ pub fn open(attempt: &Attempt) -> Result<Box<dyn CaptureSource>, CaptureError> {
             PcapSource::open_pktap(interface).map(|source| Box::new(source) as _)
         }
         Attempt::Nettop { interval_seconds } => {
-            let command = nettop::command(*interval_seconds, true);
+            // Without -P: connection rows name each socket's remote address, for domains.
+            let command = nettop::command(*interval_seconds, false);
             NettopSource::start(command, ProcessCache::default())
                 .map(|source| Box::new(source) as _)
         }

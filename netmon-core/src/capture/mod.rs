@@ -7,6 +7,7 @@ pub mod pcap;
 pub mod pktap;
 pub mod supervise;
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use crate::domains::{Inspector, Naming};
@@ -20,10 +21,11 @@ pub enum Observation {
     /// An IP packet; its process is found through the platform's socket tables.
     Packet(PacketMeta),
     /// An IP packet that the capture itself tagged with its process (PKTAP on macOS carries
-    /// the PID and name in each packet's header).
-    OwnedPacket(PacketMeta, Arc<ProcessInfo>),
+    /// the PID and name in each packet's header), with what its payload names, if anything
+    /// (as [`Observation::Named`] for packets whose process comes from the socket tables).
+    OwnedPacket(PacketMeta, Arc<ProcessInfo>, Option<Naming>),
     /// Bytes a process moved since its previous report, from a source that counts per process
-    /// rather than per packet (`nettop` on macOS).
+    /// rather than per packet (`nettop` on macOS), with the part its connections moved.
     ProcessBytes(ProcessBytes),
     /// An IP packet whose payload names servers: its flow's own (a TLS or QUIC ClientHello's
     /// server name) or addresses' (a DNS response).
@@ -40,14 +42,49 @@ impl Observation {
             None => Self::Packet(meta),
         }
     }
+
+    /// A captured packet that the capture tagged with `process`, read by `inspector`.
+    pub fn owned(
+        inspector: &mut Inspector,
+        meta: PacketMeta,
+        process: Arc<ProcessInfo>,
+        payload: &[u8],
+    ) -> Self {
+        let naming = inspector.inspect(&meta, payload);
+        Self::OwnedPacket(meta, process, naming)
+    }
 }
 
-/// A per-process byte report (see [`Observation::ProcessBytes`]).
+/// A per-process byte report (see [`Observation::ProcessBytes`]). The process moved `sent` and
+/// `received` bytes outside its listed `connections`, and each connection its own: the
+/// process's total is the sum, and no byte is in two places.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProcessBytes {
     pub process: Arc<ProcessInfo>,
     pub sent: u64,
     pub received: u64,
+    /// Bytes of the process's connections to known remote addresses.
+    pub connections: Vec<ConnectionBytes>,
+}
+
+/// Bytes one connection of a reported process moved since the previous report.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConnectionBytes {
+    /// IP protocol number: 6 (TCP) or 17 (UDP).
+    pub protocol: u8,
+    pub remote: SocketAddr,
+    pub sent: u64,
+    pub received: u64,
+}
+
+impl ProcessBytes {
+    /// Bytes sent and received, connections included.
+    pub fn total(&self) -> (u64, u64) {
+        self.connections.iter().fold(
+            (self.sent, self.received),
+            |(sent, received), connection| (sent + connection.sent, received + connection.received),
+        )
+    }
 }
 
 /// A source of traffic: libpcap on Linux, PKTAP or `nettop` on macOS.

@@ -32,7 +32,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use super::supervise::{Backoff, CommandSpec, Event, Supervised};
-use super::{CaptureError, CaptureSource, Observation, ProcessBytes};
+use super::{CaptureError, CaptureSource, ConnectionBytes, Observation, ProcessBytes};
 use crate::process::ProcessCache;
 
 /// The `nettop` binary.
@@ -273,10 +273,50 @@ fn split_csv(line: &str) -> Vec<String> {
     fields
 }
 
-/// Turns cumulative per-process counters into bytes per sample (rules in the module docs).
+/// Turns cumulative per-process and per-connection counters into bytes per sample (rules in
+/// the module docs).
 #[derive(Debug, Default)]
 pub struct Deltas {
-    previous: Option<HashMap<(u32, String), (u64, u64)>>,
+    previous: Option<HashMap<(u32, String), Reading>>,
+}
+
+/// A connection's identity across samples: protocol, local and remote endpoint.
+type ConnectionKey = (u8, Option<SocketAddr>, SocketAddr);
+
+/// One process's cumulative counters, and its connections' that have a remote address.
+#[derive(Debug, Clone, Default)]
+struct Reading {
+    bytes_in: u64,
+    bytes_out: u64,
+    connections: HashMap<ConnectionKey, (u64, u64)>,
+}
+
+impl Reading {
+    /// Rows naming the same socket twice are added up.
+    fn of(row: &ProcessRow) -> Self {
+        let connections = row
+            .connections
+            .iter()
+            .filter_map(|connection| {
+                let remote = crate::flow::canonical_socket(connection.remote?);
+                let key = (connection.protocol, connection.local, remote);
+                Some((key, (connection.bytes_in, connection.bytes_out)))
+            })
+            .fold(
+                HashMap::new(),
+                |mut readings, (key, (bytes_in, bytes_out))| {
+                    let reading: &mut (u64, u64) = readings.entry(key).or_default();
+                    reading.0 = reading.0.saturating_add(bytes_in);
+                    reading.1 = reading.1.saturating_add(bytes_out);
+                    readings
+                },
+            );
+        Self {
+            bytes_in: row.bytes_in,
+            bytes_out: row.bytes_out,
+            connections,
+        }
+    }
 }
 
 /// Bytes a process moved since the previous sample.
@@ -284,17 +324,47 @@ pub struct Deltas {
 pub struct Delta {
     pub pid: u32,
     pub name: String,
+    /// Bytes over all the process's sockets (its process row).
     pub received: u64,
     pub sent: u64,
+    /// Bytes of its connections to remote addresses (its connection rows), ordered by protocol
+    /// and remote address; only those that moved bytes.
+    pub connections: Vec<ConnectionBytes>,
+}
+
+impl Delta {
+    /// Bytes (received, sent) that the process moved outside its listed connections: its
+    /// process row's bytes less its connections', never below zero. The connections and this
+    /// add up to the process's bytes, or to its connections' when nettop's rows disagree, so no
+    /// byte is counted twice.
+    pub fn outside_connections(&self) -> (u64, u64) {
+        let (received, sent) =
+            self.connections
+                .iter()
+                .fold((0u64, 0u64), |(received, sent), connection| {
+                    (
+                        received.saturating_add(connection.received),
+                        sent.saturating_add(connection.sent),
+                    )
+                });
+        (
+            self.received.saturating_sub(received),
+            self.sent.saturating_sub(sent),
+        )
+    }
+
+    fn moved(&self) -> bool {
+        self.received > 0 || self.sent > 0 || !self.connections.is_empty()
+    }
 }
 
 impl Deltas {
-    /// The bytes each process moved since the previous snapshot; nothing for the first one.
-    /// Processes that moved nothing are left out.
+    /// The bytes each process (and each of its connections) moved since the previous
+    /// snapshot; nothing for the first one. Processes that moved nothing are left out.
     pub fn next(&mut self, snapshot: &Snapshot) -> Vec<Delta> {
-        let current: HashMap<(u32, String), (u64, u64)> = snapshot
+        let current: HashMap<(u32, String), Reading> = snapshot
             .iter()
-            .map(|row| ((row.pid, row.name.clone()), (row.bytes_in, row.bytes_out)))
+            .map(|row| ((row.pid, row.name.clone()), Reading::of(row)))
             .collect();
         let deltas = self
             .previous
@@ -302,8 +372,8 @@ impl Deltas {
             .map(|previous| {
                 current
                     .iter()
-                    .map(|(key, &now)| delta(key, now, previous.get(key).copied()))
-                    .filter(|delta| delta.received > 0 || delta.sent > 0)
+                    .map(|(key, now)| delta(key, now, previous.get(key)))
+                    .filter(Delta::moved)
                     .collect()
             })
             .unwrap_or_default();
@@ -317,13 +387,36 @@ impl Deltas {
     }
 }
 
-fn delta(key: &(u32, String), now: (u64, u64), before: Option<(u64, u64)>) -> Delta {
-    let (before_in, before_out) = before.unwrap_or_default();
+/// A process's bytes since `before` (its whole reading when it is new), per connection too: a
+/// connection new since `before` counts its whole reading, a vanished one is forgotten.
+fn delta(key: &(u32, String), now: &Reading, before: Option<&Reading>) -> Delta {
+    let empty = Reading::default();
+    let before = before.unwrap_or(&empty);
+    let mut connections: Vec<ConnectionBytes> = now
+        .connections
+        .iter()
+        .map(|(connection, &(bytes_in, bytes_out))| {
+            let (before_in, before_out) = before
+                .connections
+                .get(connection)
+                .copied()
+                .unwrap_or_default();
+            ConnectionBytes {
+                protocol: connection.0,
+                remote: connection.2,
+                received: counter_delta(bytes_in, before_in),
+                sent: counter_delta(bytes_out, before_out),
+            }
+        })
+        .filter(|connection| connection.received > 0 || connection.sent > 0)
+        .collect();
+    connections.sort_by_key(|connection| (connection.protocol, connection.remote));
     Delta {
         pid: key.0,
         name: key.1.clone(),
-        received: counter_delta(now.0, before_in),
-        sent: counter_delta(now.1, before_out),
+        received: counter_delta(now.bytes_in, before.bytes_in),
+        sent: counter_delta(now.bytes_out, before.bytes_out),
+        connections,
     }
 }
 
@@ -378,10 +471,12 @@ impl NettopSource {
     }
 
     fn observation(&mut self, delta: Delta) -> Observation {
+        let (received, sent) = delta.outside_connections();
         Observation::ProcessBytes(ProcessBytes {
             process: self.processes.get(delta.pid, &delta.name),
-            sent: delta.sent,
-            received: delta.received,
+            sent,
+            received,
+            connections: delta.connections,
         })
     }
 }
@@ -466,6 +561,7 @@ mod tests {
             name: name.into(),
             received,
             sent,
+            connections: Vec::new(),
         }
     }
 
@@ -573,10 +669,82 @@ mod tests {
         );
         let mut deltas = Deltas::default();
         deltas.next(&snapshots[0]);
+        let chrome = Delta {
+            connections: vec![conn(6, "17.253.144.10:443", 4000, 500)],
+            ..d(4242, "Google Chrome H", 4000, 500)
+        };
+        assert_eq!(deltas.next(&snapshots[1]), [chrome.clone()]);
         assert_eq!(
-            deltas.next(&snapshots[1]),
-            [d(4242, "Google Chrome H", 4000, 500)]
+            chrome.outside_connections(),
+            (0, 0),
+            "the connection carried all of it"
         );
+    }
+
+    fn conn(protocol: u8, remote: &str, received: u64, sent: u64) -> ConnectionBytes {
+        ConnectionBytes {
+            protocol,
+            remote: remote.parse().unwrap(),
+            received,
+            sent,
+        }
+    }
+
+    /// SYNTHETIC: connections closing, reappearing, resetting (see fixtures/nettop/README.md).
+    const CHURN: &str = include_str!("../../fixtures/nettop/synthetic-connections-churn.csv");
+
+    #[test]
+    fn connection_deltas_follow_their_connections_through_churn() {
+        let deltas = deltas_of(CHURN);
+        assert_eq!(deltas.len(), 3);
+        assert_eq!(deltas[0], [], "the first sample is a baseline");
+        let chrome = Delta {
+            connections: vec![
+                // Grew by 3000/400.
+                conn(6, "17.253.144.10:443", 3000, 400),
+                // New since the baseline: its whole reading.
+                conn(6, "[2606:4700::6810:84e5]:443", 2500, 300),
+                // Went down from 1000/500 (reset): its new value.
+                conn(17, "142.250.74.206:443", 200, 100),
+            ],
+            ..d(4242, "Google Chrome H", 7000, 1000)
+        };
+        let mdns = d(205, "mDNSResponder", 600, 100);
+        let slack = Delta {
+            connections: vec![conn(6, "34.237.73.95:443", 800, 200)],
+            ..d(5150, "Slack Helper", 800, 200)
+        };
+        assert_eq!(deltas[1], [mdns.clone(), chrome.clone(), slack.clone()]);
+        assert_eq!(
+            chrome.outside_connections(),
+            (1300, 200),
+            "process bytes no connection row covers"
+        );
+        assert_eq!(
+            mdns.outside_connections(),
+            (600, 100),
+            "an unconnected socket names no remote"
+        );
+        assert_eq!(slack.outside_connections(), (0, 0));
+        // The closed 53001 connection was forgotten: its 4-tuple's return counts from zero,
+        // not from the 3000/500 it had at the baseline.
+        let returned = Delta {
+            connections: vec![conn(6, "142.250.74.206:443", 100, 50)],
+            ..d(4242, "Google Chrome H", 100, 50)
+        };
+        assert_eq!(deltas[2], [returned]);
+    }
+
+    #[test]
+    fn connections_that_disagree_with_their_process_are_not_counted_twice() {
+        let delta = Delta {
+            connections: vec![
+                conn(6, "192.0.2.1:443", 900, 10),
+                conn(6, "192.0.2.2:443", 300, 10),
+            ],
+            ..d(1, "x", 1000, 50)
+        };
+        assert_eq!(delta.outside_connections(), (0, 30));
     }
 
     #[test]
@@ -654,6 +822,52 @@ mod tests {
             })
             .collect();
         assert_eq!(reports, [(143, "apsd", 60, 15), (143, "apsd", 60, 15)]);
+    }
+
+    #[test]
+    fn the_source_reports_connections_apart_from_the_rest_of_their_process() {
+        // A SYNTHETIC nettop without -P: the churn fixture, then it exits.
+        let fixture = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/fixtures/nettop/synthetic-connections-churn.csv"
+        );
+        let spec = CommandSpec {
+            program: "sh".into(),
+            args: vec!["-c".into(), format!("cat '{fixture}'; sleep 0.2")],
+        };
+        let processes = ProcessCache::new(Box::new(|_| None));
+        let mut source = NettopSource::start(spec, processes).unwrap();
+        let mut batch = Vec::new();
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while batch.len() < 3 && std::time::Instant::now() < deadline {
+            source.poll(&mut batch).unwrap();
+        }
+        let mut reports: Vec<ProcessBytes> = batch
+            .into_iter()
+            .filter_map(|observation| match observation {
+                Observation::ProcessBytes(report) => Some(report),
+                _ => None,
+            })
+            .take(3)
+            .collect();
+        reports.sort_by_key(|report| report.process.pid);
+        let summary: Vec<(u32, u64, u64, usize)> = reports
+            .iter()
+            .map(|report| {
+                let (sent, received) = (report.sent, report.received);
+                (report.process.pid, received, sent, report.connections.len())
+            })
+            .collect();
+        // The last sample is lost with the exit (it is complete only when a header follows).
+        assert_eq!(
+            summary,
+            [(205, 600, 100, 0), (4242, 1300, 200, 3), (5150, 0, 0, 1)]
+        );
+        assert_eq!(reports[1].total(), (1000, 7000), "the process row's total");
+        assert_eq!(
+            reports[2].connections,
+            [conn(6, "34.237.73.95:443", 800, 200)]
+        );
     }
 
     proptest::proptest! {

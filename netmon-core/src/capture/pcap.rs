@@ -42,14 +42,16 @@ enum Frames {
     /// Plain frames of one link type; owners come from the socket tables, server names from
     /// the capture's own inspector (it follows streams that span packets).
     Link(LinkType, Box<Inspector>),
-    /// PKTAP records, which name their process.
-    Pktap(ProcessCache),
+    /// PKTAP records, which name their process; server names from the capture's own inspector,
+    /// as for plain frames.
+    Pktap(ProcessCache, Box<Inspector>),
 }
 
 impl Frames {
-    fn of_dlt(dlt: i32) -> Option<Self> {
+    /// How frames of link type `dlt` are read; PKTAP processes are named through `processes`.
+    fn of_dlt(dlt: i32, processes: impl FnOnce() -> ProcessCache) -> Option<Self> {
         if pktap::is_pktap(dlt) {
-            Some(Self::Pktap(ProcessCache::default()))
+            Some(Self::Pktap(processes(), Box::default()))
         } else {
             LinkType::from_dlt(dlt).map(|link| Self::Link(link, Box::default()))
         }
@@ -63,7 +65,7 @@ impl Frames {
                 Ok((meta, payload)) => Observation::inspected(inspector, meta, payload),
                 Err(_) => Observation::Unreadable,
             },
-            Self::Pktap(processes) => pktap::observe(frame, |owner| {
+            Self::Pktap(processes, inspector) => pktap::observe(frame, inspector, |owner| {
                 processes.get(owner.pid.unsigned_abs(), &owner.name)
             }),
         }
@@ -86,9 +88,11 @@ impl PcapSource {
             .and_then(|capture| capture.setnonblock())
             .map_err(|error| open_error(device, error))?;
         let dlt = capture.get_datalink().0;
-        let frames = Frames::of_dlt(dlt).ok_or_else(|| CaptureError::UnsupportedLink {
-            device: device.to_string(),
-            dlt,
+        let frames = Frames::of_dlt(dlt, ProcessCache::default).ok_or_else(|| {
+            CaptureError::UnsupportedLink {
+                device: device.to_string(),
+                dlt,
+            }
         })?;
         Ok(Self {
             capture,
@@ -103,7 +107,7 @@ impl PcapSource {
         let device = pktap::device(interface);
         let source = Self::open(&device)?;
         match source.frames {
-            Frames::Pktap(_) => Ok(source),
+            Frames::Pktap(..) => Ok(source),
             Frames::Link(..) => Err(CaptureError::UnsupportedLink {
                 device,
                 dlt: source.capture.get_datalink().0,
@@ -113,7 +117,7 @@ impl PcapSource {
 
     /// Whether the capture's records name their processes (PKTAP).
     pub fn is_pktap(&self) -> bool {
-        matches!(self.frames, Frames::Pktap(_))
+        matches!(self.frames, Frames::Pktap(..))
     }
 }
 
@@ -170,10 +174,14 @@ pub fn read_file(path: &Path, mut each: impl FnMut(Observation)) -> Result<u64, 
     };
     let mut capture = Capture::from_file(path).map_err(failed)?;
     let dlt = capture.get_datalink().0;
-    let mut frames = Frames::of_dlt(dlt).ok_or_else(|| CaptureError::UnsupportedLink {
-        device: device.clone(),
-        dlt,
-    })?;
+    // The file's PIDs are those of the machine that captured it: this machine's executables
+    // would name the wrong processes.
+    let not_here = || ProcessCache::new(Box::new(|_| None));
+    let mut frames =
+        Frames::of_dlt(dlt, not_here).ok_or_else(|| CaptureError::UnsupportedLink {
+            device: device.clone(),
+            dlt,
+        })?;
     let mut count = 0;
     loop {
         match capture.next_packet() {

@@ -32,7 +32,11 @@
 //! app, a network extension) is then not credited with the app's traffic: users ask "how much
 //! did this app use", and the effective process is the app's answer (DESIGN §2). PID 0 or an
 //! empty name means the kernel did not know the process: the packet is then left for the
-//! socket tables (a plain [`Observation::Packet`]).
+//! socket tables (a plain [`Observation::Packet`], or [`Observation::Named`]).
+//!
+//! **Server names**: the inner packet's payload goes through the capture's domain
+//! [`Inspector`] like any captured packet, so DNS answers and TLS/QUIC ClientHello server names
+//! arrive with the packet ([`Observation::OwnedPacket`]'s naming).
 //!
 //! The live source is [`super::pcap::PcapSource::open_pktap`]: libpcap on the `pktap` device,
 //! whose frames this module reads. Parsing is platform-neutral, so PKTAP captures from a Mac
@@ -41,6 +45,7 @@
 use std::sync::Arc;
 
 use super::Observation;
+use crate::domains::Inspector;
 use crate::packet::{self, LinkType, PacketError};
 use crate::process::ProcessInfo;
 
@@ -131,9 +136,15 @@ impl PktapRecord<'_> {
 
     /// Reads the inner packet with [`packet::parse`].
     pub fn packet(&self) -> Result<packet::PacketMeta, PktapError> {
+        self.packet_and_payload().map(|(meta, _)| meta)
+    }
+
+    /// Reads the inner packet and its transport payload (as far as it was captured).
+    pub fn packet_and_payload(&self) -> Result<(packet::PacketMeta, &[u8]), PktapError> {
         let dlt = i32::try_from(self.inner_dlt).unwrap_or(i32::MAX);
         let link = LinkType::from_dlt(dlt).ok_or(PktapError::UnknownLink(self.inner_dlt))?;
-        packet::parse(link, self.frame).map_err(PktapError::Packet)
+        let wire_len = u32::try_from(self.frame.len()).unwrap_or(u32::MAX);
+        packet::parse_with_payload(link, self.frame, wire_len).map_err(PktapError::Packet)
     }
 }
 
@@ -186,14 +197,21 @@ pub fn parse(record: &[u8]) -> Result<PktapRecord<'_>, PktapError> {
 }
 
 /// Turns one PKTAP record into an observation, naming its process through `process_of`
-/// (which adds what the header lacks, such as the executable path, and may cache).
-pub fn observe(record: &[u8], process_of: impl FnOnce(&Tagged) -> Arc<ProcessInfo>) -> Observation {
+/// (which adds what the header lacks, such as the executable path, and may cache) and reading
+/// its payload with `inspector` (DNS answers, TLS and QUIC server names), as for any capture.
+pub fn observe(
+    record: &[u8],
+    inspector: &mut Inspector,
+    process_of: impl FnOnce(&Tagged) -> Arc<ProcessInfo>,
+) -> Observation {
     let Ok(record) = parse(record) else {
         return Observation::Unreadable;
     };
-    match (record.packet(), record.owner()) {
-        (Ok(meta), Some(owner)) => Observation::OwnedPacket(meta, process_of(owner)),
-        (Ok(meta), None) => Observation::Packet(meta),
+    match (record.packet_and_payload(), record.owner()) {
+        (Ok((meta, payload)), Some(owner)) => {
+            Observation::owned(inspector, meta, process_of(owner), payload)
+        }
+        (Ok((meta, payload)), None) => Observation::inspected(inspector, meta, payload),
         (Err(_), _) => Observation::Unreadable,
     }
 }
@@ -377,8 +395,8 @@ mod tests {
             ..Header::default()
         };
         let bytes = header.bytes(&ethernet_tcp());
-        match observe(&bytes, named) {
-            Observation::OwnedPacket(_, process) => {
+        match observe(&bytes, &mut Inspector::default(), named) {
+            Observation::OwnedPacket(_, process, _) => {
                 assert_eq!((process.pid, process.name.as_str()), (4242, "Music"));
             }
             other => panic!("not owned: {other:?}"),
@@ -415,7 +433,10 @@ mod tests {
             };
             let bytes = header.bytes(&ethernet_tcp());
             assert!(
-                matches!(observe(&bytes, named), Observation::Packet(_)),
+                matches!(
+                    observe(&bytes, &mut Inspector::default(), named),
+                    Observation::Packet(_)
+                ),
                 "{pid} {comm:?}"
             );
         }
@@ -464,7 +485,10 @@ mod tests {
             parse(&odd).unwrap().packet(),
             Err(PktapError::UnknownLink(4000))
         );
-        assert_eq!(observe(&odd, named), Observation::Unreadable);
+        assert_eq!(
+            observe(&odd, &mut Inspector::default(), named),
+            Observation::Unreadable
+        );
         let mut huge = Header::default().bytes(&frame);
         huge[..4].copy_from_slice(&u32::MAX.to_le_bytes());
         assert!(matches!(parse(&huge), Err(PktapError::Truncated { .. })));
@@ -487,7 +511,7 @@ mod tests {
 
         #[test]
         fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..400)) {
-            let _ = observe(&bytes, named_lossy);
+            let _ = observe(&bytes, &mut Inspector::default(), named_lossy);
         }
 
         #[test]
@@ -500,7 +524,7 @@ mod tests {
                 if let Some(byte) = bytes.get_mut(at) { *byte ^= value; }
             });
             bytes.truncate(cut);
-            let _ = observe(&bytes, named_lossy);
+            let _ = observe(&bytes, &mut Inspector::default(), named_lossy);
         }
     }
 
