@@ -1,15 +1,28 @@
 //! PKTAP captures read from `.pcap` files (link type 258, LINKTYPE_PKTAP) through the same path
 //! as the live macOS source. The files are built here from the documented `struct pktap_header`
-//! layout (see `capture::pktap`); every Mac writes it little-endian.
+//! layout (see `capture::pktap`); every Mac writes it little-endian. Replayed through the
+//! monitor and tracker, their DNS answers and ClientHellos name the servers of the processes
+//! the PKTAP headers name.
 
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv4Addr};
 use std::path::Path;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
 
 use etherparse::PacketBuilder;
-use netmon_core::capture::{pcap::read_file, pktap::LINKTYPE_PKTAP, Observation};
+use netmon_core::attribution::NoOwners;
+use netmon_core::capture::{
+    pcap::read_file, pktap::LINKTYPE_PKTAP, CaptureError, CaptureSource, Observation,
+};
+use netmon_core::domains::Naming;
+use netmon_core::monitor::{self, Controls};
 use netmon_core::packet::Transport;
+use netmon_core::sample::{Direction, Sample};
+use netmon_core::tracker::{Tracker, TrackerOptions};
 use pcap::{Capture, Linktype, Packet, PacketHeader};
 use proptest::prelude::*;
+use simple_dns::rdata::{RData, A};
+use simple_dns::{Name, Question, ResourceRecord, CLASS, QCLASS, QTYPE, TYPE};
 
 const DLT_EN10MB: u32 = 1;
 const DLT_RAW: u32 = 12;
@@ -167,6 +180,187 @@ fn a_file_that_is_not_a_capture_is_a_clear_error() {
     std::fs::write(&path, b"this is not a pcap file at all").unwrap();
     let error = read_file(&path, |_| {}).unwrap_err().to_string();
     assert!(error.contains("not.pcap"), "{error}");
+}
+
+/// A DNS response from 192.0.2.53 to this machine: `host` has address `ip`.
+fn dns_answer(host: &str, ip: Ipv4Addr) -> Vec<u8> {
+    let name = Name::new(host).unwrap();
+    let mut message = simple_dns::Packet::new_reply(0x1234);
+    message.questions.push(Question::new(
+        name.clone(),
+        QTYPE::TYPE(TYPE::A),
+        QCLASS::CLASS(CLASS::IN),
+        false,
+    ));
+    let address = RData::A(A {
+        address: u32::from(ip),
+    });
+    message
+        .answers
+        .push(ResourceRecord::new(name, CLASS::IN, 300, address));
+    let payload = message.build_bytes_vec().unwrap();
+    let mut packet = Vec::new();
+    PacketBuilder::ipv4([192, 0, 2, 53], [127, 0, 0, 1], 64)
+        .udp(53, 40000)
+        .write(&mut packet, &payload)
+        .unwrap();
+    packet
+}
+
+/// A TCP segment between this machine (127.0.0.1 counts as one of its addresses wherever the
+/// test runs) and `server`, carrying `payload`.
+fn tcp_v4(local_port: u16, server: ([u8; 4], u16), sent: bool, payload: &[u8]) -> Vec<u8> {
+    let (local, remote) = (([127, 0, 0, 1], local_port), server);
+    let ((src, src_port), (dst, dst_port)) = if sent {
+        (local, remote)
+    } else {
+        (remote, local)
+    };
+    let mut packet = Vec::new();
+    PacketBuilder::ipv4(src, dst, 64)
+        .tcp(src_port, dst_port, 1, 65535)
+        .write(&mut packet, payload)
+        .unwrap();
+    packet
+}
+
+/// The ClientHello OpenSSL 3.0 wrote for `www.netflix.com` (stored as hex text).
+fn client_hello() -> Vec<u8> {
+    let text = include_str!("../testdata/domains/openssl-client-hello.hex");
+    let digits: Vec<u8> = text.bytes().filter(u8::is_ascii_hexdigit).collect();
+    digits
+        .chunks(2)
+        .map(|pair| u8::from_str_radix(std::str::from_utf8(pair).unwrap(), 16).unwrap())
+        .collect()
+}
+
+/// Replays the observations of a saved capture through the monitor (first poll), then stops.
+struct Replayed {
+    observations: Vec<Observation>,
+    controls: Controls,
+}
+
+impl CaptureSource for Replayed {
+    fn describe(&self) -> String {
+        "replayed pktap file".into()
+    }
+
+    fn poll(&mut self, batch: &mut Vec<Observation>) -> Result<(), CaptureError> {
+        batch.append(&mut self.observations);
+        std::thread::sleep(Duration::from_millis(30));
+        self.controls.stop.store(true, Ordering::Relaxed);
+        Ok(())
+    }
+}
+
+/// Runs `observations` through the monitor and tracker; returns the one sample emitted.
+fn monitor_sample(observations: Vec<Observation>) -> Sample {
+    let controls = Controls::default();
+    let source = Replayed {
+        observations,
+        controls: controls.clone(),
+    };
+    let tracker = Tracker::new(Box::new(NoOwners), TrackerOptions::default());
+    let mut samples = Vec::new();
+    let interval = Duration::from_secs(60);
+    monitor::run(Box::new(source), tracker, interval, &controls, |sample| {
+        samples.push(sample)
+    })
+    .unwrap();
+    assert_eq!(samples.len(), 1);
+    samples.remove(0)
+}
+
+/// Bytes of `app` in `direction` under `domain` (`None`: usage without a destination).
+fn bytes_under(sample: &Sample, app: &str, domain: Option<&str>, direction: Direction) -> u64 {
+    sample
+        .usage
+        .iter()
+        .filter(|usage| usage.app == app && usage.direction == direction)
+        .filter(|usage| usage.destination.as_ref().map(|d| d.domain.as_str()) == domain)
+        .map(|usage| usage.bytes)
+        .sum()
+}
+
+#[test]
+fn pktap_packets_name_their_servers_for_their_own_processes() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("named.pcap");
+    let firefox = |dlt| pktap_header(dlt, 4242, "firefox", 4242, "firefox");
+    let hello = client_hello();
+    let netflix = ([192, 0, 2, 7], 443);
+    let cdn = ([192, 0, 2, 7], 80);
+    let bbc = ([192, 0, 2, 8], 80);
+    let get = b"GET / HTTP/1.1\r\nHost: x\r\n\r\n";
+    let records = [
+        // mDNSResponder receives the answers on a Mac.
+        record(
+            pktap_header(DLT_RAW, 205, "mDNSResponder", 205, "mDNSResponder"),
+            dns_answer("video.example-cdn.net", Ipv4Addr::new(192, 0, 2, 7)),
+        ),
+        // An answer whose process the kernel did not know: still read.
+        record(
+            pktap_header(DLT_RAW, 0, "", 0, ""),
+            dns_answer("static.bbc.co.uk", Ipv4Addr::new(192, 0, 2, 8)),
+        ),
+        record(firefox(DLT_RAW), tcp_v4(53000, netflix, true, &hello)),
+        record(firefox(DLT_RAW), tcp_v4(53000, netflix, false, &[0; 1400])),
+        record(firefox(DLT_RAW), tcp_v4(53001, cdn, true, get)),
+        record(firefox(DLT_RAW), tcp_v4(53001, cdn, false, &[0; 900])),
+        record(firefox(DLT_RAW), tcp_v4(53002, bbc, false, &[0; 600])),
+    ];
+    write_pcap(&path, &records);
+
+    let observations = read_all(&path);
+    assert!(
+        matches!(&observations[0], Observation::OwnedPacket(_, process, Some(Naming::Dns(answers)))
+            if process.name == "mDNSResponder" && answers.len() == 1),
+        "{:?}",
+        observations[0]
+    );
+    assert!(
+        matches!(&observations[1], Observation::Named(_, Naming::Dns(_))),
+        "{:?}",
+        observations[1]
+    );
+    assert!(
+        matches!(&observations[2], Observation::OwnedPacket(_, _, Some(Naming::Server(host)))
+            if &**host == "www.netflix.com"),
+        "{:?}",
+        observations[2]
+    );
+
+    let sample = monitor_sample(observations);
+    let ip = |payload: usize| 20 + 20 + payload as u64;
+    let firefox_bytes = |domain, direction| bytes_under(&sample, "firefox", domain, direction);
+    assert_eq!(
+        firefox_bytes(Some("netflix.com"), Direction::Sent),
+        ip(hello.len()),
+        "the flow's own ClientHello names it"
+    );
+    assert_eq!(
+        firefox_bytes(Some("netflix.com"), Direction::Received),
+        ip(1400)
+    );
+    assert_eq!(
+        firefox_bytes(Some("example-cdn.net"), Direction::Sent),
+        ip(get.len()),
+        "named by the DNS answer mDNSResponder received"
+    );
+    assert_eq!(
+        firefox_bytes(Some("example-cdn.net"), Direction::Received),
+        ip(900)
+    );
+    assert_eq!(
+        firefox_bytes(Some("bbc.co.uk"), Direction::Received),
+        ip(600),
+        "named by the answer no process was tagged for"
+    );
+    assert_eq!(firefox_bytes(Some("unresolved"), Direction::Received), 0);
+    assert!(
+        bytes_under(&sample, "mDNSResponder", None, Direction::Received) > 0,
+        "the resolver's own bytes stay its own, without a destination"
+    );
 }
 
 proptest! {
