@@ -11,6 +11,7 @@
 
 use super::nettop::{self, NettopSource};
 use super::pcap::PcapSource;
+use super::supervise::CommandSpec;
 use super::{CaptureError, CaptureSource};
 use crate::config::{CaptureMethod, Config};
 use crate::process::ProcessCache;
@@ -99,12 +100,16 @@ pub fn open(attempt: &Attempt) -> Result<Box<dyn CaptureSource>, CaptureError> {
             PcapSource::open_pktap(interface).map(|source| Box::new(source) as _)
         }
         Attempt::Nettop { interval_seconds } => {
-            // Without -P: connection rows name each socket's remote address, for domains.
-            let command = nettop::command(*interval_seconds, false);
-            NettopSource::start(command, ProcessCache::default())
+            NettopSource::start(nettop_command(*interval_seconds), ProcessCache::default())
                 .map(|source| Box::new(source) as _)
         }
     }
+}
+
+/// The nettop that netmon runs: with connection rows (no `-P`), whose remote addresses name
+/// where each connection's bytes went.
+pub fn nettop_command(interval_seconds: u64) -> CommandSpec {
+    nettop::command(interval_seconds, false)
 }
 
 /// The capture source `config` asks for on this system.
@@ -179,6 +184,17 @@ mod tests {
             "{error}"
         );
         assert_eq!(error.exit_code(), 69);
+    }
+
+    #[test]
+    fn nettop_runs_with_connection_rows_every_sampling_interval() {
+        let spec = nettop_command(5);
+        assert!(
+            !spec.args.iter().any(|arg| arg == "-P"),
+            "{}",
+            spec.display()
+        );
+        assert!(spec.display().contains("-L 0 -s 5 "), "{}", spec.display());
     }
 
     #[test]

@@ -13,17 +13,22 @@
 //! - Process rows name `name.PID`, split on the **last** dot (names may hold dots and spaces).
 //!   nettop does not quote names; a name holding commas makes its row longer than the header,
 //!   and the extra fields are joined back into the name. A name in double quotes is unquoted.
-//! - Connection rows (without `-P`) name a socket, `tcp4 a:p<->b:p` (also `tcp6`, `udp4`,
-//!   `udp6`; see [`parse_connection`]) and belong to the process row above them. Bytes are taken
-//!   from process rows only; connections are kept for their remote addresses.
+//! - Connection rows (netmon runs nettop without `-P`) name a socket, `tcp4 a:p<->b:p` (also
+//!   `tcp6`, `udp4`, `udp6`; see [`parse_connection`]) and belong to the process row above
+//!   them. A connection with a remote address gets its own bytes, so the tracker can credit
+//!   them to that address's hostname; the process row's bytes that its connection rows do not
+//!   cover (closed sockets, unconnected ones such as `*:*`) stay the process's, without a
+//!   destination ([`Delta::outside_connections`]): a process's bytes are counted once.
 //!
-//! Counters are cumulative. [`Deltas`] turns them into bytes per sample:
+//! Counters are cumulative. [`Deltas`] turns them into bytes per sample, the same way for a
+//! process and for each of its connections (keyed by protocol and both endpoints):
 //! - the **first sample of a nettop run is a baseline** and reports nothing: its counters hold
 //!   what the processes' open sockets moved before netmon was watching (the real fixture shows
 //!   mDNSResponder at 258 MB in nettop's first sample);
 //! - a PID first seen in a later sample reports its whole first reading: its sockets are new
 //!   since the previous sample;
-//! - a PID that disappears is forgotten (a reused PID starts over);
+//! - a PID (or connection) that disappears is forgotten (a reused PID or 4-tuple starts
+//!   over);
 //! - a counter that goes down (nettop or the process reset it) reports its new value, never a
 //!   negative amount.
 
@@ -165,7 +170,7 @@ pub fn parse_all(text: &str) -> Vec<Snapshot> {
     snapshots
 }
 
-/// The remote endpoints of a snapshot's connections, per PID (for a later domain mapping).
+/// The remote endpoints of a snapshot's connections, per PID.
 pub fn remote_endpoints(snapshot: &Snapshot) -> Vec<(u32, u8, SocketAddr)> {
     snapshot
         .iter()
@@ -426,7 +431,7 @@ fn counter_delta(now: u64, before: u64) -> u64 {
 }
 
 /// The nettop capture source: a supervised nettop child, parsed and turned into
-/// [`Observation::ProcessBytes`].
+/// [`Observation::ProcessBytes`] (with each connection's bytes apart).
 pub struct NettopSource {
     child: Supervised,
     parser: Parser,
