@@ -1114,8 +1114,11 @@ mod tests {
         }
     }
 
-    /// (domain, host, direction, bytes) of `app`'s usage, `None` for usage without destination.
-    fn usage_of(sample: &Sample, app: &str) -> Vec<(Option<(String, String)>, Direction, u64)> {
+    /// A usage's (domain, host), direction and bytes.
+    type Seen = (Option<(String, String)>, Direction, u64);
+
+    /// `app`'s usage, sorted; `None` for usage without a destination.
+    fn usage_of(sample: &Sample, app: &str) -> Vec<Seen> {
         let mut found: Vec<_> = sample
             .usage
             .iter()

@@ -678,7 +678,7 @@ mod tests {
             connections: vec![conn(6, "17.253.144.10:443", 4000, 500)],
             ..d(4242, "Google Chrome H", 4000, 500)
         };
-        assert_eq!(deltas.next(&snapshots[1]), [chrome.clone()]);
+        assert_eq!(deltas.next(&snapshots[1]), std::slice::from_ref(&chrome));
         assert_eq!(
             chrome.outside_connections(),
             (0, 0),
