@@ -82,7 +82,12 @@ impl ProcessBytes {
     pub fn total(&self) -> (u64, u64) {
         self.connections.iter().fold(
             (self.sent, self.received),
-            |(sent, received), connection| (sent + connection.sent, received + connection.received),
+            |(sent, received), connection| {
+                (
+                    sent.saturating_add(connection.sent),
+                    received.saturating_add(connection.received),
+                )
+            },
         )
     }
 }

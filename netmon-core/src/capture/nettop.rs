@@ -883,7 +883,10 @@ mod tests {
             parser.line("time,,bytes_in,bytes_out,");
             for line in &lines {
                 if let Some(snapshot) = parser.line(line) {
-                    deltas.next(&snapshot);
+                    for delta in deltas.next(&snapshot) {
+                        let (received, sent) = delta.outside_connections();
+                        proptest::prop_assert!(received <= delta.received && sent <= delta.sent);
+                    }
                 }
             }
         }
