@@ -132,11 +132,13 @@ def measure(args):
         wait_until_capturing(lab, monitors)
         phases = []
         for phase in benchlab.traffic_mix(str(args.seconds)):
+            cpu_before = cpu_of(monitors)
             ip_bytes, frame_bytes = benchlab.run_phase(lab, phase, timeout=args.seconds * 6 + 60)
+            time.sleep(1.5)  # each tool has read the phase's last packets
+            cpu = {name: round(now - cpu_before[name], 3) for name, now in cpu_of(monitors).items()}
             print(f"  {phase.name:<14} {phase.what:<34} {ip_bytes / 1e6:10.1f} MB", file=sys.stderr)
             phases.append({"name": phase.name, "what": phase.what, "ip_bytes": ip_bytes,
-                           "frame_bytes": frame_bytes})
-            time.sleep(1.5)
+                           "frame_bytes": frame_bytes, "cpu_seconds": cpu})
         time.sleep(3)  # the last sample interval and every refresh have passed
         readings = {tool.name: read_process(tool) for tool in monitors}
         for tool in monitors:
@@ -144,6 +146,11 @@ def measure(args):
         return summarise(lab, monitors, phases, readings)
     finally:
         lab.close()
+
+
+def cpu_of(monitors):
+    """CPU seconds each monitor has used so far."""
+    return {tool.name: benchlab.cpu_seconds(tool.child.pid) for tool in monitors}
 
 
 def read_process(tool):
@@ -218,6 +225,11 @@ def table(results):
         rows.append((f"  {phase['name']} ({phase['ip_bytes'] / 1e6:.0f} MB)",
                      *[f"{figures[n]['attributed_percent_per_phase'][phase['name']]:.2f} %"
                        for n in names]))
+    rows.append(("CPU seconds per GB, by phase", *["" for _ in names]))
+    for phase in results["phases"]:
+        gigabytes = phase["ip_bytes"] / 1e9
+        rows.append((f"  {phase['name']}",
+                     *[f"{phase['cpu_seconds'][n] / gigabytes:.3f}" for n in names]))
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     lines = ["| " + " | ".join(cell.ljust(width) for cell, width in zip(row, widths)) + " |"
              for row in rows]

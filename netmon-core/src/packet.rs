@@ -97,6 +97,11 @@ impl PacketMeta {
         }
     }
 
+    /// A TCP connection's first packet (see [`TcpFlags::opens_connection`]).
+    pub fn opens_connection(&self) -> bool {
+        matches!(self.transport, Transport::Tcp { flags, .. } if flags.opens_connection())
+    }
+
     /// (source port, destination port); zero for protocols without ports.
     pub fn ports(&self) -> (u16, u16) {
         match self.transport {

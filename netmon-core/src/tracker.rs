@@ -18,7 +18,7 @@ use crate::capture::{ConnectionBytes, ProcessBytes};
 use crate::domains::names::HostnameMap;
 use crate::domains::{rollup, DomainPolicy, Naming};
 use crate::flow::{FlowKey, Placement};
-use crate::packet::{PacketMeta, Transport};
+use crate::packet::PacketMeta;
 use crate::process::ProcessInfo;
 use crate::sample::{Destination, Direction, ProcessSeen, Sample, SampleStats, Usage, UNKNOWN_APP};
 
@@ -206,8 +206,7 @@ impl Tracker {
             Placement::Local => self.stats.local_bytes += bytes,
             Placement::Transit => self.stats.transit_bytes += bytes,
             Placement::Flow(key, direction) => {
-                let opens = matches!(packet.transport, Transport::Tcp { flags, .. } if flags.opens_connection());
-                self.count(key, direction, bytes, opens, now);
+                self.count(key, direction, bytes, packet.opens_connection(), now);
             }
         }
     }
@@ -554,7 +553,7 @@ fn processes_seen(active: &[(&FlowKey, &FlowState)], reports: &[ProcessBytes]) -
 mod tests {
     use super::*;
     use crate::flow::LocalAddrs;
-    use crate::packet::TcpFlags;
+    use crate::packet::{TcpFlags, Transport};
     use std::sync::Mutex;
 
     /// Socket owners that answer from a shared map the test edits (sockets open and close).

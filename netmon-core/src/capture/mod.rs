@@ -35,6 +35,15 @@ pub enum Observation {
 }
 
 impl Observation {
+    /// Whether this is a TCP connection's first packet, whose owner must be looked up soon:
+    /// while the connection's socket still exists.
+    pub fn opens_connection(&self) -> bool {
+        match self {
+            Self::Packet(meta) | Self::Named(meta, _) => meta.opens_connection(),
+            _ => false,
+        }
+    }
+
     /// A captured packet, read by `inspector`.
     pub fn inspected(inspector: &mut Inspector, meta: PacketMeta, payload: &[u8]) -> Self {
         match inspector.inspect(&meta, payload) {
