@@ -139,9 +139,9 @@ async function main() {
     console.log(`\n${options.runs} loads per page, ms until interactive (budget ${BUDGET_MS} ms). Cold: a fresh browser context opening the page's URL;`);
     console.log("reload: the same page reloaded in that context (Plotly.js cached); switch: moving to the page");
     console.log("inside the open dashboard (Plotly.js already loaded).\n");
-    console.log(`| page | cold median | cold worst | Plotly.js ready at (cold median) | reload median | reload worst | switch median | switch worst | reload and switch within ${BUDGET_MS} ms |`);
+    console.log(`| page | cold median | cold worst | Plotly.js ready at (cold median) | reload median | reload worst | switch median | switch worst | every load within ${BUDGET_MS} ms |`);
     console.log("|---|---:|---:|---:|---:|---:|---:|---:|---|");
-    const within = (row) => row.warmWorst <= BUDGET_MS && row.switchWorst <= BUDGET_MS;
+    const within = (row) => Math.max(row.worst, row.warmWorst, row.switchWorst) <= BUDGET_MS;
     rows.forEach((row) => console.log(`| ${row.page} | ${row.median} | ${row.worst} | ${row.plotly} | ${row.warmMedian} | ${row.warmWorst} | ${row.switchMedian} | ${row.switchWorst} | ${within(row) ? "yes" : "NO"} |`));
     console.log(`\nnetmon run: RSS ${idleRss.toFixed(1)} MB idle (server up, no page open); ${memoryMb(netmon.pid, "VmRSS").toFixed(1)} MB after the loads, peak ${memoryMb(netmon.pid, "VmHWM").toFixed(1)} MB`);
     console.log(`load average while measuring: ${os.loadavg().map((l) => l.toFixed(1)).join(" ")} on ${os.cpus().length} CPUs`);

@@ -46,6 +46,7 @@ pub fn local_address(port: u16) -> SocketAddr {
 #[derive(rust_embed::RustEmbed)]
 #[folder = "../web/"]
 #[exclude = "test/*"]
+#[exclude = "build/*"]
 struct Dashboard;
 
 /// The whole application: the dashboard, `/api/…`, the OpenAPI document, Swagger UI, behind the

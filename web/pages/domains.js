@@ -4,6 +4,8 @@ import { api, rangeButtons, route, setParams, dataTable, bytesCell, withTotal, L
 
 const SUNBURST_DOMAINS = 10;
 const BARS = 15;
+/** Hostnames drawn per domain in the sunburst; the rest share one "N more" slice. */
+const SUNBURST_HOSTS = 12;
 let setDomains;
 let setHostnames;
 let range = "24h";
@@ -80,12 +82,22 @@ function drawBars(domains) {
   return Plotly.react("domain-bars", [trace("received"), trace("sent")], layout, PLOT_CONFIG);
 }
 
+/** A domain's sunburst slices: its busiest hostnames, then one slice for all the others. */
+function slicesOf(entry) {
+  const hosts = [...entry.hosts].sort((a, b) => b.total - a.total);
+  const shown = hosts.slice(0, SUNBURST_HOSTS).map((h) => ({ id: `${entry.domain}/${h.hostname}`, label: h.hostname, value: h.total }));
+  const rest = hosts.slice(SUNBURST_HOSTS);
+  const others = { id: `${entry.domain}/…`, label: `${rest.length} more hostnames`, value: rest.reduce((sum, h) => sum + h.total, 0) };
+  return rest.length ? [...shown, others] : shown;
+}
+
 function drawSunburst(rollup) {
   const domainTotal = (entry) => entry.hosts.reduce((sum, host) => sum + host.total, 0);
-  const ids = [...rollup.map((e) => e.domain), ...rollup.flatMap((e) => e.hosts.map((h) => `${e.domain}/${h.hostname}`))];
-  const labels = [...rollup.map((e) => e.domain), ...rollup.flatMap((e) => e.hosts.map((h) => h.hostname))];
-  const parents = [...rollup.map(() => ""), ...rollup.flatMap((e) => e.hosts.map(() => e.domain))];
-  const values = [...rollup.map(domainTotal), ...rollup.flatMap((e) => e.hosts.map((h) => h.total))];
+  const slices = rollup.map((entry) => ({ domain: entry.domain, slices: slicesOf(entry) }));
+  const ids = [...rollup.map((e) => e.domain), ...slices.flatMap((e) => e.slices.map((s) => s.id))];
+  const labels = [...rollup.map((e) => e.domain), ...slices.flatMap((e) => e.slices.map((s) => s.label))];
+  const parents = [...rollup.map(() => ""), ...slices.flatMap((e) => e.slices.map(() => e.domain))];
+  const values = [...rollup.map(domainTotal), ...slices.flatMap((e) => e.slices.map((s) => s.value))];
   const trace = { type: "sunburst", ids, labels, parents, values, branchvalues: "total", maxdepth: 2, insidetextorientation: "radial", hovertemplate: "%{label}<br>%{value:.3s}B<extra></extra>" };
   return Plotly.react("domain-sunburst", [trace], { ...LAYOUT, margin: { t: 0, r: 0, b: 0, l: 0 } }, PLOT_CONFIG);
 }
