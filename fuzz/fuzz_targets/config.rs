@@ -14,6 +14,9 @@ fuzz_target!(|data: &[u8]| {
     if let Ok(config) = Config::parse(text, path) {
         let saved = config.to_json_pretty();
         let read_back = Config::parse(&saved, path).expect("a saved configuration reads back");
-        assert_eq!(read_back, config, "the configuration changed when saved and read back");
+        assert_eq!(
+            read_back, config,
+            "the configuration changed when saved and read back"
+        );
     }
 });

@@ -21,7 +21,9 @@ fuzz_target!(|data: &[u8]| {
     // The high bits of the selector stretch the wire length past the captured bytes, as a
     // snap length or segmentation offload does.
     let extra = u32::from(selector >> 3) * 8192;
-    let wire_len = u32::try_from(rest.len()).unwrap_or(u32::MAX).saturating_add(extra);
+    let wire_len = u32::try_from(rest.len())
+        .unwrap_or(u32::MAX)
+        .saturating_add(extra);
     if let Ok((_meta, payload)) = packet::parse_with_payload(link, rest, wire_len) {
         assert!(payload.len() <= rest.len(), "payload longer than the frame");
     }

@@ -175,6 +175,7 @@ impl Default for Config {
                 "safari",
                 "edge",
                 "microsoft edge",
+                "msedge",
                 "brave",
                 "brave browser",
                 "arc",
