@@ -143,7 +143,8 @@ async function main() {
     console.log("|---|---:|---:|---:|---:|---:|---:|---:|---|");
     const within = (row) => Math.max(row.worst, row.warmWorst, row.switchWorst) <= BUDGET_MS;
     rows.forEach((row) => console.log(`| ${row.page} | ${row.median} | ${row.worst} | ${row.plotly} | ${row.warmMedian} | ${row.warmWorst} | ${row.switchMedian} | ${row.switchWorst} | ${within(row) ? "yes" : "NO"} |`));
-    console.log(`\nnetmon run: RSS ${idleRss.toFixed(1)} MB idle (server up, no page open); ${memoryMb(netmon.pid, "VmRSS").toFixed(1)} MB after the loads, peak ${memoryMb(netmon.pid, "VmHWM").toFixed(1)} MB`);
+    const [rss, anon, file] = ["VmRSS", "RssAnon", "RssFile"].map((key) => memoryMb(netmon.pid, key).toFixed(1));
+    console.log(`\nnetmon run: RSS ${idleRss.toFixed(1)} MB idle (server up, no page open); ${rss} MB after the loads (${anon} MB anonymous, ${file} MB file-backed: binary, libraries, capture ring), peak ${memoryMb(netmon.pid, "VmHWM").toFixed(1)} MB`);
     console.log(`load average while measuring: ${os.loadavg().map((l) => l.toFixed(1)).join(" ")} on ${os.cpus().length} CPUs`);
     process.exitCode = rows.every(within) ? 0 : 1;
   } finally {

@@ -45,6 +45,7 @@ pub struct RunArgs {
 
 pub fn run(args: RunArgs) -> u8 {
     paths::restrict_umask();
+    os::tune_allocator();
     let user = match privileges::target_user(args.user.as_deref()) {
         Ok(user) => user,
         Err(error) => {

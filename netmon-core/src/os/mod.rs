@@ -26,6 +26,13 @@ pub fn socket_owners() -> Box<dyn SocketOwners> {
     }
 }
 
+/// Sets this platform's allocator up for a long-running daemon (glibc: return memory freed
+/// after bursts). Call once, before threads start.
+pub fn tune_allocator() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    linux::memory::tune_allocator();
+}
+
 /// The executable path of process `pid`, when this platform can tell.
 pub fn executable_path(pid: u32) -> Option<String> {
     #[cfg(target_os = "linux")]

@@ -1,4 +1,7 @@
-//! Linux: socket inodes from netlink `sock_diag`, socket owners from `/proc/PID/fd`.
+//! Linux: socket inodes from netlink `sock_diag`, socket owners from `/proc/PID/fd`; glibc's
+//! allocator settings for the daemon.
 
 pub mod diag;
+#[cfg(target_env = "gnu")]
+pub mod memory;
 pub mod sockets;
