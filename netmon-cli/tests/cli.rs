@@ -1,8 +1,12 @@
 //! The `netmon` binary's behaviour at its edges: configuration errors, capture without
 //! permission, help.
 
+mod cli_support;
+
 use std::path::Path;
 use std::process::{Command, Output};
+
+use cli_support::stderr;
 
 fn netmon(home: &Path, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_netmon"))
@@ -10,10 +14,6 @@ fn netmon(home: &Path, args: &[&str]) -> Output {
         .env("NETMON_HOME", home)
         .output()
         .expect("run netmon")
-}
-
-fn stderr(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stderr).into_owned()
 }
 
 #[test]
@@ -97,30 +97,7 @@ fn capture_without_permission_says_how_to_grant_it() {
     let temp = tempfile::tempdir().unwrap();
     let home = temp.path().join("home");
     std::fs::create_dir(&home).unwrap();
-    // A copy the nobody user can reach, wherever the build directory is.
-    let binary = temp.path().join("netmon");
-    std::fs::copy(env!("CARGO_BIN_EXE_netmon"), &binary).unwrap();
-    let chown = Command::new("chown")
-        .args(["-R", "65534:65534"])
-        .arg(temp.path())
-        .status()
-        .unwrap();
-    assert!(
-        chown.success(),
-        "this test needs root to switch to the nobody user"
-    );
-    let output = Command::new("setpriv")
-        .args([
-            "--reuid=65534",
-            "--regid=65534",
-            "--clear-groups",
-            "--inh-caps=-all",
-        ])
-        .arg(&binary)
-        .arg("run")
-        .env("NETMON_HOME", &home)
-        .output()
-        .unwrap();
+    let output = cli_support::run_as_nobody(temp.path(), &home, &["run"]);
     let message = stderr(&output);
     assert_eq!(output.status.code(), Some(77), "{message}");
     assert!(

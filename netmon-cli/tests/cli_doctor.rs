@@ -3,7 +3,6 @@
 
 mod cli_support;
 
-use std::process::Command;
 
 use cli_support::{json, set_mode, stderr, stdout, Home};
 use serde_json::Value;
@@ -204,8 +203,6 @@ fn no_capture_permission_is_named_with_setcap() {
     let temp = tempfile::tempdir().unwrap();
     let home = temp.path().join("home");
     netmon_core::Paths::at(&home).ensure().unwrap();
-    let binary = temp.path().join("netmon");
-    std::fs::copy(env!("CARGO_BIN_EXE_netmon"), &binary).unwrap();
     let port = cli_support::free_port();
     std::fs::write(
         home.join("config.json"),
@@ -213,27 +210,7 @@ fn no_capture_permission_is_named_with_setcap() {
     )
     .unwrap();
     set_mode(&home.join("config.json"), 0o600);
-    let chown = Command::new("chown")
-        .args(["-R", "65534:65534"])
-        .arg(temp.path())
-        .status()
-        .unwrap();
-    assert!(
-        chown.success(),
-        "this test needs root to switch to the nobody user"
-    );
-    let output = Command::new("setpriv")
-        .args([
-            "--reuid=65534",
-            "--regid=65534",
-            "--clear-groups",
-            "--inh-caps=-all",
-        ])
-        .arg(&binary)
-        .args(["doctor", "--json"])
-        .env("NETMON_HOME", &home)
-        .output()
-        .unwrap();
+    let output = cli_support::run_as_nobody(temp.path(), &home, &["doctor", "--json"]);
     assert_eq!(output.status.code(), Some(3), "{}", stderr(&output));
     let report = json(&std::process::Output {
         status: std::process::ExitStatus::default(),

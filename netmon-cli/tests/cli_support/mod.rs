@@ -199,3 +199,32 @@ pub fn free_port() -> u16 {
         .find(|port| std::net::TcpListener::bind(("127.0.0.1", *port)).is_ok())
         .expect("a free port from 7000 to 7999")
 }
+
+/// Runs `netmon ARGS` with `home` as its home, as the unprivileged `nobody` user with no
+/// capabilities: a copy of the binary goes into `dir`, and `dir` (with `home`, when it is below)
+/// is handed to nobody first. Needs root.
+pub fn run_as_nobody(dir: &Path, home: &Path, args: &[&str]) -> Output {
+    let binary = dir.join("netmon");
+    std::fs::copy(env!("CARGO_BIN_EXE_netmon"), &binary).unwrap();
+    let chown = Command::new("chown")
+        .args(["-R", "65534:65534"])
+        .arg(dir)
+        .status()
+        .unwrap();
+    assert!(
+        chown.success(),
+        "this test needs root to switch to the nobody user"
+    );
+    Command::new("setpriv")
+        .args([
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            "--inh-caps=-all",
+        ])
+        .arg(&binary)
+        .args(args)
+        .env("NETMON_HOME", home)
+        .output()
+        .unwrap()
+}
