@@ -1,26 +1,15 @@
 //! The store against hand-computed expectations.
 
-use jiff::tz::TimeZone;
+mod new_york;
+
+use new_york::{ny, zone};
+
 use netmon_core::sample::{Destination, ProcessSeen, SampleStats, Usage};
 use netmon_core::store::{self, Range, Store, StoreError};
 use netmon_core::{Direction, Sample};
 
 const HOUR: i64 = 3_600_000;
 const DAY: i64 = 24 * HOUR;
-
-fn zone() -> TimeZone {
-    TimeZone::get("America/New_York").expect("the tz database has America/New_York")
-}
-
-/// Milliseconds of a civil time in New York.
-fn ny(text: &str) -> i64 {
-    text.parse::<jiff::civil::DateTime>()
-        .unwrap()
-        .to_zoned_datetime(zone())
-        .unwrap()
-        .timestamp()
-        .as_millisecond()
-}
 
 fn sample(start_ms: i64, rows: &[(&str, Direction, u64)]) -> Sample {
     Sample {

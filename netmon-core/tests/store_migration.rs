@@ -2,24 +2,14 @@
 //! rows as its retention left them: raw samples, older hourly rows, older daily rows) upgrades
 //! with its data intact, the new hourly, daily and per-application tables filled from it.
 
-use jiff::tz::TimeZone;
+mod new_york;
+
+use new_york::{ny, zone};
+
 use netmon_core::store::{self, local_day_start, Range, Store};
 
 const HOUR: i64 = 3_600_000;
 const DAY: i64 = 24 * HOUR;
-
-fn zone() -> TimeZone {
-    TimeZone::get("America/New_York").expect("the tz database has America/New_York")
-}
-
-fn ny(text: &str) -> i64 {
-    text.parse::<jiff::civil::DateTime>()
-        .unwrap()
-        .to_zoned_datetime(zone())
-        .unwrap()
-        .timestamp()
-        .as_millisecond()
-}
 
 fn day(date: &str) -> Range {
     let start = ny(&format!("{date}T00:00:00"));

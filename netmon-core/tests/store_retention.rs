@@ -3,13 +3,16 @@
 //! unchanged — after one run, after a second (which removes nothing), and after retention
 //! processes killed at random moments twenty times. Purging shrinks the file.
 
+mod new_york;
+
+use new_york::zone;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use jiff::tz::TimeZone;
 use netmon_core::store::{demo, local_day_start, Range, Store};
 use netmon_core::Sample;
 
@@ -17,10 +20,6 @@ const DAY: i64 = 86_400_000;
 const HOUR: i64 = 3_600_000;
 const CHILD_ENV: &str = "NETMON_RETENTION_CHILD_DB";
 const NOW_ENV: &str = "NETMON_RETENTION_CHILD_NOW";
-
-fn zone() -> TimeZone {
-    TimeZone::get("America/New_York").expect("the tz database has America/New_York")
-}
 
 fn now() -> i64 {
     "2026-11-24T17:00:00Z"

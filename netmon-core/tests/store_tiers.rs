@@ -3,9 +3,12 @@
 //! start of its finest kept bucket does (its own start while raw rows are kept, its UTC hour
 //! while hourly rows are, its local day after that), and days and weeks are New York's.
 
+mod new_york;
+
+use new_york::{ny, zone};
+
 use std::collections::BTreeMap;
 
-use jiff::tz::TimeZone;
 use netmon_core::sample::{Destination, SampleStats, Usage};
 use netmon_core::store::{self, Range, Store, StoreError};
 use netmon_core::{Direction, Sample};
@@ -16,19 +19,6 @@ const DAY: i64 = 24 * HOUR;
 const STEP: i64 = 15 * MINUTE;
 const ZEN_BYTES: u64 = 100;
 const MAIL_BYTES: u64 = 7;
-
-fn zone() -> TimeZone {
-    TimeZone::get("America/New_York").expect("the tz database has America/New_York")
-}
-
-fn ny(text: &str) -> i64 {
-    text.parse::<jiff::civil::DateTime>()
-        .unwrap()
-        .to_zoned_datetime(zone())
-        .unwrap()
-        .timestamp()
-        .as_millisecond()
-}
 
 fn local_day(ms: i64) -> i64 {
     store::local_day_start(ms, &zone())
