@@ -6,18 +6,15 @@
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
-use netmon_core::store::{Store, StoreError};
+use netmon_core::store::{FollowedStore, StoreError};
 use netmon_core::{monitor, Config, Paths, Sample};
-
-use crate::db_file::DatabaseFile;
 
 const RETENTION_EVERY: Duration = Duration::from_secs(3600);
 /// Most samples kept while writes fail: a day at one sample per second.
 const MAX_PENDING: usize = 86_400;
 
 pub struct History {
-    store: Store,
-    file: DatabaseFile,
+    store: FollowedStore,
     pending: VecDeque<Sample>,
     batch_every: Duration,
     last_write: Instant,
@@ -29,10 +26,8 @@ pub struct History {
 impl History {
     /// Opens the database and applies retention once.
     pub fn open(paths: &Paths, config: &Config) -> Result<Self, StoreError> {
-        let store = Store::open(&paths.database())?;
         let mut history = Self {
-            store,
-            file: DatabaseFile::at(&paths.database()),
+            store: FollowedStore::open(&paths.database())?,
             pending: VecDeque::new(),
             batch_every: Duration::from_secs(config.batch_write_seconds),
             last_write: Instant::now(),
@@ -68,7 +63,7 @@ impl History {
         self.reopen_if_gone();
         // The queue itself is the batch: no copy of the samples.
         let batch = self.pending.make_contiguous();
-        match self.store.write(batch) {
+        match self.store.store_mut().write(batch) {
             Ok(summary) => {
                 tracing::debug!(
                     samples = summary.samples,
@@ -87,28 +82,26 @@ impl History {
     /// Starts a new database when the file netmon opened was deleted or replaced: SQLite would
     /// otherwise go on writing into the removed file, and every later sample would be lost.
     fn reopen_if_gone(&mut self) {
-        if !self.file.is_gone() {
+        if !self.store.is_gone() {
             return;
         }
-        let path = self.file.path().to_path_buf();
-        tracing::error!(path = %path.display(), "the database file was removed or replaced while netmon ran; starting a new one there");
-        match Store::open(&path) {
-            Ok(store) => {
-                self.store = store;
-                self.file = DatabaseFile::at(&path);
-            }
-            Err(error) => {
-                tracing::error!(%error, "cannot create the new database; samples are kept for the next attempt")
-            }
+        let path = self.store.path().display().to_string();
+        tracing::error!(
+            path,
+            "the database file was removed or replaced while netmon ran; starting a new one there"
+        );
+        if let Err(error) = self.store.reopen_if_gone() {
+            tracing::error!(%error, "cannot create the new database; samples are kept for the next attempt")
         }
     }
 
     fn apply_retention(&mut self) {
         self.last_retention = Instant::now();
-        match self
-            .store
-            .apply_retention(monitor::unix_ms(), self.raw_days, self.hourly_days)
-        {
+        match self.store.store_mut().apply_retention(
+            monitor::unix_ms(),
+            self.raw_days,
+            self.hourly_days,
+        ) {
             Ok(summary) => tracing::info!(
                 raw_rows = summary.raw_rows,
                 hourly_rows = summary.hourly_rows,

@@ -2,7 +2,6 @@
 
 mod config_cmd;
 mod daemon;
-mod db_file;
 mod demo;
 mod doctor;
 mod exit;

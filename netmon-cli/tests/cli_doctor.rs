@@ -3,7 +3,6 @@
 
 mod cli_support;
 
-
 use cli_support::{json, set_mode, stderr, stdout, Home};
 use serde_json::Value;
 

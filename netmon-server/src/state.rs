@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use netmon_core::config::{ConfigError, Problem};
 use netmon_core::domains::names::HostnameMap;
-use netmon_core::store::Store;
+use netmon_core::store::{FollowedStore, Store};
 use netmon_core::{Config, Paths, Sample};
 use serde_json::Value;
 use tokio::sync::broadcast;
@@ -53,7 +53,7 @@ struct Inner {
     paused: Arc<AtomicBool>,
     active_tab: Mutex<Option<ActiveTab>>,
     hosts: Mutex<std::collections::BTreeMap<String, HostTraffic>>,
-    store: Option<Mutex<Store>>,
+    store: Option<Mutex<FollowedStore>>,
     names: HostnameMap,
     reports_accepted: AtomicU64,
     reports_rejected: AtomicU64,
@@ -72,12 +72,19 @@ impl AppState {
         Self::build(paths, config, paused, None)
     }
 
-    /// State whose history queries read `store` (a connection of its own).
+    /// State whose history queries read `store` (a connection of its own, opened from the
+    /// database file of `paths`, which it follows when that file is deleted or replaced).
     pub fn with_store(paths: Paths, config: Config, paused: Arc<AtomicBool>, store: Store) -> Self {
-        Self::build(paths, config, paused, Some(store))
+        let followed = FollowedStore::following(store, &paths.database());
+        Self::build(paths, config, paused, Some(followed))
     }
 
-    fn build(paths: Paths, config: Config, paused: Arc<AtomicBool>, store: Option<Store>) -> Self {
+    fn build(
+        paths: Paths,
+        config: Config,
+        paused: Arc<AtomicBool>,
+        store: Option<FollowedStore>,
+    ) -> Self {
         let (live, _) = broadcast::channel(LIVE_BUFFER);
         Self {
             inner: Arc::new(Inner {
@@ -296,17 +303,21 @@ impl AppState {
 
     /// Runs `query` on the history database; `None` when this server has none.
     pub fn with_history<T>(&self, query: impl FnOnce(&Store) -> T) -> Option<T> {
-        self.inner.store.as_ref().map(|store| {
-            let store = store.lock().unwrap_or_else(PoisonError::into_inner);
-            query(&store)
-        })
+        self.with_history_mut(|store| query(store))
     }
 
     /// Runs `change` on the history database with write access; `None` when this server has none.
+    /// A database file deleted or replaced since the last call is opened anew first, so the API
+    /// reads the history the daemon writes now, not a removed file's.
     pub fn with_history_mut<T>(&self, change: impl FnOnce(&mut Store) -> T) -> Option<T> {
-        self.inner.store.as_ref().map(|store| {
-            let mut store = store.lock().unwrap_or_else(PoisonError::into_inner);
-            change(&mut store)
+        self.inner.store.as_ref().map(|followed| {
+            let mut followed = followed.lock().unwrap_or_else(PoisonError::into_inner);
+            match followed.reopen_if_gone() {
+                Ok(true) => tracing::warn!(path = %followed.path().display(), "the database file was removed or replaced; the API reads the one there now"),
+                Ok(false) => {}
+                Err(error) => tracing::error!(%error, "the database file was removed or replaced and cannot be opened again; the API reads the old one"),
+            }
+            change(followed.store_mut())
         })
     }
 

@@ -1014,3 +1014,58 @@ async fn ranges_beyond_the_calendar_are_refused() {
         response.assert_status(StatusCode::UNPROCESSABLE_ENTITY);
     }
 }
+
+/// The database file deleted under the daemon and started anew (as the daemon's writer does):
+/// the API reads the new file, not the removed one it had open.
+#[tokio::test]
+async fn a_replaced_database_file_is_read_anew() {
+    let temp = tempfile::tempdir().unwrap();
+    let paths = Paths::at(temp.path());
+    paths.ensure().unwrap();
+    let now = netmon_core::monitor::unix_ms();
+    let sample = |app: &str| Sample {
+        start_ms: now - 60_000,
+        end_ms: now - 55_000,
+        usage: vec![Usage {
+            app: app.into(),
+            destination: None,
+            direction: Direction::Received,
+            bytes: 1000,
+            packets: 1,
+        }],
+        processes: vec![],
+        stats: SampleStats::default(),
+    };
+    let write = |app: &str| {
+        netmon_core::store::Store::open(&paths.database())
+            .unwrap()
+            .write(&[sample(app)])
+            .unwrap()
+    };
+    write("before");
+    let reader = netmon_core::store::Store::open(&paths.database()).unwrap();
+    let state = AppState::with_store(
+        paths.clone(),
+        Config::default(),
+        Arc::new(AtomicBool::new(false)),
+        reader,
+    );
+    let apps = || async {
+        let response = client(&state)
+            .get("/api/apps")
+            .query("range", &"24h")
+            .header("host", HOST)
+            .send()
+            .await;
+        response.assert_status_is_ok();
+        let json = response.json().await;
+        let apps = json.value().array();
+        (0..apps.len())
+            .map(|i| apps.get(i).object().get("app").string().to_string())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(apps().await, ["before"]);
+    std::fs::remove_file(paths.database()).unwrap();
+    write("after");
+    assert_eq!(apps().await, ["after"]);
+}

@@ -11,6 +11,8 @@
 
 pub mod demo;
 mod export;
+#[cfg(unix)]
+mod followed;
 mod query;
 mod retention;
 mod schema;
@@ -24,6 +26,8 @@ use jiff::tz::TimeZone;
 use rusqlite::functions::FunctionFlags;
 
 pub use export::ExportRow;
+#[cfg(unix)]
+pub use followed::FollowedStore;
 pub use query::{
     bucket_for_span, AppDetail, AppTotal, CurrentRate, DomainTotal, Heatmap, HostTotal,
     MonthComparison, ProcessRecord, Range, Summary, TierSpans, TimelinePoint, Totals, WeekTotal,
