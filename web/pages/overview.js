@@ -74,8 +74,9 @@ async function loadApps(range) {
 function drawGauge(bytesPerSecond) {
   const max = Math.max(1e6, 10 ** Math.ceil(Math.log10(bytesPerSecond + 1)));
   const gauge = [{ type: "indicator", mode: "gauge+number", value: bytesPerSecond,
-    number: { valueformat: ".3s", suffix: "B/s" }, gauge: { axis: { range: [0, max] } } }];
-  Plotly.react("gauge", gauge, { ...LAYOUT, margin: { t: 20, r: 40, b: 10, l: 30 } }, PLOT_CONFIG);
+    number: { valueformat: ".3s", suffix: "B/s" },
+    gauge: { axis: { range: [0, max], tickformat: ".0s", exponentformat: "SI", ticksuffix: "B/s" } } }];
+  Plotly.react("gauge", gauge, { ...LAYOUT, margin: { t: 20, r: 50, b: 10, l: 50 } }, PLOT_CONFIG);
   gaugeDrawn = true;
 }
 
