@@ -143,31 +143,23 @@ impl Client {
             "/api/monitoring/resume"
         };
         let url = format!("{}{path}", self.base);
-        let response = self
+        let sent = self
             .agent
             .post(&url)
             .header("Content-Type", "application/json")
-            .send_empty()
-            .map_err(|source| ApiError::Unreachable {
-                url: url.clone(),
-                source,
-            })?;
-        check(&url, response.status().as_u16()).map(|_| ())
+            .send_empty();
+        answered(&url, sent).map(|_| ())
     }
 
     /// Follows `/api/live`, calling `on_rates` for every sample, until the stream ends or fails.
     pub fn follow_live(&self, mut on_rates: impl FnMut(LiveRates)) -> Result<(), ApiError> {
         let url = format!("{}/api/live", self.base);
-        let mut response = self
+        let sent = self
             .stream
             .get(&url)
             .header("Accept", "text/event-stream")
-            .call()
-            .map_err(|source| ApiError::Unreachable {
-                url: url.clone(),
-                source,
-            })?;
-        check(&url, response.status().as_u16())?;
+            .call();
+        let mut response = answered(&url, sent)?;
         BufReader::new(response.body_mut().as_reader())
             .lines()
             .map_while(Result::ok)
@@ -182,26 +174,31 @@ impl Client {
         query: &[(&str, &str)],
     ) -> Result<T, ApiError> {
         let url = format!("{}{path}", self.base);
-        let mut response = self
+        let sent = self
             .agent
             .get(&url)
             .query_pairs(query.iter().copied())
-            .call()
-            .map_err(|source| ApiError::Unreachable {
-                url: url.clone(),
-                source,
-            })?;
-        check(&url, response.status().as_u16())?;
-        response
+            .call();
+        answered(&url, sent)?
             .body_mut()
             .read_json()
             .map_err(|source| ApiError::Body { url, source })
     }
 }
 
-fn check(url: &str, status: u16) -> Result<u16, ApiError> {
+/// The response to a request sent to `url`, or why there is none: the daemon did not answer,
+/// or answered with a status other than 2xx.
+fn answered(
+    url: &str,
+    sent: Result<ureq::http::Response<ureq::Body>, ureq::Error>,
+) -> Result<ureq::http::Response<ureq::Body>, ApiError> {
+    let response = sent.map_err(|source| ApiError::Unreachable {
+        url: url.to_string(),
+        source,
+    })?;
+    let status = response.status().as_u16();
     if (200..300).contains(&status) {
-        Ok(status)
+        Ok(response)
     } else {
         Err(ApiError::Status {
             url: url.to_string(),
