@@ -135,6 +135,17 @@ pub struct Menu {
 pub const TOP_APPS: usize = 3;
 
 impl Menu {
+    /// The texts of the menu's information lines, in order.
+    pub fn infos(&self) -> Vec<&str> {
+        self.items
+            .iter()
+            .filter_map(|item| match item {
+                Item::Info(text) => Some(text.as_str()),
+                _ => None,
+            })
+            .collect()
+    }
+
     /// The menu for the daemon's state.
     pub fn build(daemon: &Daemon, thresholds: &Thresholds) -> Menu {
         match daemon {
@@ -293,16 +304,6 @@ mod tests {
         }
     }
 
-    fn infos(menu: &Menu) -> Vec<&str> {
-        menu.items
-            .iter()
-            .filter_map(|item| match item {
-                Item::Info(text) => Some(text.as_str()),
-                _ => None,
-            })
-            .collect()
-    }
-
     #[test]
     fn levels_start_at_their_thresholds() {
         let thresholds = Thresholds::new(100.0, 1_000.0, 10_000.0).unwrap();
@@ -357,7 +358,7 @@ mod tests {
     fn running_menu_lists_totals_top_three_apps_and_pause() {
         let menu = Menu::build(&Daemon::Up(running()), &Thresholds::default());
         assert_eq!(
-            infos(&menu),
+            menu.infos(),
             [
                 "Today: ↓1.2 GB ↑300.0 MB",
                 "This week: 5.0 GB",
@@ -390,7 +391,7 @@ mod tests {
         assert_eq!(menu.title, "↓ –");
         assert_eq!(menu.level, Level::Idle);
         assert_eq!(
-            infos(&menu),
+            menu.infos(),
             [
                 "History unavailable",
                 "Top apps today",
@@ -404,7 +405,7 @@ mod tests {
         let menu = Menu::build(&Daemon::Down, &Thresholds::default());
         assert_eq!(menu.title, "netmon: off");
         assert_eq!(menu.level, Level::Idle);
-        assert_eq!(infos(&menu), ["Daemon not running"]);
+        assert_eq!(menu.infos(), ["Daemon not running"]);
         assert_eq!(
             menu.actions(),
             [Action::StartDaemon, Action::ViewLogs, Action::Quit]
@@ -419,8 +420,8 @@ mod tests {
         let menu = Menu::build(&Daemon::Up(state), &Thresholds::default());
         assert_eq!(menu.title, "netmon: paused");
         assert_eq!(menu.level, Level::Idle);
-        assert_eq!(infos(&menu)[0], "Monitoring paused");
-        assert!(infos(&menu).contains(&"Today: ↓1.2 GB ↑300.0 MB"));
+        assert_eq!(menu.infos()[0], "Monitoring paused");
+        assert!(menu.infos().contains(&"Today: ↓1.2 GB ↑300.0 MB"));
         let actions = menu.actions();
         assert!(actions.contains(&Action::Resume) && !actions.contains(&Action::Pause));
     }

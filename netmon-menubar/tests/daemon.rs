@@ -13,7 +13,7 @@ use jiff::ZonedDateTime;
 use netmon_core::sample::{SampleStats, Usage};
 use netmon_core::{Config, Direction, Paths, Sample};
 use netmon_menubar::api::Client;
-use netmon_menubar::model::{Action, Daemon, Item, Menu, Thresholds};
+use netmon_menubar::model::{Action, Daemon, Menu, Thresholds};
 use netmon_menubar::runner::Runner;
 use netmon_menubar::watch;
 use netmon_server::AppState;
@@ -91,16 +91,6 @@ fn config(port: u16) -> Config {
     }
 }
 
-fn infos(menu: &Menu) -> Vec<&str> {
-    menu.items
-        .iter()
-        .filter_map(|item| match item {
-            Item::Info(text) => Some(text.as_str()),
-            _ => None,
-        })
-        .collect()
-}
-
 #[test]
 fn the_menu_shows_the_daemons_answers_and_pause_goes_through() {
     let temp = tempfile::tempdir().unwrap();
@@ -111,7 +101,7 @@ fn the_menu_shows_the_daemons_answers_and_pause_goes_through() {
     let daemon = watch::look(&client, &ZonedDateTime::now(), None);
     let menu = Menu::build(&daemon, &Thresholds::default());
     assert_eq!(
-        infos(&menu),
+        menu.infos(),
         [
             "Today: ↓3.0 MB ↑500.1 KB",
             "This week: 3.5 MB",
@@ -188,7 +178,7 @@ fn the_runner_notifies_once_above_the_threshold() {
     assert_eq!(alert.today_bytes, 3_542_100);
     assert_eq!(alert.threshold_bytes, 1_000_000);
     let menu = shown.recv_timeout(Duration::from_secs(10)).unwrap();
-    assert!(infos(&menu).contains(&"zen  3.5 MB"), "{menu:?}");
+    assert!(menu.infos().contains(&"zen  3.5 MB"), "{menu:?}");
     runner.refresh();
     shown.recv_timeout(Duration::from_secs(10)).unwrap();
     assert!(
