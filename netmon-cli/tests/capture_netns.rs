@@ -16,10 +16,7 @@ const SETTLE: Duration = Duration::from_millis(400);
 fn every_process_gets_its_bytes_over_tcp_udp_and_ipv6() {
     let mut lab = Lab::new();
     lab.start_http_server(8080);
-    let mut iperf = lab.command(&lab.server.clone(), "iperf3");
-    iperf.args(["-s", "-p", "5201"]);
-    lab.spawn(iperf);
-    lab.wait_for_listener(5201);
+    lab.start_iperf_server(5201);
     let tcp4 = lab.program_named("curl", "dl4");
     let udp = lab.program_named("iperf3", "udpsend");
     let tcp6 = lab.program_named("curl", "dl6");
@@ -198,46 +195,7 @@ fn short_concurrent_connections_are_attributed() {
 #[test]
 fn browser_bytes_go_to_the_domain_named_in_the_tls_handshake() {
     let mut lab = Lab::new();
-    let www = lab.temp.path().join("www");
-    std::fs::create_dir(&www).unwrap();
-    std::fs::write(www.join("big.bin"), vec![7u8; 8_000_000]).unwrap();
-    let (cert, key) = (
-        lab.temp.path().join("cert.pem"),
-        lab.temp.path().join("key.pem"),
-    );
-    let made = std::process::Command::new("openssl")
-        .args([
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-days",
-            "1",
-            "-subj",
-            "/CN=www.example.test",
-        ])
-        .arg("-keyout")
-        .arg(&key)
-        .arg("-out")
-        .arg(&cert)
-        .output()
-        .expect("openssl is installed (.ci/run installs it)");
-    assert!(
-        made.status.success(),
-        "{}",
-        String::from_utf8_lossy(&made.stderr)
-    );
-    let mut server = lab.command(&lab.server.clone(), "openssl");
-    server.args(["s_server", "-quiet", "-accept", "8443", "-WWW"]);
-    server
-        .arg("-cert")
-        .arg(&cert)
-        .arg("-key")
-        .arg(&key)
-        .current_dir(&www);
-    lab.spawn(server);
-    lab.wait_for_listener(8443);
+    lab.start_tls_server("www.example.test", 8443, 8_000_000);
     let browser = lab.program_named("curl", "firefox");
     let netmon = lab.start_netmon(1);
     let first = netmon.wait_ready();

@@ -36,7 +36,7 @@ fn bytes_go_to_the_domains_named_by_dns_and_tls_and_no_url_is_kept() {
         .for_each(|(_, address)| lab.add_server_address(&format!("{address}/24")));
     let resolver = lab.start_dns(&[CDN, NETFLIX, BBC]);
     lab.start_http_server(8080);
-    start_tls_server(&mut lab, BBC.0, 443);
+    lab.start_tls_server(BBC.0, 443, 6_000_000);
     lab.write_config(&Config {
         domain_tracking: DomainTracking::All,
         // Everything netmon logs is searched for URL parts below.
@@ -145,22 +145,4 @@ fn bytes_go_to_the_domains_named_by_dns_and_tls_and_no_url_is_kept() {
         leaks.is_empty(),
         "URL parts reached netmon's files: {leaks:?}"
     );
-}
-
-/// Serves an 6 MB file over TLS (`openssl s_server`) with a certificate for `name`.
-fn start_tls_server(lab: &mut Lab, name: &str, port: u16) {
-    let www = lab.temp.path().join("www");
-    std::fs::create_dir(&www).expect("create the web root");
-    std::fs::write(www.join("big.bin"), vec![7u8; 6_000_000]).expect("write the file");
-    let (cert, key) = lab.self_signed_certificate(name);
-    let mut server = lab.command(&lab.server.clone(), "openssl");
-    server.args(["s_server", "-quiet", "-WWW", "-accept", &port.to_string()]);
-    server
-        .arg("-cert")
-        .arg(&cert)
-        .arg("-key")
-        .arg(&key)
-        .current_dir(&www);
-    lab.spawn(server);
-    lab.wait_for_listener(port);
 }

@@ -56,10 +56,7 @@ fn send_signal(pid: u32, signal: &str) {
 fn killed_during_heavy_capture_the_history_stays_intact_and_continues() {
     let mut lab = Lab::new();
     lab.start_http_server(8080);
-    let mut iperf = lab.command(&lab.server.clone(), "iperf3");
-    iperf.args(["-s", "-p", "5201"]);
-    lab.spawn(iperf);
-    lab.wait_for_listener(5201);
+    lab.start_iperf_server(5201);
     home_writing_every_second(&lab);
 
     let first_run = lab.start_netmon(1);

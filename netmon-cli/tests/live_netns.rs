@@ -42,10 +42,7 @@ fn sample_of<'a>(samples: &'a [Sample], event: &Value) -> &'a Sample {
 #[test]
 fn live_events_follow_real_traffic() {
     let mut lab = Lab::new();
-    let mut iperf = lab.command(&lab.server.clone(), "iperf3");
-    iperf.args(["-s", "-p", "5201"]);
-    lab.spawn(iperf);
-    lab.wait_for_listener(5201);
+    lab.start_iperf_server(5201);
     let sender = lab.program_named("iperf3", "udplive");
     let netmon = lab.start_netmon_on_veth(1);
     let first = netmon.wait_ready();

@@ -200,6 +200,14 @@ impl Lab {
         self.wait_for_listener(port);
     }
 
+    /// Starts an iperf3 server on `port` in the server namespace.
+    pub fn start_iperf_server(&mut self, port: u16) {
+        let mut iperf = self.command(&self.server.clone(), "iperf3");
+        iperf.args(["-s", "-p", &port.to_string()]);
+        self.spawn(iperf);
+        self.wait_for_listener(port);
+    }
+
     /// Totals in the database of the netmon this lab ran.
     pub fn stored_totals(&self) -> netmon_core::store::Totals {
         let path = self.temp.path().join("netmon-home/network_monitor.db");
@@ -476,6 +484,25 @@ impl Lab {
             end_ms: i64::MAX,
         };
         query(&store, all).expect("query the database")
+    }
+
+    /// Serves `big.bin`, `bytes` long, over TLS on `port` (`openssl s_server`) with a
+    /// certificate for `name`.
+    pub fn start_tls_server(&mut self, name: &str, port: u16, bytes: usize) {
+        let www = self.temp.path().join("www");
+        std::fs::create_dir(&www).expect("create the web root");
+        std::fs::write(www.join("big.bin"), vec![7u8; bytes]).expect("write the file");
+        let (cert, key) = self.self_signed_certificate(name);
+        let mut server = self.command(&self.server.clone(), "openssl");
+        server.args(["s_server", "-quiet", "-WWW", "-accept", &port.to_string()]);
+        server
+            .arg("-cert")
+            .arg(&cert)
+            .arg("-key")
+            .arg(&key)
+            .current_dir(&www);
+        self.spawn(server);
+        self.wait_for_listener(port);
     }
 
     /// Makes a self-signed certificate for `name`; returns (certificate, key) paths.
