@@ -86,21 +86,6 @@ pub struct ConnectionBytes {
     pub received: u64,
 }
 
-impl ProcessBytes {
-    /// Bytes sent and received, connections included.
-    pub fn total(&self) -> (u64, u64) {
-        self.connections.iter().fold(
-            (self.sent, self.received),
-            |(sent, received), connection| {
-                (
-                    sent.saturating_add(connection.sent),
-                    received.saturating_add(connection.received),
-                )
-            },
-        )
-    }
-}
-
 /// A source of traffic: libpcap on Linux, PKTAP or `nettop` on macOS.
 pub trait CaptureSource: Send {
     /// What the source captures, for logs and status (`pcap on any`).

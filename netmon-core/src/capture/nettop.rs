@@ -868,7 +868,12 @@ mod tests {
             summary,
             [(205, 600, 100, 0), (4242, 1300, 200, 3), (5150, 0, 0, 1)]
         );
-        assert_eq!(reports[1].total(), (1000, 7000), "the process row's total");
+        let connections = &reports[1].connections;
+        let total = (
+            reports[1].sent + connections.iter().map(|c| c.sent).sum::<u64>(),
+            reports[1].received + connections.iter().map(|c| c.received).sum::<u64>(),
+        );
+        assert_eq!(total, (1000, 7000), "the process row's total");
         assert_eq!(
             reports[2].connections,
             [conn(6, "34.237.73.95:443", 800, 200)]
