@@ -82,16 +82,14 @@ impl History {
     /// Starts a new database when the file netmon opened was deleted or replaced: SQLite would
     /// otherwise go on writing into the removed file, and every later sample would be lost.
     fn reopen_if_gone(&mut self) {
-        if !self.store.is_gone() {
-            return;
-        }
-        let path = self.store.path().display().to_string();
-        tracing::error!(
-            path,
-            "the database file was removed or replaced while netmon ran; starting a new one there"
-        );
-        if let Err(error) = self.store.reopen_if_gone() {
-            tracing::error!(%error, "cannot create the new database; samples are kept for the next attempt")
+        match self.store.reopen_if_gone() {
+            Ok(false) => {}
+            Ok(true) => {
+                tracing::error!(path = %self.store.path().display(), "the database file was removed or replaced while netmon ran; started a new one there")
+            }
+            Err(error) => {
+                tracing::error!(path = %self.store.path().display(), %error, "the database file was removed or replaced while netmon ran, and a new one cannot be created; samples are kept for the next attempt")
+            }
         }
     }
 
