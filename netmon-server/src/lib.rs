@@ -5,7 +5,6 @@
 //! The API reads [`state::AppState`]; `netmon run` feeds that state with every sample.
 
 mod api;
-mod export;
 mod openapi;
 pub mod security;
 pub mod state;
@@ -53,8 +52,7 @@ struct Dashboard;
 /// security gate.
 pub fn app(state: AppState) -> impl Endpoint {
     let port = state.port();
-    let apis = (api::Api::new(state.clone()), export::ExportApi::new(state));
-    let api = OpenApiService::new(apis, "netmon", env!("CARGO_PKG_VERSION"))
+    let api = OpenApiService::new(api::all(state), "netmon", env!("CARGO_PKG_VERSION"))
         .description("The local API of netmon: what the dashboard, menubar, CLI and browser extension speak.")
         .server(format!("http://127.0.0.1:{port}/api"));
     let document = openapi::document(&api.spec());

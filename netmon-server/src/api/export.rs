@@ -16,7 +16,7 @@ use serde::Serialize;
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 
-use crate::api::{checked_limit, resolve_range, Problems, Tag};
+use super::common::{checked_limit, name_of, resolve_range, Problems, Tag};
 use crate::state::AppState;
 
 /// Bytes gathered before a piece of the body is handed to the client.
@@ -80,7 +80,7 @@ impl From<ExportRow> for UsageRow {
             app: row.app,
             host: row.host,
             domain: row.domain,
-            direction: crate::api::name_of(row.direction),
+            direction: name_of(row.direction),
             bytes: row.bytes,
             packets: row.packets,
         }
