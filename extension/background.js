@@ -1,12 +1,18 @@
 /*
  * netmon extension: watches the active tab and completed requests, reports every 5 s.
  * Stores nothing: tallies live in memory until the next report and are then forgotten.
+ * The same file runs as Firefox's background script (`browser`) and as the Chromium
+ * service worker's (`chrome`, loaded by service-worker.js).
  */
 "use strict";
 
-/* global browser, NetmonLogic, NetmonApi */
+/* global browser, chrome, navigator, NetmonLogic, NetmonApi */
+const ext = typeof browser !== "undefined" ? browser : chrome;
 const REPORT_INTERVAL_MS = 5000;
-const BROWSER_NAME = "zen";
+/** This extension's own pages and worker (moz-extension://ID/ or chrome-extension://ID/). */
+const OWN_ORIGIN = ext.runtime.getURL("");
+/** Firefox builds report as Zen; Chromium-family ones by their brand (chrome, edge, brave…). */
+const BROWSER_NAME = OWN_ORIGIN.startsWith("chrome-extension:") ? NetmonLogic.chromiumBrowserName(navigator.userAgentData?.brands) : "zen";
 
 const tally = NetmonLogic.createTally();
 const reporter = NetmonApi.createReporter({
@@ -21,7 +27,7 @@ let userIdle = false;
 
 async function refreshActiveTab() {
   try {
-    const [tab] = await browser.tabs.query({ active: true, lastFocusedWindow: true });
+    const [tab] = await ext.tabs.query({ active: true, lastFocusedWindow: true });
     activeUrl = tab ? tab.url : null;
   } catch (_) {
     activeUrl = null;
@@ -49,30 +55,39 @@ async function onActiveChange() {
   await reportActiveTab();
 }
 
-browser.tabs.onActivated.addListener(onActiveChange);
-browser.tabs.onUpdated.addListener((_tabId, change, tab) => {
+ext.tabs.onActivated.addListener(onActiveChange);
+ext.tabs.onUpdated.addListener((_tabId, change, tab) => {
   if (tab.active && change.url !== undefined) onActiveChange();
 });
-browser.windows.onFocusChanged.addListener((windowId) => {
-  if (windowId === browser.windows.WINDOW_ID_NONE) {
+ext.windows.onFocusChanged.addListener((windowId) => {
+  if (windowId === ext.windows.WINDOW_ID_NONE) {
     activeUrl = null;
   } else {
     onActiveChange();
   }
 });
-browser.idle.onStateChanged.addListener((state) => {
+ext.idle.onStateChanged.addListener((state) => {
   userIdle = state !== "active";
   if (!userIdle) onActiveChange();
 });
-browser.webRequest.onCompleted.addListener((details) => tally.add(details), { urls: ["<all_urls>"] });
+// Chromium reports no sizes: its completed requests carry their headers (Content-Length) instead.
+ext.webRequest.onCompleted.addListener((details) => tally.add(details, OWN_ORIGIN), { urls: ["<all_urls>"] }, ["responseHeaders"]);
 
-browser.storage.local.get("port").then(({ port }) => reporter.setPort(port));
-browser.storage.onChanged.addListener((changes) => {
+ext.storage.local.get("port").then(({ port }) => reporter.setPort(port));
+ext.storage.onChanged.addListener((changes) => {
   if (changes.port) reporter.setPort(changes.port.newValue);
 });
 
-setInterval(() => {
+function tick() {
   reportActiveTab();
   reportRequests();
-}, REPORT_INTERVAL_MS);
+}
+
+setInterval(tick, REPORT_INTERVAL_MS);
+// Chromium stops its service worker after 30 s without browser events (tallies were sent by
+// then); an alarm (Chromium build only) starts it again, which re-reads the active tab.
+if (ext.alarms) {
+  ext.alarms.create("netmon-report", { periodInMinutes: 0.5 });
+  ext.alarms.onAlarm.addListener(onActiveChange);
+}
 onActiveChange();

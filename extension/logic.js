@@ -37,15 +37,18 @@ const NetmonLogic = (() => {
   function createTally(maxHosts = MAX_HOSTS) {
     let hosts = new Map();
     return {
-      /** Counts one completed request (a webRequest onCompleted details object). */
-      add(details) {
+      /**
+       * Counts one completed request (a webRequest onCompleted details object), unless the
+       * extension at `ownOrigin` made it (its own reports to netmon are not browsing).
+       */
+      add(details, ownOrigin = null) {
         const hostname = hostnameOf(details.url);
-        if (hostname === null) return;
+        if (hostname === null || isOwnRequest(details, ownOrigin)) return;
         const host = hosts.get(hostname) ?? (hosts.size < maxHosts ? newHost(hostname) : null);
         if (host === null) return;
         host.requests += 1;
         host.bytes_sent += sizeOf(details.requestSize);
-        host.bytes_received += sizeOf(details.responseSize);
+        host.bytes_received += responseBytes(details);
         if (typeof details.ip === "string" && details.ip !== "") host.remote_ip = details.ip;
         hosts.set(hostname, host);
       },
@@ -61,12 +64,46 @@ const NetmonLogic = (() => {
     };
   }
 
+  /** Whether the page or worker at `ownOrigin` started the request (Chromium: initiator, Firefox: originUrl). */
+  function isOwnRequest(details, ownOrigin) {
+    if (typeof ownOrigin !== "string" || ownOrigin === "") return false;
+    const origin = `${details.initiator ?? details.originUrl ?? ""}/`;
+    return origin.startsWith(ownOrigin);
+  }
+
   function newHost(hostname) {
     return { hostname, requests: 0, bytes_sent: 0, bytes_received: 0 };
   }
 
   function sizeOf(value) {
     return Number.isSafeInteger(value) && value > 0 ? value : 0;
+  }
+
+  /**
+   * Response bytes of a completed request: Firefox's responseSize (headers and body); Chromium
+   * reports no sizes, so there the Content-Length response header (the body; 0 when absent).
+   */
+  function responseBytes(details) {
+    if (details.responseSize !== undefined) return sizeOf(details.responseSize);
+    const header = (details.responseHeaders ?? []).find((h) => typeof h.name === "string" && h.name.toLowerCase() === "content-length");
+    return header && /^\d+$/.test(header.value ?? "") ? sizeOf(Number(header.value)) : 0;
+  }
+
+  /** Names for netmon of the Chromium-family browsers, by their User-Agent Client Hints brand. */
+  const CHROMIUM_BRANDS = [
+    ["Google Chrome", "chrome"],
+    ["Microsoft Edge", "edge"],
+    ["Brave", "brave"],
+    ["Opera", "opera"],
+    ["Vivaldi", "vivaldi"],
+    ["Arc", "arc"],
+  ];
+
+  /** The browser's name from navigator.userAgentData.brands; "chromium" when no brand is known. */
+  function chromiumBrowserName(brands) {
+    const names = new Set((Array.isArray(brands) ? brands : []).map((b) => b && b.brand));
+    const known = CHROMIUM_BRANDS.find(([brand]) => names.has(brand));
+    return known ? known[1] : "chromium";
   }
 
   /** Delay before the next attempt after `failures` failures in a row. */
@@ -81,7 +118,7 @@ const NetmonLogic = (() => {
     return Number.isInteger(port) && port >= 7000 && port <= 7999 ? port : fallback;
   }
 
-  return { hostnameOf, activeTabPayload, createTally, retryDelay, validPort, MAX_HOSTS };
+  return { hostnameOf, activeTabPayload, createTally, retryDelay, validPort, chromiumBrowserName, MAX_HOSTS };
 })();
 
 if (typeof module !== "undefined") module.exports = NetmonLogic;

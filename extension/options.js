@@ -1,10 +1,11 @@
 "use strict";
 
-/* global browser, NetmonLogic */
+/* global browser, chrome, NetmonLogic */
+const ext = typeof browser !== "undefined" ? browser : chrome;
 const input = document.getElementById("port");
 const status = document.getElementById("status");
 
-browser.storage.local.get("port").then(({ port }) => {
+ext.storage.local.get("port").then(({ port }) => {
   input.value = String(NetmonLogic.validPort(port));
 });
 
@@ -14,6 +15,6 @@ document.getElementById("save").addEventListener("click", async () => {
     status.textContent = "Choose a port from 7000 to 7999 (netmon's web_server_port).";
     return;
   }
-  await browser.storage.local.set({ port });
+  await ext.storage.local.set({ port });
   status.textContent = `Saved: reporting to 127.0.0.1:${port}.`;
 });

@@ -1,20 +1,30 @@
 #!/usr/bin/env bash
-# netmon's one test command: formatting, lints, every test (Rust, JavaScript, real browsers),
-# and the macOS type-check. The end-to-end tests build Linux network namespaces, capture
-# packets and switch users, so run it as root.
-# Installs nothing: .ci/run (or the README) lists what the machine needs (npm ci for node_modules).
+# netmon's one test command: installs what the tests need when it is missing (scripts/deps.sh),
+# then formatting, lints, every test (Rust, JavaScript, real browsers), and the macOS
+# type-check. The end-to-end tests build Linux network namespaces, capture packets and switch
+# users, so run it as root.
+#
+# Usage: sudo scripts/test.sh [--check-deps | --deps-only]
+#   --check-deps   print what would be installed, install nothing, run nothing
+#   --deps-only    install what is missing, run nothing
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=scripts/deps.sh
+. scripts/deps.sh
 
 step() { printf '\n==> %s\n' "$*"; }
 
-if [ ! -d node_modules ]; then
-  echo "node_modules is missing: run 'npm ci' at the repository root first" >&2
-  exit 1
-fi
+step "dependencies (scripts/deps.sh)"
+deps_plan test
+case "${1:-}" in
+  --check-deps) deps_show; exit 0 ;;
+  --deps-only) deps_apply; exit 0 ;;
+  "") deps_apply ;;
+  *) echo "usage: scripts/test.sh [--check-deps | --deps-only]" >&2; exit 2 ;;
+esac
 
-step "web assets (Plotly.js from node_modules into web/vendor)"
-npm run -s build:web
+step "dependency plan from an empty machine (scripts/test-deps.sh)"
+scripts/test-deps.sh
 
 step "cargo fmt --check"
 cargo fmt --all -- --check
@@ -48,8 +58,9 @@ step "JavaScript unit tests (extension, dashboard) and web-ext lint"
 npm run -s test:extension
 npm run -s test:web
 npm run -s lint:extension
+npm run -s build:extension
 
-step "browser extension in a real Firefox (firefox-esr, geckodriver, the netmon just built)"
+step "browser extension in a real Firefox and a real Chromium (the netmon just built)"
 npm run -s test:extension-e2e
 
 step "dashboard in a real Chromium (playwright-core, the netmon just built)"

@@ -61,3 +61,37 @@ test("ports are netmon's", () => {
   assert.equal(logic.validPort(undefined), 7500);
   assert.equal(logic.validPort("x", null), null);
 });
+
+test("Chromium's completed requests count their Content-Length, having no sizes", () => {
+  const tally = logic.createTally();
+  const headers = (value) => [{ name: "Date", value: "x" }, { name: "content-length", value }];
+  tally.add({ url: "https://c.example/a", ip: "192.0.2.3", responseHeaders: headers("4096") });
+  tally.add({ url: "https://c.example/b", responseHeaders: headers("-5") });
+  tally.add({ url: "https://c.example/c", responseHeaders: headers("12abc") });
+  tally.add({ url: "https://c.example/d" });
+  tally.add({ url: "https://c.example/e", responseSize: 10, responseHeaders: headers("999") });
+  assert.deepEqual(tally.drain(), [
+    { hostname: "c.example", requests: 5, bytes_sent: 0, bytes_received: 4106, remote_ip: "192.0.2.3" },
+  ]);
+});
+
+test("Chromium-family browsers are named by their brand", () => {
+  const brands = (...names) => names.map((brand) => ({ brand, version: "130" }));
+  assert.equal(logic.chromiumBrowserName(brands("Not?A_Brand", "Chromium", "Google Chrome")), "chrome");
+  assert.equal(logic.chromiumBrowserName(brands("Microsoft Edge", "Chromium")), "edge");
+  assert.equal(logic.chromiumBrowserName(brands("Brave", "Chromium")), "brave");
+  assert.equal(logic.chromiumBrowserName(brands("Chromium", "Not=A?Brand")), "chromium");
+  assert.equal(logic.chromiumBrowserName(undefined), "chromium");
+  assert.equal(logic.chromiumBrowserName([null, 3]), "chromium");
+});
+
+test("the extension's own requests (its reports to netmon) are not counted", () => {
+  const own = "chrome-extension://abcdefghijklmnopabcdefghijklmnop/";
+  const tally = logic.createTally();
+  tally.add({ url: "http://127.0.0.1:7500/api/browser/requests", initiator: "chrome-extension://abcdefghijklmnopabcdefghijklmnop" }, own);
+  tally.add({ url: "http://127.0.0.1:7500/api/x", originUrl: "moz-extension://f00/_generated_background_page.html" }, "moz-extension://f00/");
+  tally.add({ url: "https://site.example/", initiator: "chrome-extension://otherotherotherotherotherotherot" }, own);
+  tally.add({ url: "https://page.example/", initiator: "https://page.example" }, own);
+  tally.add({ url: "https://nobody.example/" }, own);
+  assert.deepEqual(tally.drain().map((h) => h.hostname), ["site.example", "page.example", "nobody.example"]);
+});
