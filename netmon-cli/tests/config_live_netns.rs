@@ -380,6 +380,10 @@ fn capture_reopens_on_another_interface_without_losing_or_doubling() {
     });
     let mut quiet = udp_traffic(&lab, &sender, "2M", 2);
     let started = netmon_core::monitor::unix_ms();
+    (0..5).for_each(|_| {
+        lab.api_get("/api/status").expect("the API answers");
+        thread::sleep(Duration::from_millis(300));
+    });
     assert!(quiet.wait().expect("iperf3 ran").success());
     let on_lo = run.through(netmon_core::monitor::unix_ms());
     let samples = run.stop();
@@ -522,12 +526,6 @@ fn the_port_needs_a_restart_and_an_invalid_edit_is_kept_out_until_fixed() {
     let run = Run::start(&lab, lab.start_netmon_on_veth(1));
     let mut traffic = udp_traffic(&lab, &sender, "1M", 6);
 
-    let answer = put(&lab, "web_server_port", json!(7601));
-    assert_eq!(
-        answer["restart_required"],
-        json!(["web_server_port"]),
-        "{answer}"
-    );
     let set = lab.run({
         let mut command = lab.command(&lab.client, env!("CARGO_BIN_EXE_netmon"));
         command
@@ -537,6 +535,12 @@ fn the_port_needs_a_restart_and_an_invalid_edit_is_kept_out_until_fixed() {
     });
     let said = String::from_utf8_lossy(&set.stdout);
     assert!(said.contains("takes effect when netmon restarts"), "{said}");
+    let answer = put(&lab, "web_server_port", json!(7601));
+    assert_eq!(
+        answer["restart_required"],
+        json!(["web_server_port"]),
+        "{answer}"
+    );
     assert!(lab.api_get("/api/status").is_ok(), "still serving on 7500");
     // Thresholds and notifications apply at once, both ways.
     let answer = put(&lab, "high_usage_threshold_gb", json!(2.5));
