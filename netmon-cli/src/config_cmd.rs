@@ -104,8 +104,11 @@ fn set(paths: &Paths, key: &str, text: &str) -> Result<(), u8> {
     }
     let when = match (Config::needs_restart(key), running) {
         (true, true) => "takes effect when netmon restarts (restart it now to apply)",
-        (true, false) | (false, false) => "takes effect when netmon starts",
+        (true, false) => "takes effect when netmon starts (a running netmon: when it restarts)",
         (false, true) => "applied to the running netmon",
+        (false, false) => {
+            "a running netmon applies it at once, else it takes effect when netmon starts"
+        }
     };
     println!(
         "{key} = {value}: saved to {}; {when}",
@@ -195,14 +198,10 @@ fn run_editor(file: &Path) -> Result<(), u8> {
 }
 
 fn report_changes(old: Option<&Config>, new: &Config) {
-    let as_map = |config: &Config| serde_json::to_value(config).unwrap_or_default();
-    let old = old.map(as_map).unwrap_or_default();
-    let new = as_map(new);
-    let changed: Vec<&str> = netmon_core::config::KEYS
-        .iter()
-        .copied()
-        .filter(|key| old.get(key) != new.get(key))
-        .collect();
+    let changed = match old {
+        Some(old) => old.changed_keys(new),
+        None => netmon_core::config::KEYS.to_vec(),
+    };
     if changed.is_empty() {
         println!("config.json is valid; nothing changed");
         return;
@@ -212,7 +211,10 @@ fn report_changes(old: Option<&Config>, new: &Config) {
         .copied()
         .filter(|key| Config::needs_restart(key))
         .collect();
-    println!("config.json is valid; changed: {}", changed.join(", "));
+    println!(
+        "config.json is valid; changed: {} (a running netmon applies them at once)",
+        changed.join(", ")
+    );
     if !restart.is_empty() {
         println!(
             "restart netmon for these to take effect: {}",

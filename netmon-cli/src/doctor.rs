@@ -139,7 +139,7 @@ fn config(paths: &Paths) -> (Check, Config) {
                 "config",
                 Outcome::Fail,
                 error.to_string().replace('\n', " "),
-                "correct the keys named with `netmon config edit` (or `netmon config set KEY VALUE`); the checks below use the defaults",
+                "correct the keys named with `netmon config edit` (or `netmon config set KEY VALUE`); a running netmon keeps its configuration until then; the checks below use the defaults",
             ),
             Config::default(),
         ),

@@ -2,10 +2,13 @@
 //! stop; retention at start and hourly. A failed write keeps its samples for the next attempt
 //! (up to a day of them), so a full disk delays history instead of losing it. A database file
 //! deleted or replaced under the daemon is reported and started anew at the next write.
+//! Following the live configuration, a new `batch_write_seconds` applies from the next sample
+//! and new retention days run a retention pass at the next sample.
 
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
+use netmon_core::live::{LiveConfig, Subscription};
 use netmon_core::store::{FollowedStore, StoreError};
 use netmon_core::{monitor, Config, Paths, Sample};
 
@@ -21,6 +24,7 @@ pub struct History {
     last_retention: Instant,
     raw_days: u64,
     hourly_days: u64,
+    config: Option<Subscription>,
 }
 
 impl History {
@@ -34,13 +38,36 @@ impl History {
             last_retention: Instant::now(),
             raw_days: config.data_retention_days_raw,
             hourly_days: config.data_retention_days_hourly,
+            config: None,
         };
         history.apply_retention();
         Ok(history)
     }
 
+    /// Applies changes of `live`'s configuration from the next sample on.
+    pub fn follow(mut self, live: &LiveConfig) -> Self {
+        self.config = Some(live.subscribe());
+        self
+    }
+
+    /// Takes a changed batch interval, and runs retention when its days changed.
+    fn reconfigure(&mut self, config: &Config) {
+        self.batch_every = Duration::from_secs(config.batch_write_seconds);
+        let days = (
+            config.data_retention_days_raw,
+            config.data_retention_days_hourly,
+        );
+        if days != (self.raw_days, self.hourly_days) {
+            (self.raw_days, self.hourly_days) = days;
+            self.apply_retention();
+        }
+    }
+
     /// Queues a sample; writes the batch when it is due.
     pub fn add(&mut self, sample: Sample) {
+        if let Some(config) = self.config.as_mut().and_then(Subscription::changed) {
+            self.reconfigure(&config);
+        }
         if self.pending.len() >= MAX_PENDING {
             self.pending.pop_front();
             tracing::error!("the database has refused writes for too long; dropping the oldest unwritten sample");

@@ -8,6 +8,7 @@ mod exit;
 mod export;
 mod history;
 mod install;
+mod live;
 mod logs;
 mod purge;
 mod query;
@@ -16,6 +17,7 @@ mod serve;
 mod status;
 mod table;
 mod top;
+mod watch;
 
 use std::process::ExitCode;
 

@@ -7,6 +7,7 @@ use std::time::Duration;
 use clap::Args;
 use netmon_core::capture::choose::open_source;
 use netmon_core::domains::DomainPolicy;
+use netmon_core::live::LiveConfig;
 use netmon_core::os::{self, privileges};
 use netmon_core::tracker::{Tracker, TrackerOptions};
 use netmon_core::{logging, monitor, paths, Config, Paths, Sample};
@@ -74,17 +75,22 @@ pub fn run(args: RunArgs) -> u8 {
             return EXIT_NOPERM;
         }
     }
-    let Some(config) = setup(&args, config_cmd::load(&paths)) else {
+    let Some(on_disk) = config_cmd::load(&paths) else {
         return EXIT_CONFIG;
     };
-    if let Err(error) = logging::init(&paths, "daemon.log", config.log_level, args.foreground) {
-        eprintln!("netmon: cannot set up logging: {error}");
-    }
+    let Some(config) = setup(&args, Some(on_disk.clone())) else {
+        return EXIT_CONFIG;
+    };
+    let level = logging::init(&paths, "daemon.log", config.log_level, args.foreground)
+        .map_err(|error| eprintln!("netmon: cannot set up logging: {error}"))
+        .ok();
+    let live = LiveConfig::new(paths.config(), on_disk, config.clone());
+    let _watch = crate::live::follow(&live, level);
     if let Some(user) = &user {
         tracing::info!(user = %user.name, "capture opened as root; now running as the user");
     }
     let mut history = match History::open(&paths, &config) {
-        Ok(history) => history,
+        Ok(history) => history.follow(&live),
         Err(error) => {
             tracing::error!(%error, "cannot open the database");
             eprintln!("netmon: {}: {error}", paths.database().display());
@@ -97,7 +103,7 @@ pub fn run(args: RunArgs) -> u8 {
             eprintln!("netmon: cannot handle signal {signal}: {error}");
         }
     }
-    let server = match Server::start(paths, config.clone(), Arc::clone(&controls.paused)) {
+    let server = match Server::start(paths, live.clone(), Arc::clone(&controls.paused)) {
         Ok(server) => server,
         Err(error) => {
             tracing::error!(%error, "web server could not start");
@@ -111,11 +117,19 @@ pub fn run(args: RunArgs) -> u8 {
         .with_domains(DomainPolicy::from_config(&config))
         .with_names(server.state.names());
     let interval = Duration::from_secs(config.sampling_interval_seconds);
-    let result = monitor::run(source, tracker, interval, &controls, |sample| {
-        emit(&args, &sample);
-        history.add(sample.clone());
-        server.state.publish(sample);
-    });
+    let mut steering = crate::live::steering(&live, &server.state);
+    let result = monitor::run_steered(
+        source,
+        tracker,
+        interval,
+        &controls,
+        || steering.poll(),
+        |sample| {
+            emit(&args, &sample);
+            history.add(sample.clone());
+            server.state.publish(sample);
+        },
+    );
     history.flush();
     if let Err(error) = &result {
         server.state.record_error(error.to_string());

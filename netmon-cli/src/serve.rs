@@ -4,8 +4,9 @@
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
+use netmon_core::live::LiveConfig;
 use netmon_core::store::Store;
-use netmon_core::{Config, Paths};
+use netmon_core::Paths;
 use netmon_server::{AppState, ServerError};
 use tokio::sync::Notify;
 
@@ -17,11 +18,11 @@ pub struct Server {
 }
 
 impl Server {
-    /// Binds 127.0.0.1:`web_server_port` and starts serving; the monitor pauses through
-    /// `paused`.
+    /// Binds 127.0.0.1:`web_server_port` and starts serving `config` (the daemon's live
+    /// configuration); the monitor pauses through `paused`.
     pub fn start(
         paths: Paths,
-        config: Config,
+        config: LiveConfig,
         paused: Arc<std::sync::atomic::AtomicBool>,
     ) -> Result<Self, ServerError> {
         let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -30,16 +31,16 @@ impl Server {
             .enable_all()
             .build()
             .map_err(ServerError::Serve)?;
-        let bound = runtime.block_on(netmon_server::bind(config.web_server_port))?;
+        let port = config.current().web_server_port;
+        let bound = runtime.block_on(netmon_server::bind(port))?;
         // The API reads history through a connection of its own (WAL lets it read while the
         // capture loop writes).
-        let state = match Store::open(&paths.database()) {
-            Ok(store) => AppState::with_store(paths, config, paused, store),
-            Err(error) => {
-                tracing::error!(%error, "the API serves no history: cannot open the database");
-                AppState::new(paths, config, paused)
-            }
-        };
+        let store = Store::open(&paths.database())
+            .map_err(|error| {
+                tracing::error!(%error, "the API serves no history: cannot open the database")
+            })
+            .ok();
+        let state = AppState::sharing(paths, config, paused, store);
         let shutdown = Arc::new(Notify::new());
         let thread = {
             let (state, shutdown) = (state.clone(), Arc::clone(&shutdown));

@@ -135,12 +135,12 @@ fn status_top_and_config_with_a_running_daemon() {
         stdout(&live),
         stderr(&live)
     );
-    let restart = home.netmon(&["config", "set", "log_level", "DEBUG"]);
+    let level = home.netmon(&["config", "set", "log_level", "DEBUG"]);
     assert!(
-        stdout(&restart).contains("takes effect when netmon restarts"),
+        stdout(&level).contains("applied to the running netmon"),
         "{}{}",
-        stdout(&restart),
-        stderr(&restart)
+        stdout(&level),
+        stderr(&level)
     );
     let saved: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(home.paths().config()).unwrap()).unwrap();
@@ -162,6 +162,17 @@ fn status_top_and_config_with_a_running_daemon() {
             .unwrap()
             .contains("held by the running netmon"),
         "{port_check}"
+    );
+
+    // Only the port waits for a restart, and `config set` says so.
+    let port = saved["web_server_port"].as_u64().unwrap();
+    let other = if port == 7999 { 7998 } else { port + 1 };
+    let restart = home.netmon(&["config", "set", "web_server_port", &other.to_string()]);
+    assert!(
+        stdout(&restart).contains("takes effect when netmon restarts"),
+        "{}{}",
+        stdout(&restart),
+        stderr(&restart)
     );
 }
 

@@ -133,15 +133,9 @@ pub const KEYS: &[&str] = &[
     "capture_interface",
 ];
 
-/// Keys read only when netmon starts.
-pub const RESTART_KEYS: &[&str] = &[
-    "sampling_interval_seconds",
-    "web_server_port",
-    "log_level",
-    "capture_method",
-    "batch_write_seconds",
-    "capture_interface",
-];
+/// Keys read only when netmon starts; every other key applies to a running netmon at once
+/// (`crate::live`).
+pub const RESTART_KEYS: &[&str] = &["web_server_port"];
 
 pub const SAMPLING_INTERVAL: RangeInclusive<u64> = 1..=3600;
 pub const WEB_SERVER_PORT: RangeInclusive<u64> = 7000..=7999;
@@ -301,6 +295,25 @@ impl Config {
     /// Whether a change of `key` takes effect only when netmon restarts (the rest apply live).
     pub fn needs_restart(key: &str) -> bool {
         RESTART_KEYS.contains(&key)
+    }
+
+    /// The keys whose values differ between `self` and `other`, in file order.
+    pub fn changed_keys(&self, other: &Config) -> Vec<&'static str> {
+        let (before, after) = (self.to_value(), other.to_value());
+        KEYS.iter()
+            .copied()
+            .filter(|key| before.get(key) != after.get(key))
+            .collect()
+    }
+
+    /// Gives `key` the value it has in `source` (validated like any other change).
+    pub fn copy_key(&mut self, key: &str, source: &Config) -> Result<(), Problem> {
+        let value = source.to_value().get(key).cloned().unwrap_or(Value::Null);
+        self.set(key, &value)
+    }
+
+    fn to_value(&self) -> Value {
+        serde_json::to_value(self).expect("the configuration always serialises")
     }
 
     /// True when `app` (a process or application name) is one of the configured browsers.
@@ -700,6 +713,32 @@ mod tests {
         assert_eq!(config, Config::default());
         config.set("web_server_port", &json!(7001)).unwrap();
         assert_eq!(config.web_server_port, 7001);
+    }
+
+    #[test]
+    fn changed_keys_are_listed_in_file_order_and_copied_back() {
+        let mut edited = Config::default();
+        edited.set("capture_interface", &json!("eth0")).unwrap();
+        edited.set("log_level", &json!("debug")).unwrap();
+        let original = Config::default();
+        assert_eq!(
+            original.changed_keys(&edited),
+            ["log_level", "capture_interface"]
+        );
+        assert!(edited.changed_keys(&edited).is_empty());
+        let mut copy = Config::default();
+        for key in original.changed_keys(&edited) {
+            copy.copy_key(key, &edited).unwrap();
+        }
+        assert_eq!(copy, edited);
+    }
+
+    #[test]
+    fn only_the_port_needs_a_restart() {
+        assert_eq!(RESTART_KEYS, ["web_server_port"]);
+        assert!(KEYS
+            .iter()
+            .all(|key| Config::needs_restart(key) == (*key == "web_server_port")));
     }
 
     #[test]

@@ -1,5 +1,7 @@
 //! Logs: `logs/<name>.log` below netmon's home, rotated at 10 MB, the last 5 kept gzip-compressed,
-//! mirrored to stderr when running in the foreground.
+//! mirrored to stderr when running in the foreground. The level is one global filter behind
+//! tracing's reload layer, so a running netmon changes it at once ([`LevelHandle`]); tracing
+//! then rebuilds its per-call-site interest, and a disabled `debug!` costs one comparison.
 
 use std::fs::OpenOptions;
 use std::io;
@@ -10,9 +12,9 @@ use file_rotate::compression::Compression;
 use file_rotate::suffix::AppendCount;
 use file_rotate::{ContentLimit, FileRotate};
 use tracing_subscriber::filter::{filter_fn, LevelFilter};
-use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::layer::{Layered, SubscriberExt};
 use tracing_subscriber::util::SubscriberInitExt;
-use tracing_subscriber::{Layer, Registry};
+use tracing_subscriber::{reload, Layer, Registry};
 
 use crate::config::LogLevel;
 use crate::paths::Paths;
@@ -21,6 +23,11 @@ use crate::paths::Paths;
 pub const WEBSERVER: &str = "webserver";
 /// Target of the browser extension's reports: they go to `logs/extension.log`.
 pub const EXTENSION: &str = "extension";
+
+/// Target of debug mode's packet-level inspection lines (`crate::packet_log`).
+pub const PACKET: &str = "netmon::packet";
+/// Target of debug mode's SQL statement lines (`crate::store`).
+pub const SQL: &str = "netmon::sql";
 
 /// Size at which a log file is rotated.
 pub const ROTATE_BYTES: usize = 10 * 1024 * 1024;
@@ -35,17 +42,36 @@ pub enum LoggingError {
     AlreadySet,
 }
 
+/// The registry under the reloadable level filter.
+type Leveled = Layered<reload::Layer<LevelFilter, Registry>, Registry>;
+
+/// Changes the level of the logs [`init`] set up, while the process runs.
+#[derive(Clone)]
+pub struct LevelHandle(reload::Handle<LevelFilter, Registry>);
+
+impl LevelHandle {
+    /// Logs at `level` from now on.
+    pub fn set(&self, level: LogLevel) {
+        let filter = level_filter(level);
+        match self.0.modify(|current| *current = filter) {
+            Ok(()) => tracing::info!(level = %filter, "log level changed"),
+            Err(error) => tracing::warn!(%error, "cannot change the log level"),
+        }
+    }
+}
+
 /// Sends this process's logs to `logs/<file_name>` (and stderr when `foreground`); the web
 /// server's events (target [`WEBSERVER`], and poem's own) to `logs/webserver.log` and the
-/// extension's reports (target [`EXTENSION`]) to `logs/extension.log`.
+/// extension's reports (target [`EXTENSION`]) to `logs/extension.log`. The returned handle
+/// changes the level later.
 pub fn init(
     paths: &Paths,
     file_name: &str,
     level: LogLevel,
     foreground: bool,
-) -> Result<(), LoggingError> {
+) -> Result<LevelHandle, LoggingError> {
     paths.ensure()?;
-    let filter = level_filter(level);
+    let (level_layer, handle) = reload::Layer::new(level_filter(level));
     let log_file = |name: &str, wanted: fn(&str) -> bool| {
         tracing_subscriber::fmt::layer()
             .with_ansi(false)
@@ -53,27 +79,26 @@ pub fn init(
                 &paths.log_file(name),
                 ROTATE_BYTES,
             )))
-            .with_filter(filter_fn(move |event| {
-                *event.level() <= filter && wanted(event.target())
-            }))
+            .with_filter(filter_fn(move |event| wanted(event.target())))
             .boxed()
     };
     let stderr = foreground.then(|| {
         tracing_subscriber::fmt::layer()
             .with_writer(io::stderr)
             .with_target(false)
-            .with_filter(filter)
     });
-    let files: Vec<Box<dyn Layer<Registry> + Send + Sync>> = vec![
+    let files: Vec<Box<dyn Layer<Leveled> + Send + Sync>> = vec![
         log_file(file_name, |target| file_of(target).is_none()),
         log_file("webserver.log", |target| file_of(target) == Some(WEBSERVER)),
         log_file("extension.log", |target| file_of(target) == Some(EXTENSION)),
     ];
     tracing_subscriber::registry()
+        .with(level_layer)
         .with(files)
         .with(stderr)
         .try_init()
-        .map_err(|_| LoggingError::AlreadySet)
+        .map_err(|_| LoggingError::AlreadySet)?;
+    Ok(LevelHandle(handle))
 }
 
 /// The separate log an event's target belongs to (`webserver`, `extension`), if any.

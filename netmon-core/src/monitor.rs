@@ -4,15 +4,22 @@
 //! channel; this loop places each packet (sent, received, local, transit), counts it on its flow,
 //! looks up owners of new flows, and closes a [`Sample`] every interval. Stopping (the `stop`
 //! flag) ends capture, and the last, partial window is still emitted.
+//!
+//! [`run_steered`] also takes [`Change`]s while it runs (a live configuration change): the
+//! interval of the next windows, the domain policy, and a new capture source, which the capture
+//! thread opens between two polls and swaps in for the old one (closed unread, so no packet is
+//! read from both). In debug mode each batch's packets go to [`PacketLog`] as well.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, RecvTimeoutError};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::thread;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use crate::capture::{CaptureError, CaptureSource, Observation};
+use crate::domains::DomainPolicy;
 use crate::flow::{LocalAddrs, Placement};
+use crate::packet_log::PacketLog;
 use crate::sample::Sample;
 use crate::tracker::Tracker;
 
@@ -40,21 +47,52 @@ pub struct Controls {
     pub paused: Arc<AtomicBool>,
 }
 
+/// Opens the capture source that replaces the running one, on the capture thread between two
+/// polls; `None` keeps the running one (the opener reports why).
+pub type Reopen = Box<dyn FnOnce() -> Option<Box<dyn CaptureSource>> + Send>;
+
+/// What a running monitor changes when asked (see [`run_steered`]).
+#[derive(Default)]
+pub struct Change {
+    /// Length of the windows after the current one.
+    pub interval: Option<Duration>,
+    /// Whose traffic is broken down by domain, from now on.
+    pub domains: Option<DomainPolicy>,
+    /// A new capture source to switch to.
+    pub reopen: Option<Reopen>,
+}
+
 /// Runs capture until `controls.stop` is set or the source fails, calling `on_sample` at the end
 /// of every `interval` and once more for the last window.
 pub fn run(
+    source: Box<dyn CaptureSource>,
+    tracker: Tracker,
+    interval: Duration,
+    controls: &Controls,
+    on_sample: impl FnMut(Sample),
+) -> Result<(), CaptureError> {
+    run_steered(source, tracker, interval, controls, || None, on_sample)
+}
+
+/// [`run`], asking `steer` between batches (cheaply: it is called every few milliseconds)
+/// whether anything should change.
+pub fn run_steered(
     mut source: Box<dyn CaptureSource>,
     mut tracker: Tracker,
     interval: Duration,
     controls: &Controls,
+    mut steer: impl FnMut() -> Option<Change>,
     mut on_sample: impl FnMut(Sample),
 ) -> Result<(), CaptureError> {
     let stop = controls.stop.as_ref();
+    let reopen = Mutex::new(None);
     let (sender, receiver) = mpsc::sync_channel::<Batch>(CHANNEL_BATCHES);
     thread::scope(|scope| {
-        let capture = scope.spawn(move || capture_loop(source.as_mut(), &sender, stop));
+        let pending = &reopen;
+        let capture = scope.spawn(move || capture_loop(&mut source, &sender, stop, pending));
         let mut addresses = Addresses::read();
         let mut window = Window::starting_now(interval);
+        let mut packet_log = PacketLog::new();
         let mut dropped_before = 0;
         loop {
             let wait = window.time_left(Instant::now()).min(TICK);
@@ -62,14 +100,29 @@ pub fn run(
                 Ok(_) if controls.paused.load(Ordering::Relaxed) => {}
                 Ok(batch) => {
                     let now = Instant::now();
+                    let inspecting = PacketLog::wanted();
                     batch.observations.iter().for_each(|observation| {
-                        apply(observation, &mut addresses, &mut tracker, now);
+                        let placement = apply(observation, &mut addresses, &mut tracker, now);
+                        if inspecting {
+                            packet_log.record(observation, placement, unix_ms() / 1000);
+                        }
                     });
                     tracker.dropped(batch.dropped_total.saturating_sub(dropped_before));
                     dropped_before = dropped_before.max(batch.dropped_total);
                 }
                 Err(RecvTimeoutError::Timeout) => {}
                 Err(RecvTimeoutError::Disconnected) => break,
+            }
+            if let Some(change) = steer() {
+                if let Some(next) = change.interval {
+                    window.next_interval = next;
+                }
+                if let Some(policy) = change.domains {
+                    tracker.set_domains(policy);
+                }
+                if change.reopen.is_some() {
+                    *lock(&reopen) = change.reopen;
+                }
             }
             let now = Instant::now();
             tracker.attribute(now);
@@ -89,17 +142,19 @@ pub fn run(
 }
 
 /// Counts one observation: packets where this machine's addresses place them, with the
-/// process and server names the capture found; per-process reports as they are.
+/// process and server names the capture found; per-process reports as they are. Returns a
+/// packet's placement.
 fn apply(
     observation: &Observation,
     addresses: &mut Addresses,
     tracker: &mut Tracker,
     now: Instant,
-) {
+) -> Option<Placement> {
     match observation {
         Observation::Packet(packet) => {
             let placement = addresses.place(packet);
             tracker.record(packet, placement, now);
+            Some(placement)
         }
         Observation::OwnedPacket(packet, process, naming) => {
             let placement = addresses.place(packet);
@@ -107,34 +162,55 @@ fn apply(
             if let Some(naming) = naming {
                 tracker.name(placement, naming);
             }
+            Some(placement)
         }
-        Observation::ProcessBytes(report) => tracker.record_report(report),
+        Observation::ProcessBytes(report) => {
+            tracker.record_report(report);
+            None
+        }
         Observation::Named(packet, naming) => {
             let placement = addresses.place(packet);
             tracker.record(packet, placement, now);
             tracker.name(placement, naming);
+            Some(placement)
         }
-        Observation::Unreadable => tracker.skipped(),
+        Observation::Unreadable => {
+            tracker.skipped();
+            None
+        }
     }
 }
 
 fn capture_loop(
-    source: &mut dyn CaptureSource,
+    source: &mut Box<dyn CaptureSource>,
     sender: &mpsc::SyncSender<Batch>,
     stop: &AtomicBool,
+    reopen: &Mutex<Option<Reopen>>,
 ) -> Result<(), CaptureError> {
+    // Drops counted by sources that were replaced, so the total never goes back.
+    let mut dropped_earlier = 0;
     while !stop.load(Ordering::Relaxed) {
+        if let Some(replacement) = lock(reopen).take().and_then(|open| open()) {
+            dropped_earlier += source.dropped();
+            // The old source is closed unread: what it buffered since its last poll is not
+            // counted, and nothing is read from both.
+            *source = replacement;
+        }
         let mut observations = Vec::new();
         source.poll(&mut observations)?;
         let batch = Batch {
             observations,
-            dropped_total: source.dropped(),
+            dropped_total: dropped_earlier + source.dropped(),
         };
         if sender.send(batch).is_err() {
             break;
         }
     }
     Ok(())
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// This machine's addresses, re-read periodically and soon after a packet matched none.
@@ -185,6 +261,8 @@ fn read_local_addrs() -> LocalAddrs {
 /// The current sampling window.
 struct Window {
     interval: Duration,
+    /// The interval of the windows after this one.
+    next_interval: Duration,
     started: Instant,
     started_ms: i64,
 }
@@ -193,6 +271,7 @@ impl Window {
     fn starting_now(interval: Duration) -> Self {
         Self {
             interval,
+            next_interval: interval,
             started: Instant::now(),
             started_ms: unix_ms(),
         }
@@ -213,6 +292,7 @@ impl Window {
         let sample = tracker.close(self.started_ms, end_ms, now);
         self.started = now;
         self.started_ms = end_ms;
+        self.interval = self.next_interval;
         sample
     }
 }
@@ -282,6 +362,91 @@ mod tests {
         let sample = replay(vec![packet; 2], true);
         assert!(sample.usage.is_empty());
         assert_eq!(sample.stats, crate::sample::SampleStats::default());
+    }
+
+    /// Sends one UDP packet of `length` bytes from this machine every 2 ms until dropped.
+    struct Steady {
+        length: u32,
+        dropped: Arc<AtomicBool>,
+    }
+
+    impl CaptureSource for Steady {
+        fn describe(&self) -> String {
+            format!("steady {}", self.length)
+        }
+
+        fn poll(&mut self, batch: &mut Vec<Observation>) -> Result<(), CaptureError> {
+            thread::sleep(Duration::from_millis(2));
+            batch.push(Observation::Packet(PacketMeta {
+                src: "127.0.0.1".parse().unwrap(),
+                dst: "192.0.2.1".parse().unwrap(),
+                transport: Transport::Udp {
+                    src_port: 1,
+                    dst_port: 2,
+                },
+                ip_len: self.length,
+            }));
+            Ok(())
+        }
+    }
+
+    impl Drop for Steady {
+        fn drop(&mut self) {
+            self.dropped.store(true, Ordering::SeqCst);
+        }
+    }
+
+    #[test]
+    fn a_change_sets_the_next_windows_and_swaps_the_source() {
+        let first_dropped = Arc::new(AtomicBool::new(false));
+        let source = Steady {
+            length: 100,
+            dropped: Arc::clone(&first_dropped),
+        };
+        let controls = Controls::default();
+        let tracker = Tracker::new(Box::new(NoOwners), TrackerOptions::default());
+        let mut change = Some(Change {
+            interval: Some(Duration::from_millis(300)),
+            domains: None,
+            reopen: Some(Box::new(|| {
+                Some(Box::new(Steady {
+                    length: 7,
+                    dropped: Arc::new(AtomicBool::new(false)),
+                }) as Box<dyn CaptureSource>)
+            })),
+        });
+        let mut samples: Vec<Sample> = Vec::new();
+        let stop = Arc::clone(&controls.stop);
+        let interval = Duration::from_millis(100);
+        run_steered(
+            Box::new(source),
+            tracker,
+            interval,
+            &controls,
+            || change.take(),
+            |sample| {
+                samples.push(sample);
+                if samples.len() == 4 {
+                    stop.store(true, Ordering::SeqCst);
+                }
+            },
+        )
+        .unwrap();
+        let lengths: Vec<i64> = samples.iter().map(|s| s.end_ms - s.start_ms).collect();
+        assert!(
+            lengths[0] < 250,
+            "the window under way keeps its length: {lengths:?}"
+        );
+        assert!(lengths[1..3].iter().all(|&ms| ms >= 290), "{lengths:?}");
+        samples
+            .windows(2)
+            .for_each(|pair| assert_eq!(pair[0].end_ms, pair[1].start_ms));
+        assert!(
+            first_dropped.load(Ordering::SeqCst),
+            "the old source is closed"
+        );
+        let later = samples[2].bytes_of(UNKNOWN_APP, crate::Direction::Sent);
+        assert!(later > 0 && later % 7 == 0, "only the new source: {later}");
     }
 
     /// Runs the monitor over `packets` and returns the one sample it emits.

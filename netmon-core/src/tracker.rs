@@ -148,6 +148,12 @@ impl Tracker {
         self
     }
 
+    /// Changes the domain policy of a running tracker (a live configuration change): flows are
+    /// named by it from the next window close on.
+    pub fn set_domains(&mut self, policy: DomainPolicy) {
+        self.domains = policy;
+    }
+
     /// The shared hostname map: the browser extension's reports and the DNS answers the capture
     /// sees, used for flows that named no server themselves.
     pub fn with_names(mut self, names: HostnameMap) -> Self {

@@ -1,12 +1,14 @@
 //! What the API serves: the configuration, live samples and the monitor's status, shared
 //! between `netmon run`'s capture loop (which publishes) and the request handlers (which read).
+//! The configuration is the daemon's one [`LiveConfig`]: a change through the API is saved and
+//! reaches the monitor, the history writer and the log level at once.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::Instant;
 
-use netmon_core::config::{ConfigError, Problem};
 use netmon_core::domains::names::HostnameMap;
+use netmon_core::live::LiveConfig;
 use netmon_core::store::{FollowedStore, Store};
 use netmon_core::{Config, Paths, Sample};
 use serde_json::Value;
@@ -44,7 +46,9 @@ pub struct AppState {
 
 struct Inner {
     paths: Paths,
-    config: RwLock<Config>,
+    config: LiveConfig,
+    /// The port the server was started on (a changed port applies at restart).
+    port: u16,
     live: broadcast::Sender<Arc<Sample>>,
     started: Instant,
     source: RwLock<String>,
@@ -60,36 +64,37 @@ struct Inner {
 }
 
 /// A configuration change that was refused.
-#[derive(Debug)]
-pub enum ConfigChangeError {
-    Invalid(Vec<Problem>),
-    Save(ConfigError),
-}
+pub use netmon_core::live::ChangeError as ConfigChangeError;
 
 impl AppState {
     /// State for a server whose monitor pauses while `paused` is set, without history.
     pub fn new(paths: Paths, config: Config, paused: Arc<AtomicBool>) -> Self {
-        Self::build(paths, config, paused, None)
+        let config = LiveConfig::new(paths.config(), config.clone(), config);
+        Self::sharing(paths, config, paused, None)
     }
 
     /// State whose history queries read `store` (a connection of its own, opened from the
     /// database file of `paths`, which it follows when that file is deleted or replaced).
     pub fn with_store(paths: Paths, config: Config, paused: Arc<AtomicBool>, store: Store) -> Self {
-        let followed = FollowedStore::following(store, &paths.database());
-        Self::build(paths, config, paused, Some(followed))
+        let config = LiveConfig::new(paths.config(), config.clone(), config);
+        Self::sharing(paths, config, paused, Some(store))
     }
 
-    fn build(
+    /// State that reads and changes the daemon's live configuration `config`, with history
+    /// from `store` when there is one.
+    pub fn sharing(
         paths: Paths,
-        config: Config,
+        config: LiveConfig,
         paused: Arc<AtomicBool>,
-        store: Option<FollowedStore>,
+        store: Option<Store>,
     ) -> Self {
+        let store = store.map(|store| FollowedStore::following(store, &paths.database()));
         let (live, _) = broadcast::channel(LIVE_BUFFER);
         Self {
             inner: Arc::new(Inner {
                 paths,
-                config: RwLock::new(config),
+                port: config.current().web_server_port,
+                config,
                 live,
                 started: Instant::now(),
                 source: RwLock::new(String::from("starting")),
@@ -106,47 +111,36 @@ impl AppState {
         }
     }
 
-    /// The port the server was configured with at start.
+    /// The port the server was started on.
     pub fn port(&self) -> u16 {
-        self.config().web_server_port
+        self.inner.port
     }
 
+    /// The configuration in effect.
     pub fn config(&self) -> Config {
-        self.inner
-            .config
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone()
+        (*self.inner.config.current()).clone()
     }
 
-    /// Validates and applies `changes` (all or nothing), saves config.json, and returns the new
-    /// configuration with the changed keys that need a restart.
+    /// The daemon's live configuration, for the parts that follow its changes.
+    pub fn live_config(&self) -> LiveConfig {
+        self.inner.config.clone()
+    }
+
+    /// Why config.json cannot be used, while a hand edit left it invalid (empty otherwise):
+    /// the running configuration is kept until it is fixed.
+    pub fn config_problems(&self) -> Vec<String> {
+        self.inner.config.file_problems()
+    }
+
+    /// Validates and applies `changes` (all or nothing) at once, saves config.json, and returns
+    /// the new configuration with the saved keys that take effect only after a restart.
     pub fn change_config(
         &self,
         changes: &[(String, Value)],
     ) -> Result<(Config, Vec<String>), ConfigChangeError> {
-        let mut config = self.config();
-        let problems: Vec<Problem> = changes
-            .iter()
-            .filter_map(|(key, value)| config.set(key, value).err())
-            .collect();
-        if !problems.is_empty() {
-            return Err(ConfigChangeError::Invalid(problems));
-        }
-        config
-            .save(&self.inner.paths.config())
-            .map_err(ConfigChangeError::Save)?;
-        *self
-            .inner
-            .config
-            .write()
-            .unwrap_or_else(PoisonError::into_inner) = config.clone();
-        let restart = changes
-            .iter()
-            .map(|(key, _)| key.clone())
-            .filter(|key| Config::needs_restart(key))
-            .collect();
-        Ok((config, restart))
+        let applied = self.inner.config.change(changes)?;
+        let restart = applied.restart.iter().map(ToString::to_string).collect();
+        Ok((applied.config, restart))
     }
 
     /// Hands a sample to live subscribers and counts it.
@@ -184,7 +178,16 @@ impl AppState {
             .unwrap_or_else(PoisonError::into_inner) = Some(error.into());
     }
 
+    /// The most pressing problem: an invalid config.json while it lasts, else the last error
+    /// recorded.
     pub fn last_error(&self) -> Option<String> {
+        let problems = self.config_problems();
+        if !problems.is_empty() {
+            return Some(format!(
+                "config.json is invalid; the running configuration is kept until it is fixed: {}",
+                problems.join("; ")
+            ));
+        }
         self.inner
             .last_error
             .lock()

@@ -104,7 +104,10 @@ async function save() {
     renderFields(current);
     result.className = "ok";
     const restart = answer.restart_required.length ? ` — restart netmon for ${answer.restart_required.join(", ")} to take effect` : "";
-    result.textContent = `saved ${Object.keys(changes).join(", ")}${restart}`;
+    const keys = Object.keys(changes);
+    const live = keys.filter((key) => !answer.restart_required.includes(key));
+    const applied = live.length ? ` (applied at once: ${live.join(", ")})` : "";
+    result.textContent = `saved ${keys.join(", ")}${applied}${restart}`;
   } catch (error) {
     result.className = "bad";
     result.textContent = `not saved: ${error.message}`;

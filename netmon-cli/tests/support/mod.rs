@@ -289,6 +289,11 @@ impl Netmon {
             .expect("netmon printed no sample within 20 s")
     }
 
+    /// The next sample printed, waiting up to `timeout`.
+    pub fn next_sample(&self, timeout: Duration) -> Option<Sample> {
+        self.samples.recv_timeout(timeout).ok()
+    }
+
     /// Sends SIGINT, waits for a clean exit and returns every sample printed.
     pub fn stop(self, first: Sample) -> Vec<Sample> {
         self.stop_with_signal("INT", first)
@@ -624,6 +629,30 @@ impl Lab {
         } else {
             Err(String::from_utf8_lossy(&output.stderr).into_owned())
         }
+    }
+
+    /// A PUT of a JSON `body` to the API of the netmon in the client namespace: the HTTP status
+    /// and the body.
+    pub fn api_put(&self, path: &str, body: &str) -> (u16, String) {
+        let mut command = self.command(&self.client, "curl");
+        command
+            .args([
+                "-sS",
+                "--max-time",
+                "5",
+                "-X",
+                "PUT",
+                "-w",
+                "\n%{http_code}",
+            ])
+            .args(["-H", "Content-Type: application/json", "-H"])
+            .arg(format!("Host: 127.0.0.1:{API_PORT}"))
+            .args(["--data", body])
+            .arg(format!("http://127.0.0.1:{API_PORT}{path}"));
+        let output = command.output().expect("run curl");
+        let text = String::from_utf8_lossy(&output.stdout).into_owned();
+        let (body, status) = text.rsplit_once('\n').unwrap_or(("", &text));
+        (status.trim().parse().unwrap_or(0), body.to_string())
     }
 
     /// Waits until the API in the client namespace answers `/api/status`.

@@ -42,6 +42,41 @@ pub enum Naming {
     Dns(Vec<DnsAnswer>),
 }
 
+/// Which reader [`Inspector::inspect`] hands a packet to, by its transport and ports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reader {
+    /// A DNS response over UDP (source port 53).
+    Dns,
+    /// A segment of a DNS server's TCP stream (source port 53).
+    DnsOverTcp,
+    /// A datagram to UDP port 443: a QUIC Initial's ClientHello, perhaps.
+    Quic,
+    /// Any other TCP segment: a TLS ClientHello, perhaps.
+    Tls,
+}
+
+impl Reader {
+    /// The reader that looks at `meta`'s payload, if any does.
+    pub fn of(meta: &PacketMeta) -> Option<Self> {
+        match meta.transport {
+            Transport::Udp { src_port, .. } if src_port == DNS_PORT => Some(Self::Dns),
+            Transport::Tcp { src_port, .. } if src_port == DNS_PORT => Some(Self::DnsOverTcp),
+            Transport::Udp { dst_port, .. } if dst_port == QUIC_PORT => Some(Self::Quic),
+            Transport::Tcp { .. } => Some(Self::Tls),
+            _ => None,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Dns => "dns",
+            Self::DnsOverTcp => "dns-tcp",
+            Self::Quic => "quic",
+            Self::Tls => "tls",
+        }
+    }
+}
+
 /// One direction of a connection: (protocol, source, destination).
 type StreamKey = (u8, SocketAddr, SocketAddr);
 
@@ -80,27 +115,17 @@ impl Inspector {
         if payload.is_empty() {
             return None;
         }
-        let key = |src_port, dst_port| {
-            (
-                meta.protocol(),
-                SocketAddr::new(meta.src, src_port),
-                SocketAddr::new(meta.dst, dst_port),
-            )
-        };
-        match meta.transport {
-            Transport::Udp { src_port, .. } if src_port == DNS_PORT => {
-                answers(dns::parse_response(payload))
-            }
-            Transport::Tcp {
-                src_port, dst_port, ..
-            } if src_port == DNS_PORT => self.dns_segment(key(src_port, dst_port), payload),
-            Transport::Udp { src_port, dst_port } if dst_port == QUIC_PORT => {
-                self.quic_datagram(key(src_port, dst_port), payload)
-            }
-            Transport::Tcp {
-                src_port, dst_port, ..
-            } => self.tcp_segment(key(src_port, dst_port), payload),
-            _ => None,
+        let (src_port, dst_port) = meta.ports();
+        let key = (
+            meta.protocol(),
+            SocketAddr::new(meta.src, src_port),
+            SocketAddr::new(meta.dst, dst_port),
+        );
+        match Reader::of(meta)? {
+            Reader::Dns => answers(dns::parse_response(payload)),
+            Reader::DnsOverTcp => self.dns_segment(key, payload),
+            Reader::Quic => self.quic_datagram(key, payload),
+            Reader::Tls => self.tcp_segment(key, payload),
         }
     }
 

@@ -31,7 +31,7 @@ pub(crate) mod testdata;
 pub use assembler::SniProgress;
 pub use dns::DnsAnswer;
 pub use handshake::{SniError, MAX_CLIENT_HELLO};
-pub use inspect::{Inspector, Naming};
+pub use inspect::{Inspector, Naming, Reader};
 pub use names::{HostnameMap, KnownName, NameMap, NamePolicy, NameSource};
 pub use quic::QuicClientHelloAssembler;
 pub use tls::ClientHelloAssembler;

@@ -17,6 +17,7 @@ mod query;
 mod retention;
 mod schema;
 mod tiers;
+mod trace;
 mod write;
 
 use std::collections::HashMap;
@@ -101,6 +102,7 @@ impl Store {
         connection.pragma_update(None, "synchronous", "NORMAL")?;
         connection.pragma_update(None, "foreign_keys", "ON")?;
         connection.busy_timeout(std::time::Duration::from_secs(5))?;
+        trace::install(&mut connection)?;
         // Migrations use `local_day`.
         register_functions(&connection, zone.clone())?;
         let found = schema::refuse_newer(&connection)?;
