@@ -2,7 +2,8 @@
 //!
 //! The capture source runs on its own thread and hands batches of observations over a bounded
 //! channel; this loop places each packet (sent, received, local, transit), counts it on its flow,
-//! looks up owners of new flows, and closes a [`Sample`] every interval. Stopping (the `stop`
+//! looks up owners of new flows, and closes a [`Sample`] every interval. This machine's
+//! addresses and tunnels ([`crate::tunnel`]) are read again every 2 seconds. Stopping (the `stop`
 //! flag) ends capture, and the last, partial window is still emitted.
 
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -15,6 +16,7 @@ use crate::capture::{CaptureError, CaptureSource, Observation};
 use crate::flow::{LocalAddrs, Placement};
 use crate::sample::Sample;
 use crate::tracker::Tracker;
+use crate::tunnel::TunnelWatch;
 
 /// How often this machine's addresses are read again (interfaces come and go: Wi-Fi →
 /// Ethernet, VPN up).
@@ -54,6 +56,8 @@ pub fn run(
     thread::scope(|scope| {
         let capture = scope.spawn(move || capture_loop(source.as_mut(), &sender, stop));
         let mut addresses = Addresses::read();
+        let mut tunnels = TunnelWatch::default();
+        follow_tunnels(&mut tunnels, &mut tracker, Instant::now());
         let mut window = Window::starting_now(interval);
         let mut dropped_before = 0;
         loop {
@@ -73,7 +77,9 @@ pub fn run(
             }
             let now = Instant::now();
             tracker.attribute(now);
-            addresses.refresh_if_due(now);
+            if addresses.refresh_if_due(now) {
+                follow_tunnels(&mut tunnels, &mut tracker, now);
+            }
             if window.is_over(now) {
                 on_sample(window.close(&mut tracker, now));
             }
@@ -118,6 +124,13 @@ fn apply(
     }
 }
 
+/// Hands the tracker this machine's tunnels when they changed.
+fn follow_tunnels(tunnels: &mut TunnelWatch, tracker: &mut Tracker, now: Instant) {
+    if let Some(fresh) = tunnels.refresh(now) {
+        tracker.set_tunnels(fresh);
+    }
+}
+
 fn capture_loop(
     source: &mut dyn CaptureSource,
     sender: &mpsc::SyncSender<Batch>,
@@ -159,9 +172,11 @@ impl Addresses {
         placement
     }
 
-    fn refresh_if_due(&mut self, now: Instant) {
+    /// Reads the addresses again when due; whether it did.
+    fn refresh_if_due(&mut self, now: Instant) -> bool {
         let age = now.duration_since(self.read_at);
-        if age >= ADDRESS_REFRESH || (self.missed && age >= ADDRESS_REFRESH_ON_MISS) {
+        let due = age >= ADDRESS_REFRESH || (self.missed && age >= ADDRESS_REFRESH_ON_MISS);
+        if due {
             let fresh = read_local_addrs();
             if fresh != self.current {
                 tracing::info!(addresses = fresh.len(), "this machine's addresses changed");
@@ -172,6 +187,7 @@ impl Addresses {
                 missed: false,
             };
         }
+        due
     }
 }
 

@@ -7,7 +7,8 @@
 //! transaction; retention only deletes the raw and hourly rows that are past their windows.
 //! Queries read each part of a range from the coarsest tier that fits it (see `tiers`), so
 //! long ranges read daily rows instead of millions of samples. `docs/storage.md` has the
-//! design and the benchmark.
+//! design and the benchmark. VPN tunnels' inner and outer bytes are kept per hour beside usage
+//! (`tunnels`).
 
 pub mod demo;
 mod export;
@@ -17,6 +18,7 @@ mod query;
 mod retention;
 mod schema;
 mod tiers;
+mod tunnels;
 mod write;
 
 use std::collections::HashMap;
@@ -33,6 +35,7 @@ pub use query::{
     MonthComparison, ProcessRecord, Range, Summary, TierSpans, TimelinePoint, Totals, WeekTotal,
 };
 pub use retention::RetentionSummary;
+pub use tunnels::TunnelTotal;
 /// The SQLite connection type, for tests that build databases of older versions.
 pub use rusqlite::Connection;
 pub use schema::{current_version, migrate_to};
