@@ -249,7 +249,7 @@ mod tests {
 
     #[test]
     fn tunnel_names() {
-        ["utun3", "tun0", "wg0", "ppp0", "ipsec0", "wg", "tun-vpn"]
+        ["utun3", "tun0", "wg0", "ppp0", "ipsec0", "wg", "tun_1"]
             .iter()
             .for_each(|name| assert!(is_tunnel_name(name), "{name}"));
         ["en0", "eth0", "tunl0x", "lo", "wlan0", "bridge0", "gif0"]

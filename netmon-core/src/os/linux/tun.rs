@@ -1,7 +1,7 @@
-//! Tunnel devices on Linux: which processes hold `/dev/net/tun` open and for which interface
-//! (the `iff:` line the tun driver writes in `/proc/PID/fdinfo/FD`), and which interfaces are
-//! tunnels by kind (`/sys/class/net/NAME`: a tun device has `tun_flags`; WireGuard, PPP and IP
-//! tunnels have link types without Ethernet headers).
+//! Tunnel devices on Linux: which processes of this network namespace hold `/dev/net/tun` open
+//! and for which interface (the `iff:` line the tun driver writes in `/proc/PID/fdinfo/FD`),
+//! and which interfaces are tunnels by kind (`/sys/class/net/NAME`: a tun device has
+//! `tun_flags`; WireGuard, PPP and IP tunnels have link types without Ethernet headers).
 
 use std::fs;
 use std::path::Path;
@@ -16,11 +16,20 @@ const TUN_DEVICE: &str = "/dev/net/tun";
 /// in IPv6 (769), SIT (776), GRE (778), IPv6 GRE (823), and none (65534: tun, WireGuard).
 const TUNNEL_LINK_TYPES: &[u32] = &[512, 768, 769, 776, 778, 823, 65534];
 
-/// Every process holding a tun device, with the interface the device is attached to.
+/// Every process of this network namespace holding a tun device, with the interface the
+/// device is attached to. (Processes of other namespaces, such as containers, hold tunnels
+/// this machine's interfaces do not have, maybe under the same names.)
 pub fn holders() -> Vec<Holder> {
+    let here = network_namespace("self");
     all_pids()
+        .filter(|pid| here.is_some() && network_namespace(&pid.to_string()) == here)
         .flat_map(|pid| Holder::each(tun_interfaces(pid), || process_info(pid)))
         .collect()
+}
+
+/// The network namespace of a process (`self` or a PID): its `/proc/…/ns/net` link.
+fn network_namespace(process: &str) -> Option<std::path::PathBuf> {
+    fs::read_link(format!("/proc/{process}/ns/net")).ok()
 }
 
 /// The tunnel interfaces of the tun devices process `pid` holds (empty when it holds none or
