@@ -11,7 +11,8 @@ use std::path::{Path, PathBuf};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use support::{assert_within, bytes_of_app, total_bytes, Lab, CLIENT_V4, SERVER_V4};
+use netmon_core::Sample;
+use support::{assert_within, bytes_of_app, total_bytes, Lab, Netmon, CLIENT_V4, SERVER_V4};
 
 /// Lets the last packets of a phase (FIN, ACK) cross before the counters are read.
 const SETTLE: Duration = Duration::from_millis(600);
@@ -27,14 +28,66 @@ fn the_app_gets_its_bytes_the_vpn_the_overhead_and_the_total_the_physical_link()
     let mut lab = Lab::new();
     lab.start_http_server(8080);
     let client_stats = start_vpn(&mut lab);
+    let netmon = lab.start_netmon(1);
+    let run = download_both_ways(&lab, netmon, &client_stats);
+    let (samples, veth, tun, outer) = (&run.samples, run.veth, run.tun, run.outer);
+    assert_within("tunapp (inside the tunnel)", bytes_of_app(samples, "tunapp"), tun, 1.0);
+    assert_within(
+        "directapp (on the veth)",
+        bytes_of_app(samples, "directapp"),
+        veth - outer,
+        1.0,
+    );
+    let overhead = bytes_of_app(samples, "tunvpn");
+    assert_within("tunvpn (overhead only)", overhead, outer - tun, 1.0);
+    assert!(overhead < tun / 10, "the VPN shows its overhead, not the payload again");
+    assert_within("the total (physical link)", total_bytes(samples), veth, 1.0);
+    let stored = lab.stored_totals();
+    assert_within("the stored total", stored.sent + stored.received, veth, 1.0);
+    check_raw_outer_bytes(&lab, outer, tun);
+}
+
+/// `capture_interface` set to the physical link: no tunnel traffic is seen, so the VPN's whole
+/// transport is its overhead, and the total is still the link's.
+#[test]
+fn capturing_the_physical_link_alone_credits_the_tunnel_to_the_vpn() {
+    let mut lab = Lab::new();
+    lab.start_http_server(8080);
+    let client_stats = start_vpn(&mut lab);
+    let netmon = lab.start_netmon_on_veth(1);
+    let run = download_both_ways(&lab, netmon, &client_stats);
+    let (samples, veth, outer) = (&run.samples, run.veth, run.outer);
+    assert_eq!(bytes_of_app(samples, "tunapp"), 0, "the tunnel is not captured");
+    assert_within("tunvpn (all its transport)", bytes_of_app(samples, "tunvpn"), outer, 1.0);
+    assert_within(
+        "directapp (on the veth)",
+        bytes_of_app(samples, "directapp"),
+        veth - outer,
+        1.0,
+    );
+    assert_within("the total (physical link)", total_bytes(samples), veth, 1.0);
+}
+
+/// What one run measured: netmon's samples, and the references.
+struct Run {
+    samples: Vec<Sample>,
+    /// IP bytes on the client veth.
+    veth: u64,
+    /// IP bytes on the client's tun0.
+    tun: u64,
+    /// The client VPN's outer IP bytes, by its own count.
+    outer: u64,
+}
+
+/// `tunapp` downloads 8 MB through the tunnel while `directapp` downloads 10 MB over the veth
+/// (both at 4 MB/s, so a busy machine's capture keeps up), then `netmon` is stopped.
+fn download_both_ways(lab: &Lab, netmon: Netmon, client_stats: &Path) -> Run {
     let through_tunnel = lab.program_named("curl", "tunapp");
     let direct = lab.program_named("curl", "directapp");
-    let netmon = lab.start_netmon(1);
     let first = netmon.wait_ready();
-
     let veth_before = lab.counters();
     let tun_before = lab.counters_of(&lab.client, TUNNEL);
-    let outer_before = outer_ip_bytes(&client_stats);
+    let outer_before = outer_ip_bytes(client_stats);
     let mut direct_download = lab.command(&lab.client, &direct);
     direct_download.args(["-sS", "-4", "-o", "/dev/null", "--limit-rate", "4M"]);
     direct_download.arg(format!("http://{SERVER_V4}:8080/bytes/10000000"));
@@ -48,29 +101,20 @@ fn the_app_gets_its_bytes_the_vpn_the_overhead_and_the_total_the_physical_link()
     thread::sleep(SETTLE);
     let veth = lab.counters().ip_bytes_since(&veth_before);
     let tun = lab.counters_of(&lab.client, TUNNEL).bytes_since(&tun_before);
-    let outer = outer_ip_bytes(&client_stats) - outer_before;
+    let outer = outer_ip_bytes(client_stats) - outer_before;
     thread::sleep(Duration::from_millis(1200));
-
     let samples = netmon.stop(first);
     support::print_apps(&samples);
     eprintln!("veth {veth} B, tun0 {tun} B, VPN outer {outer} B");
     let dropped: u64 = samples.iter().map(|sample| sample.stats.dropped_packets).sum();
     assert_eq!(dropped, 0, "the capture dropped packets: the machine was too busy to measure");
     assert!(tun >= 8_000_000, "the tunnel carried the download ({tun} B)");
-    assert_within("tunapp (inside the tunnel)", bytes_of_app(&samples, "tunapp"), tun, 1.0);
-    assert_within(
-        "directapp (on the veth)",
-        bytes_of_app(&samples, "directapp"),
-        veth - outer,
-        1.0,
-    );
-    let overhead = bytes_of_app(&samples, "tunvpn");
-    assert_within("tunvpn (overhead only)", overhead, outer - tun, 1.0);
-    assert!(overhead < tun / 10, "the VPN shows its overhead, not the payload again");
-    assert_within("the total (physical link)", total_bytes(&samples), veth, 1.0);
-    let stored = lab.stored_totals();
-    assert_within("the stored total", stored.sent + stored.received, veth, 1.0);
-    check_raw_outer_bytes(&lab, outer, tun);
+    Run {
+        samples,
+        veth,
+        tun,
+        outer,
+    }
 }
 
 /// Starts the VPN: a tunvpn process in each namespace holding its tun device; the client's runs

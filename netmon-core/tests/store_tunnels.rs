@@ -22,6 +22,7 @@ fn all_time() -> Range {
 /// The previous version's database: zen received 9600 bytes on one hour, in every tier.
 fn previous_version(path: &std::path::Path) {
     let mut connection = store::Connection::open(path).unwrap();
+    store::register_functions(&connection, jiff::tz::TimeZone::UTC).unwrap();
     let previous = store::current_version() - 1;
     assert_eq!(store::migrate_to(&mut connection, previous).unwrap(), previous);
     let hour = NOON - 24 * HOUR;
@@ -83,7 +84,7 @@ fn the_previous_version_upgrades_and_then_keeps_tunnels_beside_usage() {
     let temp = tempfile::tempdir().unwrap();
     let path = temp.path().join("network_monitor.db");
     previous_version(&path);
-    let mut store = Store::open(&path).unwrap();
+    let mut store = Store::open_in_zone(&path, jiff::tz::TimeZone::UTC).unwrap();
     assert_eq!(store.schema_version().unwrap(), store::current_version());
     assert_eq!(store.integrity_check().unwrap(), "ok");
     assert_eq!(store.totals(all_time()).unwrap().received, 9600, "old usage kept");

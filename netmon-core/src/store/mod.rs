@@ -162,8 +162,9 @@ fn create_private(path: &Path) -> Result<(), StoreError> {
     }
 }
 
-/// `local_day(ms)`: the start of the local day holding `ms`, in ms since the epoch.
-fn register_functions(connection: &Connection, zone: TimeZone) -> Result<(), StoreError> {
+/// `local_day(ms)`: the start of the local day holding `ms`, in ms since the epoch. Migrations
+/// use it: tests that build an older version with [`migrate_to`] register it first.
+pub fn register_functions(connection: &Connection, zone: TimeZone) -> Result<(), StoreError> {
     connection.create_scalar_function(
         "local_day",
         1,

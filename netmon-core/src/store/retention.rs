@@ -81,7 +81,7 @@ impl Store {
             None => purge_all(&transaction)?,
             Some(cutoff) => purge_before(&transaction, cutoff, coverage)?,
         };
-        super::tunnels::delete_before(&transaction, before_ms.map(super::tiers::floor_hour))?;
+        super::tunnels::delete_before(&transaction, before_ms)?;
         transaction.commit()?;
         self.release_free_pages()?;
         Ok(deleted)

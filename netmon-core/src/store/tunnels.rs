@@ -8,9 +8,8 @@ use std::collections::HashMap;
 use rusqlite::{params, Transaction};
 use serde::Serialize;
 
-use super::tiers::floor_hour;
 use super::write::{direction_code, upsert_app};
-use super::{Range, Store, StoreError};
+use super::{Range, Store, StoreError, HOUR_MS};
 use crate::sample::{Direction, Sample};
 
 /// One VPN's tunnel over a range.
@@ -32,7 +31,7 @@ pub(super) fn write(
     app_ids: &mut HashMap<String, i64>,
     sample: &Sample,
 ) -> Result<(), StoreError> {
-    let hour_ms = floor_hour(sample.start_ms);
+    let hour_ms = hour_of(sample.start_ms);
     let mut insert = transaction.prepare_cached(
         "INSERT INTO hourly_tunnels (hour_ms, app_id, direction, inner_bytes, outer_bytes)
          VALUES (?1, ?2, ?3, ?4, ?5)
@@ -64,14 +63,19 @@ pub(super) fn write(
     Ok(())
 }
 
-/// Deletes the tunnels' hours before `hour_ms` (all of them when `None`).
+/// The start of the hour holding `ms` (the earliest time for times before it).
+fn hour_of(ms: i64) -> i64 {
+    ms.saturating_sub(ms.rem_euclid(HOUR_MS))
+}
+
+/// Deletes the tunnels' hours that end by `before_ms` (all of them when `None`).
 pub(super) fn delete_before(
     transaction: &Transaction<'_>,
-    hour_ms: Option<i64>,
+    before_ms: Option<i64>,
 ) -> Result<usize, StoreError> {
     Ok(transaction.execute(
         "DELETE FROM hourly_tunnels WHERE hour_ms < ?1",
-        [hour_ms.unwrap_or(i64::MAX)],
+        [before_ms.map_or(i64::MAX, hour_of)],
     )?)
 }
 
@@ -84,7 +88,7 @@ impl Store {
              WHERE t.hour_ms >= ?1 AND t.hour_ms < ?2
              GROUP BY a.name, t.direction",
         )?;
-        let rows = statement.query_map(params![floor_hour(range.start_ms), range.end_ms], |row| {
+        let rows = statement.query_map(params![hour_of(range.start_ms), range.end_ms], |row| {
             Ok((
                 row.get::<_, String>(0)?,
                 row.get::<_, i64>(1)?,
