@@ -31,7 +31,12 @@ fn the_app_gets_its_bytes_the_vpn_the_overhead_and_the_total_the_physical_link()
     let netmon = lab.start_netmon(1);
     let run = download_both_ways(&lab, netmon, &client_stats);
     let (samples, veth, tun, outer) = (&run.samples, run.veth, run.tun, run.outer);
-    assert_within("tunapp (inside the tunnel)", bytes_of_app(samples, "tunapp"), tun, 1.0);
+    assert_within(
+        "tunapp (inside the tunnel)",
+        bytes_of_app(samples, "tunapp"),
+        tun,
+        1.0,
+    );
     assert_within(
         "directapp (on the veth)",
         bytes_of_app(samples, "directapp"),
@@ -40,7 +45,10 @@ fn the_app_gets_its_bytes_the_vpn_the_overhead_and_the_total_the_physical_link()
     );
     let overhead = bytes_of_app(samples, "tunvpn");
     assert_within("tunvpn (overhead only)", overhead, outer - tun, 1.0);
-    assert!(overhead < tun / 10, "the VPN shows its overhead, not the payload again");
+    assert!(
+        overhead < tun / 10,
+        "the VPN shows its overhead, not the payload again"
+    );
     assert_within("the total (physical link)", total_bytes(samples), veth, 1.0);
     let stored = lab.stored_totals();
     assert_within("the stored total", stored.sent + stored.received, veth, 1.0);
@@ -57,8 +65,17 @@ fn capturing_the_physical_link_alone_credits_the_tunnel_to_the_vpn() {
     let netmon = lab.start_netmon_on_veth(1);
     let run = download_both_ways(&lab, netmon, &client_stats);
     let (samples, veth, outer) = (&run.samples, run.veth, run.outer);
-    assert_eq!(bytes_of_app(samples, "tunapp"), 0, "the tunnel is not captured");
-    assert_within("tunvpn (all its transport)", bytes_of_app(samples, "tunvpn"), outer, 1.0);
+    assert_eq!(
+        bytes_of_app(samples, "tunapp"),
+        0,
+        "the tunnel is not captured"
+    );
+    assert_within(
+        "tunvpn (all its transport)",
+        bytes_of_app(samples, "tunvpn"),
+        outer,
+        1.0,
+    );
     assert_within(
         "directapp (on the veth)",
         bytes_of_app(samples, "directapp"),
@@ -96,19 +113,32 @@ fn download_both_ways(lab: &Lab, netmon: Netmon, client_stats: &Path) -> Run {
     tunnel_download.args(["-sS", "-4", "-o", "/dev/null", "--limit-rate", "4M"]);
     tunnel_download.arg(format!("http://{SERVER_TUNNEL_V4}:8080/bytes/8000000"));
     lab.run(tunnel_download);
-    let status = direct_child.wait_with_output().expect("the direct download");
+    let status = direct_child
+        .wait_with_output()
+        .expect("the direct download");
     assert!(status.status.success(), "the direct download failed");
     thread::sleep(SETTLE);
     let veth = lab.counters().ip_bytes_since(&veth_before);
-    let tun = lab.counters_of(&lab.client, TUNNEL).bytes_since(&tun_before);
+    let tun = lab
+        .counters_of(&lab.client, TUNNEL)
+        .bytes_since(&tun_before);
     let outer = outer_ip_bytes(client_stats) - outer_before;
     thread::sleep(Duration::from_millis(1200));
     let samples = netmon.stop(first);
     support::print_apps(&samples);
     eprintln!("veth {veth} B, tun0 {tun} B, VPN outer {outer} B");
-    let dropped: u64 = samples.iter().map(|sample| sample.stats.dropped_packets).sum();
-    assert_eq!(dropped, 0, "the capture dropped packets: the machine was too busy to measure");
-    assert!(tun >= 8_000_000, "the tunnel carried the download ({tun} B)");
+    let dropped: u64 = samples
+        .iter()
+        .map(|sample| sample.stats.dropped_packets)
+        .sum();
+    assert_eq!(
+        dropped, 0,
+        "the capture dropped packets: the machine was too busy to measure"
+    );
+    assert!(
+        tun >= 8_000_000,
+        "the tunnel carried the download ({tun} B)"
+    );
     Run {
         samples,
         veth,
@@ -142,7 +172,13 @@ fn start_vpn(lab: &mut Lab) -> PathBuf {
             lab.spawn(command);
             wait_for_interface(ns);
             let mut address = lab.command(ns, "ip");
-            address.args(["addr", "add", &format!("{tunnel_address}/24"), "dev", TUNNEL]);
+            address.args([
+                "addr",
+                "add",
+                &format!("{tunnel_address}/24"),
+                "dev",
+                TUNNEL,
+            ]);
             lab.run(address);
             let mut up = lab.command(ns, "ip");
             up.args(["link", "set", TUNNEL, "mtu", "1400", "up"]);
@@ -162,7 +198,10 @@ fn wait_for_interface(ns: &str) {
             .is_ok_and(|output| output.status.success())
     };
     while !exists() {
-        assert!(Instant::now() < deadline, "the VPN made no {TUNNEL} in {ns}");
+        assert!(
+            Instant::now() < deadline,
+            "the VPN made no {TUNNEL} in {ns}"
+        );
         thread::sleep(Duration::from_millis(50));
     }
 }

@@ -10,9 +10,7 @@
 
 use std::net::IpAddr;
 
-use etherparse::{
-    EtherType, LaxNetSlice, LaxSlicedPacket, TransportSlice,
-};
+use etherparse::{EtherType, LaxNetSlice, LaxSlicedPacket, TransportSlice};
 
 /// How a capture frames its packets (libpcap's DLT_* link types that netmon reads).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -24,7 +24,10 @@ fn previous_version(path: &std::path::Path) {
     let mut connection = store::Connection::open(path).unwrap();
     store::register_functions(&connection, jiff::tz::TimeZone::UTC).unwrap();
     let previous = store::current_version() - 1;
-    assert_eq!(store::migrate_to(&mut connection, previous).unwrap(), previous);
+    assert_eq!(
+        store::migrate_to(&mut connection, previous).unwrap(),
+        previous
+    );
     let hour = NOON - 24 * HOUR;
     let day = hour - hour.rem_euclid(DAY);
     connection
@@ -87,11 +90,18 @@ fn the_previous_version_upgrades_and_then_keeps_tunnels_beside_usage() {
     let mut store = Store::open_in_zone(&path, jiff::tz::TimeZone::UTC).unwrap();
     assert_eq!(store.schema_version().unwrap(), store::current_version());
     assert_eq!(store.integrity_check().unwrap(), "ok");
-    assert_eq!(store.totals(all_time()).unwrap().received, 9600, "old usage kept");
+    assert_eq!(
+        store.totals(all_time()).unwrap().received,
+        9600,
+        "old usage kept"
+    );
     assert!(store.tunnels(all_time()).unwrap().is_empty());
 
     store
-        .write(&[vpn_sample(NOON, 100_000, 104_000), vpn_sample(NOON + 5000, 50_000, 52_000)])
+        .write(&[
+            vpn_sample(NOON, 100_000, 104_000),
+            vpn_sample(NOON + 5000, 50_000, 52_000),
+        ])
         .unwrap();
     assert_eq!(
         store.totals(all_time()).unwrap().received,
@@ -109,7 +119,10 @@ fn the_previous_version_upgrades_and_then_keeps_tunnels_beside_usage() {
     store.apply_retention(NOON + HOUR, 1, 30).unwrap();
     assert_eq!(store.tunnels(all_time()).unwrap(), vpnd(150_000, 156_000));
     store.apply_retention(NOON + 40 * DAY, 1, 30).unwrap();
-    assert!(store.tunnels(all_time()).unwrap().is_empty(), "gone with the hourly tier");
+    assert!(
+        store.tunnels(all_time()).unwrap().is_empty(),
+        "gone with the hourly tier"
+    );
     store.write(&[vpn_sample(NOON, 10, 20)]).unwrap();
     store.purge(Some(NOON + HOUR)).unwrap();
     assert!(store.tunnels(all_time()).unwrap().is_empty(), "purged");

@@ -59,17 +59,33 @@ fn both(sample: &Sample, app: &str) -> (u64, u64) {
 fn the_app_keeps_its_bytes_and_the_vpn_process_shows_only_the_overhead() {
     let sample = sample_of(tunnels());
     assert_eq!(both(&sample, "Safari"), (20_000, 2_000_000));
-    assert_eq!(both(&sample, "WireGuardNetwo"), (5_000, 64_000), "overhead only");
+    assert_eq!(
+        both(&sample, "WireGuardNetwo"),
+        (5_000, 64_000),
+        "overhead only"
+    );
     assert_eq!(both(&sample, "Mail"), (5_000, 30_000));
     let physical = 25_000 + 2_064_000 + 5_000 + 30_000;
-    assert_eq!(sample.stats.bytes, physical, "each byte once: what crossed en0");
+    assert_eq!(
+        sample.stats.bytes, physical,
+        "each byte once: what crossed en0"
+    );
     let tunnel = &sample.stats.tunnels[0];
     assert_eq!(tunnel.vpn, "WireGuardNetwo");
     assert_eq!(tunnel.interfaces, ["utun4"]);
-    assert_eq!((tunnel.outer_sent, tunnel.outer_received), (25_000, 2_064_000));
-    assert_eq!((tunnel.inner_sent, tunnel.inner_received), (20_000, 2_000_000));
+    assert_eq!(
+        (tunnel.outer_sent, tunnel.outer_received),
+        (25_000, 2_064_000)
+    );
+    assert_eq!(
+        (tunnel.inner_sent, tunnel.inner_received),
+        (20_000, 2_000_000)
+    );
     assert!(
-        sample.processes.iter().any(|process| process.app == "WireGuardNetwo"),
+        sample
+            .processes
+            .iter()
+            .any(|process| process.app == "WireGuardNetwo"),
         "the VPN process is still listed"
     );
 }
@@ -78,6 +94,9 @@ fn the_app_keeps_its_bytes_and_the_vpn_process_shows_only_the_overhead() {
 fn without_the_rule_the_payload_is_counted_twice() {
     let sample = sample_of(Tunnels::default());
     assert_eq!(both(&sample, "WireGuardNetwo"), (25_000, 2_064_000));
-    assert_eq!(sample.stats.bytes, 25_000 + 2_064_000 + 5_000 + 30_000 + 2_020_000);
+    assert_eq!(
+        sample.stats.bytes,
+        25_000 + 2_064_000 + 5_000 + 30_000 + 2_020_000
+    );
     assert!(sample.stats.tunnels.is_empty());
 }

@@ -33,8 +33,8 @@
 //!   negative amount.
 
 use std::collections::HashMap;
-use std::sync::Arc;
 use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
 use std::time::Duration;
 
 use super::supervise::{Backoff, CommandSpec, Event, Supervised};
@@ -718,7 +718,13 @@ mod tests {
                 // Grew by 3000/400.
                 conn(6, "192.168.1.5:53000", "17.253.144.10:443", 3000, 400),
                 // New since the baseline: its whole reading.
-                conn(6, "[2a01:e0a:1::5]:53002", "[2606:4700::6810:84e5]:443", 2500, 300),
+                conn(
+                    6,
+                    "[2a01:e0a:1::5]:53002",
+                    "[2606:4700::6810:84e5]:443",
+                    2500,
+                    300,
+                ),
                 // Went down from 1000/500 (reset): its new value.
                 conn(17, "192.168.1.5:61000", "142.250.74.206:443", 200, 100),
             ],

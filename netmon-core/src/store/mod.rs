@@ -35,10 +35,10 @@ pub use query::{
     MonthComparison, ProcessRecord, Range, Summary, TierSpans, TimelinePoint, Totals, WeekTotal,
 };
 pub use retention::RetentionSummary;
-pub use tunnels::TunnelTotal;
 /// The SQLite connection type, for tests that build databases of older versions.
 pub use rusqlite::Connection;
 pub use schema::{current_version, migrate_to};
+pub use tunnels::TunnelTotal;
 pub use write::WriteSummary;
 
 pub(crate) const HOUR_MS: i64 = 3_600_000;

@@ -50,7 +50,11 @@ pub(super) fn write(
         };
         let directions = [
             (Direction::Sent, tunnel.inner_sent, tunnel.outer_sent),
-            (Direction::Received, tunnel.inner_received, tunnel.outer_received),
+            (
+                Direction::Received,
+                tunnel.inner_received,
+                tunnel.outer_received,
+            ),
         ];
         for (direction, inner, outer) in directions {
             if inner.saturating_add(outer) > 0 {
@@ -113,7 +117,9 @@ impl Store {
             let total = &mut totals[at];
             match super::write::direction_of(direction) {
                 Direction::Sent => (total.inner_sent, total.outer_sent) = (inner, outer),
-                Direction::Received => (total.inner_received, total.outer_received) = (inner, outer),
+                Direction::Received => {
+                    (total.inner_received, total.outer_received) = (inner, outer)
+                }
             }
         }
         totals.sort_by_key(|total| std::cmp::Reverse(total.outer_sent + total.outer_received));

@@ -39,12 +39,15 @@ const TUNNEL_PROTOCOLS: &[u8] = &[47, 50, 51];
 /// WireGuard's default (51820).
 pub const KERNEL_TUNNEL_PORTS: &[u16] = &[500, 1701, 4500, 51820];
 
-/// Whether an interface's name is a tunnel's (`utun3`, `wg0`; not `tunl` lookalikes with
-/// letters after the prefix other than digits, except `ipsec`/`ppp` numbering).
+/// Whether an interface's name is a tunnel's: a prefix of [`TUNNEL_PREFIXES`] followed by
+/// nothing or a number (`utun3`, `wg0`, `tun_1`; not `tunl0x` or `wgx`).
 pub fn is_tunnel_name(name: &str) -> bool {
     TUNNEL_PREFIXES.iter().any(|prefix| {
         name.strip_prefix(prefix).is_some_and(|rest| {
-            rest.is_empty() || rest.chars().all(|c| c.is_ascii_digit() || c == '-' || c == '_')
+            rest.is_empty()
+                || rest
+                    .chars()
+                    .all(|c| c.is_ascii_digit() || c == '-' || c == '_')
         })
     })
 }
@@ -153,9 +156,7 @@ impl Tunnels {
         let by_address = addresses
             .iter()
             .filter_map(|(name, ip)| {
-                let index = vpns
-                    .iter()
-                    .position(|vpn| vpn.interfaces.contains(name))?;
+                let index = vpns.iter().position(|vpn| vpn.interfaces.contains(name))?;
                 Some((canonical(*ip), index))
             })
             .collect();
@@ -260,7 +261,11 @@ mod tests {
     #[test]
     fn flows_on_a_tunnel_address_are_inner_and_the_holders_flows_are_transport() {
         let tunnels = Tunnels::new(
-            &addresses(&[("eth0", "192.168.1.5"), ("tun0", "10.8.0.1"), ("tun0", "fd08::1")]),
+            &addresses(&[
+                ("eth0", "192.168.1.5"),
+                ("tun0", "10.8.0.1"),
+                ("tun0", "fd08::1"),
+            ]),
             &[holder(77, "openvpn", "tun0")],
             |_| false,
         );
@@ -271,18 +276,31 @@ mod tests {
         assert_eq!(inner, Role::Inner(0));
         let v6 = tunnels.role(6, addr("[fd08::1]:4000"), addr("[2001:db8::1]:443"), None);
         assert_eq!(v6, Role::Inner(0));
-        let outer = tunnels.role(17, addr("192.168.1.5:1194"), addr("9.9.9.9:1194"), Some(&vpn));
+        let outer = tunnels.role(
+            17,
+            addr("192.168.1.5:1194"),
+            addr("9.9.9.9:1194"),
+            Some(&vpn),
+        );
         assert_eq!(outer, Role::Transport(0));
         let direct = tunnels.role(6, addr("192.168.1.5:4001"), addr("1.1.1.1:443"), Some(&app));
         assert_eq!(direct, Role::Plain);
         let ownerless = tunnels.role(50, addr("192.168.1.5:0"), addr("9.9.9.9:0"), None);
-        assert_eq!(ownerless, Role::Plain, "no kernel tunnel, so ESP is nobody's transport");
+        assert_eq!(
+            ownerless,
+            Role::Plain,
+            "no kernel tunnel, so ESP is nobody's transport"
+        );
     }
 
     #[test]
     fn tunnels_no_process_holds_are_one_kernel_vpn_whose_transport_is_ownerless() {
         let tunnels = Tunnels::new(
-            &addresses(&[("en0", "192.168.1.5"), ("wg0", "10.9.0.2"), ("ipsec0", "10.10.0.2")]),
+            &addresses(&[
+                ("en0", "192.168.1.5"),
+                ("wg0", "10.9.0.2"),
+                ("ipsec0", "10.10.0.2"),
+            ]),
             &[],
             |_| false,
         );
@@ -290,23 +308,42 @@ mod tests {
         assert_eq!(name, "ipsec0+wg0");
         assert_eq!(interfaces.len(), 2);
         let local = addr("192.168.1.5:40000");
-        assert_eq!(tunnels.role(17, local, addr("9.9.9.9:51820"), None), Role::Transport(0));
-        assert_eq!(tunnels.role(50, addr("192.168.1.5:0"), addr("9.9.9.9:0"), None), Role::Transport(0));
-        assert_eq!(tunnels.role(17, local, addr("9.9.9.9:53"), None), Role::Plain);
+        assert_eq!(
+            tunnels.role(17, local, addr("9.9.9.9:51820"), None),
+            Role::Transport(0)
+        );
+        assert_eq!(
+            tunnels.role(50, addr("192.168.1.5:0"), addr("9.9.9.9:0"), None),
+            Role::Transport(0)
+        );
+        assert_eq!(
+            tunnels.role(17, local, addr("9.9.9.9:53"), None),
+            Role::Plain
+        );
         let someone = ProcessInfo::new(9, "iked", None);
         assert_eq!(
             tunnels.role(17, local, addr("9.9.9.9:4500"), Some(&someone)),
             Role::Plain,
             "owned traffic is not a kernel tunnel's"
         );
-        assert_eq!(tunnels.role(6, addr("10.9.0.2:1"), addr("1.1.1.1:443"), None), Role::Inner(0));
+        assert_eq!(
+            tunnels.role(6, addr("10.9.0.2:1"), addr("1.1.1.1:443"), None),
+            Role::Inner(0)
+        );
     }
 
     #[test]
     fn tunnels_of_one_application_are_one_vpn_and_any_held_device_is_a_tunnel() {
         let tunnels = Tunnels::new(
-            &addresses(&[("utun4", "10.1.0.2"), ("corp", "10.2.0.2"), ("en0", "192.168.1.5")]),
-            &[holder(300, "WireGuard", "utun4"), holder(301, "WireGuard", "corp")],
+            &addresses(&[
+                ("utun4", "10.1.0.2"),
+                ("corp", "10.2.0.2"),
+                ("en0", "192.168.1.5"),
+            ]),
+            &[
+                holder(300, "WireGuard", "utun4"),
+                holder(301, "WireGuard", "corp"),
+            ],
             |_| false,
         );
         let (name, interfaces) = tunnels.vpn(0).unwrap();
@@ -318,7 +355,9 @@ mod tests {
             tunnels.held_by(&ProcessInfo::new(301, "WireGuard", None)),
             Some(0)
         );
-        let kind = Tunnels::new(&addresses(&[("vpn7", "10.3.0.1")]), &[], |name| name == "vpn7");
+        let kind = Tunnels::new(&addresses(&[("vpn7", "10.3.0.1")]), &[], |name| {
+            name == "vpn7"
+        });
         assert_eq!(kind.vpn(0).map(|(name, _)| name), Some("vpn7"));
         assert!(Tunnels::new(&addresses(&[("en0", "10.3.0.1")]), &[], |_| false).is_empty());
     }

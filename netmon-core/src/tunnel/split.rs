@@ -92,8 +92,11 @@ impl Split {
                     outer_sent: tally.outer[0].bytes,
                     outer_received: tally.outer[1].bytes,
                 };
-                let packets =
-                    [0, 1].map(|at| tally.outer[at].packets.saturating_sub(tally.inner[at].packets));
+                let packets = [0, 1].map(|at| {
+                    tally.outer[at]
+                        .packets
+                        .saturating_sub(tally.inner[at].packets)
+                });
                 Some((usage, packets))
             })
             .unzip();
@@ -112,10 +115,18 @@ impl Split {
             .iter()
             .zip(&self.packets)
             .flat_map(|(usage, packets)| {
-                [(Direction::Sent, packets[0]), (Direction::Received, packets[1])]
-                    .map(|(direction, packets)| {
-                        (usage.vpn.as_str(), direction, usage.overhead(direction), packets)
-                    })
+                [
+                    (Direction::Sent, packets[0]),
+                    (Direction::Received, packets[1]),
+                ]
+                .map(|(direction, packets)| {
+                    (
+                        usage.vpn.as_str(),
+                        direction,
+                        usage.overhead(direction),
+                        packets,
+                    )
+                })
             })
             .filter(|(_, _, bytes, packets)| *bytes > 0 || *packets > 0)
     }
@@ -167,7 +178,10 @@ fn report_role(
             Some((index, connection))
         })
         .for_each(|(index, connection)| {
-            let (sent, received) = (Count::bytes(connection.sent), Count::bytes(connection.received));
+            let (sent, received) = (
+                Count::bytes(connection.sent),
+                Count::bytes(connection.received),
+            );
             tally(tallies, Role::Inner(index), sent, received);
         });
     false

@@ -102,9 +102,7 @@ impl TunnelWatch {
             self.scanned = Some((candidates, now));
         }
         let facts = &self.facts;
-        let fresh = Tunnels::new(&addresses, &self.holders, |name| {
-            facts.is_tunnel_kind(name)
-        });
+        let fresh = Tunnels::new(&addresses, &self.holders, |name| facts.is_tunnel_kind(name));
         if fresh == self.current {
             return None;
         }
