@@ -19,6 +19,7 @@ pub mod process;
 pub mod sample;
 pub mod store;
 pub mod tracker;
+pub mod tunnel;
 pub mod units;
 
 pub use config::Config;

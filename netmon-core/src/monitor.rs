@@ -2,7 +2,8 @@
 //!
 //! The capture source runs on its own thread and hands batches of observations over a bounded
 //! channel; this loop places each packet (sent, received, local, transit), counts it on its flow,
-//! looks up owners of new flows, and closes a [`Sample`] every interval. Stopping (the `stop`
+//! looks up owners of new flows, and closes a [`Sample`] every interval. This machine's
+//! addresses and tunnels ([`crate::tunnel`]) are read again every 2 seconds. Stopping (the `stop`
 //! flag) ends capture, and the last, partial window is still emitted.
 //!
 //! [`run_steered`] also takes [`Change`]s while it runs (a live configuration change): the
@@ -22,6 +23,7 @@ use crate::flow::{LocalAddrs, Placement};
 use crate::packet_log::PacketLog;
 use crate::sample::Sample;
 use crate::tracker::Tracker;
+use crate::tunnel::TunnelWatch;
 
 /// How often this machine's addresses are read again (interfaces come and go: Wi-Fi →
 /// Ethernet, VPN up).
@@ -91,6 +93,8 @@ pub fn run_steered(
         let pending = &reopen;
         let capture = scope.spawn(move || capture_loop(&mut source, &sender, stop, pending));
         let mut addresses = Addresses::read();
+        let mut tunnels = TunnelWatch::default();
+        follow_tunnels(&mut tunnels, &mut tracker, Instant::now());
         let mut window = Window::starting_now(interval);
         let mut packet_log = PacketLog::new();
         let mut dropped_before = 0;
@@ -126,7 +130,9 @@ pub fn run_steered(
             }
             let now = Instant::now();
             tracker.attribute(now);
-            addresses.refresh_if_due(now);
+            if addresses.refresh_if_due(now) {
+                follow_tunnels(&mut tunnels, &mut tracker, now);
+            }
             if window.is_over(now) {
                 on_sample(window.close(&mut tracker, now));
             }
@@ -178,6 +184,13 @@ fn apply(
             tracker.skipped();
             None
         }
+    }
+}
+
+/// Hands the tracker this machine's tunnels when they changed.
+fn follow_tunnels(tunnels: &mut TunnelWatch, tracker: &mut Tracker, now: Instant) {
+    if let Some(fresh) = tunnels.refresh(now) {
+        tracker.set_tunnels(fresh);
     }
 }
 
@@ -235,9 +248,11 @@ impl Addresses {
         placement
     }
 
-    fn refresh_if_due(&mut self, now: Instant) {
+    /// Reads the addresses again when due; whether it did.
+    fn refresh_if_due(&mut self, now: Instant) -> bool {
         let age = now.duration_since(self.read_at);
-        if age >= ADDRESS_REFRESH || (self.missed && age >= ADDRESS_REFRESH_ON_MISS) {
+        let due = age >= ADDRESS_REFRESH || (self.missed && age >= ADDRESS_REFRESH_ON_MISS);
+        if due {
             let fresh = read_local_addrs();
             if fresh != self.current {
                 tracing::info!(addresses = fresh.len(), "this machine's addresses changed");
@@ -248,6 +263,7 @@ impl Addresses {
                 missed: false,
             };
         }
+        due
     }
 }
 

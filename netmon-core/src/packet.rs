@@ -10,10 +10,7 @@
 
 use std::net::IpAddr;
 
-use etherparse::{
-    EtherType, LaxNetSlice, LaxSlicedPacket, LinuxSllHeaderSlice, LinuxSllProtocolType,
-    TransportSlice,
-};
+use etherparse::{EtherType, LaxNetSlice, LaxSlicedPacket, TransportSlice};
 
 /// How a capture frames its packets (libpcap's DLT_* link types that netmon reads).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -213,14 +210,18 @@ fn parse_ip_payload(packet: &[u8]) -> Result<Parsed<'_>, PacketError> {
     from_sliced(&sliced)
 }
 
+/// SLL (16 bytes): packet type (2), ARPHRD (2), address length (2), address (8), protocol
+/// type (2). The protocol type is read whatever the device's ARPHRD: tun devices and WireGuard
+/// (ARPHRD_NONE), whose packets etherparse's SLL reader refuses, carry IP with its ether type
+/// there like Ethernet devices do.
 fn parse_sll(frame: &[u8]) -> Result<Parsed<'_>, PacketError> {
-    let header =
-        LinuxSllHeaderSlice::from_slice(frame).map_err(|_| PacketError::Truncated("Linux SLL"))?;
-    let rest = frame.get(header.slice().len()..).unwrap_or_default();
-    match header.protocol_type() {
-        LinuxSllProtocolType::EtherType(ether_type) => parse_ether_payload(ether_type, rest),
-        _ => Err(PacketError::NotIp(0)),
-    }
+    const HEADER_LEN: usize = 16;
+    let protocol = frame
+        .get(14..HEADER_LEN)
+        .map(|bytes| u16::from_be_bytes([bytes[0], bytes[1]]))
+        .ok_or(PacketError::Truncated("Linux SLL"))?;
+    let rest = frame.get(HEADER_LEN..).unwrap_or_default();
+    parse_ether_payload(EtherType(protocol), rest)
 }
 
 /// SLL2 (20 bytes): protocol type (2), reserved (2), interface index (4), ARPHRD (2),
@@ -396,6 +397,17 @@ mod tests {
             parse(LinkType::LinuxSll, &sll).unwrap().ip_len,
             packet.len() as u32
         );
+        // A tun device's packet (ARPHRD_NONE, no address), as the `any` capture frames it.
+        let v4 = tcp_v4(&[2; 20])[14..].to_vec();
+        let mut tun = vec![0, 0, 0xff, 0xfe, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x08, 0x00];
+        tun.extend_from_slice(&v4);
+        assert_eq!(
+            parse(LinkType::LinuxSll, &tun).unwrap().ip_len,
+            v4.len() as u32
+        );
+        let arp = [0, 0, 0, 1, 0, 6, 1, 2, 3, 4, 5, 6, 0, 0, 0x08, 0x06, 0, 1];
+        assert!(parse(LinkType::LinuxSll, &arp).is_err());
+        assert!(parse(LinkType::LinuxSll, &[0; 15]).is_err());
         let mut sll2 = vec![
             0x86, 0xdd, 0, 0, 0, 0, 0, 3, 0, 1, 4, 6, 1, 2, 3, 4, 5, 6, 0, 0,
         ];

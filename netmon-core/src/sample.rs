@@ -72,6 +72,41 @@ pub struct SampleStats {
     pub skipped_frames: u64,
     /// Packets the capture source reported as dropped since the previous sample.
     pub dropped_packets: u64,
+    /// Each VPN's tunnel during the sample: the clear bytes it carried (counted under the
+    /// applications) and the outer bytes that carried them, of which only the overhead is
+    /// counted, under the VPN (docs/vpn.md).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tunnels: Vec<TunnelUsage>,
+}
+
+/// One VPN during one sample. Its applications' traffic crossed its tunnel interfaces in clear
+/// (`inner_*`, counted under each application); the VPN carried it over the physical link
+/// encrypted (`outer_*`, its transport). Totals count the inner bytes once, plus the
+/// [`overhead`](TunnelUsage::overhead) under the VPN: never inner and outer both.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TunnelUsage {
+    /// The VPN: its process's application, or its tunnel interfaces' names for a VPN inside the
+    /// kernel (WireGuard, IPsec) whose packets no process owns.
+    pub vpn: String,
+    /// The tunnel interfaces (`utun3`, `wg0`).
+    pub interfaces: Vec<String>,
+    /// Clear bytes that crossed the tunnel interfaces.
+    pub inner_sent: u64,
+    pub inner_received: u64,
+    /// Bytes of the transport: the VPN's own packets on the physical link.
+    pub outer_sent: u64,
+    pub outer_received: u64,
+}
+
+impl TunnelUsage {
+    /// What the tunnel cost in `direction`: outer bytes less the inner bytes they carried
+    /// (never below zero: a transport that carried less than its tunnel costs nothing extra).
+    pub fn overhead(&self, direction: Direction) -> u64 {
+        match direction {
+            Direction::Sent => self.outer_sent.saturating_sub(self.inner_sent),
+            Direction::Received => self.outer_received.saturating_sub(self.inner_received),
+        }
+    }
 }
 
 /// Everything counted during one sampling interval.

@@ -21,6 +21,7 @@ use crate::flow::{FlowKey, Placement};
 use crate::packet::PacketMeta;
 use crate::process::ProcessInfo;
 use crate::sample::{Destination, Direction, ProcessSeen, Sample, SampleStats, Usage, UNKNOWN_APP};
+use crate::tunnel::{self, Split, Tunnels};
 
 /// Tuning of the tracker.
 #[derive(Debug, Clone, Copy)]
@@ -124,6 +125,8 @@ pub struct Tracker {
     /// When the latest packet was recorded.
     latest: Option<Instant>,
     stats: SampleStats,
+    /// This machine's VPN tunnels: whose traffic is transport, counted as overhead only.
+    tunnels: Tunnels,
 }
 
 impl Tracker {
@@ -139,7 +142,14 @@ impl Tracker {
             names: HostnameMap::default(),
             latest: None,
             stats: SampleStats::default(),
+            tunnels: Tunnels::default(),
         }
+    }
+
+    /// The machine's tunnels now (see [`crate::tunnel`]): from the next sample on, transport
+    /// is counted as its VPN's overhead only.
+    pub fn set_tunnels(&mut self, tunnels: Tunnels) {
+        self.tunnels = tunnels;
     }
 
     /// Breaks usage down by destination as `policy` says (default: browsers, rolled up).
@@ -362,10 +372,22 @@ impl Tracker {
             .iter()
             .filter(|(_, flow)| flow.active())
             .collect();
-        let reported = reported_usage(&self.reports, &self.domains, &self.names, now);
-        let usage = usage_totals(&active, reported, &self.domains);
+        let split = Split::of(&self.tunnels, active.iter().map(flow_bytes), &self.reports);
+        let usage_flows: Vec<(&FlowKey, &FlowState)> =
+            not_transport(&active, &split.transport_flows)
+                .into_iter()
+                .copied()
+                .collect();
+        let usage_reports: Vec<ProcessBytes> =
+            not_transport(&self.reports, &split.transport_reports)
+                .into_iter()
+                .cloned()
+                .collect();
+        let reported = reported_usage(&usage_reports, &self.domains, &self.names, now);
+        let mut usage = usage_totals(&usage_flows, reported, &self.domains);
+        add_overhead(&mut usage, &split);
         let bytes_where = |wanted: fn(&Owner) -> bool| -> u64 {
-            active
+            usage_flows
                 .iter()
                 .filter(|(_, flow)| wanted(&flow.owner))
                 .map(|(_, flow)| flow.sent.bytes + flow.received.bytes)
@@ -379,6 +401,7 @@ impl Tracker {
                 matches!(owner, Owner::Unknown { .. } | Owner::Unowned)
             }),
             inferred_bytes: bytes_where(|owner| matches!(owner, Owner::Inferred(_))),
+            tunnels: split.tunnels,
             ..self.stats.clone()
         };
         Sample {
@@ -424,6 +447,46 @@ impl Tracker {
     pub fn flow_count(&self) -> usize {
         self.flows.len()
     }
+}
+
+/// A flow's traffic this sample, for [`Split`].
+fn flow_bytes<'a>((key, flow): &(&FlowKey, &'a FlowState)) -> tunnel::FlowBytes<'a> {
+    let count = |counter: Counter| tunnel::Count {
+        bytes: counter.bytes,
+        packets: counter.packets,
+    };
+    tunnel::FlowBytes {
+        protocol: key.protocol,
+        local: key.local,
+        remote: key.remote,
+        owner: match &flow.owner {
+            Owner::Known(process) | Owner::Inferred(process) => Some(process),
+            _ => None,
+        },
+        sent: count(flow.sent),
+        received: count(flow.received),
+    }
+}
+
+/// The items `transport` does not mark (a VPN's transport is not usage).
+fn not_transport<'a, T>(items: &'a [T], transport: &[bool]) -> Vec<&'a T> {
+    items
+        .iter()
+        .zip(transport)
+        .filter(|(_, transport)| !**transport)
+        .map(|(item, _)| item)
+        .collect()
+}
+
+/// Credits each VPN with its overhead, without a destination.
+fn add_overhead(usage: &mut BTreeMap<UsageKey, Counter>, split: &Split) {
+    split
+        .overhead()
+        .for_each(|(vpn, direction, bytes, packets)| {
+            let total = usage.entry((vpn.to_string(), None, direction)).or_default();
+            total.bytes += bytes;
+            total.packets += packets;
+        });
 }
 
 /// A tracked flow's destination: its server's name, else its address under "unresolved".
@@ -1111,6 +1174,7 @@ mod tests {
                 .iter()
                 .map(|(remote, sent, received)| ConnectionBytes {
                     protocol: 6,
+                    local: None,
                     remote: remote.parse().unwrap(),
                     sent: *sent,
                     received: *received,

@@ -33,6 +33,12 @@ pub struct Counters {
 }
 
 impl Counters {
+    /// Bytes that crossed an interface without link headers (a tun device) between `earlier`
+    /// and `self`: its IP bytes.
+    pub fn bytes_since(&self, earlier: &Counters) -> u64 {
+        self.rx_bytes + self.tx_bytes - earlier.rx_bytes - earlier.tx_bytes
+    }
+
     /// IP bytes that crossed the interface between `earlier` and `self`.
     pub fn ip_bytes_since(&self, earlier: &Counters) -> u64 {
         let bytes = self.rx_bytes + self.tx_bytes - earlier.rx_bytes - earlier.tx_bytes;
@@ -158,17 +164,13 @@ impl Lab {
 
     /// The client veth's counters.
     pub fn counters(&self) -> Counters {
+        self.counters_of(&self.client, &self.client_if)
+    }
+
+    /// The counters of `interface` in namespace `ns`.
+    pub fn counters_of(&self, ns: &str, interface: &str) -> Counters {
         let output = Command::new("ip")
-            .args([
-                "-n",
-                &self.client,
-                "-s",
-                "-j",
-                "link",
-                "show",
-                "dev",
-                &self.client_if,
-            ])
+            .args(["-n", ns, "-s", "-j", "link", "show", "dev", interface])
             .output()
             .expect("run ip link");
         let json: serde_json::Value = serde_json::from_slice(&output.stdout).expect("ip -j output");
@@ -366,6 +368,9 @@ fn is_root() -> bool {
 }
 
 fn which(program: &str) -> PathBuf {
+    if Path::new(program).is_absolute() {
+        return PathBuf::from(program);
+    }
     std::env::var_os("PATH")
         .map(|path| std::env::split_paths(&path).collect::<Vec<_>>())
         .unwrap_or_default()

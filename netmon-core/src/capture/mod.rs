@@ -81,6 +81,8 @@ pub struct ProcessBytes {
 pub struct ConnectionBytes {
     /// IP protocol number: 6 (TCP) or 17 (UDP).
     pub protocol: u8,
+    /// The local end, when the source names it (a tunnel's address marks traffic inside a VPN).
+    pub local: Option<SocketAddr>,
     pub remote: SocketAddr,
     pub sent: u64,
     pub received: u64,

@@ -34,11 +34,12 @@
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
 use std::time::Duration;
 
 use super::supervise::{Backoff, CommandSpec, Event, Supervised};
 use super::{CaptureError, CaptureSource, ConnectionBytes, Observation, ProcessBytes};
-use crate::process::ProcessCache;
+use crate::process::{ProcessCache, ProcessInfo};
 
 /// The `nettop` binary.
 pub const NETTOP: &str = "/usr/bin/nettop";
@@ -358,6 +359,17 @@ impl Delta {
         )
     }
 
+    /// The report of `process`: its connections, and its bytes outside them.
+    pub fn into_report(self, process: Arc<ProcessInfo>) -> ProcessBytes {
+        let (received, sent) = self.outside_connections();
+        ProcessBytes {
+            process,
+            sent,
+            received,
+            connections: self.connections,
+        }
+    }
+
     fn moved(&self) -> bool {
         self.received > 0 || self.sent > 0 || !self.connections.is_empty()
     }
@@ -408,6 +420,7 @@ fn delta(key: &(u32, String), now: &Reading, before: Option<&Reading>) -> Delta 
                 .unwrap_or_default();
             ConnectionBytes {
                 protocol: connection.0,
+                local: connection.1,
                 remote: connection.2,
                 received: counter_delta(bytes_in, before_in),
                 sent: counter_delta(bytes_out, before_out),
@@ -476,13 +489,8 @@ impl NettopSource {
     }
 
     fn observation(&mut self, delta: Delta) -> Observation {
-        let (received, sent) = delta.outside_connections();
-        Observation::ProcessBytes(ProcessBytes {
-            process: self.processes.get(delta.pid, &delta.name),
-            sent,
-            received,
-            connections: delta.connections,
-        })
+        let process = self.processes.get(delta.pid, &delta.name);
+        Observation::ProcessBytes(delta.into_report(process))
     }
 }
 
@@ -675,7 +683,7 @@ mod tests {
         let mut deltas = Deltas::default();
         deltas.next(&snapshots[0]);
         let chrome = Delta {
-            connections: vec![conn(6, "17.253.144.10:443", 4000, 500)],
+            connections: vec![conn(6, "192.168.1.5:53000", "17.253.144.10:443", 4000, 500)],
             ..d(4242, "Google Chrome H", 4000, 500)
         };
         assert_eq!(deltas.next(&snapshots[1]), std::slice::from_ref(&chrome));
@@ -686,9 +694,11 @@ mod tests {
         );
     }
 
-    fn conn(protocol: u8, remote: &str, received: u64, sent: u64) -> ConnectionBytes {
+    /// A connection's bytes; `local` empty when the connection names none.
+    fn conn(protocol: u8, local: &str, remote: &str, received: u64, sent: u64) -> ConnectionBytes {
         ConnectionBytes {
             protocol,
+            local: local.parse().ok(),
             remote: remote.parse().unwrap(),
             received,
             sent,
@@ -706,17 +716,23 @@ mod tests {
         let chrome = Delta {
             connections: vec![
                 // Grew by 3000/400.
-                conn(6, "17.253.144.10:443", 3000, 400),
+                conn(6, "192.168.1.5:53000", "17.253.144.10:443", 3000, 400),
                 // New since the baseline: its whole reading.
-                conn(6, "[2606:4700::6810:84e5]:443", 2500, 300),
+                conn(
+                    6,
+                    "[2a01:e0a:1::5]:53002",
+                    "[2606:4700::6810:84e5]:443",
+                    2500,
+                    300,
+                ),
                 // Went down from 1000/500 (reset): its new value.
-                conn(17, "142.250.74.206:443", 200, 100),
+                conn(17, "192.168.1.5:61000", "142.250.74.206:443", 200, 100),
             ],
             ..d(4242, "Google Chrome H", 7000, 1000)
         };
         let mdns = d(205, "mDNSResponder", 600, 100);
         let slack = Delta {
-            connections: vec![conn(6, "34.237.73.95:443", 800, 200)],
+            connections: vec![conn(6, "192.168.1.5:53100", "34.237.73.95:443", 800, 200)],
             ..d(5150, "Slack Helper", 800, 200)
         };
         assert_eq!(deltas[1], [mdns.clone(), chrome.clone(), slack.clone()]);
@@ -734,7 +750,7 @@ mod tests {
         // The closed 53001 connection was forgotten: its 4-tuple's return counts from zero,
         // not from the 3000/500 it had at the baseline.
         let returned = Delta {
-            connections: vec![conn(6, "142.250.74.206:443", 100, 50)],
+            connections: vec![conn(6, "192.168.1.5:53001", "142.250.74.206:443", 100, 50)],
             ..d(4242, "Google Chrome H", 100, 50)
         };
         assert_eq!(deltas[2], [returned]);
@@ -744,8 +760,8 @@ mod tests {
     fn connections_that_disagree_with_their_process_are_not_counted_twice() {
         let delta = Delta {
             connections: vec![
-                conn(6, "192.0.2.1:443", 900, 10),
-                conn(6, "192.0.2.2:443", 300, 10),
+                conn(6, "", "192.0.2.1:443", 900, 10),
+                conn(6, "", "192.0.2.2:443", 300, 10),
             ],
             ..d(1, "x", 1000, 50)
         };
@@ -876,7 +892,7 @@ mod tests {
         assert_eq!(total, (1000, 7000), "the process row's total");
         assert_eq!(
             reports[2].connections,
-            [conn(6, "34.237.73.95:443", 800, 200)]
+            [conn(6, "192.168.1.5:53100", "34.237.73.95:443", 800, 200)]
         );
     }
 

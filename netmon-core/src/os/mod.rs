@@ -51,3 +51,34 @@ pub fn executable_path(pid: u32) -> Option<String> {
         None
     }
 }
+
+/// The processes holding a tunnel device open, with the interface each device is (Linux:
+/// `/dev/net/tun` descriptors; macOS: utun control sockets).
+pub fn tunnel_holders() -> Vec<crate::tunnel::Holder> {
+    #[cfg(target_os = "linux")]
+    {
+        linux::tun::holders()
+    }
+    #[cfg(target_os = "macos")]
+    {
+        macos::utun::holders()
+    }
+    #[cfg(not(any(target_os = "linux", target_os = "macos")))]
+    {
+        Vec::new()
+    }
+}
+
+/// Whether interface `name` is a tunnel by its kind, whatever its name (Linux: a tun device or
+/// a link type without hardware addresses, as WireGuard's; elsewhere names decide).
+pub fn is_tunnel_kind(name: &str) -> bool {
+    #[cfg(target_os = "linux")]
+    {
+        linux::tun::is_tunnel_kind(name)
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = name;
+        false
+    }
+}

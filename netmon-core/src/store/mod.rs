@@ -7,7 +7,8 @@
 //! transaction; retention only deletes the raw and hourly rows that are past their windows.
 //! Queries read each part of a range from the coarsest tier that fits it (see `tiers`), so
 //! long ranges read daily rows instead of millions of samples. `docs/storage.md` has the
-//! design and the benchmark.
+//! design and the benchmark. VPN tunnels' inner and outer bytes are kept per hour beside usage
+//! (`tunnels`).
 
 pub mod demo;
 mod export;
@@ -18,6 +19,7 @@ mod retention;
 mod schema;
 mod tiers;
 mod trace;
+mod tunnels;
 mod write;
 
 use std::collections::HashMap;
@@ -37,6 +39,7 @@ pub use retention::RetentionSummary;
 /// The SQLite connection type, for tests that build databases of older versions.
 pub use rusqlite::Connection;
 pub use schema::{current_version, migrate_to};
+pub use tunnels::TunnelTotal;
 pub use write::WriteSummary;
 
 pub(crate) const HOUR_MS: i64 = 3_600_000;
@@ -161,8 +164,9 @@ fn create_private(path: &Path) -> Result<(), StoreError> {
     }
 }
 
-/// `local_day(ms)`: the start of the local day holding `ms`, in ms since the epoch.
-fn register_functions(connection: &Connection, zone: TimeZone) -> Result<(), StoreError> {
+/// `local_day(ms)`: the start of the local day holding `ms`, in ms since the epoch. Migrations
+/// use it: tests that build an older version with [`migrate_to`] register it first.
+pub fn register_functions(connection: &Connection, zone: TimeZone) -> Result<(), StoreError> {
     connection.create_scalar_function(
         "local_day",
         1,

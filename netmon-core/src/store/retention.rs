@@ -52,6 +52,7 @@ impl Store {
                 )
             })
             .collect::<Result<Vec<_>, _>>()?[0];
+        super::tunnels::delete_before(&transaction, Some(hourly_cutoff))?;
         set_coverage(
             &transaction,
             Coverage {
@@ -80,6 +81,7 @@ impl Store {
             None => purge_all(&transaction)?,
             Some(cutoff) => purge_before(&transaction, cutoff, coverage)?,
         };
+        super::tunnels::delete_before(&transaction, before_ms)?;
         transaction.commit()?;
         self.release_free_pages()?;
         Ok(deleted)

@@ -163,6 +163,19 @@ pub const MIGRATIONS: &[&str] = &[
     INSERT INTO sample_totals (ts_ms, direction, duration_ms, bytes, packets)
         SELECT ts_ms, direction, max(duration_ms), sum(bytes), sum(packets)
         FROM network_samples GROUP BY 1, 2;",
+    // 4: reserved for another branch's migration (domain provenance); renumbered at merge.
+    "",
+    // 5: each VPN's tunnel per hour: the clear bytes its tunnels carried and its transport's
+    // outer bytes (usage rows hold only the overhead; see `tunnels` and docs/vpn.md). Older
+    // databases simply have no tunnel hours.
+    "CREATE TABLE hourly_tunnels (
+        hour_ms INTEGER NOT NULL,
+        app_id INTEGER NOT NULL REFERENCES applications(id),
+        direction INTEGER NOT NULL,
+        inner_bytes INTEGER NOT NULL,
+        outer_bytes INTEGER NOT NULL,
+        PRIMARY KEY (hour_ms, app_id, direction)
+    ) WITHOUT ROWID;",
 ];
 
 /// The schema version this build writes.

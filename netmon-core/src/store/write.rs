@@ -43,6 +43,7 @@ impl Store {
             .iter()
             .try_fold(WriteSummary::default(), |total, sample| {
                 let rows = write_sample(&transaction, app_ids, domain_ids, sample)?;
+                super::tunnels::write(&transaction, app_ids, sample)?;
                 let day_ms = local_day_start(sample.start_ms, zone);
                 rows.iter().for_each(|row| sums.add(row, day_ms));
                 Ok::<_, StoreError>(WriteSummary {
@@ -250,7 +251,7 @@ fn write_sample(
         .collect()
 }
 
-fn upsert_app(
+pub(super) fn upsert_app(
     transaction: &Transaction<'_>,
     name: &str,
     exe: Option<&str>,

@@ -1,7 +1,8 @@
-//! Linux: socket inodes from netlink `sock_diag`, socket owners from `/proc/PID/fd`; glibc's
-//! allocator settings for the daemon.
+//! Linux: socket inodes from netlink `sock_diag`, socket owners from `/proc/PID/fd`, tunnel
+//! devices and their holders (`tun`); glibc's allocator settings for the daemon.
 
 pub mod diag;
 #[cfg(target_env = "gnu")]
 pub mod memory;
 pub mod sockets;
+pub mod tun;

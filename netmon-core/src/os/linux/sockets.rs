@@ -118,7 +118,7 @@ impl ProcSockets {
     }
 }
 
-fn all_pids() -> impl Iterator<Item = u32> {
+pub(crate) fn all_pids() -> impl Iterator<Item = u32> {
     fs::read_dir("/proc")
         .into_iter()
         .flatten()
@@ -145,7 +145,7 @@ fn socket_inode(link: &str) -> Option<u64> {
         .ok()
 }
 
-fn process_info(pid: u32) -> Option<ProcessInfo> {
+pub(crate) fn process_info(pid: u32) -> Option<ProcessInfo> {
     let name = fs::read_to_string(format!("/proc/{pid}/comm")).ok()?;
     let exe = fs::read_link(format!("/proc/{pid}/exe"))
         .ok()

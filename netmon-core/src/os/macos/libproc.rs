@@ -22,6 +22,12 @@ const NAME_MAX_SIZE: usize = 33;
 /// `socket_info.soi_kind` values (`SOCKINFO_IN`, `SOCKINFO_TCP`).
 const SOCKINFO_IN: c_int = 1;
 const SOCKINFO_TCP: c_int = 2;
+/// `SOCKINFO_KERN_CTL`: a kernel control socket (`PF_SYSTEM`), such as a utun device's.
+const SOCKINFO_KERN_CTL: c_int = 6;
+/// `MAX_KCTL_NAME`.
+const MAX_KCTL_NAME: usize = 96;
+/// The kernel control that utun devices are opened through.
+const UTUN_CONTROL: &[u8] = b"com.apple.net.utun_control";
 /// `in_sockinfo.insi_vflag` bits.
 const INI_IPV4: u8 = 0x1;
 const INI_IPV6: u8 = 0x2;
@@ -69,12 +75,27 @@ struct InSockInfo {
     insi_v4_v6: [u32; 4],
 }
 
+/// `struct kern_ctl_info`: a kernel control socket's control and unit.
+#[repr(C)]
+#[derive(Clone, Copy)]
+struct KernCtlInfo {
+    kcsi_id: u32,
+    kcsi_reg_unit: u32,
+    kcsi_flags: u32,
+    kcsi_recvbufsize: u32,
+    kcsi_sendbufsize: u32,
+    kcsi_unit: u32,
+    kcsi_name: [u8; MAX_KCTL_NAME],
+}
+
 /// `union soi_proto`: `in_sockinfo` is the prefix of `tcp_sockinfo`, so it is read for both
-/// `SOCKINFO_IN` and `SOCKINFO_TCP`; `reserve` sizes the union like its largest member.
+/// `SOCKINFO_IN` and `SOCKINFO_TCP`; `pri_kern_ctl` for `SOCKINFO_KERN_CTL`; `reserve` sizes
+/// the union like its largest member.
 #[repr(C)]
 #[derive(Clone, Copy)]
 union SocketProto {
     pri_in: InSockInfo,
+    pri_kern_ctl: KernCtlInfo,
     reserve: [u64; 66],
 }
 
@@ -118,6 +139,8 @@ const _: () = {
     assert!(size_of::<libc::vinfo_stat>() == 136);
     assert!(size_of::<SockbufInfo>() == 24);
     assert!(size_of::<InSockInfo>() == 80);
+    assert!(size_of::<KernCtlInfo>() == 120);
+    assert!(offset_of!(KernCtlInfo, kcsi_name) == 24);
     assert!(offset_of!(InSockInfo, insi_faddr) == 32);
     assert!(offset_of!(InSockInfo, insi_laddr) == 48);
     assert!(size_of::<SocketProto>() == 528);
@@ -194,8 +217,8 @@ pub fn socket_fds(pid: u32) -> Vec<i32> {
         .collect()
 }
 
-/// The internet socket behind descriptor `fd` of process `pid`, if it is one.
-pub fn inet_socket(pid: u32, fd: i32) -> Option<InetSocket> {
+/// The `socket_fdinfo` of descriptor `fd` of process `pid`, if it is a socket.
+fn socket_info(pid: u32, fd: i32) -> Option<SocketFdInfo> {
     let pid = c_int::try_from(pid).ok()?;
     // SAFETY: every field of `SocketFdInfo` is a plain integer (or an array or union of them),
     // for which all-zero bytes are a valid value.
@@ -212,9 +235,29 @@ pub fn inet_socket(pid: u32, fd: i32) -> Option<InetSocket> {
             size,
         )
     };
-    if written < size {
+    (written >= size).then_some(info)
+}
+
+/// The utun interface (`utun3`) whose control socket is descriptor `fd` of process `pid`, if
+/// it is one: utun unit N is control unit N + 1.
+pub fn utun_interface(pid: u32, fd: i32) -> Option<String> {
+    let info = socket_info(pid, fd)?;
+    if info.psi.soi_kind != SOCKINFO_KERN_CTL {
         return None;
     }
+    // SAFETY: for SOCKINFO_KERN_CTL the union holds a `kern_ctl_info`, and any bytes are a
+    // valid `KernCtlInfo` (plain integers and bytes).
+    let control = unsafe { info.psi.soi_proto.pri_kern_ctl };
+    let name = control.kcsi_name.split(|byte| *byte == 0).next()?;
+    (name == UTUN_CONTROL)
+        .then(|| control.kcsi_unit.checked_sub(1))
+        .flatten()
+        .map(|unit| format!("utun{unit}"))
+}
+
+/// The internet socket behind descriptor `fd` of process `pid`, if it is one.
+pub fn inet_socket(pid: u32, fd: i32) -> Option<InetSocket> {
+    let info = socket_info(pid, fd)?;
     let socket = &info.psi;
     if !matches!(socket.soi_kind, SOCKINFO_IN | SOCKINFO_TCP) {
         return None;

@@ -1,5 +1,7 @@
 //! macOS: libproc calls reached through `libc` (the `libproc` crate's build needs the macOS SDK),
-//! for executable paths and the socket-table fallback used when PKTAP is unavailable.
+//! for executable paths, the socket-table fallback used when PKTAP is unavailable, and the
+//! processes holding utun devices (`utun`).
 
 pub mod libproc;
 pub mod sockets;
+pub mod utun;
