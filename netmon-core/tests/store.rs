@@ -254,6 +254,7 @@ fn applications_and_domains_are_kept_once() {
     first.usage[0].destination = Some(Destination {
         host: "api.netflix.com".into(),
         domain: "netflix.com".into(),
+        provenance: netmon_core::sample::Provenance::Dns,
     });
     first.processes = vec![ProcessSeen {
         pid: 42,
@@ -281,6 +282,7 @@ fn domains_roll_up_their_hostnames() {
         one.usage[0].destination = Some(Destination {
             host: host.into(),
             domain: domain.into(),
+            provenance: netmon_core::sample::Provenance::Dns,
         });
         one
     };
@@ -418,6 +420,7 @@ fn hostnames_under_a_domain() {
         one.usage[0].destination = Some(Destination {
             host: host.into(),
             domain: domain.into(),
+            provenance: netmon_core::sample::Provenance::Dns,
         });
         one
     };

@@ -349,6 +349,7 @@ fn to_netflix(usage: Usage) -> Usage {
         destination: Some(netmon_core::sample::Destination {
             host: "api.netflix.com".into(),
             domain: "netflix.com".into(),
+            provenance: netmon_core::sample::Provenance::Sni,
         }),
         ..usage
     }

@@ -101,6 +101,7 @@ fn usage(app: &str, host: Option<(&str, &str)>, direction: Direction, bytes: u64
         destination: host.map(|(host, domain)| Destination {
             host: host.into(),
             domain: domain.into(),
+            provenance: netmon_core::sample::Provenance::Sni,
         }),
         direction,
         bytes,
