@@ -437,6 +437,9 @@ fn initial_owner(key: &FlowKey) -> Owner {
 }
 
 #[cfg(test)]
+mod naming_tests;
+
+#[cfg(test)]
 mod tests {
     use super::*;
     use crate::capture::ConnectionBytes;
@@ -446,7 +449,7 @@ mod tests {
 
     /// Socket owners that answer from a shared map the test edits (sockets open and close).
     #[derive(Clone, Default)]
-    struct FakeOwners {
+    pub(super) struct FakeOwners {
         open: Arc<Mutex<HashMap<FlowKey, Arc<ProcessInfo>>>>,
         lookups: Arc<Mutex<usize>>,
     }
@@ -463,7 +466,7 @@ mod tests {
     }
 
     impl FakeOwners {
-        fn open(&self, key: FlowKey, app: &str) {
+        pub(super) fn open(&self, key: FlowKey, app: &str) {
             let owner = Arc::new(ProcessInfo::new(42, app, None));
             self.open.lock().unwrap().insert(key, owner);
         }
@@ -473,11 +476,11 @@ mod tests {
         }
     }
 
-    fn machine() -> LocalAddrs {
+    pub(super) fn machine() -> LocalAddrs {
         LocalAddrs::new(["10.0.0.2".parse().unwrap()])
     }
 
-    fn tcp(src: &str, dst: &str, len: u32, syn: bool) -> PacketMeta {
+    pub(super) fn tcp(src: &str, dst: &str, len: u32, syn: bool) -> PacketMeta {
         let (src, dst): (SocketAddr, SocketAddr) = (src.parse().unwrap(), dst.parse().unwrap());
         PacketMeta {
             src: src.ip(),
@@ -494,7 +497,7 @@ mod tests {
         }
     }
 
-    fn key(local: &str, remote: &str) -> FlowKey {
+    pub(super) fn key(local: &str, remote: &str) -> FlowKey {
         FlowKey {
             protocol: 6,
             local: local.parse().unwrap(),
@@ -502,7 +505,7 @@ mod tests {
         }
     }
 
-    fn tracker(owners: &FakeOwners) -> Tracker {
+    pub(super) fn tracker(owners: &FakeOwners) -> Tracker {
         Tracker::new(Box::new(owners.clone()), TrackerOptions::default())
     }
 
@@ -864,7 +867,7 @@ mod tests {
     }
 
     /// Feeds `payload` on `packet` through `inspector` and the tracker, as the monitor does.
-    fn feed_payload(
+    pub(super) fn feed_payload(
         tracker: &mut Tracker,
         inspector: &mut crate::domains::Inspector,
         packet: PacketMeta,
@@ -878,7 +881,7 @@ mod tests {
         }
     }
 
-    fn bytes_to(sample: &Sample, domain: &str) -> u64 {
+    pub(super) fn bytes_to(sample: &Sample, domain: &str) -> u64 {
         sample
             .usage
             .iter()
