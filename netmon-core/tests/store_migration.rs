@@ -1,6 +1,7 @@
-//! A database at the previous schema version (built here with that version's migrations and
-//! rows as its retention left them: raw samples, older hourly rows, older daily rows) upgrades
-//! with its data intact, the new hourly, daily and per-application tables filled from it.
+//! A database at schema version 2, before the tiers of version 3 (built here with that version's
+//! migrations and rows as its retention left them: raw samples, older hourly rows, older daily
+//! rows) upgrades with its data intact, the new hourly, daily and per-application tables filled
+//! from it.
 
 mod new_york;
 
@@ -8,6 +9,8 @@ use new_york::{ny, zone};
 
 use netmon_core::store::{self, local_day_start, Range, Store};
 
+/// The last version without the hourly and daily tiers.
+const VERSION_BEFORE_TIERS: i64 = 2;
 const HOUR: i64 = 3_600_000;
 const DAY: i64 = 24 * HOUR;
 
@@ -31,7 +34,7 @@ fn all_time() -> Range {
 /// at 12:00, 12:15 and 12:30 (New York).
 fn previous_version(path: &std::path::Path) {
     let mut connection = store::Connection::open(path).unwrap();
-    store::migrate_to(&mut connection, store::current_version() - 1).unwrap();
+    store::migrate_to(&mut connection, VERSION_BEFORE_TIERS).unwrap();
     let mut sql = String::from(
         "INSERT INTO applications (id, name, first_seen_ms, last_seen_ms) VALUES (1, 'zen', 0, 0), (2, 'mail', 0, 0);
          INSERT INTO domains (id, hostname, domain) VALUES (1, 'www.netflix.com', 'netflix.com');",

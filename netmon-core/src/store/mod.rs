@@ -13,6 +13,7 @@ pub mod demo;
 mod export;
 #[cfg(unix)]
 mod followed;
+mod naming;
 mod query;
 mod retention;
 mod schema;
@@ -28,6 +29,7 @@ use rusqlite::functions::FunctionFlags;
 pub use export::ExportRow;
 #[cfg(unix)]
 pub use followed::FollowedStore;
+pub use naming::{ProvenanceBytes, UNRECORDED};
 pub use query::{
     bucket_for_span, AppDetail, AppTotal, CurrentRate, DomainTotal, Heatmap, HostTotal,
     MonthComparison, ProcessRecord, Range, Summary, TierSpans, TimelinePoint, Totals, WeekTotal,
@@ -159,8 +161,9 @@ fn create_private(path: &Path) -> Result<(), StoreError> {
     }
 }
 
-/// `local_day(ms)`: the start of the local day holding `ms`, in ms since the epoch.
-fn register_functions(connection: &Connection, zone: TimeZone) -> Result<(), StoreError> {
+/// `local_day(ms)`: the start of the local day holding `ms`, in ms since the epoch. Migrations
+/// from version 3 on use it (tests building older databases with [`migrate_to`] register it).
+pub fn register_functions(connection: &Connection, zone: TimeZone) -> Result<(), StoreError> {
     connection.create_scalar_function(
         "local_day",
         1,
