@@ -27,7 +27,17 @@ const NetmonFormat = (() => {
     return rest > 0 ? [...top, { label: "other", value: rest }] : top;
   }
 
-  return { bytes, rate, topWithOther };
+  /** How a domain's bytes were named, largest share first: "sni 92% · dns 8%" (docs/domains.md). */
+  function namedBy(provenance) {
+    const entries = Object.entries(provenance || {}).filter(([, count]) => count > 0);
+    const total = entries.reduce((sum, [, count]) => sum + count, 0);
+    return entries
+      .sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]))
+      .map(([name, count]) => `${name} ${Math.round((count * 100) / total)}%`)
+      .join(" · ");
+  }
+
+  return { bytes, rate, topWithOther, namedBy };
 })();
 
 globalThis.NetmonFormat = NetmonFormat;

@@ -6,6 +6,6 @@ use netmon_core::domains::quic;
 
 fuzz_target!(|data: &[u8]| {
     if let Ok(Some(name)) = quic::client_hello_sni(data) {
-        assert!(!name.is_empty(), "an empty server name was reported");
+        assert!(!name.host.is_empty(), "an empty server name was reported");
     }
 });

@@ -49,10 +49,10 @@ enum Command {
     ///
     /// Example: netmon summary --bytes
     Summary(query::Output),
-    /// Applications by usage, busiest first.
+    /// Applications by usage, busiest first; with APP --domains, the domains APP's bytes went to.
     ///
-    /// Example: netmon apps --since 7d --limit 10 --sort received
-    Apps(query::RankArgs),
+    /// Example: netmon apps --since 7d --limit 10 --sort received; netmon apps firefox --domains
+    Apps(query::AppsArgs),
     /// Registrable domains by usage, or the hostnames under one domain.
     ///
     /// Example: netmon domains netflix.com --since 2026-11-01

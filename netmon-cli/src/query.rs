@@ -61,6 +61,19 @@ pub struct RankArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct AppsArgs {
+    /// The application whose domains --domains lists (as `netmon apps` names it).
+    #[arg(requires = "domains")]
+    app: Option<String>,
+    /// List the registrable domains APP's bytes went to (tracked applications only: see
+    /// `domain_tracking`).
+    #[arg(long, requires = "app")]
+    domains: bool,
+    #[command(flatten)]
+    rank: RankArgs,
+}
+
+#[derive(Debug, Args)]
 pub struct DomainsArgs {
     /// Show the hostnames under this registrable domain (e.g. netflix.com) instead.
     domain: Option<String>,
@@ -113,7 +126,14 @@ pub fn summary(args: Output) -> u8 {
     })
 }
 
-pub fn apps(args: RankArgs) -> u8 {
+pub fn apps(args: AppsArgs) -> u8 {
+    match args.app {
+        Some(app) => app_domains(&app, args.rank),
+        None => top_apps(args.rank),
+    }
+}
+
+fn top_apps(args: RankArgs) -> u8 {
     let RankArgs {
         window,
         output,
@@ -130,6 +150,33 @@ pub fn apps(args: RankArgs) -> u8 {
             .map(|app| row(&app.app, app.sent, app.received, output.bytes))
             .collect::<String>();
         Ok((serde_json::to_value(&apps)?, header + &text))
+    })
+}
+
+/// `apps APP --domains`: the registrable domains of one application.
+fn app_domains(app: &str, args: RankArgs) -> u8 {
+    let RankArgs {
+        window,
+        output,
+        limit,
+        sort,
+    } = args;
+    report(&output, &window, |store, range| {
+        let mut domains = store.app_domains(app, range, ALL)?.ok_or_else(|| {
+            format!("no application {app:?} in the history: `netmon apps` lists them")
+        })?;
+        sort_rows(&mut domains, sort, |d| (&d.domain, d.sent, d.received));
+        domains.truncate(limit as usize);
+        let text = if domains.is_empty() {
+            format!("no destinations kept for {app} in this range (see domain_tracking)\n")
+        } else {
+            header("DOMAIN")
+                + &domains
+                    .iter()
+                    .map(|d| row(&d.domain, d.sent, d.received, output.bytes))
+                    .collect::<String>()
+        };
+        Ok((serde_json::to_value(&domains)?, text))
     })
 }
 
@@ -170,12 +217,13 @@ pub fn domains(args: DomainsArgs) -> u8 {
                 .iter()
                 .map(|d| {
                     let line = row(&d.domain, d.sent, d.received, output.bytes);
-                    format!("{}  {:>5}\n", line.trim_end(), d.hostnames)
+                    let naming = naming_text(&d.provenance);
+                    format!("{}  {:>5}  {naming}\n", line.trim_end(), d.hostnames)
                 })
                 .collect::<String>();
             Ok((
                 serde_json::to_value(&domains)?,
-                format!("{}  HOSTS\n", header("DOMAIN").trim_end()) + &text,
+                format!("{}  HOSTS  NAMED BY\n", header("DOMAIN").trim_end()) + &text,
             ))
         }
     })
@@ -381,6 +429,21 @@ pub fn totals_text(totals: Totals, exact: bool) -> String {
         amount(totals.received, exact),
         amount(totals.sent, exact)
     )
+}
+
+/// How a domain's bytes were named, largest share first: `sni 92% dns 8%`.
+fn naming_text(provenance: &std::collections::BTreeMap<String, u64>) -> String {
+    let total: u64 = provenance.values().sum();
+    let mut shares: Vec<(&String, u64)> = provenance
+        .iter()
+        .map(|(name, bytes)| (name, *bytes))
+        .collect();
+    shares.sort_by_key(|(name, bytes)| (std::cmp::Reverse(*bytes), *name));
+    shares
+        .iter()
+        .map(|(name, bytes)| format!("{name} {:.0}%", *bytes as f64 * 100.0 / total.max(1) as f64))
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 fn header(first: &str) -> String {

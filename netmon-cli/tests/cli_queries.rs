@@ -81,12 +81,18 @@ fn domains_and_their_hostnames() {
     let home = Home::seeded();
     let domains = json(&home.netmon(&["domains", "--json"]));
     assert_eq!(names(&domains, "domain"), ["netflix.com", "github.com"]);
-    domains
-        .as_array()
-        .unwrap()
-        .iter()
-        .for_each(|row| assert_fields(row, &["domain", "sent", "received", "hostnames"]));
+    domains.as_array().unwrap().iter().for_each(|row| {
+        assert_fields(
+            row,
+            &["domain", "sent", "received", "hostnames", "provenance"],
+        )
+    });
     assert_eq!(bytes_of(&domains, "domain", "netflix.com", "hostnames"), 2);
+    assert_eq!(
+        domains[0]["provenance"],
+        serde_json::json!({"sni": 3_020_000, "dns": 1_000_000}),
+        "how netflix.com's bytes were named"
+    );
     assert_eq!(
         bytes_of(&domains, "domain", "netflix.com", "received"),
         4_000_000
@@ -104,13 +110,50 @@ fn domains_and_their_hostnames() {
         .for_each(|row| assert_fields(row, &["hostname", "sent", "received"]));
 
     let table = stdout(&home.netmon(&["domains"]));
-    assert!(table.lines().next().unwrap().ends_with("HOSTS"), "{table}");
     assert!(
-        table.lines().nth(1).unwrap().starts_with("netflix.com"),
+        table.lines().next().unwrap().ends_with("HOSTS  NAMED BY"),
+        "{table}"
+    );
+    let netflix = table.lines().nth(1).unwrap();
+    assert!(
+        netflix.starts_with("netflix.com") && netflix.ends_with("sni 75% dns 25%"),
         "{table}"
     );
     let none = stdout(&home.netmon(&["domains", "example.org"]));
     assert_eq!(none, "no traffic to example.org in this range\n");
+}
+
+#[test]
+fn an_application_s_domains() {
+    let home = Home::seeded();
+    let zen = json(&home.netmon(&["apps", "zen", "--domains", "--json"]));
+    assert_eq!(names(&zen, "domain"), ["netflix.com"]);
+    assert_fields(&zen[0], &["domain", "sent", "received", "hostnames"]);
+    assert_eq!(
+        bytes_of(&zen, "domain", "netflix.com", "received"),
+        4_000_000
+    );
+    let firefox = json(&home.netmon(&["apps", "firefox", "--domains", "--since", "7d", "--json"]));
+    assert_eq!(
+        bytes_of(&firefox, "domain", "netflix.com", "received"),
+        9_000_000
+    );
+    let table = stdout(&home.netmon(&["apps", "zen", "--domains"]));
+    assert!(
+        table.starts_with("DOMAIN") && table.lines().nth(1).unwrap().starts_with("netflix.com"),
+        "{table}"
+    );
+    let ssh = stdout(&home.netmon(&["apps", "ssh", "--domains"]));
+    assert!(ssh.starts_with("no destinations kept for ssh"), "{ssh}");
+    let unknown = home.netmon(&["apps", "nobody", "--domains"]);
+    assert!(!unknown.status.success());
+    assert!(
+        stderr(&unknown).contains("no application \"nobody\""),
+        "{}",
+        stderr(&unknown)
+    );
+    let without_flag = home.netmon(&["apps", "zen"]);
+    assert!(!without_flag.status.success(), "APP needs --domains");
 }
 
 #[test]

@@ -146,3 +146,262 @@ fn bytes_go_to_the_domains_named_by_dns_and_tls_and_no_url_is_kept() {
         "URL parts reached netmon's files: {leaks:?}"
     );
 }
+
+/// One server address serving hostnames of five registrable domains (a CDN), and a name
+/// resolved to it that is never fetched.
+const SHARED: &str = "10.200.0.21";
+const ALPHA: &str = "www.alpha-video.com";
+const BETA: &str = "news.beta-site.org";
+const GAMMA: &str = "shop.gamma-store.net";
+const DELTA: &str = "img.delta-cdn.io";
+/// Named only by DNS: iperf3 speaks neither HTTP nor TLS.
+const EPSILON: &str = "data.epsilon-files.com";
+const UNUSED: &str = "www.never-fetched.com";
+/// A name that no DNS server answers: the client connects with `--resolve` (SNI only).
+const ZETA: &str = "media.zeta-stream.tv";
+const TLS_FILE: usize = 2_000_000;
+
+/// A lab whose DNS server answers every shared name with [`SHARED`], an HTTP server on 8080,
+/// a TLS server on 443 and iperf3 on 5201, all on that address; domains tracked for all
+/// applications.
+fn shared_address_lab() -> (Lab, support::NetnsResolver) {
+    let mut lab = Lab::new();
+    lab.add_server_address(&format!("{SHARED}/24"));
+    let names: Vec<(&str, &str)> = [ALPHA, BETA, GAMMA, DELTA, EPSILON, UNUSED]
+        .iter()
+        .map(|name| (*name, SHARED))
+        .collect();
+    let resolver = lab.start_dns(&names);
+    lab.start_http_server(8080);
+    lab.start_tls_server(ALPHA, 443, TLS_FILE);
+    lab.start_iperf_server(5201);
+    lab.write_config(&Config {
+        domain_tracking: DomainTracking::All,
+        ..Config::default()
+    });
+    (lab, resolver)
+}
+
+/// IP bytes on the client's veth while `run` runs (and its last packets settle).
+fn measured(lab: &Lab, run: impl FnOnce()) -> u64 {
+    let before: Counters = lab.counters();
+    run();
+    thread::sleep(SETTLE);
+    lab.counters().ip_bytes_since(&before)
+}
+
+fn http_url(host: &str, bytes: u64) -> String {
+    format!("http://{host}:8080/bytes/{bytes}")
+}
+
+fn https_url(host: &str) -> String {
+    format!("https://{host}/big.bin")
+}
+
+/// The curl command line for `url` (any certificate: the server has one for all names).
+fn fetch(lab: &Lab, client: &std::path::Path, url: &str, extra: &[&str]) -> std::process::Command {
+    let mut command = lab.command(&lab.client, client);
+    command
+        .args(["-sS", "-4", "-k", "-o", "/dev/null"])
+        .args(extra)
+        .arg(url);
+    command
+}
+
+/// Looks `name` up in the client namespace (a DNS answer for the shared address, not fetched).
+fn resolve(lab: &Lab, name: &str) {
+    let mut command = lab.command(&lab.client, "getent");
+    command.args(["ahostsv4", name]);
+    lab.run(command);
+}
+
+/// Stored bytes per registrable domain, and each domain's provenance.
+fn stored(lab: &Lab) -> Vec<(String, u64, std::collections::BTreeMap<String, u64>)> {
+    let stored: Vec<_> = lab
+        .stored_domains()
+        .into_iter()
+        .map(|total| (total.domain, total.sent + total.received, total.provenance))
+        .collect();
+    eprintln!("stored domains: {stored:?}");
+    stored
+}
+
+fn bytes_stored(
+    stored: &[(String, u64, std::collections::BTreeMap<String, u64>)],
+    domain: &str,
+) -> u64 {
+    stored
+        .iter()
+        .filter(|(name, _, _)| name == domain)
+        .map(|(_, bytes, _)| *bytes)
+        .sum()
+}
+
+/// Every stored domain is one of `fetched` or `unresolved` (the DNS server's own address).
+fn assert_only(
+    stored: &[(String, u64, std::collections::BTreeMap<String, u64>)],
+    fetched: &[&str],
+) {
+    let others: Vec<&String> = stored
+        .iter()
+        .map(|(domain, _, _)| domain)
+        .filter(|domain| !fetched.contains(&domain.as_str()) && *domain != "unresolved")
+        .collect();
+    assert!(
+        others.is_empty(),
+        "bytes credited to domains never fetched: {others:?}"
+    );
+}
+
+#[test]
+fn hostnames_sharing_one_address_each_get_their_own_bytes() {
+    let (lab, _resolver) = shared_address_lab();
+    let client = lab.program_named("curl", "webget");
+    // Long windows: the sequence below happens within one of them.
+    let netmon = lab.start_netmon(10);
+    let first = netmon.wait_ready();
+    let run = |command| {
+        lab.run(command);
+    };
+
+    // (a) In sequence, each followed by a lookup of a name that is never fetched (the newest
+    // answer for the address is then always the wrong one).
+    let sequence: Vec<(&str, String)> = vec![
+        ("alpha-video.com", http_url(ALPHA, 3_000_000)),
+        ("beta-site.org", https_url(BETA)),
+        ("gamma-store.net", http_url(GAMMA, 1_500_000)),
+        ("delta-cdn.io", https_url(DELTA)),
+    ];
+    let mut truth: std::collections::BTreeMap<&str, u64> = sequence
+        .iter()
+        .map(|(domain, url)| {
+            let bytes = measured(&lab, || {
+                run(fetch(&lab, &client, url, &[]));
+                resolve(&lab, UNUSED);
+            });
+            (*domain, bytes)
+        })
+        .collect();
+    // Named by the DNS answer current when it began: iperf3 is neither HTTP nor TLS.
+    let iperf = lab.program_named("iperf3", "iperfget");
+    let epsilon = measured(&lab, || {
+        let mut command = lab.command(&lab.client, &iperf);
+        command.args(["-4", "-c", EPSILON, "-n", "2M"]);
+        run(command);
+        resolve(&lab, UNUSED);
+    });
+    truth.insert("epsilon-files.com", epsilon);
+
+    // (b) Interleaved: the same downloads at once, each calibrated by its sequential run above
+    // (same sizes, same packets) and scaled to the phase's measured total.
+    let concurrent = measured(&lab, || {
+        let mut children: Vec<std::process::Child> = sequence
+            .iter()
+            .map(|(_, url)| fetch(&lab, &client, url, &[]).spawn().expect("start curl"))
+            .collect();
+        resolve(&lab, UNUSED);
+        children.iter_mut().for_each(|child| {
+            assert!(
+                child.wait().expect("curl ends").success(),
+                "a concurrent fetch failed"
+            );
+        });
+    });
+    let calibrated: u64 = sequence.iter().map(|(domain, _)| truth[domain]).sum();
+    sequence.iter().for_each(|(domain, _)| {
+        let share = truth[domain] as f64 * concurrent as f64 / calibrated as f64;
+        *truth.get_mut(domain).unwrap() += share.round() as u64;
+    });
+
+    // (d) No DNS on the wire: the name only in the ClientHello.
+    let zeta = measured(&lab, || {
+        let resolve_flag = format!("{ZETA}:443:{SHARED}");
+        run(fetch(
+            &lab,
+            &client,
+            &https_url(ZETA),
+            &["--resolve", &resolve_flag],
+        ));
+    });
+    truth.insert("zeta-stream.tv", zeta);
+
+    thread::sleep(Duration::from_millis(1200));
+    let samples = netmon.stop(first);
+    support::print_apps(&samples);
+    let stored = stored(&lab);
+    truth.iter().for_each(|(domain, expected)| {
+        assert_within(domain, bytes_stored(&stored, domain), *expected, 1.0);
+    });
+    assert_only(&stored, &truth.keys().copied().collect::<Vec<_>>());
+    // How each was named: nearly all bytes by the expected source (a window may close between
+    // a connection's first packet and its request, leaving a SYN named by DNS).
+    let share = |domain: &str, source: &str| {
+        let (_, total, provenance) = stored
+            .iter()
+            .find(|(name, _, _)| name == domain)
+            .expect("the domain is stored");
+        provenance.get(source).copied().unwrap_or(0) as f64 / *total as f64
+    };
+    for (domain, source) in [
+        ("alpha-video.com", "http"),
+        ("gamma-store.net", "http"),
+        ("beta-site.org", "sni"),
+        ("delta-cdn.io", "sni"),
+        ("epsilon-files.com", "dns"),
+        ("zeta-stream.tv", "sni"),
+    ] {
+        assert!(
+            share(domain, source) > 0.99,
+            "{domain}: {:.3} named by {source}",
+            share(domain, source)
+        );
+    }
+}
+
+#[test]
+fn a_long_download_keeps_its_name_while_other_names_of_its_address_are_resolved() {
+    let (lab, _resolver) = shared_address_lab();
+    let client = lab.program_named("curl", "webget");
+    // Short windows: each download spans several.
+    let netmon = lab.start_netmon(1);
+    let first = netmon.wait_ready();
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    let download = |url: String| {
+        measured(&lab, || {
+            thread::scope(|scope| {
+                scope.spawn(|| {
+                    while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                        [BETA, GAMMA, UNUSED]
+                            .iter()
+                            .for_each(|name| resolve(&lab, name));
+                        thread::sleep(Duration::from_millis(150));
+                    }
+                });
+                lab.run(fetch(&lab, &client, &url, &["--limit-rate", "700K"]));
+                stop.store(true, std::sync::atomic::Ordering::Relaxed);
+            });
+            stop.store(false, std::sync::atomic::Ordering::Relaxed);
+        })
+    };
+    // Plain HTTP and HTTPS, each about 3 s at the limited rate.
+    let alpha = download(https_url(ALPHA));
+    let delta = download(http_url(DELTA, 2_000_000));
+    thread::sleep(Duration::from_millis(1200));
+    let samples = netmon.stop(first);
+    assert!(samples.len() >= 5, "the downloads spanned several windows");
+    let stored = stored(&lab);
+    // The lookups (a few KB of DNS, stored as unresolved) are within the 1 %.
+    assert_within(
+        "alpha-video.com (TLS)",
+        bytes_stored(&stored, "alpha-video.com"),
+        alpha,
+        1.0,
+    );
+    assert_within(
+        "delta-cdn.io (plain HTTP)",
+        bytes_stored(&stored, "delta-cdn.io"),
+        delta,
+        1.0,
+    );
+    assert_only(&stored, &["alpha-video.com", "delta-cdn.io"]);
+}

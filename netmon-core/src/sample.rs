@@ -16,12 +16,55 @@ pub enum Direction {
 /// Application name under which bytes that no process could be found for are kept.
 pub const UNKNOWN_APP: &str = "unknown";
 
-/// Where traffic went, when known: the hostname and its registrable domain
-/// (`api.netflix.com`, `netflix.com`).
+/// How a destination's hostname was learned, strongest source first (docs/domains.md).
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum Provenance {
+    /// The flow's own TLS or QUIC ClientHello server name.
+    Sni,
+    /// The `Host` header of the flow's plain-HTTP request.
+    Http,
+    /// The browser extension's report of hostnames at the flow's remote address.
+    Extension,
+    /// The DNS answer for the remote address current when the flow began.
+    Dns,
+    /// No source named it: the host is the remote address.
+    #[default]
+    Unresolved,
+}
+
+impl Provenance {
+    /// Every provenance, strongest first.
+    pub const ALL: [Provenance; 5] = [
+        Provenance::Sni,
+        Provenance::Http,
+        Provenance::Extension,
+        Provenance::Dns,
+        Provenance::Unresolved,
+    ];
+
+    /// The name used in JSON and on screen.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Provenance::Sni => "sni",
+            Provenance::Http => "http",
+            Provenance::Extension => "extension",
+            Provenance::Dns => "dns",
+            Provenance::Unresolved => "unresolved",
+        }
+    }
+}
+
+/// Where traffic went, when known: the hostname, its registrable domain
+/// (`api.netflix.com`, `netflix.com`) and how the hostname was learned.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct Destination {
     pub host: String,
     pub domain: String,
+    #[serde(default)]
+    pub provenance: Provenance,
 }
 
 /// Bytes and packets of one application (and destination, when tracked) in one direction

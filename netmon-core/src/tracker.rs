@@ -8,20 +8,25 @@
 //! ("inferred", counted in the sample's stats); failing that its bytes are kept as
 //! [`UNKNOWN_APP`], never dropped.
 
-use std::collections::{BTreeMap, HashMap};
-use std::net::{IpAddr, SocketAddr};
+mod naming;
+mod usage;
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::attribution::SocketOwners;
-use crate::capture::{ConnectionBytes, ProcessBytes};
+use crate::capture::ProcessBytes;
 use crate::domains::names::HostnameMap;
-use crate::domains::{rollup, DomainPolicy, Naming};
+use crate::domains::{DomainPolicy, Naming};
 use crate::flow::{FlowKey, Placement};
 use crate::packet::PacketMeta;
 use crate::process::ProcessInfo;
-use crate::sample::{Destination, Direction, ProcessSeen, Sample, SampleStats, Usage, UNKNOWN_APP};
+use crate::sample::{Direction, Sample, SampleStats, Usage, UNKNOWN_APP};
 use crate::tunnel::{self, Split, Tunnels};
+use naming::{FlowName, ReportWindows, Splits};
+use usage::{processes_seen, reported_usage, usage_totals, UsageKey};
 
 /// Tuning of the tracker.
 #[derive(Debug, Clone, Copy)]
@@ -75,10 +80,8 @@ struct FlowState {
     received: Counter,
     first_seen: Instant,
     last_seen: Instant,
-    /// The server's hostname: the flow's own ClientHello server name, else the name map's.
-    host: Option<Arc<str>>,
-    /// True once the flow's own ClientHello named its server (no other source overrides it).
-    named_itself: bool,
+    /// What is known of the server's name (see `naming`).
+    name: FlowName,
 }
 
 impl FlowState {
@@ -122,6 +125,8 @@ pub struct Tracker {
     reports: Vec<ProcessBytes>,
     domains: DomainPolicy,
     names: HostnameMap,
+    /// The extension's reports of the last two windows.
+    report_windows: ReportWindows,
     /// When the latest packet was recorded.
     latest: Option<Instant>,
     stats: SampleStats,
@@ -140,6 +145,7 @@ impl Tracker {
             reports: Vec::new(),
             domains: DomainPolicy::default(),
             names: HostnameMap::default(),
+            report_windows: ReportWindows::default(),
             latest: None,
             stats: SampleStats::default(),
             tunnels: Tunnels::default(),
@@ -172,21 +178,15 @@ impl Tracker {
     }
 
     /// Applies what a packet named: the server of the flow it was placed on (its ClientHello's
-    /// server name, which beats any other source for that flow), or addresses answered by DNS
-    /// (learned into the shared name map at the time of the latest packet).
+    /// server name or HTTP Host, see `naming`), or addresses answered by DNS (learned into the
+    /// shared name map at the time of the latest packet).
     pub fn name(&mut self, placement: Placement, naming: &Naming) {
-        match naming {
-            Naming::Server(host) => {
-                if let Placement::Flow(key, _) = placement {
-                    if let Some(flow) = self.flows.get_mut(&key) {
-                        flow.host = Some(Arc::from(&**host));
-                        flow.named_itself = true;
-                    }
-                }
-            }
-            Naming::Dns(answers) => {
-                let now = self.latest.unwrap_or_else(Instant::now);
-                self.names.learn_dns(answers, now);
+        if let Naming::Dns(answers) = naming {
+            let now = self.latest.unwrap_or_else(Instant::now);
+            self.names.learn_dns(answers, now);
+        } else if let Placement::Flow(key, _) = placement {
+            if let Some(flow) = self.flows.get_mut(&key) {
+                flow.name.apply(naming);
             }
         }
     }
@@ -244,16 +244,14 @@ impl Tracker {
             received: Counter::default(),
             first_seen: now,
             last_seen: now,
-            host: None,
-            named_itself: false,
+            name: FlowName::default(),
         });
         if opens {
             // A new connection on a known 5-tuple: the port was reused, maybe by another process
             // and towards another server name.
             flow.owner = Owner::Pending;
             flow.first_seen = now;
-            flow.host = None;
-            flow.named_itself = false;
+            flow.name = FlowName::default();
         }
         let counter = flow.counter(direction);
         counter.bytes += bytes;
@@ -323,25 +321,28 @@ impl Tracker {
     pub fn close(&mut self, start_ms: i64, end_ms: i64, now: Instant) -> Sample {
         self.lookup(now);
         self.settle_pending(now);
-        self.name_from_reports(now);
-        let sample = self.sample(start_ms, end_ms, now);
+        let splits = self.name_flows(now);
+        let sample = self.sample(start_ms, end_ms, now, &splits);
         self.reset(now);
         sample
     }
 
-    /// Flows that named no server themselves get the hostname currently reported or answered
-    /// for their remote IP; they keep their previous one once the map has none.
-    fn name_from_reports(&mut self, now: Instant) {
-        let names = &self.names;
-        names.purge_expired(now);
-        self.flows
+    /// Names the window's flows (see `naming`); the addresses whose unnamed browser bytes are
+    /// split between the extension's hostnames this window.
+    fn name_flows(&mut self, now: Instant) -> Splits {
+        let domains = &self.domains;
+        let open = self
+            .flows
             .iter_mut()
-            .filter(|(_, flow)| flow.active() && !flow.named_itself)
-            .for_each(|(key, flow)| {
-                if let Some(host) = names.lookup(key.remote.ip(), now) {
-                    flow.host = Some(host);
-                }
+            .filter(|(_, flow)| flow.active())
+            .map(|(key, flow)| naming::Open {
+                key,
+                began: flow.first_seen,
+                bytes: flow.sent.bytes + flow.received.bytes,
+                browser: domains.is_browser(owner_app(&flow.owner)),
+                name: &mut flow.name,
             });
+        naming::close_window(open, &mut self.names.map(), &mut self.report_windows, now)
     }
 
     /// Pending flows after the last lookup: inferred from their remote endpoint, or unknown.
@@ -366,7 +367,7 @@ impl Tracker {
             });
     }
 
-    fn sample(&self, start_ms: i64, end_ms: i64, now: Instant) -> Sample {
+    fn sample(&self, start_ms: i64, end_ms: i64, now: Instant, splits: &Splits) -> Sample {
         let active: Vec<(&FlowKey, &FlowState)> = self
             .flows
             .iter()
@@ -384,7 +385,7 @@ impl Tracker {
                 .cloned()
                 .collect();
         let reported = reported_usage(&usage_reports, &self.domains, &self.names, now);
-        let mut usage = usage_totals(&usage_flows, reported, &self.domains);
+        let mut usage = usage_totals(&usage_flows, reported, &self.domains, splits);
         add_overhead(&mut usage, &split);
         let bytes_where = |wanted: fn(&Owner) -> bool| -> u64 {
             usage_flows
@@ -489,100 +490,6 @@ fn add_overhead(usage: &mut BTreeMap<UsageKey, Counter>, split: &Split) {
         });
 }
 
-/// A tracked flow's destination: its server's name, else its address under "unresolved".
-fn destination_of(host: Option<&str>, remote: IpAddr, rollup: bool) -> Option<Destination> {
-    match host {
-        Some(host) => rollup::destination(host, rollup),
-        None => Some(rollup::unresolved(remote)),
-    }
-}
-
-/// Usage key: application, destination (when tracked), direction.
-type UsageKey = (String, Option<Destination>, Direction);
-
-/// One application's bytes towards one destination (when tracked) in one direction.
-type UsageItem<'a> = (&'a str, Option<Destination>, Direction, Counter);
-
-/// Bytes and packets per application, destination (for tracked applications: the server's name,
-/// else its address grouped as unresolved) and direction: flows by their owner, plus `reported`
-/// (see [`reported_usage`]).
-fn usage_totals<'a>(
-    active: &[(&'a FlowKey, &'a FlowState)],
-    reported: Vec<UsageItem<'a>>,
-    domains: &DomainPolicy,
-) -> BTreeMap<UsageKey, Counter> {
-    let from_flows = active.iter().flat_map(|(key, flow)| {
-        let app = owner_app(&flow.owner);
-        let destination = domains
-            .tracks(app)
-            .then(|| destination_of(flow.host.as_deref(), key.remote.ip(), domains.rollup))
-            .flatten();
-        [
-            (app, destination.clone(), Direction::Sent, flow.sent),
-            (app, destination, Direction::Received, flow.received),
-        ]
-    });
-    from_flows
-        .chain(reported)
-        .filter(|(_, _, _, counter)| counter.bytes > 0 || counter.packets > 0)
-        .fold(
-            BTreeMap::new(),
-            |mut totals, (app, destination, direction, counter)| {
-                let key = (app.to_string(), destination, direction);
-                let total: &mut Counter = totals.entry(key).or_default();
-                total.bytes += counter.bytes;
-                total.packets += counter.packets;
-                totals
-            },
-        )
-}
-
-/// Usage of per-process reports: each connection's bytes under its remote address's
-/// destination (for tracked applications: the name `names` holds for the address now, else the
-/// address as unresolved), and the bytes outside the listed connections without a destination.
-fn reported_usage<'a>(
-    reports: &'a [ProcessBytes],
-    domains: &DomainPolicy,
-    names: &HostnameMap,
-    now: Instant,
-) -> Vec<UsageItem<'a>> {
-    let counter = |bytes| Counter { bytes, packets: 0 };
-    let both = |app, destination: Option<Destination>, sent, received| {
-        [
-            (app, destination.clone(), Direction::Sent, counter(sent)),
-            (app, destination, Direction::Received, counter(received)),
-        ]
-    };
-    reports
-        .iter()
-        .flat_map(|report| {
-            let app = report.process.app.as_str();
-            let tracked = domains.tracks(app);
-            let connections = report.connections.iter().flat_map(move |connection| {
-                let destination = tracked
-                    .then(|| connection_destination(connection, domains, names, now))
-                    .flatten();
-                both(app, destination, connection.sent, connection.received)
-            });
-            both(app, None, report.sent, report.received)
-                .into_iter()
-                .chain(connections)
-        })
-        .collect()
-}
-
-/// A reported connection's destination: its remote address's current name, else the address.
-fn connection_destination(
-    connection: &ConnectionBytes,
-    domains: &DomainPolicy,
-    names: &HostnameMap,
-    now: Instant,
-) -> Option<Destination> {
-    let remote = crate::flow::canonical(connection.remote.ip());
-    let host = names.lookup(remote, now);
-    destination_of(host.as_deref(), remote, domains.rollup)
-}
-
 fn owner_app(owner: &Owner) -> &str {
     match owner {
         Owner::Known(process) | Owner::Inferred(process) => &process.app,
@@ -598,36 +505,20 @@ fn initial_owner(key: &FlowKey) -> Owner {
     }
 }
 
-fn processes_seen(active: &[(&FlowKey, &FlowState)], reports: &[ProcessBytes]) -> Vec<ProcessSeen> {
-    let from_flows = active.iter().filter_map(|(_, flow)| match &flow.owner {
-        Owner::Known(process) => Some(process.as_ref()),
-        _ => None,
-    });
-    let from_reports = reports.iter().map(|report| report.process.as_ref());
-    let mut seen: Vec<ProcessSeen> = from_flows
-        .chain(from_reports)
-        .map(|process| ProcessSeen {
-            pid: process.pid,
-            app: process.app.clone(),
-            name: process.name.clone(),
-            exe: process.exe.clone(),
-        })
-        .collect();
-    seen.sort();
-    seen.dedup();
-    seen
-}
+#[cfg(test)]
+mod naming_tests;
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::capture::ConnectionBytes;
     use crate::flow::LocalAddrs;
     use crate::packet::{TcpFlags, Transport};
     use std::sync::Mutex;
 
     /// Socket owners that answer from a shared map the test edits (sockets open and close).
     #[derive(Clone, Default)]
-    struct FakeOwners {
+    pub(super) struct FakeOwners {
         open: Arc<Mutex<HashMap<FlowKey, Arc<ProcessInfo>>>>,
         lookups: Arc<Mutex<usize>>,
     }
@@ -644,7 +535,7 @@ mod tests {
     }
 
     impl FakeOwners {
-        fn open(&self, key: FlowKey, app: &str) {
+        pub(super) fn open(&self, key: FlowKey, app: &str) {
             let owner = Arc::new(ProcessInfo::new(42, app, None));
             self.open.lock().unwrap().insert(key, owner);
         }
@@ -654,11 +545,11 @@ mod tests {
         }
     }
 
-    fn machine() -> LocalAddrs {
+    pub(super) fn machine() -> LocalAddrs {
         LocalAddrs::new(["10.0.0.2".parse().unwrap()])
     }
 
-    fn tcp(src: &str, dst: &str, len: u32, syn: bool) -> PacketMeta {
+    pub(super) fn tcp(src: &str, dst: &str, len: u32, syn: bool) -> PacketMeta {
         let (src, dst): (SocketAddr, SocketAddr) = (src.parse().unwrap(), dst.parse().unwrap());
         PacketMeta {
             src: src.ip(),
@@ -675,7 +566,7 @@ mod tests {
         }
     }
 
-    fn key(local: &str, remote: &str) -> FlowKey {
+    pub(super) fn key(local: &str, remote: &str) -> FlowKey {
         FlowKey {
             protocol: 6,
             local: local.parse().unwrap(),
@@ -683,7 +574,7 @@ mod tests {
         }
     }
 
-    fn tracker(owners: &FakeOwners) -> Tracker {
+    pub(super) fn tracker(owners: &FakeOwners) -> Tracker {
         Tracker::new(Box::new(owners.clone()), TrackerOptions::default())
     }
 
@@ -1018,7 +909,7 @@ mod tests {
         owners.open(key("10.0.0.2:5001", "1.1.1.1:443"), "zen");
         let names = HostnameMap::default();
         let now = Instant::now();
-        names.learn("1.1.1.1".parse().unwrap(), "video.example.com", now);
+        names.learn("1.1.1.1".parse().unwrap(), "video.example.com", 1000, now);
         let mut tracker = tracker(&owners).with_names(names);
         let plain = tcp("10.0.0.2:5000", "1.1.1.1:443", 1000, false);
         tracker.record(&plain, machine().place(&plain), now);
@@ -1045,7 +936,7 @@ mod tests {
     }
 
     /// Feeds `payload` on `packet` through `inspector` and the tracker, as the monitor does.
-    fn feed_payload(
+    pub(super) fn feed_payload(
         tracker: &mut Tracker,
         inspector: &mut crate::domains::Inspector,
         packet: PacketMeta,
@@ -1059,7 +950,7 @@ mod tests {
         }
     }
 
-    fn bytes_to(sample: &Sample, domain: &str) -> u64 {
+    pub(super) fn bytes_to(sample: &Sample, domain: &str) -> u64 {
         sample
             .usage
             .iter()
@@ -1112,14 +1003,14 @@ mod tests {
     }
 
     #[test]
-    fn map_names_follow_the_newest_report_but_never_override_a_flow_s_own() {
+    fn a_reported_name_stays_with_its_flow_and_never_overrides_a_flow_s_own() {
         let owners = FakeOwners::default();
         owners.open(key("10.0.0.2:5000", "192.0.2.7:443"), "zen");
         owners.open(key("10.0.0.2:5001", "192.0.2.7:443"), "zen");
         let names = HostnameMap::default();
         let ip = "192.0.2.7".parse().unwrap();
         let now = Instant::now();
-        names.learn(ip, "cdn.example.net", now);
+        names.learn(ip, "cdn.example.net", 100, now);
         let mut tracker = tracker(&owners).with_names(names.clone());
         let plain = tcp("10.0.0.2:5000", "192.0.2.7:443", 100, false);
         let hello = tcp("10.0.0.2:5001", "192.0.2.7:443", 10, false);
@@ -1136,13 +1027,13 @@ mod tests {
         assert_eq!(bytes_to(&first, "site.org"), 10);
 
         let later = now + Duration::from_secs(1);
-        names.learn(ip, "video.example.com", later);
+        names.learn(ip, "video.example.com", 100, later);
         feed_both(&mut tracker, later);
         let second = tracker.close(5000, 10000, later);
         assert_eq!(
-            bytes_to(&second, "example.com"),
+            bytes_to(&second, "example.net"),
             100,
-            "the newest report wins"
+            "a flow keeps the name it was given, whatever is reported later"
         );
         assert_eq!(
             bytes_to(&second, "site.org"),
@@ -1256,7 +1147,7 @@ mod tests {
         tracker.record_report(&report);
         let first = tracker.close(0, 5000, now);
         assert_eq!(bytes_to(&first, "unresolved"), 910, "nothing named it yet");
-        names.learn("198.51.100.4".parse().unwrap(), "www.bbc.co.uk", now);
+        names.learn("198.51.100.4".parse().unwrap(), "www.bbc.co.uk", 910, now);
         tracker.record_report(&report);
         let second = tracker.close(5000, 10000, now);
         assert_eq!(bytes_to(&second, "bbc.co.uk"), 910);

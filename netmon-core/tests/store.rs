@@ -254,6 +254,7 @@ fn applications_and_domains_are_kept_once() {
     first.usage[0].destination = Some(Destination {
         host: "api.netflix.com".into(),
         domain: "netflix.com".into(),
+        provenance: netmon_core::sample::Provenance::Dns,
     });
     first.processes = vec![ProcessSeen {
         pid: 42,
@@ -281,6 +282,7 @@ fn domains_roll_up_their_hostnames() {
         one.usage[0].destination = Some(Destination {
             host: host.into(),
             domain: domain.into(),
+            provenance: netmon_core::sample::Provenance::Dns,
         });
         one
     };
@@ -321,7 +323,7 @@ fn an_older_database_is_migrated_with_its_data() {
     let path = temp.path().join("old.db");
     {
         let mut connection = store::Connection::open(&path).unwrap();
-        // Version 2: raw rows only (migration 3 fills the tiers from them).
+        // Version 2: its raw rows alone are the whole history (version 3 fills the tiers).
         store::migrate_to(&mut connection, 2).unwrap();
         connection
             .execute_batch(
@@ -419,6 +421,7 @@ fn hostnames_under_a_domain() {
         one.usage[0].destination = Some(Destination {
             host: host.into(),
             domain: domain.into(),
+            provenance: netmon_core::sample::Provenance::Dns,
         });
         one
     };

@@ -1,6 +1,7 @@
-//! A database at schema version 2 (built here with that version's migrations and
-//! rows as its retention left them: raw samples, older hourly rows, older daily rows) upgrades
-//! with its data intact, the new hourly, daily and per-application tables filled from it.
+//! A database at schema version 2, before the tiers of version 3 (built here with that version's
+//! migrations and rows as its retention left them: raw samples, older hourly rows, older daily
+//! rows) upgrades with its data intact, the new hourly, daily and per-application tables filled
+//! from it.
 
 mod new_york;
 
@@ -8,8 +9,7 @@ use new_york::{ny, zone};
 
 use netmon_core::store::{self, local_day_start, Range, Store};
 
-/// The version this test's database is built at: the last one before migration 3 filled the
-/// hourly, daily and per-application tiers (later migrations have their own tests).
+/// The last version without the hourly and daily tiers.
 const VERSION_BEFORE_TIERS: i64 = 2;
 const HOUR: i64 = 3_600_000;
 const DAY: i64 = 24 * HOUR;

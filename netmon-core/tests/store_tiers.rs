@@ -48,6 +48,7 @@ fn sample(start_ms: i64) -> Sample {
     let netflix = Destination {
         host: host_of(start_ms).into(),
         domain: "netflix.com".into(),
+        provenance: netmon_core::sample::Provenance::Sni,
     };
     Sample {
         start_ms,

@@ -234,13 +234,15 @@ impl AppState {
     }
 
     /// Adds the extension's per-hostname report to the totals (the newest remote IP wins), and
-    /// teaches the capture which hostname each reported IP serves.
+    /// teaches the capture which hostname each reported IP serves and with how many bytes.
     pub fn record_hosts(&self, reports: Vec<HostTraffic>) {
         let now = std::time::Instant::now();
-        reports
-            .iter()
-            .filter_map(|report| report.remote_ip.map(|ip| (ip, &report.hostname)))
-            .for_each(|(ip, hostname)| self.inner.names.learn(ip, hostname, now));
+        reports.iter().for_each(|report| {
+            if let Some(ip) = report.remote_ip {
+                let bytes = report.bytes_sent.saturating_add(report.bytes_received);
+                self.inner.names.learn(ip, &report.hostname, bytes, now);
+            }
+        });
         let mut hosts = self
             .inner
             .hosts

@@ -349,6 +349,7 @@ fn to_netflix(usage: Usage) -> Usage {
         destination: Some(netmon_core::sample::Destination {
             host: "api.netflix.com".into(),
             domain: "netflix.com".into(),
+            provenance: netmon_core::sample::Provenance::Sni,
         }),
         ..usage
     }
@@ -437,6 +438,11 @@ async fn history_endpoints_answer_from_the_database() {
     netflix.get("received").assert_i64(6_000_000);
     netflix.get("sent").assert_i64(60_000);
     netflix.get("hostnames").assert_i64(1);
+    let provenance = netflix.get("provenance").object();
+    provenance.get("sni").assert_i64(6_060_000);
+    for other in ["http", "extension", "dns", "unresolved", "unrecorded"] {
+        provenance.get(other).assert_i64(0);
+    }
 
     let summary = client.get("/api/summary").header("host", HOST).send().await;
     summary.assert_status_is_ok();
@@ -467,6 +473,18 @@ async fn detail_endpoints_answer_from_the_database() {
         .map(|i| points.get(i).object().get("received").i64())
         .sum();
     assert_eq!(received, 6_000_000, "zen's bytes only");
+    let domains = detail.get("domains").array();
+    domains.assert_len(1);
+    domains
+        .get(0)
+        .object()
+        .get("domain")
+        .assert_string("netflix.com");
+    domains
+        .get(0)
+        .object()
+        .get("received")
+        .assert_i64(6_000_000);
     get("/api/apps/nobody")
         .await
         .assert_status(StatusCode::NOT_FOUND);

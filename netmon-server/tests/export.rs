@@ -21,6 +21,7 @@ fn usage(app: &str, host: Option<&str>, direction: Direction, bytes: u64) -> Usa
         destination: host.map(|host| Destination {
             host: host.into(),
             domain: "netflix.com".into(),
+            provenance: netmon_core::sample::Provenance::Sni,
         }),
         direction,
         bytes,

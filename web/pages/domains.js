@@ -1,6 +1,6 @@
 /* Domains: top registrable domains, the domain → hostname rollup, one domain's hostnames. */
 
-import { api, rangeButtons, route, setParams, dataTable, bytesCell, withTotal, LAYOUT, PLOT_CONFIG, COLORS } from "../lib.js";
+import { api, fmt, rangeButtons, route, setParams, dataTable, bytesCell, withTotal, LAYOUT, PLOT_CONFIG, COLORS } from "../lib.js";
 
 const SUNBURST_DOMAINS = 10;
 const BARS = 15;
@@ -18,6 +18,7 @@ export function mount() {
       { key: "received", label: "Received", num: true, render: bytesCell },
       { key: "sent", label: "Sent", num: true, render: bytesCell },
       { key: "hostnames", label: "Hosts", num: true },
+      { key: "named", label: "Named by" },
     ],
     sortKey: "total",
     filterInput: document.getElementById("domain-filter"),
@@ -52,7 +53,7 @@ const hostnamesOf = async (domain) =>
   (await api(`/domains/${encodeURIComponent(domain)}/hostnames?range=${range}`)).map(withTotal);
 
 async function load(selected) {
-  const domains = (await api(`/domains?range=${range}&limit=200`)).map(withTotal);
+  const domains = (await api(`/domains?range=${range}&limit=200`)).map((d) => ({ ...withTotal(d), named: fmt.namedBy(d.provenance) }));
   setDomains(domains);
   const top = domains.slice(0, SUNBURST_DOMAINS);
   const rollup = await Promise.all(top.map(async (d) => ({ domain: d.domain, hosts: await hostnamesOf(d.domain) })));

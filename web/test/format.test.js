@@ -9,6 +9,13 @@ test("bytes in decimal units", () => {
   assert.equal(fmt.rate(2500), "2.5 KB/s");
 });
 
+test("a domain's provenance reads as shares, largest first, sources without bytes left out", () => {
+  assert.equal(fmt.namedBy({ dns: 80, sni: 920, http: 0 }), "sni 92% · dns 8%");
+  assert.equal(fmt.namedBy({ unresolved: 5 }), "unresolved 100%");
+  assert.equal(fmt.namedBy({}), "");
+  assert.equal(fmt.namedBy(undefined), "");
+});
+
 test("the pie keeps the top ten and sums the rest as other", () => {
   const apps = Array.from({ length: 12 }, (_, i) => ({ app: `a${i}`, sent: i, received: 100 * i }));
   const slices = fmt.topWithOther(apps, 10);

@@ -101,6 +101,12 @@ fn usage(app: &str, host: Option<(&str, &str)>, direction: Direction, bytes: u64
         destination: host.map(|(host, domain)| Destination {
             host: host.into(),
             domain: domain.into(),
+            // assets.netflix.com was named by DNS, every other host by SNI.
+            provenance: if host == "assets.netflix.com" {
+                netmon_core::sample::Provenance::Dns
+            } else {
+                netmon_core::sample::Provenance::Sni
+            },
         }),
         direction,
         bytes,

@@ -3,7 +3,7 @@
 
 use std::ops::Range;
 
-use super::handshake::SniError;
+use super::handshake::{ServerName, SniError};
 
 /// Most separate byte ranges kept while pieces arrive out of order.
 const MAX_RANGES: usize = 32;
@@ -85,7 +85,7 @@ pub enum SniProgress {
     /// The bytes so far are the beginning of a ClientHello: feed more.
     NeedMore,
     /// The ClientHello names this server (normalised hostname).
-    Found(String),
+    Found(ServerName),
     /// A complete ClientHello without a server name.
     Absent,
     /// Given up: not a ClientHello, malformed, or over the limits.
@@ -101,13 +101,13 @@ impl SniProgress {
     /// The server name, when found.
     pub fn server_name(&self) -> Option<&str> {
         match self {
-            SniProgress::Found(name) => Some(name),
+            SniProgress::Found(name) => Some(&name.host),
             _ => None,
         }
     }
 
     /// The outcome as a result: `Err(SniError::Incomplete)` while more bytes are needed.
-    pub fn into_result(self) -> Result<Option<String>, SniError> {
+    pub fn into_result(self) -> Result<Option<ServerName>, SniError> {
         match self {
             SniProgress::NeedMore => Err(SniError::Incomplete),
             SniProgress::Found(name) => Ok(Some(name)),
@@ -116,7 +116,7 @@ impl SniProgress {
         }
     }
 
-    fn from_result(result: Result<Option<String>, SniError>) -> Self {
+    fn from_result(result: Result<Option<ServerName>, SniError>) -> Self {
         match result {
             Ok(Some(name)) => SniProgress::Found(name),
             Ok(None) => SniProgress::Absent,
@@ -163,7 +163,7 @@ impl HelloStream {
     /// Runs `parse` over the contiguous bytes and records its outcome.
     pub(crate) fn evaluate(
         &mut self,
-        parse: impl FnOnce(&[u8]) -> Result<Option<String>, SniError>,
+        parse: impl FnOnce(&[u8]) -> Result<Option<ServerName>, SniError>,
     ) -> &SniProgress {
         if !self.outcome.is_finished() && !self.stream.contiguous().is_empty() {
             self.outcome = SniProgress::from_result(parse(self.stream.contiguous()));

@@ -10,6 +10,9 @@ use super::rollup;
 const CLIENT_HELLO: u8 = 1;
 /// Extension type of `server_name`.
 const SERVER_NAME: u16 = 0;
+/// Extension type of `encrypted_client_hello` (draft-ietf-tls-esni): the `server_name` of a
+/// ClientHello carrying it is the provider's public name, not the site.
+const ENCRYPTED_CLIENT_HELLO: u16 = 0xfe0d;
 /// Name type of a DNS hostname inside `server_name`.
 const HOST_NAME: u8 = 0;
 /// The most ClientHello bytes any reassembler keeps before giving up.
@@ -50,10 +53,30 @@ pub enum SniError {
     Decrypt,
 }
 
+/// A ClientHello's server name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerName {
+    /// The `server_name` hostname, normalised.
+    pub host: String,
+    /// True when the ClientHello also carries `encrypted_client_hello`: `host` is then only the
+    /// public (outer) name of the provider, e.g. `cloudflare-ech.com`, not the site.
+    pub ech: bool,
+}
+
+impl From<&str> for ServerName {
+    /// A plain (non-ECH) server name.
+    fn from(host: &str) -> Self {
+        Self {
+            host: host.to_owned(),
+            ech: false,
+        }
+    }
+}
+
 /// The server name of the ClientHello at the start of `message` (a handshake message: type,
 /// 24-bit length, body). `Ok(None)` for a complete ClientHello without `server_name`;
 /// `Err(Incomplete)` while the message is cut short.
-pub fn client_hello_sni(message: &[u8]) -> Result<Option<String>, SniError> {
+pub fn client_hello_sni(message: &[u8]) -> Result<Option<ServerName>, SniError> {
     let mut reader = Reader::new(message);
     let kind = reader.u8().ok_or(SniError::Incomplete)?;
     if kind != CLIENT_HELLO {
@@ -66,8 +89,11 @@ pub fn client_hello_sni(message: &[u8]) -> Result<Option<String>, SniError> {
     let body = reader
         .take(usize::try_from(len).unwrap_or(usize::MAX))
         .ok_or(SniError::Incomplete)?;
-    let extensions = extensions_of(body).ok_or(SniError::Malformed("ClientHello"))?;
-    server_name(extensions)
+    let block = extensions_of(body).ok_or(SniError::Malformed("ClientHello"))?;
+    let host = server_name(block)?;
+    let ech = extensions(block)
+        .any(|extension| extension.is_ok_and(|(kind, _)| kind == ENCRYPTED_CLIENT_HELLO));
+    Ok(host.map(|host| ServerName { host, ech }))
 }
 
 /// The extensions block of a ClientHello body (empty when the client sent none).
@@ -131,7 +157,26 @@ pub(crate) mod tests {
     /// A minimal but well-formed ClientHello handshake message naming `host` (no name when
     /// `None`), padded with an unknown extension of `padding` bytes.
     pub(crate) fn client_hello(host: Option<&str>, padding: usize) -> Vec<u8> {
+        client_hello_with(host, padding, false)
+    }
+
+    /// Like [`client_hello`], with an `encrypted_client_hello` extension when `ech`.
+    pub(crate) fn client_hello_with(host: Option<&str>, padding: usize, ech: bool) -> Vec<u8> {
         let mut extensions = Vec::new();
+        if ech {
+            // An outer ECH extension: type 0 (outer), a cipher suite, config id, enc, payload.
+            let payload = [
+                [0u8].as_slice(),
+                &[0, 1, 0, 1],
+                &[7],
+                &[0, 2, 0xaa, 0xbb],
+                &[0, 3, 1, 2, 3],
+            ]
+            .concat();
+            extensions.extend_from_slice(&ENCRYPTED_CLIENT_HELLO.to_be_bytes());
+            extensions.extend_from_slice(&u16::try_from(payload.len()).unwrap().to_be_bytes());
+            extensions.extend_from_slice(&payload);
+        }
         if let Some(host) = host {
             let name = host.as_bytes();
             let entry_len = u16::try_from(name.len() + 3).unwrap();
@@ -164,6 +209,21 @@ pub(crate) mod tests {
         assert_eq!(
             client_hello_sni(&message),
             Ok(Some("www.example.com".into()))
+        );
+    }
+
+    #[test]
+    fn an_encrypted_client_hello_marks_its_server_name_as_the_outer_one() {
+        let message = client_hello_with(Some("cloudflare-ech.com"), 4, true);
+        let expected = ServerName {
+            host: "cloudflare-ech.com".into(),
+            ech: true,
+        };
+        assert_eq!(client_hello_sni(&message), Ok(Some(expected)));
+        let plain = client_hello_with(Some("cloudflare-ech.com"), 4, false);
+        assert_eq!(
+            client_hello_sni(&plain),
+            Ok(Some("cloudflare-ech.com".into()))
         );
     }
 

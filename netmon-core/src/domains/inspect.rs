@@ -1,11 +1,12 @@
 //! Reads captured packets for the facts that name servers: DNS responses (UDP and TCP port 53),
-//! TLS ClientHellos over TCP (reassembled when one spans segments) and QUIC Initials sent to
-//! UDP port 443 (v1 and v2).
+//! TLS ClientHellos over TCP (reassembled when one spans segments), the `Host` header of
+//! plain-HTTP/1.x requests (hostname only) and QUIC Initials sent to UDP port 443 (v1 and v2).
 //!
 //! One [`Inspector`] per capture keeps the state of the client streams whose ClientHello is not
 //! complete yet, bounded (least recently used dropped first). A stream is dropped as soon as its
 //! outcome is known, so established connections cost one map lookup per packet. Only the
-//! ClientHello and DNS responses are read; no other payload is looked at or kept.
+//! ClientHello, DNS responses and HTTP request heads (for their Host header) are read; no other
+//! payload is looked at, and nothing but hostnames is kept.
 
 use std::net::SocketAddr;
 use std::num::NonZeroUsize;
@@ -14,6 +15,8 @@ use lru::LruCache;
 
 use super::assembler::SniProgress;
 use super::dns::{self, DnsAnswer};
+use super::handshake::ServerName;
+use super::http::{self, HttpError};
 use super::quic::QuicClientHelloAssembler;
 use super::tls::ClientHelloAssembler;
 use crate::packet::{PacketMeta, Transport};
@@ -38,6 +41,11 @@ const MAX_STREAMS: NonZeroUsize = match NonZeroUsize::new(256) {
 pub enum Naming {
     /// The packet's flow talks to this server (its ClientHello's server name, normalised).
     Server(Box<str>),
+    /// The packet's ClientHello carries `encrypted_client_hello`: its server name is only the
+    /// provider's public name (weaker than DNS or the extension).
+    OuterServer(Box<str>),
+    /// The packet's flow is a plain-HTTP request for this host (its `Host` header, normalised).
+    HttpHost(Box<str>),
     /// A DNS response: addresses and the hostnames they were asked for.
     Dns(Vec<DnsAnswer>),
 }
@@ -86,6 +94,8 @@ pub struct Inspector {
     quic: LruCache<StreamKey, QuicClientHelloAssembler>,
     /// Bytes of DNS responses over TCP whose message is not complete yet.
     dns_tcp: LruCache<StreamKey, Vec<u8>>,
+    /// Beginnings of HTTP request heads whose Host header has not arrived yet.
+    http: LruCache<StreamKey, Vec<u8>>,
 }
 
 impl Default for Inspector {
@@ -94,6 +104,7 @@ impl Default for Inspector {
             tls: LruCache::new(MAX_STREAMS),
             quic: LruCache::new(MAX_STREAMS),
             dns_tcp: LruCache::new(MAX_STREAMS),
+            http: LruCache::new(MAX_STREAMS),
         }
     }
 }
@@ -105,6 +116,7 @@ impl std::fmt::Debug for Inspector {
             .field("tls_streams", &self.tls.len())
             .field("quic_streams", &self.quic.len())
             .field("dns_tcp_streams", &self.dns_tcp.len())
+            .field("http_streams", &self.http.len())
             .finish()
     }
 }
@@ -129,9 +141,10 @@ impl Inspector {
         }
     }
 
-    /// Streams being reassembled (TLS and QUIC ClientHellos, DNS responses over TCP).
+    /// Streams being reassembled (TLS and QUIC ClientHellos, DNS responses over TCP, HTTP
+    /// request heads).
     pub fn pending(&self) -> usize {
-        self.tls.len() + self.quic.len() + self.dns_tcp.len()
+        self.tls.len() + self.quic.len() + self.dns_tcp.len() + self.http.len()
     }
 
     /// A segment of a DNS server's TCP stream: each message behind a two-byte length
@@ -165,9 +178,30 @@ impl Inspector {
                 }
                 progress
             }
-            None => return None,
+            None => return self.http_segment(key, segment),
         };
         settle(&mut self.tls, &key, progress)
+    }
+
+    /// A segment of a stream that may be a plain-HTTP request: its head is followed (across
+    /// segments, up to [`http::MAX_REQUEST_HEAD`]) until its Host header is read.
+    fn http_segment(&mut self, key: StreamKey, segment: &[u8]) -> Option<Naming> {
+        let head = match self.http.pop(&key) {
+            Some(mut head) => {
+                head.extend_from_slice(segment);
+                head
+            }
+            None if http::looks_like_request(segment) => segment.to_vec(),
+            None => return None,
+        };
+        match http::request_host(&head) {
+            Ok(host) => host.map(|host| Naming::HttpHost(host.into_boxed_str())),
+            Err(HttpError::Incomplete) => {
+                self.http.put(key, head);
+                None
+            }
+            Err(_) => None,
+        }
     }
 
     fn quic_datagram(&mut self, key: StreamKey, datagram: &[u8]) -> Option<Naming> {
@@ -199,7 +233,12 @@ fn settle<T>(
         streams.pop(key);
     }
     match progress {
-        SniProgress::Found(name) => Some(Naming::Server(name.into_boxed_str())),
+        SniProgress::Found(ServerName { host, ech: false }) => {
+            Some(Naming::Server(host.into_boxed_str()))
+        }
+        SniProgress::Found(ServerName { host, ech: true }) => {
+            Some(Naming::OuterServer(host.into_boxed_str()))
+        }
         _ => None,
     }
 }
@@ -292,12 +331,57 @@ mod tests {
     }
 
     #[test]
-    fn plain_http_is_not_read() {
+    fn plain_http_requests_name_their_host_and_nothing_else() {
         let mut inspector = Inspector::default();
         let request = b"GET /secret?token=1 HTTP/1.1\r\nHost: example.com\r\n\r\n";
         let client = tcp("10.0.0.2:40000", "192.0.2.9:80");
-        assert_eq!(inspector.inspect(&client, request), None);
+        assert_eq!(
+            inspector.inspect(&client, request),
+            Some(Naming::HttpHost("example.com".into()))
+        );
         assert_eq!(inspector.pending(), 0);
+        let response = tcp("192.0.2.9:80", "10.0.0.2:40000");
+        assert_eq!(inspector.inspect(&response, b"HTTP/1.1 200 OK\r\n"), None);
+        assert_eq!(inspector.pending(), 0, "responses are not followed");
+    }
+
+    #[test]
+    fn a_request_head_split_over_segments_names_its_host() {
+        let request = b"GET /p HTTP/1.1\r\nUser-Agent: x\r\nHost: www.example.org:8080\r\n\r\n";
+        let client = tcp("10.0.0.2:40000", "192.0.2.9:8080");
+        // Cut anywhere after the method and a space (what a first segment always holds).
+        ("GET /".len()..request.len() - 2).for_each(|cut| {
+            let mut inspector = Inspector::default();
+            let (head, tail) = request.split_at(cut);
+            let named: Vec<Naming> = [head, tail]
+                .iter()
+                .filter_map(|segment| inspector.inspect(&client, segment))
+                .collect();
+            assert_eq!(
+                named,
+                [Naming::HttpHost("www.example.org".into())],
+                "cut at {cut}"
+            );
+            assert_eq!(inspector.pending(), 0, "cut at {cut}");
+        });
+    }
+
+    #[test]
+    fn an_encrypted_client_hello_names_only_the_outer_server() {
+        let message = crate::domains::handshake::tests::client_hello_with(
+            Some("cloudflare-ech.com"),
+            20,
+            true,
+        );
+        let mut record = vec![22, 3, 1];
+        record.extend_from_slice(&u16::try_from(message.len()).unwrap().to_be_bytes());
+        record.extend_from_slice(&message);
+        let mut inspector = Inspector::default();
+        let client = tcp("10.0.0.2:40000", "192.0.2.9:443");
+        assert_eq!(
+            inspector.inspect(&client, &record),
+            Some(Naming::OuterServer("cloudflare-ech.com".into()))
+        );
     }
 
     #[test]
@@ -374,7 +458,7 @@ mod tests {
                 .filter_map(|segment| inspector.inspect(&over_tcp, segment))
                 .map(|naming| match naming {
                     Naming::Dns(answers) => answers.len(),
-                    Naming::Server(_) => 0,
+                    _ => 0,
                 })
                 .sum();
             assert_eq!(learned, 2, "cut at {cut}");

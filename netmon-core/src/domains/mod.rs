@@ -4,15 +4,21 @@
 //! Sources, strongest first, per flow (docs/domains.md):
 //! 1. the server name in the flow's own ClientHello — TLS over TCP ([`tls`], reassembled when a
 //!    ClientHello spans segments) or QUIC v1/v2 Initial packets ([`quic`]);
-//! 2. the browser extension's report of a hostname at the flow's remote address ([`names`]);
-//! 3. the newest DNS answer seen in the capture for the remote address ([`dns`], [`names`]);
-//! 4. none: the flow keeps no hostname, nothing is guessed.
+//! 2. the `Host` header of the flow's plain-HTTP request ([`http`]);
+//! 3. the browser extension's reports of hostnames at the flow's remote address ([`names`]);
+//! 4. the DNS answer for the remote address current when the flow began ([`dns`], [`history`]);
+//! 5. none: the flow keeps its address as `unresolved`, nothing is guessed.
+//!
+//! A ClientHello carrying `encrypted_client_hello` names only the provider's public name: it
+//! ranks below the extension and DNS.
 //!
 //! [`inspect::Inspector`] reads captured packets into these facts; the tracker applies them.
 //! Hostnames are then rolled up to registrable domains ([`rollup`]). Only hostnames are read and
 //! kept — never URLs, paths, query strings or payload.
 
 pub mod dns;
+pub mod history;
+pub mod http;
 pub mod inspect;
 pub mod names;
 pub mod quic;
@@ -30,9 +36,9 @@ pub(crate) mod testdata;
 
 pub use assembler::SniProgress;
 pub use dns::DnsAnswer;
-pub use handshake::{SniError, MAX_CLIENT_HELLO};
+pub use handshake::{ServerName, SniError, MAX_CLIENT_HELLO};
 pub use inspect::{Inspector, Naming, Reader};
-pub use names::{HostnameMap, KnownName, NameMap, NamePolicy, NameSource};
+pub use names::{HostReport, HostnameMap, KnownName, NameMap, NamePolicy, NameSource};
 pub use quic::QuicClientHelloAssembler;
 pub use tls::ClientHelloAssembler;
 
@@ -63,8 +69,14 @@ impl DomainPolicy {
         match self.tracking {
             DomainTracking::All => true,
             DomainTracking::Off => false,
-            DomainTracking::Browsers => self.browsers.iter().any(|browser| is_named(app, browser)),
+            DomainTracking::Browsers => self.is_browser(app),
         }
+    }
+
+    /// Whether `app` is one of the browsers (`browser_apps`, matched as [`Self::tracks`] does):
+    /// the applications whose bytes the browser extension's reports may name.
+    pub fn is_browser(&self, app: &str) -> bool {
+        self.browsers.iter().any(|browser| is_named(app, browser))
     }
 }
 

@@ -2,17 +2,21 @@
 //! extension's reports, with expiry and a bound on memory.
 //!
 //! Policy (docs/domains.md repeats it):
-//! - A DNS answer is kept for `max(ttl, min_keep) + grace`, TTL capped at `max_ttl`: connections
-//!   routinely outlive the TTL, and the map is read when a flow is first seen, which may be a
-//!   while after the lookup (clients and OS caches serve answers past their TTL too). Defaults:
-//!   `min_keep` 5 min, `grace` 10 min, `max_ttl` 1 day.
-//! - An extension report is kept for `extension_keep` (default 10 min) after the last report.
-//! - Each source holds at most `capacity` addresses (default 4096); when full, the address
-//!   learned least recently is dropped (LRU over writes; lookups do not refresh). Expired entries
-//!   are dropped on the way when inserting, and by [`NameMap::purge_expired`].
-//! - The newest answer for an address replaces the older one, whatever their TTLs.
-//! - On lookup an extension report beats a DNS answer (it names the very connection the browser
-//!   made; a DNS answer may come from another application sharing a CDN address).
+//! - DNS answers are kept per address as a short history ([`AnswerHistory`]): a flow is named
+//!   after the answer current when it began ([`NameMap::dns_at`]), not the newest one, or after
+//!   the first answer given within `race_grace` (3 s) after its first packet. An answer counts
+//!   for `max(ttl, min_keep) + grace` after its latest repeat, TTL capped at `max_ttl`:
+//!   connections routinely outlive the TTL, and clients and OS caches serve answers past it.
+//!   Defaults: `min_keep` 5 min, `grace` 10 min, `max_ttl` 1 day.
+//! - An extension report is kept for `extension_keep` (default 10 min) after the last report;
+//!   each report (hostname, address, bytes) is also queued for the tracker, which splits an
+//!   address's unnamed browser bytes between the hostnames reported on it
+//!   ([`NameMap::take_reports`]; at most `capacity` queued, newer ones dropped).
+//! - Each source holds at most `capacity` addresses (default 4096; the DNS history also at most
+//!   32 names per address and 16384 in all); when full, the address learned least recently is
+//!   dropped (LRU over writes; lookups do not refresh).
+//! - For the current name of an address ([`NameMap::lookup`], used for connections reported
+//!   without packets), an extension report beats a DNS answer.
 //!
 //! Time is passed in (`now`), never read here, so tests are deterministic.
 //!
@@ -27,13 +31,12 @@ use std::time::{Duration, Instant};
 use lru::LruCache;
 
 use super::dns::DnsAnswer;
+use super::history::{AnswerHistory, HistoryLimits};
 use super::rollup;
 
-/// Where a name for an address came from.
+/// Where the current name of an address came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum NameSource {
-    /// The ClientHello of the flow itself (TLS or QUIC server name).
-    Sni,
     /// The browser extension's report of a request's hostname and remote address.
     Extension,
     /// A DNS answer for the address.
@@ -41,11 +44,20 @@ pub enum NameSource {
 }
 
 /// A hostname and where it came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct KnownName<'a> {
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KnownName {
     /// Normalised hostname (lower case, no trailing dot).
-    pub host: &'a str,
+    pub host: Arc<str>,
     pub source: NameSource,
+}
+
+/// The browser extension's report that a hostname was reached at an address, with the bytes
+/// the browser counted for it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HostReport {
+    pub ip: IpAddr,
+    pub host: Arc<str>,
+    pub bytes: u64,
 }
 
 /// Lifetimes and bounds of a [`NameMap`].
@@ -61,6 +73,8 @@ pub struct NamePolicy {
     pub max_ttl: Duration,
     /// How long an extension report is kept after it was last made.
     pub extension_keep: Duration,
+    /// How long after a flow's first packet a first DNS answer for its address still names it.
+    pub race_grace: Duration,
 }
 
 impl Default for NamePolicy {
@@ -71,6 +85,7 @@ impl Default for NamePolicy {
             grace: Duration::from_secs(10 * 60),
             max_ttl: Duration::from_secs(24 * 60 * 60),
             extension_keep: Duration::from_secs(10 * 60),
+            race_grace: Duration::from_secs(3),
         }
     }
 }
@@ -85,7 +100,7 @@ impl NamePolicy {
 
 #[derive(Debug, Clone)]
 struct Entry {
-    host: Box<str>,
+    host: Arc<str>,
     learned: Instant,
     keep: Duration,
 }
@@ -96,7 +111,7 @@ impl Entry {
     }
 }
 
-/// One source's bounded, expiring address → hostname table.
+/// The newest extension report per address: bounded, expiring.
 #[derive(Debug)]
 struct Table {
     entries: LruCache<IpAddr, Entry>,
@@ -114,11 +129,11 @@ impl Table {
         self.entries.put(ip.to_canonical(), entry);
     }
 
-    fn get(&self, ip: IpAddr, now: Instant) -> Option<&str> {
+    fn get(&self, ip: IpAddr, now: Instant) -> Option<Arc<str>> {
         self.entries
             .peek(&ip.to_canonical())
             .filter(|entry| entry.is_live(now))
-            .map(|entry| &*entry.host)
+            .map(|entry| Arc::clone(&entry.host))
     }
 
     /// Drops expired entries from the least recently written end, stopping at a live one.
@@ -149,8 +164,10 @@ impl Table {
 #[derive(Debug)]
 pub struct NameMap {
     policy: NamePolicy,
-    dns: Table,
+    dns: AnswerHistory,
     extension: Table,
+    /// Extension reports not yet taken by the tracker.
+    reports: Vec<HostReport>,
 }
 
 impl Default for NameMap {
@@ -162,10 +179,15 @@ impl Default for NameMap {
 impl NameMap {
     /// An empty map with `policy`.
     pub fn new(policy: NamePolicy) -> Self {
+        let limits = HistoryLimits {
+            addresses: policy.capacity,
+            ..HistoryLimits::default()
+        };
         Self {
             policy,
-            dns: Table::new(policy.capacity),
+            dns: AnswerHistory::new(limits),
             extension: Table::new(policy.capacity),
+            reports: Vec::new(),
         }
     }
 
@@ -181,39 +203,62 @@ impl NameMap {
         now: Instant,
     ) {
         for answer in answers {
-            let entry = Entry {
-                host: answer.host.as_str().into(),
-                learned: now,
-                keep: self.policy.dns_keep(answer.ttl),
-            };
-            self.dns.insert(answer.ip, entry, now);
+            let keep = self.policy.dns_keep(answer.ttl);
+            self.dns.learn(answer.ip, &answer.host, keep, now);
         }
     }
 
-    /// Records the browser extension's report that `host` was reached at `ip`. Returns false,
-    /// recording nothing, when `host` is not a plausible hostname.
-    pub fn learn_from_extension(&mut self, host: &str, ip: IpAddr, now: Instant) -> bool {
+    /// Records the browser extension's report that `host` was reached at `ip`, where the
+    /// browser counted `bytes`. Returns false, recording nothing, when `host` is not a
+    /// plausible hostname.
+    pub fn learn_from_extension(
+        &mut self,
+        host: &str,
+        ip: IpAddr,
+        bytes: u64,
+        now: Instant,
+    ) -> bool {
         let Some(host) = rollup::normalize_name(host.trim()) else {
             return false;
         };
+        let host: Arc<str> = Arc::from(host);
+        let ip = ip.to_canonical();
         let entry = Entry {
-            host: host.into(),
+            host: Arc::clone(&host),
             learned: now,
             keep: self.policy.extension_keep,
         };
         self.extension.insert(ip, entry, now);
+        if self.reports.len() < self.policy.capacity.get() {
+            self.reports.push(HostReport { ip, host, bytes });
+        }
         true
     }
 
-    /// The live name of `ip`: an extension report first, else a DNS answer.
-    pub fn lookup(&self, ip: IpAddr, now: Instant) -> Option<KnownName<'_>> {
+    /// The extension reports made since the last call.
+    pub fn take_reports(&mut self) -> Vec<HostReport> {
+        std::mem::take(&mut self.reports)
+    }
+
+    /// The name DNS gave `ip` when a flow began at `began` (see [`AnswerHistory::name_at`]).
+    pub fn dns_at(&self, ip: IpAddr, began: Instant) -> Option<Arc<str>> {
+        self.dns.name_at(ip, began, self.policy.race_grace)
+    }
+
+    /// The newest live name the extension reported for `ip`.
+    pub fn extension_name(&self, ip: IpAddr, now: Instant) -> Option<Arc<str>> {
+        self.extension.get(ip, now)
+    }
+
+    /// The current name of `ip`: an extension report first, else the newest DNS answer.
+    pub fn lookup(&self, ip: IpAddr, now: Instant) -> Option<KnownName> {
         let known = |host, source| KnownName { host, source };
-        let extension = self.extension.get(ip, now);
-        extension
+        self.extension
+            .get(ip, now)
             .map(|host| known(host, NameSource::Extension))
             .or_else(|| {
                 self.dns
-                    .get(ip, now)
+                    .newest(ip, now)
                     .map(|host| known(host, NameSource::Dns))
             })
     }
@@ -224,9 +269,9 @@ impl NameMap {
         self.extension.purge(now);
     }
 
-    /// Entries held (live or not yet purged), over both sources.
+    /// Entries held (live or not yet purged): DNS answers and extension addresses.
     pub fn len(&self) -> usize {
-        self.dns.entries.len() + self.extension.entries.len()
+        self.dns.len() + self.extension.entries.len()
     }
 
     /// True when nothing is held.
@@ -249,14 +294,15 @@ impl HostnameMap {
         }
     }
 
-    fn map(&self) -> MutexGuard<'_, NameMap> {
+    /// The map, locked (for several questions at once).
+    pub fn map(&self) -> MutexGuard<'_, NameMap> {
         self.map.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Remembers the browser extension's report that `host` was reached at `ip` (ignored when
-    /// `host` is not a plausible hostname).
-    pub fn learn(&self, ip: IpAddr, host: &str, now: Instant) {
-        self.map().learn_from_extension(host, ip, now);
+    /// Remembers the browser extension's report that `host` was reached at `ip` with `bytes`
+    /// (ignored when `host` is not a plausible hostname).
+    pub fn learn(&self, ip: IpAddr, host: &str, bytes: u64, now: Instant) {
+        self.map().learn_from_extension(host, ip, bytes, now);
     }
 
     /// Remembers the addresses of a DNS response.
@@ -264,11 +310,9 @@ impl HostnameMap {
         self.map().learn_dns(answers, now);
     }
 
-    /// The live name of `ip` (an extension report first, else a DNS answer).
+    /// The current name of `ip` (an extension report first, else the newest DNS answer).
     pub fn lookup(&self, ip: IpAddr, now: Instant) -> Option<Arc<str>> {
-        self.map()
-            .lookup(ip, now)
-            .map(|known| Arc::from(known.host))
+        self.map().lookup(ip, now).map(|known| known.host)
     }
 
     /// Drops every expired entry.
@@ -306,7 +350,7 @@ mod tests {
 
     fn host_of(map: &NameMap, address: &str, now: Instant) -> Option<(String, NameSource)> {
         map.lookup(ip(address), now)
-            .map(|known| (known.host.to_owned(), known.source))
+            .map(|known| (known.host.to_string(), known.source))
     }
 
     #[test]
@@ -381,7 +425,7 @@ mod tests {
         let start = Instant::now();
         let mut map = NameMap::default();
         map.learn_dns(&[answer("2001:db8::1", "dns.example.com", 3600)], start);
-        assert!(map.learn_from_extension("Video.Example.com.", ip("2001:db8::1"), start));
+        assert!(map.learn_from_extension("Video.Example.com.", ip("2001:db8::1"), 10, start));
         let seen = host_of(&map, "2001:db8::1", start + MINUTE);
         assert_eq!(
             seen,
@@ -395,8 +439,8 @@ mod tests {
     fn extension_reports_must_be_hostnames() {
         let mut map = NameMap::default();
         let now = Instant::now();
-        assert!(!map.learn_from_extension("https://example.com/path", ip("192.0.2.1"), now));
-        assert!(!map.learn_from_extension("", ip("192.0.2.1"), now));
+        assert!(!map.learn_from_extension("https://example.com/path", ip("192.0.2.1"), 1, now));
+        assert!(!map.learn_from_extension("", ip("192.0.2.1"), 1, now));
         assert!(map.is_empty());
     }
 
@@ -418,14 +462,49 @@ mod tests {
             api.lookup(ip("198.51.100.7"), now).as_deref(),
             Some("cdn.example.net")
         );
-        api.learn(ip("198.51.100.7"), "www.example.org", now);
-        api.learn(ip("198.51.100.8"), "not a host/name", now);
+        api.learn(ip("198.51.100.7"), "www.example.org", 5, now);
+        api.learn(ip("198.51.100.8"), "not a host/name", 5, now);
         assert_eq!(
             shared.lookup(ip("198.51.100.7"), now).as_deref(),
             Some("www.example.org")
         );
         assert_eq!(shared.lookup(ip("198.51.100.8"), now), None);
         assert_eq!(shared.len(), 2);
+        let reports = shared.map().take_reports();
+        assert_eq!(
+            reports,
+            [HostReport {
+                ip: ip("198.51.100.7"),
+                host: Arc::from("www.example.org"),
+                bytes: 5,
+            }],
+            "valid reports are queued for the tracker"
+        );
+        assert!(shared.map().take_reports().is_empty(), "taken once");
+    }
+
+    #[test]
+    fn dns_names_are_looked_up_at_a_flow_s_start() {
+        let start = Instant::now();
+        let mut map = NameMap::default();
+        map.learn_dns(&[answer("192.0.2.1", "first.example", 60)], start);
+        map.learn_dns(&[answer("192.0.2.1", "second.example", 60)], start + MINUTE);
+        let at = |offset| {
+            map.dns_at(ip("192.0.2.1"), start + offset)
+                .map(|h| h.to_string())
+        };
+        assert_eq!(
+            at(Duration::from_secs(30)).as_deref(),
+            Some("first.example")
+        );
+        assert_eq!(at(2 * MINUTE).as_deref(), Some("second.example"));
+        let before = map.dns_at(ip("192.0.2.1"), start - Duration::from_secs(2));
+        assert_eq!(
+            before.as_deref(),
+            Some("first.example"),
+            "within the race grace"
+        );
+        assert_eq!(map.dns_at(ip("192.0.2.1"), start - MINUTE), None);
     }
 
     #[test]
@@ -434,7 +513,7 @@ mod tests {
         let now = Instant::now();
         let capacity = NamePolicy::default().capacity.get();
         (0..capacity as u32 + 10).for_each(|i| {
-            names.learn(IpAddr::from(i.to_be_bytes()), "x.example", now);
+            names.learn(IpAddr::from(i.to_be_bytes()), "x.example", 1, now);
         });
         assert_eq!(names.len(), capacity);
         assert_eq!(names.lookup(IpAddr::from(0u32.to_be_bytes()), now), None);

@@ -165,6 +165,6 @@ proptest! {
 
     #[test]
     fn rollup_never_panics(host in "\\PC{0,80}", rolled in any::<bool>()) {
-        let _ = rollup::destination(&host, rolled);
+        let _ = rollup::destination(&host, rolled, crate::sample::Provenance::Dns);
     }
 }

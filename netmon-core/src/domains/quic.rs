@@ -14,7 +14,7 @@ use hkdf::Hkdf;
 use sha2::Sha256;
 
 use super::assembler::{HelloStream, SniProgress};
-use super::handshake::{self, SniError, MAX_CLIENT_HELLO};
+use super::handshake::{self, ServerName, SniError, MAX_CLIENT_HELLO};
 use super::reader::Reader;
 
 /// Longest connection ID in QUIC v1 and v2.
@@ -417,7 +417,7 @@ impl QuicClientHelloAssembler {
 
 /// The server name of the ClientHello in one client datagram. `Err(SniError::Incomplete)` when
 /// the ClientHello continues in later datagrams: use [`QuicClientHelloAssembler`] for those.
-pub fn client_hello_sni(datagram: &[u8]) -> Result<Option<String>, SniError> {
+pub fn client_hello_sni(datagram: &[u8]) -> Result<Option<ServerName>, SniError> {
     QuicClientHelloAssembler::new()
         .push_datagram(datagram)
         .into_result()

@@ -15,7 +15,7 @@
 
 use std::net::IpAddr;
 
-use crate::sample::Destination;
+use crate::sample::{Destination, Provenance};
 
 /// The longest DNS name, in its text form without the trailing dot.
 pub const MAX_HOST_LEN: usize = 253;
@@ -32,20 +32,25 @@ pub fn unresolved(address: IpAddr) -> Destination {
     Destination {
         host: address.to_string(),
         domain: UNRESOLVED.to_owned(),
+        provenance: Provenance::Unresolved,
     }
 }
 
 /// The destination to record for `host`: the normalised hostname and, when `rollup` is on, its
 /// registrable domain (with `rollup` off the domain is the full hostname). `None` when `host` is
-/// neither an IP literal nor a plausible DNS name.
-pub fn destination(host: &str, rollup: bool) -> Option<Destination> {
+/// neither an IP literal nor a plausible DNS name. `provenance` says how `host` was learned.
+pub fn destination(host: &str, rollup: bool, provenance: Provenance) -> Option<Destination> {
     let host = normalize(host)?;
     let domain = if rollup {
         registrable_domain(&host)
     } else {
         host.clone()
     };
-    Some(Destination { host, domain })
+    Some(Destination {
+        host,
+        domain,
+        provenance,
+    })
 }
 
 /// The registrable domain of an already normalised `host` (see the module rules).
@@ -111,8 +116,13 @@ mod tests {
             let expected = Destination {
                 host: host.to_owned(),
                 domain: domain.to_owned(),
+                provenance: Provenance::Dns,
             };
-            assert_eq!(destination(input, true), Some(expected), "{input:?}");
+            assert_eq!(
+                destination(input, true, Provenance::Dns),
+                Some(expected),
+                "{input:?}"
+            );
         }
     }
 
@@ -190,7 +200,7 @@ mod tests {
 
     #[test]
     fn rollup_off_keeps_the_full_hostname() {
-        let destination = destination("API.Netflix.com.", false).unwrap();
+        let destination = destination("API.Netflix.com.", false, Provenance::Sni).unwrap();
         assert_eq!(destination.host, "api.netflix.com");
         assert_eq!(destination.domain, "api.netflix.com");
     }
@@ -210,7 +220,7 @@ mod tests {
             &"a".repeat(64),
             &format!("{}.com", ["abc"; 70].join(".")),
         ] {
-            assert_eq!(destination(host, true), None, "{host:?}");
+            assert_eq!(destination(host, true, Provenance::Http), None, "{host:?}");
         }
     }
 }

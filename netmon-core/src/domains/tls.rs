@@ -7,7 +7,7 @@
 use std::borrow::Cow;
 
 use super::assembler::{HelloStream, SniProgress};
-use super::handshake::{self, SniError};
+use super::handshake::{self, ServerName, SniError};
 use super::reader::Reader;
 
 /// Record content type of handshake messages.
@@ -20,7 +20,7 @@ const MAX_STREAM: usize = handshake::MAX_CLIENT_HELLO + 512;
 /// The server name of the ClientHello at the start of `stream` (the client's first TCP payload
 /// bytes, in order). `Ok(None)` for a complete ClientHello without server name;
 /// `Err(SniError::Incomplete)` while more bytes are needed.
-pub fn client_hello_sni(stream: &[u8]) -> Result<Option<String>, SniError> {
+pub fn client_hello_sni(stream: &[u8]) -> Result<Option<ServerName>, SniError> {
     let mut joined: Cow<'_, [u8]> = Cow::Borrowed(&[]);
     for fragment in records(stream) {
         let fragment = fragment?;

@@ -4,7 +4,7 @@
 
 use fastrand::Rng;
 
-use crate::sample::{Destination, Direction, ProcessSeen, Sample, SampleStats, Usage};
+use crate::sample::{Destination, Direction, ProcessSeen, Provenance, Sample, SampleStats, Usage};
 
 /// Applications of the synthetic history; the first five are browsers.
 const APPS: usize = 50;
@@ -111,6 +111,8 @@ fn destination(host: usize) -> Destination {
     Destination {
         host: format!("h{}.{domain}", host / SITES.len()),
         domain: domain.to_string(),
+        // Named hosts only: every source but "unresolved".
+        provenance: Provenance::ALL[host % (Provenance::ALL.len() - 1)],
     }
 }
 

@@ -14,6 +14,7 @@ pub mod demo;
 mod export;
 #[cfg(unix)]
 mod followed;
+mod naming;
 mod query;
 mod retention;
 mod schema;
@@ -31,6 +32,7 @@ use rusqlite::functions::FunctionFlags;
 pub use export::ExportRow;
 #[cfg(unix)]
 pub use followed::FollowedStore;
+pub use naming::{ProvenanceBytes, UNRECORDED};
 pub use query::{
     bucket_for_span, AppDetail, AppTotal, CurrentRate, DomainTotal, Heatmap, HostTotal,
     MonthComparison, ProcessRecord, Range, Summary, TierSpans, TimelinePoint, Totals, WeekTotal,

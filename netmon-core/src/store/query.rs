@@ -1,6 +1,8 @@
 //! Questions the dashboard, CLI and menubar ask, each part of a range answered from the
 //! coarsest tier that fits it (see `tiers`).
 
+use std::collections::BTreeMap;
+
 use rusqlite::{params, OptionalExtension};
 use serde::Serialize;
 
@@ -62,6 +64,10 @@ pub struct DomainTotal {
     pub received: u64,
     /// Hostnames under the domain that carried traffic.
     pub hostnames: u64,
+    /// The bytes by how their hostnames were named (`sni`, `http`, `extension`, `dns`,
+    /// `unresolved`; `unrecorded` before schema version 4); empty where not kept.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub provenance: super::naming::ProvenanceBytes,
 }
 
 /// Usage in one bucket of a timeline.
@@ -132,9 +138,11 @@ impl Store {
         )
     }
 
-    /// Registrable domains in `range`, busiest first, at most `limit`.
+    /// Registrable domains in `range`, busiest first, at most `limit`, with how their bytes were
+    /// named.
     pub fn top_domains(&self, range: Range, limit: usize) -> Result<Vec<DomainTotal>, StoreError> {
-        self.ranked(
+        let mut provenance = self.domain_provenance(range)?;
+        let mut domains = self.ranked(
             Kind::Hostnames,
             "d.domain, count(DISTINCT d.hostname)",
             "JOIN domains d ON d.id = u.domain_id GROUP BY d.domain",
@@ -146,9 +154,14 @@ impl Store {
                     hostnames: row.get::<_, i64>(1)? as u64,
                     sent,
                     received,
+                    provenance: BTreeMap::new(),
                 })
             },
-        )
+        )?;
+        domains.iter_mut().for_each(|total| {
+            total.provenance = provenance.remove(&total.domain).unwrap_or_default();
+        });
+        Ok(domains)
     }
 
     /// Groups of usage in `range`, busiest first, at most `limit`: two `columns` are selected

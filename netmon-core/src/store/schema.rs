@@ -163,8 +163,43 @@ pub const MIGRATIONS: &[&str] = &[
     INSERT INTO sample_totals (ts_ms, direction, duration_ms, bytes, packets)
         SELECT ts_ms, direction, max(duration_ms), sum(bytes), sum(packets)
         FROM network_samples GROUP BY 1, 2;",
-    // 4: reserved for another branch's migration (domain provenance); renumbered at merge.
-    "",
+    // 4: how each hostname's bytes were named (`naming`: 0 before this version, then the
+    // codes of `write::naming_code`: 1 sni, 2 http, 3 extension, 4 dns, 5 unresolved), in raw
+    // rows and in the per-hostname totals, whose key it joins. Rows of the `unresolved`
+    // domain were necessarily unresolved.
+    "ALTER TABLE network_samples ADD COLUMN naming INTEGER NOT NULL DEFAULT 0;
+    UPDATE network_samples SET naming = 5
+        WHERE domain_id IN (SELECT id FROM domains WHERE domain = 'unresolved');
+    CREATE TABLE hourly_hostname_namings (
+        hour_ms INTEGER NOT NULL,
+        domain_id INTEGER NOT NULL,
+        naming INTEGER NOT NULL,
+        direction INTEGER NOT NULL,
+        bytes INTEGER NOT NULL,
+        packets INTEGER NOT NULL,
+        PRIMARY KEY (hour_ms, domain_id, naming, direction)
+    ) WITHOUT ROWID;
+    INSERT INTO hourly_hostname_namings
+        SELECT t.hour_ms, t.domain_id, CASE d.domain WHEN 'unresolved' THEN 5 ELSE 0 END,
+               t.direction, t.bytes, t.packets
+        FROM hourly_hostname_totals t JOIN domains d ON d.id = t.domain_id;
+    DROP TABLE hourly_hostname_totals;
+    ALTER TABLE hourly_hostname_namings RENAME TO hourly_hostname_totals;
+    CREATE TABLE daily_hostname_namings (
+        day_ms INTEGER NOT NULL,
+        domain_id INTEGER NOT NULL,
+        naming INTEGER NOT NULL,
+        direction INTEGER NOT NULL,
+        bytes INTEGER NOT NULL,
+        packets INTEGER NOT NULL,
+        PRIMARY KEY (day_ms, domain_id, naming, direction)
+    ) WITHOUT ROWID;
+    INSERT INTO daily_hostname_namings
+        SELECT t.day_ms, t.domain_id, CASE d.domain WHEN 'unresolved' THEN 5 ELSE 0 END,
+               t.direction, t.bytes, t.packets
+        FROM daily_hostname_totals t JOIN domains d ON d.id = t.domain_id;
+    DROP TABLE daily_hostname_totals;
+    ALTER TABLE daily_hostname_namings RENAME TO daily_hostname_totals;",
     // 5: each VPN's tunnel per hour: the clear bytes its tunnels carried and its transport's
     // outer bytes (usage rows hold only the overhead; see `tunnels` and docs/vpn.md). Older
     // databases simply have no tunnel hours.

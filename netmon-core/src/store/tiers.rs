@@ -150,8 +150,8 @@ pub(crate) fn resolve(piece: Piece, coverage: Coverage) -> Vec<Piece> {
     pieces
 }
 
-/// The table of a tier for a kind of query, and the column holding its row times.
-/// One piece as a SELECT of (ts, duration_ms, app_id, domain_id, direction, bytes, packets).
+/// One piece as a SELECT of (ts, duration_ms, app_id, domain_id, naming, direction, bytes,
+/// packets), from the table of its tier for the kind of query.
 fn select(kind: Kind, piece: Piece, filter: Filter) -> String {
     let (by_app, by_hostname) = match kind {
         Kind::Totals => (false, false),
@@ -161,6 +161,8 @@ fn select(kind: Kind, piece: Piece, filter: Filter) -> String {
     };
     let column = |wanted: bool, name: &'static str| if wanted { name } else { "NULL" };
     let (app, domain) = (column(by_app, "app_id"), column(by_hostname, "domain_id"));
+    // Raw rows and the per-hostname totals know how each hostname was named.
+    let naming = column(kind == Kind::Hostnames, "naming");
     let (table, time, duration, only_hostnames) = match piece.tier {
         Tier::Raw if kind == Kind::Totals => ("sample_totals", "ts_ms", "duration_ms", ""),
         Tier::Raw if kind == Kind::Hostnames => (
@@ -193,26 +195,26 @@ fn select(kind: Kind, piece: Piece, filter: Filter) -> String {
         }
     };
     format!(
-        "SELECT {time}, {duration}, {app}, {domain}, direction, bytes, packets FROM {table}
+        "SELECT {time}, {duration}, {app}, {domain}, {naming}, direction, bytes, packets FROM {table}
          WHERE {time} >= {} AND {time} < {}{condition}",
         piece.start_ms, piece.end_ms
     )
 }
 
-/// `WITH usage (ts, duration_ms, app_id, domain_id, direction, bytes, packets) AS (...)` over
-/// `pieces`; an empty list gives an empty `usage`.
+/// `WITH usage (ts, duration_ms, app_id, domain_id, naming, direction, bytes, packets) AS (...)`
+/// over `pieces` (`naming` for [`Kind::Hostnames`] only); an empty list gives an empty `usage`.
 pub(crate) fn usage_cte(kind: Kind, pieces: &[Piece], filter: Filter) -> String {
     let selects: Vec<String> = pieces
         .iter()
         .map(|piece| select(kind, *piece, filter))
         .collect();
     let body = if selects.is_empty() {
-        "SELECT 0, 0, 0, 0, 0, 0, 0 WHERE 0".to_string()
+        "SELECT 0, 0, 0, 0, 0, 0, 0, 0 WHERE 0".to_string()
     } else {
         selects.join(" UNION ALL ")
     };
     format!(
-        "WITH usage (ts, duration_ms, app_id, domain_id, direction, bytes, packets) AS ({body})"
+        "WITH usage (ts, duration_ms, app_id, domain_id, naming, direction, bytes, packets) AS ({body})"
     )
 }
 
@@ -316,6 +318,8 @@ pub(crate) struct Aggregate {
     pub tier: Tier,
     pub by_app: bool,
     pub by_hostname: bool,
+    /// Keyed by how the hostname was named too (the per-hostname totals).
+    pub by_naming: bool,
 }
 
 impl Aggregate {
@@ -331,6 +335,7 @@ impl Aggregate {
         [
             self.by_app.then_some("app_id"),
             self.by_hostname.then_some("domain_id"),
+            self.by_naming.then_some("naming"),
             Some("direction"),
         ]
         .into_iter()
@@ -372,11 +377,13 @@ pub(crate) const AGGREGATES: [Aggregate; 8] = [
     aggregate("daily_totals", Tier::Daily, false, false),
 ];
 
+/// A table of the hourly and daily tiers; the per-hostname totals are keyed by naming too.
 const fn aggregate(table: &'static str, tier: Tier, by_app: bool, by_hostname: bool) -> Aggregate {
     Aggregate {
         table,
         tier,
         by_app,
         by_hostname,
+        by_naming: by_hostname && !by_app,
     }
 }

@@ -8,7 +8,7 @@ use rusqlite::{params, Transaction};
 
 use super::tiers::{floor_hour, Aggregate, Tier, AGGREGATES};
 use super::{local_day_start, Store, StoreError};
-use crate::sample::{Direction, Sample};
+use crate::sample::{Direction, Provenance, Sample};
 
 /// What one batch wrote.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -64,6 +64,8 @@ struct RawRow {
     duration_ms: i64,
     app_id: i64,
     domain_id: i64,
+    /// How the hostname was named ([`naming_code`]); 0 without a hostname.
+    naming: i64,
     direction: i64,
     bytes: i64,
     packets: i64,
@@ -72,9 +74,9 @@ struct RawRow {
 /// Bytes and packets.
 type Counts = (i64, i64);
 
-/// A row of an aggregate table: (table index in `AGGREGATES`, time, app, hostname id,
+/// A row of an aggregate table: (table index in `AGGREGATES`, time, app, hostname id, naming,
 /// direction); columns the table does not have are 0.
-type AggregateKey = (usize, i64, i64, i64, i64);
+type AggregateKey = (usize, i64, i64, i64, i64, i64);
 
 /// What a batch adds to the coarser tiers, summed per row before it is written.
 #[derive(Default)]
@@ -103,9 +105,10 @@ impl Sums {
                 } else {
                     0
                 };
+                let naming = if aggregate.by_naming { row.naming } else { 0 };
                 let counts = self
                     .aggregates
-                    .entry((index, time, app, domain, row.direction))
+                    .entry((index, time, app, domain, naming, row.direction))
                     .or_default();
                 *counts = (
                     counts.0.saturating_add(row.bytes),
@@ -123,11 +126,12 @@ impl Sums {
     fn write(&self, transaction: &Transaction<'_>) -> Result<(), StoreError> {
         let statements: Vec<String> = AGGREGATES.iter().map(upsert_sql).collect();
         self.aggregates.iter().try_for_each(
-            |((index, time, app, domain, direction), (bytes, packets))| {
+            |((index, time, app, domain, naming, direction), (bytes, packets))| {
                 let aggregate = &AGGREGATES[*index];
                 let keys = [
                     aggregate.by_app.then_some(*app),
                     aggregate.by_hostname.then_some(*domain),
+                    aggregate.by_naming.then_some(*naming),
                     Some(*direction),
                 ];
                 let values = std::iter::once(*time)
@@ -211,8 +215,9 @@ fn write_sample(
             ])?;
     }
     let mut insert = transaction.prepare_cached(
-        "INSERT INTO network_samples (ts_ms, duration_ms, app_id, domain_id, direction, bytes, packets)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        "INSERT INTO network_samples
+             (ts_ms, duration_ms, app_id, domain_id, naming, direction, bytes, packets)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
     )?;
     let duration = (sample.end_ms - sample.start_ms).max(0);
     sample
@@ -233,6 +238,10 @@ fn write_sample(
                 duration_ms: duration,
                 app_id: app_ids[&usage.app],
                 domain_id,
+                naming: usage
+                    .destination
+                    .as_ref()
+                    .map_or(0, |destination| naming_code(destination.provenance)),
                 direction: direction_code(usage.direction),
                 bytes: i64::try_from(usage.bytes).unwrap_or(i64::MAX),
                 packets: i64::try_from(usage.packets).unwrap_or(i64::MAX),
@@ -242,6 +251,7 @@ fn write_sample(
                 row.duration_ms,
                 row.app_id,
                 row.domain_id,
+                row.naming,
                 row.direction,
                 row.bytes,
                 row.packets,
@@ -285,6 +295,24 @@ fn domain_id(
         .query_row(params![hostname, domain], |row| row.get(0))?;
     cache.insert(hostname.to_string(), id);
     Ok(id)
+}
+
+/// How a hostname's provenance is stored (0: written before schema version 4, not recorded).
+pub(crate) fn naming_code(provenance: Provenance) -> i64 {
+    match provenance {
+        Provenance::Sni => 1,
+        Provenance::Http => 2,
+        Provenance::Extension => 3,
+        Provenance::Dns => 4,
+        Provenance::Unresolved => 5,
+    }
+}
+
+/// The provenance a stored naming code stands for; `None` for 0 (not recorded).
+pub(crate) fn provenance_of(code: i64) -> Option<Provenance> {
+    Provenance::ALL
+        .into_iter()
+        .find(|provenance| naming_code(*provenance) == code)
 }
 
 /// How a direction is stored.

@@ -58,6 +58,49 @@ struct DomainView {
     received: u64,
     /// Hostnames under the domain that carried traffic.
     hostnames: u64,
+    /// How the domain's bytes were named (docs/domains.md).
+    provenance: ProvenanceView,
+}
+
+/// Bytes (sent and received) of a domain by how their hostnames were named.
+#[derive(Debug, Default, Object)]
+struct ProvenanceView {
+    /// The flow's own TLS or QUIC ClientHello server name (and ECH public names).
+    sni: u64,
+    /// The Host header of a plain-HTTP request.
+    http: u64,
+    /// The browser extension's reports of hostnames on the server's address.
+    extension: u64,
+    /// The DNS answer current when the flow began.
+    dns: u64,
+    /// Nothing named it: kept by address under `unresolved`.
+    unresolved: u64,
+    /// Stored before netmon recorded how bytes were named (schema version 4).
+    unrecorded: u64,
+}
+
+impl From<&store::ProvenanceBytes> for ProvenanceView {
+    fn from(bytes: &store::ProvenanceBytes) -> Self {
+        let of = |name: &str| bytes.get(name).copied().unwrap_or(0);
+        Self {
+            sni: of("sni"),
+            http: of("http"),
+            extension: of("extension"),
+            dns: of("dns"),
+            unresolved: of("unresolved"),
+            unrecorded: of(store::UNRECORDED),
+        }
+    }
+}
+
+/// A registrable domain one application's bytes went to.
+#[derive(Debug, Object)]
+struct AppDomainView {
+    domain: String,
+    sent: u64,
+    received: u64,
+    /// The application's hostnames under the domain.
+    hostnames: u64,
 }
 
 /// One application in detail: its timeline and the processes seen for it.
@@ -71,6 +114,9 @@ struct AppDetailView {
     processes: Vec<ProcessView>,
     bucket_ms: i64,
     points: Vec<PointView>,
+    /// The registrable domains its bytes went to in the range, busiest first (at most 50;
+    /// empty unless `domain_tracking` covers the application).
+    domains: Vec<AppDomainView>,
 }
 
 /// A process seen for an application.
@@ -223,6 +269,7 @@ impl HistoryApi {
                         sent: domain.sent,
                         received: domain.received,
                         hostnames: domain.hostnames,
+                        provenance: ProvenanceView::from(&domain.provenance),
                     })
                     .collect()
             })
@@ -243,6 +290,17 @@ impl HistoryApi {
         self.history(range, |store, range| {
             let bucket_ms = store::bucket_for_span(range.end_ms - range.start_ms);
             let detail = store.app_detail(&name, range, bucket_ms)?;
+            let domains = store
+                .app_domains(&name, range, 50)?
+                .unwrap_or_default()
+                .into_iter()
+                .map(|domain| AppDomainView {
+                    domain: domain.domain,
+                    sent: domain.sent,
+                    received: domain.received,
+                    hostnames: domain.hostnames,
+                })
+                .collect();
             Ok(detail.map(|detail| AppDetailView {
                 app: detail.app,
                 exe: detail.exe,
@@ -259,6 +317,7 @@ impl HistoryApi {
                     .collect(),
                 bucket_ms,
                 points: detail.points.into_iter().map(point_view).collect(),
+                domains,
             }))
         })
         .found()
