@@ -763,6 +763,61 @@ async fn urls_as_domains_are_refused_and_nothing_is_stored() {
     assert_eq!(state.report_counts(), (0, 1));
 }
 
+/// The extension's hostnames follow core's one hostname rule: an IP address is not a hostname
+/// (core would drop it, so it must not reach `/api/browser` totals either); `_` and IDN names are.
+#[tokio::test]
+async fn reported_hostnames_follow_the_one_hostname_rule() {
+    let temp = tempfile::tempdir().unwrap();
+    let state = state(temp.path());
+    let client = client(&state);
+    let report = |hostname: &str| {
+        serde_json::json!({
+            "browser": "zen",
+            "timestamp": 1_790_000_000,
+            "hosts": [{"hostname": hostname, "requests": 1}]
+        })
+    };
+    for address in ["1.2.3.4", "2001:db8::1", "[2001:db8::1]", "10.0.0.1."] {
+        let refused = client
+            .post("/api/browser/requests")
+            .header("host", HOST)
+            .body_json(&report(address))
+            .send()
+            .await;
+        refused.assert_status(StatusCode::UNPROCESSABLE_ENTITY);
+        let json = refused.json().await;
+        let problems = json.value().object().get("problems").array();
+        problems.assert_len(1);
+        assert!(
+            problems.get(0).string().contains("not a hostname"),
+            "{address}"
+        );
+        let tab = client
+            .post("/api/browser/active-tab")
+            .header("host", HOST)
+            .body_json(&serde_json::json!({"domain": address, "timestamp": 1_790_000_000, "browser": "zen"}))
+            .send()
+            .await;
+        tab.assert_status(StatusCode::UNPROCESSABLE_ENTITY);
+    }
+    assert!(state.hosts().is_empty(), "no address was kept");
+    assert_eq!(state.active_tab(), None);
+    for (hostname, kept) in [
+        ("_dmarc.Example.com", "_dmarc.example.com"),
+        ("WWW.Bücher.de.", "www.bücher.de"),
+        ("xn--bcher-kva.example", "xn--bcher-kva.example"),
+    ] {
+        client
+            .post("/api/browser/requests")
+            .header("host", HOST)
+            .body_json(&report(hostname))
+            .send()
+            .await
+            .assert_status(StatusCode::ACCEPTED);
+        assert!(state.host(kept).is_some(), "{hostname} kept as {kept}");
+    }
+}
+
 #[tokio::test]
 async fn app_detail_names_processes_and_executable() {
     let temp = tempfile::tempdir().unwrap();
