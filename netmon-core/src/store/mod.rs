@@ -36,6 +36,7 @@ pub use retention::RetentionSummary;
 /// The SQLite connection type, for tests that build databases of older versions.
 pub use rusqlite::Connection;
 pub use schema::{current_version, migrate_to};
+pub use tiers::Tier;
 pub use write::WriteSummary;
 
 pub(crate) const HOUR_MS: i64 = 3_600_000;

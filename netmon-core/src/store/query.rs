@@ -32,6 +32,7 @@ pub struct Range {
 
 /// Bytes sent and received.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(poem_openapi::Object))]
 pub struct Totals {
     pub sent: u64,
     pub received: u64,
@@ -39,6 +40,7 @@ pub struct Totals {
 
 /// Totals for today, this week (from Monday) and this month, in local time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(poem_openapi::Object))]
 pub struct Summary {
     pub today: Totals,
     pub week: Totals,
@@ -47,6 +49,7 @@ pub struct Summary {
 
 /// One application's usage in a range.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(poem_openapi::Object))]
 pub struct AppTotal {
     pub app: String,
     pub sent: u64,
@@ -56,6 +59,7 @@ pub struct AppTotal {
 
 /// One registrable domain's usage in a range.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(poem_openapi::Object))]
 pub struct DomainTotal {
     pub domain: String,
     pub sent: u64,
@@ -66,6 +70,7 @@ pub struct DomainTotal {
 
 /// Usage in one bucket of a timeline.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(poem_openapi::Object))]
 pub struct TimelinePoint {
     pub start_ms: i64,
     pub sent: u64,
@@ -346,6 +351,7 @@ pub struct AppDetail {
 
 /// A process seen for an application.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(poem_openapi::Object))]
 pub struct ProcessRecord {
     pub pid: u32,
     pub name: String,
@@ -354,6 +360,7 @@ pub struct ProcessRecord {
 
 /// One hostname's usage under a domain.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(poem_openapi::Object))]
 pub struct HostTotal {
     pub hostname: String,
     pub sent: u64,
@@ -365,6 +372,7 @@ pub type Heatmap = [[u64; 24]; 7];
 
 /// One local week's usage (weeks start on Monday).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(poem_openapi::Object))]
 pub struct WeekTotal {
     pub start_ms: i64,
     pub sent: u64,
@@ -373,6 +381,7 @@ pub struct WeekTotal {
 
 /// This month so far against the previous month, whole and up to the same point.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(poem_openapi::Object))]
 pub struct MonthComparison {
     pub this_month: Totals,
     pub previous_month: Totals,
