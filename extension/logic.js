@@ -13,7 +13,11 @@ const NetmonLogic = (() => {
   const FIRST_RETRY_MS = 5000;
   const MAX_RETRY_MS = 5 * 60 * 1000;
 
-  /** The hostname of a web URL, lower case, or null for internal pages and non-URLs. */
+  /**
+   * The hostname of a web URL, lower case, or null for internal pages, non-URLs and addresses
+   * (`http://192.168.1.1/`, `http://[2001:db8::1]/`): an IP address is not a hostname, and
+   * netmon refuses a report that gives one (netmon-core's one hostname rule).
+   */
   function hostnameOf(url) {
     if (typeof url !== "string") return null;
     let parsed;
@@ -23,7 +27,13 @@ const NetmonLogic = (() => {
       return null;
     }
     if (!WEB_SCHEMES.has(parsed.protocol) || parsed.hostname === "") return null;
-    return parsed.hostname.toLowerCase().replace(/\.$/, "").replace(/^\[|\]$/g, "");
+    const hostname = parsed.hostname.toLowerCase().replace(/\.$/, "");
+    return isAddress(hostname) ? null : hostname;
+  }
+
+  /** An IPv6 literal (URL keeps its brackets) or a name whose last label is all digits (IPv4). */
+  function isAddress(hostname) {
+    return hostname.startsWith("[") || /(^|\.)\d+$/.test(hostname);
   }
 
   /** The spec's active-tab payload, or null when no web page is active. */

@@ -8,8 +8,16 @@ test("hostnames only, never paths or queries", () => {
   assert.equal(logic.hostnameOf("https://API.Netflix.com/watch/123?t=9#x"), "api.netflix.com");
   assert.equal(logic.hostnameOf("http://user:pw@example.org:8080/a"), "example.org");
   assert.equal(logic.hostnameOf("wss://live.example.com/socket"), "live.example.com");
-  assert.equal(logic.hostnameOf("http://[2001:db8::1]/"), "2001:db8::1");
   assert.equal(logic.hostnameOf("https://example.com./"), "example.com");
+});
+
+test("addresses are not hostnames and are not reported", () => {
+  for (const url of ["http://[2001:db8::1]/", "http://192.168.1.1/admin", "https://10.0.0.1.:8443/", "http://127.1/"]) {
+    assert.equal(logic.hostnameOf(url), null, url);
+    assert.equal(logic.activeTabPayload(url, "zen", 0), null, url);
+  }
+  assert.equal(logic.hostnameOf("https://1password.com/"), "1password.com");
+  assert.equal(logic.hostnameOf("https://a.b2/"), "a.b2");
 });
 
 test("internal pages are not reported", () => {

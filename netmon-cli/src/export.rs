@@ -1,5 +1,6 @@
-//! `netmon export`: usage rows or per-application/per-domain totals as CSV or JSON, streamed
-//! from the store row by row so memory stays flat however long the history is.
+//! `netmon export`: usage rows, per-application/per-domain totals or the timeline as CSV or
+//! JSON. The file is core's one export (`history::export`: the columns, the formats), the same
+//! the API's `/api/export…` serves; this command gives it a file (or stdout) and a progress bar.
 
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
@@ -7,15 +8,18 @@ use std::path::PathBuf;
 
 use clap::{Args, ValueEnum};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use netmon_core::store::{ExportRow, Range, Store, StoreError};
-use netmon_core::{monitor, Direction};
-use serde::Serialize;
+use netmon_core::history::export::{self, Export, ExportError, Format, Table};
+use netmon_core::monitor;
+use netmon_core::store::{Range, Store, StoreError, Tier};
 
 use crate::exit;
 use crate::query::{self, Window};
 
+const HOUR_MS: i64 = 3_600_000;
+
+/// The file format (`--format`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Format {
+pub enum FormatArg {
     Csv,
     Json,
 }
@@ -23,7 +27,7 @@ pub enum Format {
 /// What is exported.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum What {
-    /// Every stored usage row of every tier (raw samples, hourly and daily rows).
+    /// Every stored usage row, each time from the finest tier still holding it.
     Usage,
     /// Raw samples only (the last days, at the sampling interval).
     Samples,
@@ -35,12 +39,28 @@ pub enum What {
     Apps,
     /// One total per registrable domain.
     Domains,
+    /// The timeline, in buckets sized for the range.
+    Timeline,
+}
+
+impl What {
+    fn table(self) -> Table {
+        match self {
+            Self::Usage => Table::Usage,
+            Self::Samples => Table::UsageOf(Tier::Raw),
+            Self::Hourly => Table::UsageOf(Tier::Hourly),
+            Self::Daily => Table::UsageOf(Tier::Daily),
+            Self::Apps => Table::Apps,
+            Self::Domains => Table::Domains,
+            Self::Timeline => Table::Timeline,
+        }
+    }
 }
 
 #[derive(Debug, Args)]
 pub struct ExportArgs {
-    #[arg(long, value_enum, default_value_t = Format::Csv)]
-    format: Format,
+    #[arg(long, value_enum, default_value_t = FormatArg::Csv)]
+    format: FormatArg,
     #[arg(long, value_enum, default_value_t = What::Usage)]
     what: What,
     /// Start: a duration back from now (`24h`, `7d`) or a date (`2026-11-01`); all history
@@ -55,77 +75,27 @@ pub struct ExportArgs {
     output: Option<PathBuf>,
 }
 
-/// One CSV/JSON record of a usage row.
-#[derive(Debug, Serialize)]
-struct Record<'a> {
-    start_ms: i64,
-    start: String,
-    duration_ms: i64,
-    app: &'a str,
-    host: Option<&'a str>,
-    domain: Option<&'a str>,
-    direction: Direction,
-    bytes: u64,
-    packets: u64,
-}
-
-/// The fields of [`Record`], in order.
-const USAGE_HEADERS: &[&str] = &[
-    "start_ms",
-    "start",
-    "duration_ms",
-    "app",
-    "host",
-    "domain",
-    "direction",
-    "bytes",
-    "packets",
-];
-
-/// The fields of [`TotalRecord`], in order.
-const TOTAL_HEADERS: &[&str] = &["name", "sent", "received"];
-
-/// One CSV/JSON record of a total.
-#[derive(Debug, Serialize)]
-struct TotalRecord<'a> {
-    name: &'a str,
-    sent: u64,
-    received: u64,
-}
-
-/// Why an export stopped.
-#[derive(Debug)]
-enum ExportError {
-    Store(StoreError),
-    Write(io::Error),
+/// Why `netmon export` stopped: the export itself, or before it (no database, a bad range).
+enum Failure {
+    Export(ExportError),
     Other(String),
 }
 
-impl From<StoreError> for ExportError {
+impl From<ExportError> for Failure {
+    fn from(error: ExportError) -> Self {
+        Self::Export(error)
+    }
+}
+
+impl From<StoreError> for Failure {
     fn from(error: StoreError) -> Self {
-        Self::Store(error)
+        Self::Export(error.into())
     }
 }
 
-impl From<io::Error> for ExportError {
+impl From<io::Error> for Failure {
     fn from(error: io::Error) -> Self {
-        Self::Write(error)
-    }
-}
-
-impl From<csv::Error> for ExportError {
-    fn from(error: csv::Error) -> Self {
-        let message = error.to_string();
-        match error.into_kind() {
-            csv::ErrorKind::Io(error) => Self::Write(error),
-            _ => Self::Other(message),
-        }
-    }
-}
-
-impl From<serde_json::Error> for ExportError {
-    fn from(error: serde_json::Error) -> Self {
-        Self::Write(error.into())
+        Self::Export(error.into())
     }
 }
 
@@ -137,8 +107,12 @@ pub fn run(args: ExportArgs) -> u8 {
             }
             exit::OK
         }
-        Err(ExportError::Write(error)) if error.kind() == io::ErrorKind::BrokenPipe => exit::OK,
-        Err(ExportError::Write(error)) => {
+        Err(Failure::Export(ExportError::Write(error)))
+            if error.kind() == io::ErrorKind::BrokenPipe =>
+        {
+            exit::OK
+        }
+        Err(Failure::Export(ExportError::Write(error))) => {
             let target = args
                 .output
                 .as_ref()
@@ -146,47 +120,55 @@ pub fn run(args: ExportArgs) -> u8 {
             eprintln!("netmon: cannot write to {target}: {error}");
             exit::IO
         }
-        Err(ExportError::Store(error)) => {
+        Err(Failure::Export(ExportError::Store(error))) => {
             eprintln!("netmon: {error}");
             exit::FAILURE
         }
-        Err(ExportError::Other(message)) => {
+        Err(Failure::Other(message)) => {
             eprintln!("netmon: {message}");
             exit::FAILURE
         }
     }
 }
 
-fn export(args: &ExportArgs) -> Result<u64, ExportError> {
-    let store = query::open().map_err(|error| ExportError::Other(error.to_string()))?;
-    let now = monitor::unix_ms();
-    let range = match (&args.since, &args.until) {
-        (None, None) => Range {
-            start_ms: i64::MIN,
-            end_ms: i64::MAX,
-        },
-        (since, until) => query::window_range(
-            &Window {
-                since: since.clone().unwrap_or_else(|| "1970-01-01".into()),
-                until: until.clone(),
-            },
-            now,
-            store.zone(),
-        )
-        .map_err(ExportError::Other)?,
-    };
+fn export(args: &ExportArgs) -> Result<u64, Failure> {
+    let store = query::open().map_err(|error| Failure::Other(error.to_string()))?;
+    let range = range(args, &store)?;
     let sink: Box<dyn Write> = match &args.output {
         Some(path) => Box::new(create_private(path)?),
         None => Box::new(io::stdout().lock()),
     };
     let sink = BufWriter::with_capacity(64 * 1024, sink);
     let progress = Progress::new(&store, range, args.output.is_some())?;
-    let rows = match args.what {
-        What::Apps | What::Domains => totals(&store, range, args, sink)?,
-        tier => usage(&store, range, tier, args.format, sink, &progress)?,
+    let export = Export {
+        table: args.what.table(),
+        format: match args.format {
+            FormatArg::Csv => Format::Csv,
+            FormatArg::Json => Format::Json,
+        },
+        range,
+        limit: usize::MAX >> 1,
     };
+    let rows = export::write(&store, &export, sink, |start_ms, written| {
+        progress.update(start_ms, written)
+    })?;
     progress.bar.finish_and_clear();
     Ok(rows)
+}
+
+/// The range of `--since`/`--until`: all history when neither is given.
+fn range(args: &ExportArgs, store: &Store) -> Result<Range, Failure> {
+    if args.since.is_none() && args.until.is_none() {
+        return Ok(Range {
+            start_ms: i64::MIN,
+            end_ms: i64::MAX,
+        });
+    }
+    let window = Window {
+        since: args.since.clone().unwrap_or_else(|| "1970-01-01".into()),
+        until: args.until.clone(),
+    };
+    query::window_range(&window, monitor::unix_ms(), store.zone()).map_err(Failure::Other)
 }
 
 fn create_private(path: &std::path::Path) -> io::Result<File> {
@@ -232,138 +214,5 @@ impl Progress {
         self.bar
             .set_position(((row_start_ms - self.start_ms).max(0) / HOUR_MS) as u64);
         self.bar.set_message(format!("{written} rows"));
-    }
-}
-
-const HOUR_MS: i64 = 3_600_000;
-
-fn in_tier(row: &ExportRow, what: What) -> bool {
-    match what {
-        What::Hourly => row.duration_ms == HOUR_MS,
-        What::Daily => row.duration_ms == 86_400_000,
-        What::Samples => row.duration_ms < HOUR_MS,
-        _ => true,
-    }
-}
-
-fn record(row: &ExportRow) -> Record<'_> {
-    Record {
-        start_ms: row.start_ms,
-        start: jiff::Timestamp::from_millisecond(row.start_ms)
-            .map(|timestamp| timestamp.to_string())
-            .unwrap_or_default(),
-        duration_ms: row.duration_ms,
-        app: &row.app,
-        host: row.host.as_deref(),
-        domain: row.domain.as_deref(),
-        direction: row.direction,
-        bytes: row.bytes,
-        packets: row.packets,
-    }
-}
-
-/// Streams usage rows of the tier(s) `what` selects; returns how many were written.
-fn usage(
-    store: &Store,
-    range: Range,
-    what: What,
-    format: Format,
-    sink: impl Write,
-    progress: &Progress,
-) -> Result<u64, ExportError> {
-    let mut written = 0u64;
-    let mut writer = Writer::new(format, sink, USAGE_HEADERS)?;
-    store.export(range, |row: ExportRow| -> Result<(), ExportError> {
-        if !in_tier(&row, what) {
-            return Ok(());
-        }
-        writer.write(&record(&row))?;
-        written += 1;
-        if written.is_multiple_of(4096) {
-            progress.update(row.start_ms, written);
-        }
-        Ok(())
-    })?;
-    writer.finish()?;
-    Ok(written)
-}
-
-/// Per-application or per-domain totals (small: one row per name).
-fn totals(
-    store: &Store,
-    range: Range,
-    args: &ExportArgs,
-    sink: impl Write,
-) -> Result<u64, ExportError> {
-    let rows: Vec<(String, u64, u64)> = if args.what == What::Apps {
-        store
-            .top_apps(range, usize::MAX >> 1)?
-            .into_iter()
-            .map(|app| (app.app, app.sent, app.received))
-            .collect()
-    } else {
-        store
-            .top_domains(range, usize::MAX >> 1)?
-            .into_iter()
-            .map(|domain| (domain.domain, domain.sent, domain.received))
-            .collect()
-    };
-    let mut writer = Writer::new(args.format, sink, TOTAL_HEADERS)?;
-    rows.iter().try_for_each(|(name, sent, received)| {
-        writer.write(&TotalRecord {
-            name,
-            sent: *sent,
-            received: *received,
-        })
-    })?;
-    writer.finish()?;
-    Ok(rows.len() as u64)
-}
-
-/// CSV with a header row, or one JSON array written element by element.
-enum Writer<W: Write> {
-    Csv(Box<csv::Writer<W>>),
-    Json { sink: W, first: bool },
-}
-
-impl<W: Write> Writer<W> {
-    /// A writer whose CSV starts with `headers` (also when no row follows).
-    fn new(format: Format, mut sink: W, headers: &[&str]) -> Result<Self, ExportError> {
-        Ok(match format {
-            Format::Csv => {
-                let mut writer = csv::WriterBuilder::new()
-                    .has_headers(false)
-                    .from_writer(sink);
-                writer.write_record(headers)?;
-                Self::Csv(Box::new(writer))
-            }
-            Format::Json => {
-                sink.write_all(b"[")?;
-                Self::Json { sink, first: true }
-            }
-        })
-    }
-
-    fn write(&mut self, record: &impl Serialize) -> Result<(), ExportError> {
-        match self {
-            Self::Csv(writer) => writer.serialize(record)?,
-            Self::Json { sink, first } => {
-                sink.write_all(if *first { b"\n" } else { b",\n" })?;
-                serde_json::to_writer(&mut *sink, record)?;
-                *first = false;
-            }
-        }
-        Ok(())
-    }
-
-    fn finish(self) -> Result<(), ExportError> {
-        match self {
-            Self::Csv(mut writer) => writer.flush()?,
-            Self::Json { mut sink, .. } => {
-                sink.write_all(b"\n]\n")?;
-                sink.flush()?;
-            }
-        }
-        Ok(())
     }
 }

@@ -3,6 +3,7 @@
 use std::io::{BufRead, IsTerminal, Write};
 
 use clap::Args;
+use netmon_core::history::span;
 use netmon_core::monitor;
 
 use crate::{exit, query};
@@ -10,7 +11,8 @@ use crate::{exit, query};
 #[derive(Debug, Args)]
 pub struct PurgeArgs {
     /// Delete only usage before this point: a date (`2026-11-01`, local midnight) or a duration
-    /// back from now (`30d`). Without it, all usage is deleted.
+    /// back from now (`30d`, `2w`, `12h`); the API's purge takes the same. Without it, all
+    /// usage is deleted.
     #[arg(long, value_name = "DATE")]
     before: Option<String>,
     /// Do not ask for confirmation (needed when stdin is not a terminal).
@@ -33,7 +35,7 @@ fn purge(args: &PurgeArgs) -> Result<u8, Box<dyn std::error::Error>> {
     let before_ms = args
         .before
         .as_deref()
-        .map(|text| query::since(text, monitor::unix_ms(), store.zone()))
+        .map(|text| span::point(text, monitor::unix_ms(), store.zone()))
         .transpose()
         .map_err(|error| format!("--before {error}"))?;
     let what = match before_ms {

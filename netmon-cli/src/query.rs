@@ -1,14 +1,12 @@
 //! The history commands (`summary`, `apps`, `domains`, `timeline`, `heatmap`): read the
-//! database directly, so they answer with the daemon running or not.
+//! database directly, so they answer with the daemon running or not. Their ranges follow core's
+//! `history::span` grammar and their `--json` is core's view types, as the API's are.
 
 use clap::{Args, ValueEnum};
-use netmon_core::store::{bucket_for_span, Range, Store, Totals};
+use netmon_core::history::{span, views};
+use netmon_core::store::{Range, Store, Totals};
 use netmon_core::{monitor, units, Paths};
-use serde_json::json;
-
 use crate::exit;
-
-const DAY_MS: i64 = 86_400_000;
 
 /// How the history commands print.
 #[derive(Debug, Args)]
@@ -232,14 +230,18 @@ pub fn domains(args: DomainsArgs) -> u8 {
 pub fn timeline(args: TimelineArgs) -> u8 {
     let output = &args.output;
     report(output, &args.window, |store, range| {
-        let bucket_ms = match &args.bucket {
-            Some(text) => duration_ms(text)
-                .ok_or_else(|| format!("--bucket {text:?}: give a length such as 5m, 1h or 1d"))?,
-            None => bucket_for_span(range.end_ms.saturating_sub(range.start_ms)),
-        };
-        let points = store.timeline(range, bucket_ms)?;
+        let bucket_ms = args
+            .bucket
+            .as_deref()
+            .map(|text| {
+                span::duration_ms(text)
+                    .ok_or_else(|| format!("--bucket {text:?}: give a length such as 5m, 1h or 1d"))
+            })
+            .transpose()?;
+        let timeline = views::timeline(store, range, bucket_ms)?;
         let text = header("START")
-            + &points
+            + &timeline
+                .points
                 .iter()
                 .map(|point| {
                     row(
@@ -250,12 +252,9 @@ pub fn timeline(args: TimelineArgs) -> u8 {
                     )
                 })
                 .collect::<String>();
-        let json = json!({ "bucket_ms": bucket_ms, "points": points });
-        Ok((json, text))
+        Ok((serde_json::to_value(&timeline)?, text))
     })
 }
-
-const WEEKDAYS: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
 
 pub fn heatmap(args: HeatmapArgs) -> u8 {
     let window = Window {
@@ -264,9 +263,8 @@ pub fn heatmap(args: HeatmapArgs) -> u8 {
     };
     let exact = args.output.bytes;
     report(&args.output, &window, |store, range| {
-        let grid = store.heatmap(range)?;
-        let max = grid.iter().flatten().copied().max().unwrap_or(0);
-        let json = json!({ "weekdays": WEEKDAYS, "bytes": grid, "max_bytes": max });
+        let heatmap = views::heatmap(store, range)?;
+        let max = heatmap.max_bytes;
         let hours: String = (0..24)
             .map(|hour| match hour % 2 {
                 0 => format!("{hour:<2}"),
@@ -274,19 +272,25 @@ pub fn heatmap(args: HeatmapArgs) -> u8 {
             })
             .collect();
         let text = std::iter::once(format!("     {}\n", hours.trim_end()))
-            .chain(WEEKDAYS.iter().zip(grid.iter()).map(|(day, cells)| {
-                let line: String = cells
+            .chain(
+                heatmap
+                    .weekdays
                     .iter()
-                    .map(|bytes| format!("{} ", shade(*bytes, max)))
-                    .collect();
-                format!("{day}  {}\n", line.trim_end())
-            }))
+                    .zip(&heatmap.bytes)
+                    .map(|(day, cells)| {
+                        let line: String = cells
+                            .iter()
+                            .map(|bytes| format!("{} ", shade(*bytes, max)))
+                            .collect();
+                        format!("{day}  {}\n", line.trim_end())
+                    }),
+            )
             .chain(std::iter::once(format!(
                 "scale: ' ' none, ░ ▒ ▓ █ up to {} in one hour\n",
                 amount(max, exact)
             )))
             .collect();
-        Ok((json, text))
+        Ok((serde_json::to_value(&heatmap)?, text))
     })
 }
 
@@ -334,26 +338,15 @@ fn report(output: &Output, window: &Window, query: impl FnOnce(&Store, Range) ->
     }
 }
 
-/// The range a `--since`/`--until` pair names as of `now_ms`.
+/// The range a `--since`/`--until` pair names as of `now_ms` (core's span grammar, the API's
+/// `range=` too).
 pub fn window_range(
     window: &Window,
     now_ms: i64,
     zone: &jiff::tz::TimeZone,
 ) -> Result<Range, String> {
-    let start_ms =
-        since(&window.since, now_ms, zone).map_err(|error| format!("--since {error}"))?;
-    let end_ms = match &window.until {
-        Some(text) => since(text, now_ms, zone).map_err(|error| format!("--until {error}"))?,
-        None => now_ms + 1,
-    };
-    if start_ms >= end_ms {
-        return Err(format!(
-            "--since {} is not before --until {}: give a start earlier than the end",
-            window.since,
-            window.until.as_deref().unwrap_or("now")
-        ));
-    }
-    Ok(Range { start_ms, end_ms })
+    span::window(&window.since, window.until.as_deref(), now_ms, zone)
+        .map_err(|problem| problem.describe("--since", "--until"))
 }
 
 /// Opens the database, failing with a clear message when there is none yet.
@@ -368,38 +361,6 @@ pub fn open() -> Result<Store, Box<dyn std::error::Error>> {
         .into());
     }
     Ok(Store::open(&path).map_err(|error| format!("{}: {error}", path.display()))?)
-}
-
-/// `5m`, `24h`, `7d`, `2w` as milliseconds.
-pub fn duration_ms(text: &str) -> Option<i64> {
-    let unit_ms = |unit: char| match unit {
-        'm' => Some(60_000),
-        'h' => Some(3_600_000),
-        'd' => Some(DAY_MS),
-        'w' => Some(7 * DAY_MS),
-        _ => None,
-    };
-    let text = text.trim();
-    text.char_indices()
-        .last()
-        .and_then(|(at, unit)| Some((text[..at].parse::<i64>().ok()?, unit_ms(unit)?)))
-        .filter(|(count, _)| *count > 0)
-        .map(|(count, unit)| count.saturating_mul(unit))
-}
-
-/// `24h`, `7d`, `90m` back from `now_ms`, or a local date's midnight.
-pub fn since(text: &str, now_ms: i64, zone: &jiff::tz::TimeZone) -> Result<i64, String> {
-    if let Some(ms) = duration_ms(text) {
-        return Ok(now_ms - ms);
-    }
-    let text = text.trim();
-    text.parse::<jiff::civil::Date>()
-        .ok()
-        .and_then(|date| date.to_zoned_datetime(zone.clone()).ok())
-        .map(|zoned| zoned.timestamp().as_millisecond())
-        .ok_or_else(|| {
-            format!("{text:?}: give a duration such as 24h, 7d, 90m, or a date such as 2026-11-01")
-        })
 }
 
 /// `2026-11-25 14:05` in `zone`.
@@ -464,30 +425,67 @@ fn row(name: &str, sent: u64, received: u64, exact: bool) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn since_takes_durations_and_dates() {
-        let zone = jiff::tz::TimeZone::UTC;
-        let now = 1_800_000_000_000;
-        assert_eq!(since("24h", now, &zone), Ok(now - DAY_MS));
-        assert_eq!(since("7d", now, &zone), Ok(now - 7 * DAY_MS));
-        assert_eq!(since("90m", now, &zone), Ok(now - 90 * 60_000));
-        assert_eq!(since("2026-11-01", now, &zone), Ok(1_793_491_200_000));
-        for bad in ["", "7", "0d", "-3d", "yesterday", "2026-13-01"] {
-            let error = since(bad, now, &zone).unwrap_err();
-            assert!(error.contains("24h, 7d, 90m"), "{bad}: {error}");
-        }
-    }
+    use jiff::tz::TimeZone;
+    use proptest::prelude::*;
 
     #[test]
     fn a_window_must_end_after_it_starts() {
-        let zone = jiff::tz::TimeZone::UTC;
         let window = Window {
             since: "1d".into(),
             until: Some("2d".into()),
         };
-        let error = window_range(&window, 1_800_000_000_000, &zone).unwrap_err();
-        assert!(error.contains("is not before --until 2d"), "{error}");
+        let error = window_range(&window, 1_800_000_000_000, &TimeZone::UTC).unwrap_err();
+        assert_eq!(
+            error,
+            "--since 1d is not before 2d: give a start earlier than the end"
+        );
+    }
+
+    /// Durations, dates (some impossible, some beyond 2999) and any text.
+    fn span_text() -> impl Strategy<Value = String> {
+        prop_oneof![
+            (1i64..100_000, "[mhdw]").prop_map(|(count, unit)| format!("{count}{unit}")),
+            (1960i32..3050, 1u8..=13, 1u8..=31)
+                .prop_map(|(year, month, day)| format!("{year:04}-{month:02}-{day:02}")),
+            "\\PC{0,10}",
+        ]
+    }
+
+    fn zone() -> impl Strategy<Value = TimeZone> {
+        prop_oneof![
+            Just("UTC"),
+            Just("Europe/Paris"),
+            Just("Asia/Kolkata"),
+            Just("America/New_York"),
+            Just("Pacific/Chatham"),
+        ]
+        .prop_map(|name| TimeZone::get(name).unwrap())
+    }
+
+    proptest! {
+        /// `netmon … --since TEXT` and the API's `range=TEXT` read every string as the same
+        /// span, or refuse it with the same words after the parameter's name.
+        #[test]
+        fn the_cli_and_the_api_parse_the_same_spans(
+            text in span_text(),
+            now in 0i64..32_000_000_000_000,
+            zone in zone(),
+        ) {
+            let window = Window { since: text.clone(), until: None };
+            let cli = window_range(&window, now, &zone);
+            let api = netmon_server::range_at(Some(&text), None, None, now, &zone);
+            match (cli, api) {
+                (Ok(cli), Ok(api)) => prop_assert_eq!(cli, api),
+                (Err(cli), Err(api)) => {
+                    prop_assert_eq!(api.len(), 1);
+                    prop_assert_eq!(
+                        cli.strip_prefix("--since "),
+                        api[0].strip_prefix("\"range\" ")
+                    );
+                }
+                (cli, api) => prop_assert!(false, "CLI {:?}, API {:?}", cli, api),
+            }
+        }
     }
 
     #[test]

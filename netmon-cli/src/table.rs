@@ -1,60 +1,36 @@
 //! The compact per-sample table of `netmon run --foreground`.
 
-use std::collections::BTreeMap;
-
 use netmon_core::{units, Direction, Sample};
 
 /// Applications shown per sample.
 const TOP_APPS: usize = 8;
 
-/// One sample as a header line and the busiest applications.
+/// One sample as a header line and the busiest applications (core's per-application rates,
+/// the same the API's `/live` streams).
 pub fn render(sample: &Sample) -> String {
     let seconds = sample.seconds();
-    let totals = per_app(sample);
-    let (received, sent) = totals
-        .values()
-        .fold((0, 0), |(r, s), (app_r, app_s)| (r + app_r, s + app_s));
-    let mut apps: Vec<(&str, u64, u64)> = totals
-        .iter()
-        .map(|(app, (r, s))| (app.as_str(), *r, *s))
-        .collect();
-    apps.sort_by_key(|(_, r, s)| std::cmp::Reverse(r + s));
     let header = format!(
         "{}  ↓ {:>10}  ↑ {:>10}  {:>6.0} pkt/s  {} flows\n",
         clock(sample.end_ms),
-        units::rate(received as f64 / seconds),
-        units::rate(sent as f64 / seconds),
+        units::rate(sample.rate(Direction::Received)),
+        units::rate(sample.rate(Direction::Sent)),
         sample.stats.packets as f64 / seconds,
         sample.stats.active_flows,
     );
-    let rows: String = apps
+    let rows: String = sample
+        .app_rates()
         .iter()
         .take(TOP_APPS)
-        .map(|(app, r, s)| {
+        .map(|rate| {
             format!(
                 "  {:<24} ↓ {:>10}  ↑ {:>10}\n",
-                truncate(app, 24),
-                units::rate(*r as f64 / seconds),
-                units::rate(*s as f64 / seconds)
+                truncate(&rate.app, 24),
+                units::rate(rate.received_bytes_per_second),
+                units::rate(rate.sent_bytes_per_second)
             )
         })
         .collect();
     header + &rows
-}
-
-/// Received and sent bytes per application.
-fn per_app(sample: &Sample) -> BTreeMap<String, (u64, u64)> {
-    sample
-        .usage
-        .iter()
-        .fold(BTreeMap::new(), |mut totals, usage| {
-            let entry = totals.entry(usage.app.clone()).or_insert((0, 0));
-            match usage.direction {
-                Direction::Received => entry.0 += usage.bytes,
-                Direction::Sent => entry.1 += usage.bytes,
-            }
-            totals
-        })
 }
 
 /// `HH:MM:SS` (UTC) of a Unix time in milliseconds.

@@ -1,4 +1,5 @@
-//! `netmon export`: CSV and JSON, streamed; the CSV re-imports to the store's byte totals.
+//! `netmon export`: CSV and JSON, streamed; the CSV re-imports to the store's byte totals. The
+//! columns are core's one export (the API's `/api/export` has the same).
 
 mod cli_support;
 
@@ -14,6 +15,7 @@ fn csv_totals(text: &[u8]) -> (u64, u64, usize) {
             "start_ms",
             "start",
             "duration_ms",
+            "tier",
             "app",
             "host",
             "domain",
@@ -25,8 +27,8 @@ fn csv_totals(text: &[u8]) -> (u64, u64, usize) {
     reader.records().map(|record| record.unwrap()).fold(
         (0, 0, 0),
         |(received, sent, rows), record| {
-            let bytes: u64 = record[7].parse().unwrap();
-            match &record[6] {
+            let bytes: u64 = record[8].parse().unwrap();
+            match &record[7] {
                 "received" => (received + bytes, sent, rows + 1),
                 "sent" => (received, sent + bytes, rows + 1),
                 other => panic!("direction {other:?}"),
@@ -57,12 +59,21 @@ fn heavy_history_reimports_to_the_store_totals() {
     let tiers = csv::Reader::from_path(&file)
         .unwrap()
         .records()
-        .map(|record| record.unwrap()[2].to_string())
+        .map(|record| {
+            let record = record.unwrap();
+            (record[3].to_string(), record[2].to_string())
+        })
         .collect::<std::collections::BTreeSet<_>>();
-    assert!(
-        tiers.contains("3600000") && tiers.contains("300000"),
-        "{tiers:?}"
+    assert_eq!(
+        tiers,
+        [("hourly", "3600000"), ("raw", "300000")]
+            .map(|(tier, ms)| (tier.to_string(), ms.to_string()))
+            .into(),
+        "the store says each row's tier"
     );
+    let hourly = csv_totals(&home.netmon(&["export", "--what", "hourly"]).stdout);
+    let samples = csv_totals(&home.netmon(&["export", "--what", "samples"]).stdout);
+    assert_eq!(hourly.2 + samples.2, rows, "each row is of one tier");
     use std::os::unix::fs::PermissionsExt;
     assert_eq!(
         std::fs::metadata(&file).unwrap().permissions().mode() & 0o777,
@@ -87,6 +98,7 @@ fn csv_and_json_carry_the_same_rows() {
                 "start_ms",
                 "start",
                 "duration_ms",
+                "tier",
                 "app",
                 "host",
                 "domain",
@@ -98,6 +110,7 @@ fn csv_and_json_carry_the_same_rows() {
     });
     let first = &rows_json[0];
     assert_eq!(first["duration_ms"], 5_000);
+    assert_eq!(first["tier"], "raw");
     assert!(first["start"].as_str().unwrap().ends_with('Z'));
 
     let everything = csv_totals(&home.netmon(&["export"]).stdout);
@@ -110,14 +123,33 @@ fn totals_per_app_and_domain() {
     let apps = json(&home.netmon(&["export", "--format", "json", "--what", "apps"]));
     let apps = apps.as_array().unwrap();
     assert_eq!(apps.len(), 4);
-    apps.iter()
-        .for_each(|row| assert_fields(row, &["name", "sent", "received"]));
-    assert_eq!(apps[0]["name"], "firefox");
+    apps.iter().for_each(|row| {
+        assert_fields(row, &["app", "sent", "received", "last_seen_ms"]);
+    });
+    assert_eq!(apps[0]["app"], "firefox");
     let domains = stdout(&home.netmon(&["export", "--what", "domains"]));
+    let lines: Vec<&str> = domains.lines().collect();
+    assert_eq!(lines.len(), 3, "{domains}");
     assert_eq!(
-        domains,
-        "name,sent,received\nnetflix.com,20000,13000000\ngithub.com,1000,500000\n"
+        lines[0], "domain,sent,received,hostnames",
+        "the API's columns"
     );
+    assert!(
+        lines[1].starts_with("netflix.com,20000,13000000,"),
+        "{domains}"
+    );
+    assert!(lines[2].starts_with("github.com,1000,500000,"), "{domains}");
+    let timeline = stdout(&home.netmon(&["export", "--what", "timeline", "--since", "1d"]));
+    let mut reader = csv::Reader::from_reader(timeline.as_bytes());
+    assert_eq!(
+        reader.headers().unwrap(),
+        vec!["start_ms", "bucket_ms", "sent", "received"]
+    );
+    let received: u64 = reader
+        .records()
+        .map(|record| record.unwrap()[3].parse::<u64>().unwrap())
+        .sum();
+    assert_eq!(received, 4_500_000);
     let raw = csv_totals(&home.netmon(&["export", "--what", "hourly"]).stdout);
     assert_eq!(raw.2, 0, "nothing has been rolled up");
 }

@@ -160,7 +160,9 @@ fn an_application_s_domains() {
 fn timeline_buckets_add_up() {
     let home = Home::seeded();
     let timeline = json(&home.netmon(&["timeline", "--json", "--since", "1h", "--bucket", "5m"]));
-    assert_fields(&timeline, &["bucket_ms", "points"]);
+    assert_fields(&timeline, &["start_ms", "end_ms", "bucket_ms", "points"]);
+    let span = timeline["end_ms"].as_i64().unwrap() - timeline["start_ms"].as_i64().unwrap();
+    assert_eq!(span, 3_600_000, "the last hour");
     assert_eq!(timeline["bucket_ms"], 300_000);
     let points = timeline["points"].as_array().unwrap();
     points

@@ -8,6 +8,7 @@ pub mod capture;
 pub mod config;
 pub mod domains;
 pub mod flow;
+pub mod history;
 pub mod live;
 pub mod logging;
 pub mod monitor;

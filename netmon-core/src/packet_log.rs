@@ -133,6 +133,8 @@ fn named(naming: Option<&Naming>) -> String {
     match naming {
         None => "-".into(),
         Some(Naming::Server(host)) => format!("server:{host}"),
+        Some(Naming::OuterServer(host)) => format!("ech-outer:{host}"),
+        Some(Naming::HttpHost(host)) => format!("http:{host}"),
         Some(Naming::Dns(answers)) => {
             let mut hosts: Vec<&str> = answers.iter().map(|answer| answer.host.as_str()).collect();
             hosts.dedup();

@@ -1,6 +1,8 @@
 //! What the sampler emits every `sampling_interval_seconds`: plain values that the store
 //! writes, the server streams and the CLI prints.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 
 /// Direction of traffic, seen from this machine.
@@ -177,5 +179,97 @@ impl Sample {
     /// Length of the interval in seconds (never zero, so rates are defined).
     pub fn seconds(&self) -> f64 {
         ((self.end_ms - self.start_ms).max(1)) as f64 / 1000.0
+    }
+
+    /// Bytes per second in `direction`, all applications together.
+    pub fn rate(&self, direction: Direction) -> f64 {
+        self.usage
+            .iter()
+            .filter(|usage| usage.direction == direction)
+            .map(|usage| usage.bytes)
+            .sum::<u64>() as f64
+            / self.seconds()
+    }
+
+    /// Each application's rates during this sample, busiest first (the live view of the API
+    /// and `netmon run --foreground` both show these).
+    pub fn app_rates(&self) -> Vec<AppRate> {
+        let seconds = self.seconds();
+        let per_app =
+            self.usage
+                .iter()
+                .fold(BTreeMap::<&str, (u64, u64)>::new(), |mut totals, usage| {
+                    let entry = totals.entry(usage.app.as_str()).or_default();
+                    match usage.direction {
+                        Direction::Received => entry.0 += usage.bytes,
+                        Direction::Sent => entry.1 += usage.bytes,
+                    }
+                    totals
+                });
+        let mut rates: Vec<AppRate> = per_app
+            .into_iter()
+            .map(|(app, (received, sent))| AppRate {
+                app: app.to_string(),
+                received_bytes_per_second: received as f64 / seconds,
+                sent_bytes_per_second: sent as f64 / seconds,
+            })
+            .collect();
+        rates.sort_by(|a, b| b.total().total_cmp(&a.total()));
+        rates
+    }
+}
+
+/// Rates of one application during one sample.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(poem_openapi::Object))]
+pub struct AppRate {
+    pub app: String,
+    pub received_bytes_per_second: f64,
+    pub sent_bytes_per_second: f64,
+}
+
+impl AppRate {
+    /// Received plus sent, per second.
+    pub fn total(&self) -> f64 {
+        self.received_bytes_per_second + self.sent_bytes_per_second
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn usage(app: &str, direction: Direction, bytes: u64) -> Usage {
+        Usage {
+            app: app.into(),
+            destination: None,
+            direction,
+            bytes,
+            packets: 1,
+        }
+    }
+
+    #[test]
+    fn rates_per_application_busiest_first() {
+        let sample = Sample {
+            start_ms: 0,
+            end_ms: 2000,
+            usage: vec![
+                usage("small", Direction::Sent, 100),
+                usage("big", Direction::Received, 4000),
+                usage("big", Direction::Sent, 1000),
+                usage("big", Direction::Received, 1000),
+            ],
+            processes: vec![],
+            stats: SampleStats::default(),
+        };
+        let rates = sample.app_rates();
+        assert_eq!(rates.len(), 2);
+        assert_eq!(rates[0].app, "big");
+        assert_eq!(rates[0].received_bytes_per_second, 2500.0);
+        assert_eq!(rates[0].sent_bytes_per_second, 500.0);
+        assert_eq!(rates[1].total(), 50.0);
+        assert_eq!(sample.rate(Direction::Received), 2500.0);
+        assert_eq!(sample.rate(Direction::Sent), 550.0);
     }
 }

@@ -19,6 +19,7 @@ use poem::listener::{Listener, TcpAcceptor, TcpListener};
 use poem::{Endpoint, EndpointExt, Route};
 use poem_openapi::OpenApiService;
 
+pub use api::range_at;
 pub use state::AppState;
 
 /// Why the server could not run.

@@ -109,34 +109,38 @@ async fn usage_rows_as_csv() {
         reader.headers().unwrap(),
         vec![
             "start_ms",
+            "start",
             "duration_ms",
+            "tier",
             "app",
             "host",
             "domain",
             "direction",
             "bytes",
             "packets"
-        ]
+        ],
+        "the columns of netmon export"
     );
     let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
     assert_eq!(rows.len(), 18, "three rows for each of six samples");
     let bytes = |app: &str, direction: &str| -> u64 {
         rows.iter()
-            .filter(|row| &row[2] == app && &row[5] == direction)
-            .map(|row| row[6].parse::<u64>().unwrap())
+            .filter(|row| &row[4] == app && &row[7] == direction)
+            .map(|row| row[8].parse::<u64>().unwrap())
             .sum()
     };
     assert_eq!(bytes("zen", "received"), 6_000_000);
     assert_eq!(bytes("zen", "sent"), 60_000);
     assert_eq!(bytes("curl", "received"), 3000);
-    let zen = rows.iter().find(|row| &row[2] == "zen").unwrap();
+    let zen = rows.iter().find(|row| &row[4] == "zen").unwrap();
     assert_eq!(
-        (&zen[3], &zen[4], &zen[7]),
+        (&zen[5], &zen[6], &zen[9]),
         ("api.netflix.com", "netflix.com", "2")
     );
-    let curl = rows.iter().find(|row| &row[2] == "curl").unwrap();
+    assert_eq!(&zen[3], "raw", "the tier the store read the row from");
+    let curl = rows.iter().find(|row| &row[4] == "curl").unwrap();
     assert_eq!(
-        (&curl[3], &curl[4]),
+        (&curl[5], &curl[6]),
         ("", ""),
         "no destination, empty fields"
     );
@@ -290,7 +294,7 @@ async fn bad_exports_are_refused() {
     refused.assert_status(StatusCode::UNPROCESSABLE_ENTITY);
     assert!(text(refused)
         .await
-        .contains("\\\"range\\\": \\\"1y\\\" is not one of 24h, 7d, 30d"));
+        .contains("\\\"range\\\" \\\"1y\\\": give a duration such as 24h, 7d, 90m or 2w"));
     for (path, key, value) in [
         ("/api/export", "format", "xml"),
         ("/api/export/processes", "range", "24h"),

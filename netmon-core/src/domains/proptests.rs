@@ -168,3 +168,21 @@ proptest! {
         let _ = rollup::destination(&host, rolled, crate::sample::Provenance::Dns);
     }
 }
+
+proptest! {
+    #[test]
+    fn the_hostname_rule_never_accepts_an_address(v4 in any::<std::net::Ipv4Addr>(), v6 in any::<std::net::Ipv6Addr>()) {
+        for text in [v4.to_string(), v6.to_string(), format!("[{v6}]"), format!("{v4}.")] {
+            prop_assert_eq!(rollup::normalize_name(&text), None, "{}", text);
+        }
+    }
+
+    #[test]
+    fn an_accepted_hostname_is_its_own_normal_form(text in "[a-zA-Z0-9_.\\-äöü]{0,80}\\.?") {
+        if let Some(name) = rollup::normalize_name(&text) {
+            prop_assert_eq!(rollup::normalize_name(&name), Some(name.clone()));
+            prop_assert!(name.len() <= rollup::MAX_HOST_LEN && !name.ends_with('.'));
+            prop_assert_eq!(name.to_lowercase(), name);
+        }
+    }
+}

@@ -7,7 +7,8 @@
 //! 3. `localhost` and anything under it (`app.localhost`) is grouped under `localhost`.
 //! 4. Anything else must be a plausible DNS name (labels of letters, digits, `-`, `_`; Unicode
 //!    letters are accepted for IDN input, though the wire always carries punycode `xn--` labels),
-//!    else it is refused (`None`).
+//!    else it is refused (`None`). This is [`normalize_name`], netmon's one hostname rule, also
+//!    applied to the browser extension's reports; a name whose last label is all digits is refused.
 //! 5. The registrable domain is the public suffix plus one label (`api.netflix.com` →
 //!    `netflix.com`, `foo.bbc.co.uk` → `bbc.co.uk`). A name with no registrable domain — a bare
 //!    public suffix (`co.uk`) or a single label (`nas`) — is its own domain: it is kept, never
@@ -73,12 +74,23 @@ pub fn normalize(host: &str) -> Option<String> {
         .or_else(|| normalize_name(trimmed))
 }
 
-/// A lower-cased DNS name without trailing dot, when `name` is one (IP literals are not names).
+/// A lower-cased DNS name without its trailing dot, when `name` is one: the one hostname rule
+/// of netmon, for names read on the wire (SNI, DNS) and names the browser extension reports.
+///
+/// - at most 253 characters, in dot-separated labels of 1 to 63;
+/// - labels of letters, digits, `-` and `_` (`_` occurs in real names, e.g. `_dmarc` or CDN
+///   hosts); Unicode letters are accepted for IDN input, though the wire carries `xn--` labels;
+/// - no label starts or ends with `-`;
+/// - an address is not a name: IP literals (`192.0.2.1`, `2001:db8::1`, `[::1]`) and names whose
+///   last label is all digits (`1.2.3`, which resolvers read as an IPv4 address) are refused.
 pub fn normalize_name(name: &str) -> Option<String> {
     let name = name.strip_suffix('.').unwrap_or(name);
     let valid = (1..=MAX_HOST_LEN).contains(&name.len())
         && name.split('.').all(is_label)
-        && name.parse::<IpAddr>().is_err();
+        && !name
+            .rsplit('.')
+            .next()
+            .is_some_and(|last| last.chars().all(|c| c.is_ascii_digit()));
     valid.then(|| name.to_lowercase())
 }
 
@@ -203,6 +215,53 @@ mod tests {
         let destination = destination("API.Netflix.com.", false, Provenance::Sni).unwrap();
         assert_eq!(destination.host, "api.netflix.com");
         assert_eq!(destination.domain, "api.netflix.com");
+    }
+
+    #[test]
+    fn one_hostname_rule() {
+        let accepted = [
+            ("netflix.com", "netflix.com"),
+            ("API.Netflix.COM.", "api.netflix.com"),
+            ("xn--bcher-kva.example", "xn--bcher-kva.example"),
+            ("Bücher.de", "bücher.de"),
+            ("_dmarc.example.com", "_dmarc.example.com"),
+            ("my_host.example.com", "my_host.example.com"),
+            ("nas", "nas"),
+            ("1password.com", "1password.com"),
+            ("a1.b2.c3", "a1.b2.c3"),
+        ];
+        for (input, name) in accepted {
+            assert_eq!(normalize_name(input).as_deref(), Some(name), "{input:?}");
+        }
+        let refused = [
+            "192.0.2.1",
+            "1.2.3",
+            "123",
+            "2001:db8::1",
+            "[2001:db8::1]",
+            "::ffff:192.0.2.10",
+            "",
+            ".",
+            "a..b",
+            "netflix.com..",
+            "-a.com",
+            "a-.com",
+            "a b.com",
+            " netflix.com",
+            "netflix.com:443",
+            "https://netflix.com",
+            "netflix.com/path",
+            "user@netflix.com",
+        ];
+        for input in refused {
+            assert_eq!(normalize_name(input), None, "{input:?}");
+        }
+        assert!(normalize_name(&format!("{}.com", "a".repeat(63))).is_some());
+        assert!(normalize_name(&format!("{}.com", "a".repeat(64))).is_none());
+        let longest = ["abc"; 63].join(".") + ".a";
+        assert_eq!(longest.len(), MAX_HOST_LEN);
+        assert!(normalize_name(&longest).is_some());
+        assert!(normalize_name(&(longest + "b")).is_none());
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! Export: the usage rows of a range from the finest tier that still holds each time (raw rows,
 //! then hourly rows where raw ones are gone, then daily rows), streamed row by row so a year of
-//! history never sits in memory. Each byte is exported once.
+//! history never sits in memory. Each byte is exported once, and each row says which tier it
+//! came from (the store knows; nothing guesses it from the row's duration).
 
 use serde::Serialize;
 
@@ -9,7 +10,7 @@ use super::write::direction_of;
 use super::{Range, Store, StoreError};
 use crate::sample::Direction;
 
-/// The usage rows of `usage` with names resolved, oldest first.
+/// The usage rows of `usage` (one piece of one tier) with names resolved, oldest first.
 const EXPORT: &str =
     "SELECT usage.ts, usage.duration_ms, applications.name, domains.hostname, domains.domain,
            usage.direction, usage.bytes, usage.packets
@@ -19,12 +20,14 @@ const EXPORT: &str =
     ORDER BY usage.ts";
 
 /// One stored usage row: an application's bytes in one direction during one period, with the
-/// destination when one was known. Periods are 5 s (raw), one hour, or one local day (`duration_ms`
-/// is nominal for days: 24 h).
+/// destination when one was known. Periods are a sample (raw), one hour, or one local day
+/// (`duration_ms` is nominal for days: 24 h).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ExportRow {
     pub start_ms: i64,
     pub duration_ms: i64,
+    /// The tier the row was read from.
+    pub tier: Tier,
     pub app: String,
     pub host: Option<String>,
     pub domain: Option<String>,
@@ -41,23 +44,29 @@ impl Store {
         range: Range,
         mut each: impl FnMut(ExportRow) -> Result<(), E>,
     ) -> Result<u64, E> {
-        let pieces = self.pieces(range, Tier::Raw)?;
-        let sql = format!("{} {EXPORT}", usage_cte(Kind::Hosts, &pieces, Filter::None));
-        let mut statement = self.connection.prepare(&sql).map_err(StoreError::from)?;
-        let mut rows = statement.query([]).map_err(StoreError::from)?;
+        // Pieces follow each other in time, so reading them in turn keeps the rows in order.
         let mut count = 0;
-        while let Some(row) = rows.next().map_err(StoreError::from)? {
-            each(export_row(row).map_err(StoreError::from)?)?;
-            count += 1;
+        for piece in self.pieces(range, Tier::Raw)? {
+            let sql = format!(
+                "{} {EXPORT}",
+                usage_cte(Kind::Hosts, &[piece], Filter::None)
+            );
+            let mut statement = self.connection.prepare(&sql).map_err(StoreError::from)?;
+            let mut rows = statement.query([]).map_err(StoreError::from)?;
+            while let Some(row) = rows.next().map_err(StoreError::from)? {
+                each(export_row(row, piece.tier).map_err(StoreError::from)?)?;
+                count += 1;
+            }
         }
         Ok(count)
     }
 }
 
-fn export_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<ExportRow> {
+fn export_row(row: &rusqlite::Row<'_>, tier: Tier) -> rusqlite::Result<ExportRow> {
     Ok(ExportRow {
         start_ms: row.get(0)?,
         duration_ms: row.get(1)?,
+        tier,
         app: row.get(2)?,
         host: row.get(3)?,
         domain: row.get(4)?,

@@ -41,6 +41,7 @@ pub use retention::RetentionSummary;
 /// The SQLite connection type, for tests that build databases of older versions.
 pub use rusqlite::Connection;
 pub use schema::{current_version, migrate_to};
+pub use tiers::Tier;
 pub use tunnels::TunnelTotal;
 pub use write::WriteSummary;
 

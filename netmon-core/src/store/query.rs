@@ -34,6 +34,7 @@ pub struct Range {
 
 /// Bytes sent and received.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(poem_openapi::Object))]
 pub struct Totals {
     pub sent: u64,
     pub received: u64,
@@ -41,6 +42,7 @@ pub struct Totals {
 
 /// Totals for today, this week (from Monday) and this month, in local time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(poem_openapi::Object))]
 pub struct Summary {
     pub today: Totals,
     pub week: Totals,
@@ -49,6 +51,7 @@ pub struct Summary {
 
 /// One application's usage in a range.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(poem_openapi::Object))]
 pub struct AppTotal {
     pub app: String,
     pub sent: u64,
@@ -58,6 +61,7 @@ pub struct AppTotal {
 
 /// One registrable domain's usage in a range.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(poem_openapi::Object))]
 pub struct DomainTotal {
     pub domain: String,
     pub sent: u64,
@@ -72,6 +76,7 @@ pub struct DomainTotal {
 
 /// Usage in one bucket of a timeline.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(poem_openapi::Object))]
 pub struct TimelinePoint {
     pub start_ms: i64,
     pub sent: u64,
@@ -359,6 +364,7 @@ pub struct AppDetail {
 
 /// A process seen for an application.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(poem_openapi::Object))]
 pub struct ProcessRecord {
     pub pid: u32,
     pub name: String,
@@ -367,6 +373,7 @@ pub struct ProcessRecord {
 
 /// One hostname's usage under a domain.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(poem_openapi::Object))]
 pub struct HostTotal {
     pub hostname: String,
     pub sent: u64,
@@ -378,6 +385,7 @@ pub type Heatmap = [[u64; 24]; 7];
 
 /// One local week's usage (weeks start on Monday).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(poem_openapi::Object))]
 pub struct WeekTotal {
     pub start_ms: i64,
     pub sent: u64,
@@ -386,6 +394,7 @@ pub struct WeekTotal {
 
 /// This month so far against the previous month, whole and up to the same point.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(poem_openapi::Object))]
 pub struct MonthComparison {
     pub this_month: Totals,
     pub previous_month: Totals,

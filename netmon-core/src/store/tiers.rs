@@ -13,11 +13,26 @@ use rusqlite::OptionalExtension;
 use super::{local_day_start, Range, Store, StoreError, DAY_MS, HOUR_MS};
 
 /// A storage tier, finest first.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub(crate) enum Tier {
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Tier {
+    /// One row per sample (kept `data_retention_days_raw`).
     Raw,
+    /// One row per UTC hour (kept `data_retention_days_hourly`).
     Hourly,
+    /// One row per local day (kept for ever).
     Daily,
+}
+
+impl Tier {
+    /// The tier's name in exports and JSON: `raw`, `hourly`, `daily`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Raw => "raw",
+            Self::Hourly => "hourly",
+            Self::Daily => "daily",
+        }
+    }
 }
 
 /// What a query groups by: the tables of each tier it reads.

@@ -1,6 +1,7 @@
 //! `/browser/…`: what the browser extension reports (the active tab's domain, per-hostname
 //! traffic), validated before anything is kept, and what it has reported so far.
 
+use netmon_core::domains::rollup;
 use netmon_core::logging;
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Object, OpenApi};
@@ -8,8 +9,6 @@ use poem_openapi::{ApiResponse, Object, OpenApi};
 use super::common::{Problems, Tag};
 use crate::state::{ActiveTab, AppState, HostTraffic};
 
-/// Longest hostname (RFC 1035).
-const MAX_DOMAIN: usize = 253;
 /// Longest browser name accepted from the extension.
 const MAX_BROWSER: usize = 32;
 /// Earliest plausible report time (2020-01-01) and the allowed clock skew ahead of now.
@@ -183,7 +182,7 @@ fn validate_tab(report: ActiveTabReport) -> Result<ActiveTab, Vec<String>> {
     let domain = normal_hostname(&report.domain);
     let mut problems = common_problems(&report.browser, report.timestamp);
     if domain.is_none() {
-        problems.insert(0, format!("\"domain\": {:?} is not a hostname such as netflix.com (send the domain only, never a URL)", report.domain));
+        problems.insert(0, format!("\"domain\": {:?} is not a hostname such as netflix.com (send the domain only, never a URL or an IP address)", report.domain));
     }
     match domain {
         Some(domain) if problems.is_empty() => Ok(ActiveTab {
@@ -218,7 +217,7 @@ fn validate_requests(report: RequestsReport) -> Result<Vec<HostTraffic>, Vec<Str
 fn host_traffic(report: HostReport) -> Result<HostTraffic, String> {
     let hostname = normal_hostname(&report.hostname).ok_or_else(|| {
         format!(
-            "\"hostname\": {:?} is not a hostname (send hostnames only, never URLs)",
+            "\"hostname\": {:?} is not a hostname (send hostnames only, never URLs or IP addresses)",
             report.hostname
         )
     })?;
@@ -259,10 +258,10 @@ fn common_problems(browser: &str, timestamp: i64) -> Vec<String> {
     .collect()
 }
 
-/// Lower case, without a trailing dot, if it is a hostname.
+/// Lower case, without its trailing dot, if it is a hostname by core's one rule
+/// ([`rollup::normalize_name`]): an IP address is not a hostname.
 fn normal_hostname(text: &str) -> Option<String> {
-    let host = text.trim().trim_end_matches('.').to_ascii_lowercase();
-    is_hostname(&host).then_some(host)
+    rollup::normalize_name(text.trim())
 }
 
 fn unix_now() -> i64 {
@@ -270,37 +269,4 @@ fn unix_now() -> i64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|elapsed| elapsed.as_secs() as i64)
         .unwrap_or_default()
-}
-
-/// Letters, digits and hyphens in dot-separated labels of 1–63 characters.
-fn is_hostname(text: &str) -> bool {
-    (1..=MAX_DOMAIN).contains(&text.len())
-        && text.split('.').all(|label| {
-            (1..=63).contains(&label.len())
-                && !label.starts_with('-')
-                && !label.ends_with('-')
-                && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
-        })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn hostnames_only() {
-        assert!(is_hostname("netflix.com"));
-        assert!(is_hostname("xn--bcher-kva.example"));
-        for bad in [
-            "",
-            "https://netflix.com",
-            "netflix.com/path",
-            "a..b",
-            "-a.com",
-            "a b.com",
-            "netflix.com:443",
-        ] {
-            assert!(!is_hostname(bad), "{bad}");
-        }
-    }
 }

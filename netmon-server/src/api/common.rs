@@ -1,6 +1,8 @@
 //! What the API's resources share: the tags that group operations, the refusal body, the
-//! range and limit parameters of history queries, and option names as config.json spells them.
+//! range and limit parameters of history queries (the range grammar itself is core's
+//! `history::span`, the CLI's too), and option names as config.json spells them.
 
+use netmon_core::history::span;
 use netmon_core::store::Range;
 use poem_openapi::{Object, Tags};
 use serde_json::Value;
@@ -41,49 +43,38 @@ pub(crate) fn checked_limit(limit: u32) -> Result<(), Vec<String>> {
     }
 }
 
-/// The range a history request asks for, ending now unless both ends are given.
-/// The latest time a range may reach (the start of the year 3000, in ms): a timeline over wider
-/// ranges would need more buckets than memory holds.
-const MAX_TIME_MS: i64 = 32_503_680_000_000;
-
+/// The range a history request asks for: `range` (a point of the shared grammar — `24h`,
+/// `7d`, `90m`, `2w`, or a local date — until now; `24h` when nothing is given) or both
+/// `start_ms` and `end_ms`.
 pub(crate) fn resolve_range(
     named: Option<&str>,
     start_ms: Option<i64>,
     end_ms: Option<i64>,
 ) -> Result<Range, Vec<String>> {
-    const HOUR_MS: i64 = 3_600_000;
-    let now = netmon_core::monitor::unix_ms();
+    let zone = jiff::tz::TimeZone::system();
+    range_at(
+        named,
+        start_ms,
+        end_ms,
+        netmon_core::monitor::unix_ms(),
+        &zone,
+    )
+}
+
+/// [`resolve_range`] as of `now_ms` in `zone`: the same span `netmon … --since` gives for the
+/// same text (netmon_core::history::span), which a test of the CLI checks.
+pub fn range_at(
+    named: Option<&str>,
+    start_ms: Option<i64>,
+    end_ms: Option<i64>,
+    now_ms: i64,
+    zone: &jiff::tz::TimeZone,
+) -> Result<Range, Vec<String>> {
     match (named, start_ms, end_ms) {
-        (None, Some(start_ms), Some(_)) if !(0..=MAX_TIME_MS).contains(&start_ms) => {
-            Err(vec![format!(
-                "\"start_ms\" {start_ms} is not a time from 1970 to 2999 in milliseconds"
-            )])
-        }
-        (None, Some(_), Some(end_ms)) if !(0..=MAX_TIME_MS).contains(&end_ms) => {
-            Err(vec![format!(
-                "\"end_ms\" {end_ms} is not a time from 1970 to 2999 in milliseconds"
-            )])
-        }
-        (None, Some(start_ms), Some(end_ms)) if start_ms < end_ms => Ok(Range { start_ms, end_ms }),
-        (None, Some(start_ms), Some(end_ms)) => Err(vec![format!(
-            "\"start_ms\" {start_ms} must be before \"end_ms\" {end_ms}"
-        )]),
-        (named, None, None) => {
-            let hours = match named.unwrap_or("24h") {
-                "24h" => 24,
-                "7d" => 7 * 24,
-                "30d" => 30 * 24,
-                other => {
-                    return Err(vec![format!(
-                        "\"range\": {other:?} is not one of 24h, 7d, 30d"
-                    )])
-                }
-            };
-            Ok(Range {
-                start_ms: now - hours * HOUR_MS,
-                end_ms: now,
-            })
-        }
+        (None, Some(start_ms), Some(end_ms)) => span::between(start_ms, end_ms)
+            .map_err(|problem| vec![problem.describe("\"start_ms\"", "\"end_ms\"")]),
+        (named, None, None) => span::window(named.unwrap_or("24h"), None, now_ms, zone)
+            .map_err(|problem| vec![problem.describe("\"range\"", "\"range\"")]),
         _ => Err(vec![
             "give either \"range\" or both \"start_ms\" and \"end_ms\"".into(),
         ]),

@@ -1,22 +1,23 @@
 //! Exports under `/api/export`: every stored usage row of a range as CSV or JSON, streamed
 //! while the database is read (a year of history never sits in memory), and the apps, domains
-//! and timeline views as CSV.
+//! and timeline views as CSV. The files are core's one export (`history::export`: format,
+//! columns), the same `netmon export` writes; this module gives it a sink and a response.
 
 use std::io::{self, Write};
 
-use netmon_core::store::{self, ExportRow, Range, Store, StoreError};
+use netmon_core::history::export::{self, Export, Format, Table, UsageRecord};
+use netmon_core::store::Store;
 use poem::http::{header, StatusCode};
 use poem::{Body, IntoResponse, Response};
 use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::{Json, PlainText};
 use poem_openapi::registry::{MetaHeader, MetaMediaType, MetaResponse, MetaResponses, Registry};
 use poem_openapi::types::Type;
-use poem_openapi::{ApiResponse, Enum, Object, OpenApi};
-use serde::Serialize;
+use poem_openapi::{ApiResponse, Enum, OpenApi};
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 
-use super::common::{checked_limit, name_of, resolve_range, Problems, Tag};
+use super::common::{checked_limit, resolve_range, Problems, Tag};
 use crate::state::AppState;
 
 /// Bytes gathered before a piece of the body is handed to the client.
@@ -25,26 +26,6 @@ const CHUNK_BYTES: usize = 64 * 1024;
 const CHUNKS_AHEAD: usize = 8;
 const CSV_TYPE: &str = "text/csv; charset=utf-8";
 const JSON_TYPE: &str = "application/json; charset=utf-8";
-/// Column names of the usage CSV, in the order of [`UsageRow`]'s fields.
-const USAGE_COLUMNS: [&str; 8] = [
-    "start_ms",
-    "duration_ms",
-    "app",
-    "host",
-    "domain",
-    "direction",
-    "bytes",
-    "packets",
-];
-
-/// The file format of an export.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
-#[oai(rename_all = "lowercase")]
-pub(crate) enum ExportFormat {
-    Csv,
-    Json,
-}
-
 /// A view of the history that can be exported as CSV.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
 #[oai(rename_all = "lowercase")]
@@ -52,54 +33,6 @@ pub(crate) enum ExportView {
     Apps,
     Domains,
     Timeline,
-}
-
-/// One stored usage row: an application's bytes in one direction during one period (5 s raw,
-/// one hour, or one local day), with the destination when it was known.
-#[derive(Debug, Object, Serialize)]
-#[oai(skip_serializing_if_is_none)]
-pub(crate) struct UsageRow {
-    start_ms: i64,
-    duration_ms: i64,
-    app: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    host: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    domain: Option<String>,
-    /// `sent` or `received`.
-    direction: String,
-    bytes: u64,
-    packets: u64,
-}
-
-impl From<ExportRow> for UsageRow {
-    fn from(row: ExportRow) -> Self {
-        Self {
-            start_ms: row.start_ms,
-            duration_ms: row.duration_ms,
-            app: row.app,
-            host: row.host,
-            domain: row.domain,
-            direction: name_of(row.direction),
-            bytes: row.bytes,
-            packets: row.packets,
-        }
-    }
-}
-
-impl UsageRow {
-    fn csv_fields(&self) -> [String; 8] {
-        [
-            self.start_ms.to_string(),
-            self.duration_ms.to_string(),
-            self.app.clone(),
-            self.host.clone().unwrap_or_default(),
-            self.domain.clone().unwrap_or_default(),
-            self.direction.clone(),
-            self.bytes.to_string(),
-            self.packets.to_string(),
-        ]
-    }
 }
 
 /// Why an export was refused.
@@ -124,7 +57,7 @@ impl ExportRefused {
 /// The streamed usage export: a CSV or JSON file, or why not.
 pub(crate) enum UsageExport {
     File {
-        format: ExportFormat,
+        format: Format,
         filename: String,
         body: Body,
     },
@@ -167,12 +100,12 @@ impl ExportApi {
     #[oai(path = "/export", method = "get", tag = "Tag::History")]
     async fn export(
         &self,
-        format: Query<Option<ExportFormat>>,
+        format: Query<Option<Format>>,
         range: Query<Option<String>>,
         start_ms: Query<Option<i64>>,
         end_ms: Query<Option<i64>>,
     ) -> UsageExport {
-        let format = format.0.unwrap_or(ExportFormat::Csv);
+        let format = format.0.unwrap_or(Format::Csv);
         let range = match resolve_range(range.0.as_deref(), start_ms.0, end_ms.0) {
             Ok(range) => range,
             Err(problems) => {
@@ -180,11 +113,19 @@ impl ExportApi {
             }
         };
         match self.open_reader().await {
-            Ok(store) => UsageExport::File {
-                format,
-                filename: file_name("usage", range, format),
-                body: stream_usage(store, range, format),
-            },
+            Ok(store) => {
+                let export = Export {
+                    table: Table::Usage,
+                    format,
+                    range,
+                    limit: usize::MAX,
+                };
+                UsageExport::File {
+                    format,
+                    filename: export.file_name(),
+                    body: stream_usage(store, export),
+                }
+            }
             Err(refused) => UsageExport::Refused(refused),
         }
     }
@@ -207,19 +148,28 @@ impl ExportApi {
             Ok(range) => range,
             Err(problems) => return ViewExport::Invalid(Json(Problems { problems })),
         };
-        let answer = self
-            .state
-            .with_history(|store| view_csv(store, view.0, range, limit as usize));
+        let export = Export {
+            table: match view.0 {
+                ExportView::Apps => Table::Apps,
+                ExportView::Domains => Table::Domains,
+                ExportView::Timeline => Table::Timeline,
+            },
+            format: Format::Csv,
+            range,
+            limit: limit as usize,
+        };
+        let answer = self.state.with_history(|store| {
+            let mut csv = Vec::new();
+            export::write(store, &export, &mut csv, |_, _| {})
+                .map(|_| String::from_utf8_lossy(&csv).into_owned())
+        });
         let unavailable = |problem: String| {
             ViewExport::Unavailable(Json(Problems {
                 problems: vec![problem],
             }))
         };
         match answer {
-            Some(Ok(csv)) => {
-                let name = file_name(view_name(view.0), range, ExportFormat::Csv);
-                ViewExport::Csv(PlainText(csv), attachment(&name))
-            }
+            Some(Ok(csv)) => ViewExport::Csv(PlainText(csv), attachment(&export.file_name())),
             Some(Err(error)) => unavailable(error.to_string()),
             None => unavailable("this server has no history database".into()),
         }
@@ -246,11 +196,18 @@ impl ExportApi {
 /// The body of a usage export: the rows are read on a blocking thread and handed over in
 /// pieces through a bounded channel, so the client's pace sets the reading pace; a client
 /// that goes away stops the read.
-fn stream_usage(store: Store, range: Range, format: ExportFormat) -> Body {
+fn stream_usage(store: Store, export: Export) -> Body {
     let (sender, receiver) = mpsc::channel(CHUNKS_AHEAD);
     tokio::task::spawn_blocking(move || {
         let failed = sender.clone();
-        if let Err(error) = write_usage(&store, range, format, ChunkSink::new(sender)) {
+        let mut sink = ChunkSink::new(sender);
+        let written = export::write(&store, &export, &mut sink, |_, _| {})
+            .map_err(|error| match error {
+                export::ExportError::Write(error) => error,
+                other => io::Error::other(other),
+            })
+            .and_then(|_| sink.finish());
+        if let Err(error) = written {
             if error.kind() != io::ErrorKind::BrokenPipe {
                 tracing::error!(%error, "export failed");
                 let _ = failed.blocking_send(Err(error));
@@ -258,66 +215,6 @@ fn stream_usage(store: Store, range: Range, format: ExportFormat) -> Body {
         }
     });
     Body::from_bytes_stream(ReceiverStream::new(receiver))
-}
-
-/// Writes every usage row of `range` to `sink` in `format`.
-fn write_usage(
-    store: &Store,
-    range: Range,
-    format: ExportFormat,
-    sink: ChunkSink,
-) -> io::Result<()> {
-    let rows = |each: &mut dyn FnMut(UsageRow) -> io::Result<()>| {
-        store
-            .export(range, |row| each(UsageRow::from(row)).map_err(Stop::Write))
-            .map_err(io::Error::from)
-    };
-    match format {
-        ExportFormat::Csv => {
-            let mut writer = csv::Writer::from_writer(sink);
-            writer.write_record(USAGE_COLUMNS)?;
-            rows(&mut |row| Ok(writer.write_record(row.csv_fields())?))?;
-            writer.flush()?;
-            writer
-                .into_inner()
-                .map_err(|error| error.into_error())?
-                .finish()
-        }
-        ExportFormat::Json => {
-            let mut sink = sink;
-            sink.write_all(b"[")?;
-            let mut first = true;
-            rows(&mut |row| {
-                let separator: &[u8] = if first { b"\n" } else { b",\n" };
-                first = false;
-                sink.write_all(separator)?;
-                serde_json::to_writer(&mut sink, &row).map_err(io::Error::from)
-            })?;
-            sink.write_all(b"\n]\n")?;
-            sink.finish()
-        }
-    }
-}
-
-/// Why an export stopped early.
-enum Stop {
-    Store(StoreError),
-    Write(io::Error),
-}
-
-impl From<StoreError> for Stop {
-    fn from(error: StoreError) -> Self {
-        Self::Store(error)
-    }
-}
-
-impl From<Stop> for io::Error {
-    fn from(stop: Stop) -> Self {
-        match stop {
-            Stop::Store(error) => io::Error::other(error),
-            Stop::Write(error) => error,
-        }
-    }
 }
 
 /// Collects written bytes and sends them to the client in pieces of [`CHUNK_BYTES`].
@@ -364,104 +261,6 @@ impl Write for ChunkSink {
     }
 }
 
-/// A view of `range` as CSV text.
-fn view_csv(store: &Store, view: ExportView, range: Range, limit: usize) -> Result<String, String> {
-    let (header, rows) = view_rows(store, view, range, limit).map_err(|error| error.to_string())?;
-    csv_text(header, rows)
-}
-
-/// The column names and rows of a view.
-type ViewRows = ([&'static str; 4], Vec<[String; 4]>);
-
-fn view_rows(
-    store: &Store,
-    view: ExportView,
-    range: Range,
-    limit: usize,
-) -> Result<ViewRows, StoreError> {
-    Ok(match view {
-        ExportView::Apps => (
-            ["app", "sent", "received", "last_seen_ms"],
-            store
-                .top_apps(range, limit)?
-                .into_iter()
-                .map(|app| {
-                    [
-                        app.app,
-                        app.sent.to_string(),
-                        app.received.to_string(),
-                        app.last_seen_ms.to_string(),
-                    ]
-                })
-                .collect(),
-        ),
-        ExportView::Domains => (
-            ["domain", "sent", "received", "hostnames"],
-            store
-                .top_domains(range, limit)?
-                .into_iter()
-                .map(|domain| {
-                    [
-                        domain.domain,
-                        domain.sent.to_string(),
-                        domain.received.to_string(),
-                        domain.hostnames.to_string(),
-                    ]
-                })
-                .collect(),
-        ),
-        ExportView::Timeline => {
-            let bucket_ms = store::bucket_for_span(range.end_ms - range.start_ms);
-            (
-                ["start_ms", "bucket_ms", "sent", "received"],
-                store
-                    .timeline(range, bucket_ms)?
-                    .into_iter()
-                    .map(|point| {
-                        [
-                            point.start_ms.to_string(),
-                            bucket_ms.to_string(),
-                            point.sent.to_string(),
-                            point.received.to_string(),
-                        ]
-                    })
-                    .collect(),
-            )
-        }
-    })
-}
-
-/// The header and rows as CSV text, or why it could not be written.
-fn csv_text<const N: usize>(header: [&str; N], rows: Vec<[String; N]>) -> Result<String, String> {
-    let failed = |error: &dyn std::fmt::Display| format!("cannot write the CSV: {error}");
-    let mut writer = csv::Writer::from_writer(Vec::new());
-    std::iter::once(header.map(String::from))
-        .chain(rows)
-        .try_for_each(|record| writer.write_record(record))
-        .map_err(|error| failed(&error))?;
-    let bytes = writer.into_inner().map_err(|error| failed(error.error()))?;
-    String::from_utf8(bytes).map_err(|error| failed(&error))
-}
-
-fn view_name(view: ExportView) -> &'static str {
-    match view {
-        ExportView::Apps => "apps",
-        ExportView::Domains => "domains",
-        ExportView::Timeline => "timeline",
-    }
-}
-
-fn file_name(what: &str, range: Range, format: ExportFormat) -> String {
-    let extension = match format {
-        ExportFormat::Csv => "csv",
-        ExportFormat::Json => "json",
-    };
-    format!(
-        "netmon-{what}-{}-{}.{extension}",
-        range.start_ms, range.end_ms
-    )
-}
-
 fn attachment(filename: &str) -> String {
     format!("attachment; filename=\"{filename}\"")
 }
@@ -476,8 +275,8 @@ impl IntoResponse for UsageExport {
             } => Response::builder()
                 .status(StatusCode::OK)
                 .content_type(match format {
-                    ExportFormat::Csv => CSV_TYPE,
-                    ExportFormat::Json => JSON_TYPE,
+                    Format::Csv => CSV_TYPE,
+                    Format::Json => JSON_TYPE,
                 })
                 .header(header::CONTENT_DISPOSITION, attachment(&filename))
                 .body(body),
@@ -499,7 +298,7 @@ impl ApiResponse for UsageExport {
                 },
                 MetaMediaType {
                     content_type: JSON_TYPE,
-                    schema: <Vec<UsageRow>>::schema_ref(),
+                    schema: <Vec<UsageRecord>>::schema_ref(),
                 },
             ],
             headers: vec![MetaHeader {
@@ -518,7 +317,7 @@ impl ApiResponse for UsageExport {
     }
 
     fn register(registry: &mut Registry) {
-        <Vec<UsageRow>>::register(registry);
+        <Vec<UsageRecord>>::register(registry);
         ExportRefused::register(registry);
     }
 }

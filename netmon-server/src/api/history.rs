@@ -1,161 +1,23 @@
 //! History from the database: `/summary`, `/timeline`, `/apps`, `/domains`, `/heatmap`,
 //! `/trends/…`, and `/purge`, which deletes it.
+//!
+//! Every answer is a type of netmon-core (`store::AppTotal`, `history::views::TimelineView`, …),
+//! the very shape `netmon … --json` prints; ranges and purge points follow core's
+//! `history::span` grammar, as the CLI's do.
 
-use netmon_core::store::{self, Store, StoreError, Totals};
-use poem_openapi::param::Query;
+use netmon_core::history::{span, views};
+use netmon_core::store::{
+    AppTotal, DomainTotal, HostTotal, MonthComparison, Store, StoreError, Summary, WeekTotal,
+};
+use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Object, OpenApi};
 
 use super::common::{checked_limit, resolve_range, Problems, Tag};
 use crate::state::AppState;
 
-/// Bytes sent and received.
-#[derive(Debug, Object)]
-struct TotalsView {
-    sent: u64,
-    received: u64,
-}
-
-/// Usage today, this week (from Monday) and this month, in this machine's time zone.
-#[derive(Debug, Object)]
-struct SummaryView {
-    today: TotalsView,
-    week: TotalsView,
-    month: TotalsView,
-}
-
-/// One bucket of a timeline.
-#[derive(Debug, Object)]
-struct PointView {
-    start_ms: i64,
-    sent: u64,
-    received: u64,
-}
-
-/// Usage over time, in buckets sized for the range.
-#[derive(Debug, Object)]
-struct TimelineView {
-    start_ms: i64,
-    end_ms: i64,
-    bucket_ms: i64,
-    points: Vec<PointView>,
-}
-
-/// One application's usage in a range.
-#[derive(Debug, Object)]
-struct AppView {
-    app: String,
-    sent: u64,
-    received: u64,
-    last_seen_ms: i64,
-}
-
-/// One registrable domain's usage in a range.
-#[derive(Debug, Object)]
-struct DomainView {
-    domain: String,
-    sent: u64,
-    received: u64,
-    /// Hostnames under the domain that carried traffic.
-    hostnames: u64,
-    /// How the domain's bytes were named (docs/domains.md).
-    provenance: ProvenanceView,
-}
-
-/// Bytes (sent and received) of a domain by how their hostnames were named.
-#[derive(Debug, Default, Object)]
-struct ProvenanceView {
-    /// The flow's own TLS or QUIC ClientHello server name (and ECH public names).
-    sni: u64,
-    /// The Host header of a plain-HTTP request.
-    http: u64,
-    /// The browser extension's reports of hostnames on the server's address.
-    extension: u64,
-    /// The DNS answer current when the flow began.
-    dns: u64,
-    /// Nothing named it: kept by address under `unresolved`.
-    unresolved: u64,
-    /// Stored before netmon recorded how bytes were named (schema version 4).
-    unrecorded: u64,
-}
-
-impl From<&store::ProvenanceBytes> for ProvenanceView {
-    fn from(bytes: &store::ProvenanceBytes) -> Self {
-        let of = |name: &str| bytes.get(name).copied().unwrap_or(0);
-        Self {
-            sni: of("sni"),
-            http: of("http"),
-            extension: of("extension"),
-            dns: of("dns"),
-            unresolved: of("unresolved"),
-            unrecorded: of(store::UNRECORDED),
-        }
-    }
-}
-
-/// A registrable domain one application's bytes went to.
-#[derive(Debug, Object)]
-struct AppDomainView {
-    domain: String,
-    sent: u64,
-    received: u64,
-    /// The application's hostnames under the domain.
-    hostnames: u64,
-}
-
-/// One application in detail: its timeline and the processes seen for it.
-#[derive(Debug, Object)]
-#[oai(skip_serializing_if_is_none)]
-struct AppDetailView {
-    app: String,
-    exe: Option<String>,
-    first_seen_ms: i64,
-    last_seen_ms: i64,
-    processes: Vec<ProcessView>,
-    bucket_ms: i64,
-    points: Vec<PointView>,
-    /// The registrable domains its bytes went to in the range, busiest first (at most 50;
-    /// empty unless `domain_tracking` covers the application).
-    domains: Vec<AppDomainView>,
-}
-
-/// A process seen for an application.
-#[derive(Debug, Object)]
-struct ProcessView {
-    pid: u32,
-    name: String,
-    last_seen_ms: i64,
-}
-
-/// One hostname's usage under a domain.
-#[derive(Debug, Object)]
-struct HostnameView {
-    hostname: String,
-    sent: u64,
-    received: u64,
-}
-
-/// Bytes per local weekday (row 0 = Monday) and hour (column 0 = midnight).
-#[derive(Debug, Object)]
-struct HeatmapView {
-    bytes: Vec<Vec<u64>>,
-}
-
-/// One local week's usage (weeks start on Monday).
-#[derive(Debug, Object)]
-struct WeekView {
-    start_ms: i64,
-    sent: u64,
-    received: u64,
-}
-
-/// This month so far against the previous month, whole and up to the same point.
-#[derive(Debug, Object)]
-struct MonthsView {
-    this_month: TotalsView,
-    previous_month: TotalsView,
-    previous_month_to_date: TotalsView,
-}
+/// The heatmap's range when none is given: four whole weeks, so each weekday counts four times.
+const HEATMAP_RANGE: &str = "28d";
 
 /// An answer from the history database.
 #[derive(ApiResponse)]
@@ -169,6 +31,33 @@ enum HistoryResponse<T: poem_openapi::types::ToJSON> {
     #[oai(status = 422)]
     Invalid(Json<Problems>),
     /// The database could not answer.
+    #[oai(status = 503)]
+    Unavailable(Json<Problems>),
+}
+
+/// What to purge: everything, or the history before a point.
+#[derive(Debug, Object)]
+struct PurgeRequest {
+    /// A local date (`2026-11-01`: before its local midnight) or a duration back from now
+    /// (`30d`, `2w`, `12h`, `90m`); omitted or null purges everything.
+    before: Option<String>,
+}
+
+/// What a purge deleted.
+#[derive(Debug, Object)]
+struct Purged {
+    rows_deleted: u64,
+}
+
+#[derive(ApiResponse)]
+enum PurgeResponse {
+    /// The history was purged.
+    #[oai(status = 200)]
+    Purged(Json<Purged>),
+    /// `before` is neither a date nor a duration; nothing was deleted.
+    #[oai(status = 422)]
+    Invalid(Json<Problems>),
+    /// There is no database, or it failed.
     #[oai(status = 503)]
     Unavailable(Json<Problems>),
 }
@@ -188,18 +77,13 @@ impl HistoryApi {
 impl HistoryApi {
     /// Totals for today, this week and this month.
     #[oai(path = "/summary", method = "get", tag = "Tag::History")]
-    async fn summary(&self) -> HistoryResponse<SummaryView> {
+    async fn summary(&self) -> HistoryResponse<Summary> {
         let now = netmon_core::monitor::unix_ms();
-        self.history(Ok(()), |store, ()| {
-            store.summary(now).map(|summary| SummaryView {
-                today: totals_view(summary.today),
-                week: totals_view(summary.week),
-                month: totals_view(summary.month),
-            })
-        })
+        self.history(Ok(()), |store, ()| store.summary(now))
     }
 
-    /// Usage over time: `range` is `24h`, `7d` or `30d` (default `24h`), or give `start_ms` and
+    /// Usage over time: `range` is a duration back from now (`24h`, `7d`, `30d`, `90m`, `2w`;
+    /// default `24h`) or a local date to start from (`2026-11-01`), or give `start_ms` and
     /// `end_ms`. Buckets: 5 minutes up to a day, hours up to 8 days, local days beyond.
     #[oai(path = "/timeline", method = "get", tag = "Tag::History")]
     async fn timeline(
@@ -207,17 +91,9 @@ impl HistoryApi {
         range: Query<Option<String>>,
         start_ms: Query<Option<i64>>,
         end_ms: Query<Option<i64>>,
-    ) -> HistoryResponse<TimelineView> {
+    ) -> HistoryResponse<views::TimelineView> {
         let range = resolve_range(range.0.as_deref(), start_ms.0, end_ms.0);
-        self.history(range, |store, range| {
-            let bucket_ms = store::bucket_for_span(range.end_ms - range.start_ms);
-            store.timeline(range, bucket_ms).map(|points| TimelineView {
-                start_ms: range.start_ms,
-                end_ms: range.end_ms,
-                bucket_ms,
-                points: points.into_iter().map(point_view).collect(),
-            })
-        })
+        self.history(range, |store, range| views::timeline(store, range, None))
     }
 
     /// Applications by usage in a range (as for the timeline), busiest first.
@@ -229,22 +105,11 @@ impl HistoryApi {
         end_ms: Query<Option<i64>>,
         /// At most this many applications (1–1000, default 50).
         limit: Query<Option<u32>>,
-    ) -> HistoryResponse<Vec<AppView>> {
+    ) -> HistoryResponse<Vec<AppTotal>> {
         let limit = limit.0.unwrap_or(50);
         let query = resolve_range(range.0.as_deref(), start_ms.0, end_ms.0)
             .and_then(|range| checked_limit(limit).map(|()| range));
-        self.history(query, |store, range| {
-            store.top_apps(range, limit as usize).map(|apps| {
-                apps.into_iter()
-                    .map(|app| AppView {
-                        app: app.app,
-                        sent: app.sent,
-                        received: app.received,
-                        last_seen_ms: app.last_seen_ms,
-                    })
-                    .collect()
-            })
-        })
+        self.history(query, |store, range| store.top_apps(range, limit as usize))
     }
 
     /// Registrable domains by usage in a range (as for the timeline), busiest first.
@@ -256,23 +121,12 @@ impl HistoryApi {
         end_ms: Query<Option<i64>>,
         /// At most this many domains (1–1000, default 50).
         limit: Query<Option<u32>>,
-    ) -> HistoryResponse<Vec<DomainView>> {
+    ) -> HistoryResponse<Vec<DomainTotal>> {
         let limit = limit.0.unwrap_or(50);
         let query = resolve_range(range.0.as_deref(), start_ms.0, end_ms.0)
             .and_then(|range| checked_limit(limit).map(|()| range));
         self.history(query, |store, range| {
-            store.top_domains(range, limit as usize).map(|domains| {
-                domains
-                    .into_iter()
-                    .map(|domain| DomainView {
-                        domain: domain.domain,
-                        sent: domain.sent,
-                        received: domain.received,
-                        hostnames: domain.hostnames,
-                        provenance: ProvenanceView::from(&domain.provenance),
-                    })
-                    .collect()
-            })
+            store.top_domains(range, limit as usize)
         })
     }
 
@@ -280,47 +134,15 @@ impl HistoryApi {
     #[oai(path = "/apps/:app", method = "get", tag = "Tag::History")]
     async fn app_detail(
         &self,
-        app: poem_openapi::param::Path<String>,
+        app: Path<String>,
         range: Query<Option<String>>,
         start_ms: Query<Option<i64>>,
         end_ms: Query<Option<i64>>,
-    ) -> HistoryResponse<AppDetailView> {
+    ) -> HistoryResponse<views::AppDetailView> {
         let range = resolve_range(range.0.as_deref(), start_ms.0, end_ms.0);
         let name = app.0;
-        self.history(range, |store, range| {
-            let bucket_ms = store::bucket_for_span(range.end_ms - range.start_ms);
-            let detail = store.app_detail(&name, range, bucket_ms)?;
-            let domains = store
-                .app_domains(&name, range, 50)?
-                .unwrap_or_default()
-                .into_iter()
-                .map(|domain| AppDomainView {
-                    domain: domain.domain,
-                    sent: domain.sent,
-                    received: domain.received,
-                    hostnames: domain.hostnames,
-                })
-                .collect();
-            Ok(detail.map(|detail| AppDetailView {
-                app: detail.app,
-                exe: detail.exe,
-                first_seen_ms: detail.first_seen_ms,
-                last_seen_ms: detail.last_seen_ms,
-                processes: detail
-                    .processes
-                    .into_iter()
-                    .map(|process| ProcessView {
-                        pid: process.pid,
-                        name: process.name,
-                        last_seen_ms: process.last_seen_ms,
-                    })
-                    .collect(),
-                bucket_ms,
-                points: detail.points.into_iter().map(point_view).collect(),
-                domains,
-            }))
-        })
-        .found()
+        self.history(range, |store, range| views::app_detail(store, &name, range))
+            .found()
     }
 
     /// Hostnames under a registrable domain in a range, busiest first (the subdomain rollup).
@@ -331,48 +153,33 @@ impl HistoryApi {
     )]
     async fn hostnames(
         &self,
-        domain: poem_openapi::param::Path<String>,
+        domain: Path<String>,
         range: Query<Option<String>>,
         start_ms: Query<Option<i64>>,
         end_ms: Query<Option<i64>>,
-    ) -> HistoryResponse<Vec<HostnameView>> {
+    ) -> HistoryResponse<Vec<HostTotal>> {
         let range = resolve_range(range.0.as_deref(), start_ms.0, end_ms.0);
         let domain = domain.0.to_ascii_lowercase();
-        self.history(range, |store, range| {
-            store.hostnames(&domain, range, 1000).map(|hosts| {
-                hosts
-                    .into_iter()
-                    .map(|host| HostnameView {
-                        hostname: host.hostname,
-                        sent: host.sent,
-                        received: host.received,
-                    })
-                    .collect()
-            })
-        })
+        self.history(range, |store, range| store.hostnames(&domain, range, 1000))
     }
 
-    /// Usage by local weekday and hour in a range (default 30 days).
+    /// Usage by local weekday and hour in a range (as for the timeline; default 28 days).
     #[oai(path = "/heatmap", method = "get", tag = "Tag::History")]
     async fn heatmap(
         &self,
         range: Query<Option<String>>,
         start_ms: Query<Option<i64>>,
         end_ms: Query<Option<i64>>,
-    ) -> HistoryResponse<HeatmapView> {
+    ) -> HistoryResponse<views::HeatmapView> {
         let custom = start_ms.0.is_some() || end_ms.0.is_some();
-        let named = range.0.as_deref().or((!custom).then_some("30d"));
+        let named = range.0.as_deref().or((!custom).then_some(HEATMAP_RANGE));
         let range = resolve_range(named, start_ms.0, end_ms.0);
-        self.history(range, |store, range| {
-            store.heatmap(range).map(|grid| HeatmapView {
-                bytes: grid.iter().map(|hours| hours.to_vec()).collect(),
-            })
-        })
+        self.history(range, views::heatmap)
     }
 
     /// Usage of the last `weeks` local weeks (1–104, default 12), oldest first.
     #[oai(path = "/trends/weekly", method = "get", tag = "Tag::History")]
-    async fn weekly(&self, weeks: Query<Option<u32>>) -> HistoryResponse<Vec<WeekView>> {
+    async fn weekly(&self, weeks: Query<Option<u32>>) -> HistoryResponse<Vec<WeekTotal>> {
         let weeks = weeks.0.unwrap_or(12);
         let checked = if (1..=104).contains(&weeks) {
             Ok(weeks as usize)
@@ -380,113 +187,45 @@ impl HistoryApi {
             Err(vec![format!("\"weeks\": {weeks} is not from 1 to 104")])
         };
         let now = netmon_core::monitor::unix_ms();
-        self.history(checked, |store, weeks| {
-            store.weekly_trend(now, weeks).map(|weeks| {
-                weeks
-                    .into_iter()
-                    .map(|week| WeekView {
-                        start_ms: week.start_ms,
-                        sent: week.sent,
-                        received: week.received,
-                    })
-                    .collect()
-            })
-        })
+        self.history(checked, |store, weeks| store.weekly_trend(now, weeks))
     }
 
     /// This month so far against the previous month.
     #[oai(path = "/trends/months", method = "get", tag = "Tag::History")]
-    async fn months(&self) -> HistoryResponse<MonthsView> {
+    async fn months(&self) -> HistoryResponse<MonthComparison> {
         let now = netmon_core::monitor::unix_ms();
-        self.history(Ok(()), |store, ()| {
-            store.month_comparison(now).map(|months| MonthsView {
-                this_month: totals_view(months.this_month),
-                previous_month: totals_view(months.previous_month),
-                previous_month_to_date: totals_view(months.previous_month_to_date),
-            })
-        })
+        self.history(Ok(()), |store, ()| store.month_comparison(now))
     }
 
-    // Purge (types and helpers in the purge block below).
-    /// Deletes the history before a local date (or all of it); answers the rows deleted.
+    /// Deletes the history before a local date or a duration back from now (or all of it);
+    /// answers the rows deleted.
     #[oai(path = "/purge", method = "post", tag = "Tag::History")]
     async fn purge(&self, request: Json<PurgeRequest>) -> PurgeResponse {
-        let before = match request
-            .0
-            .before
-            .as_deref()
-            .map(parse_local_date)
-            .transpose()
-        {
-            Ok(before) => before,
-            Err(problem) => {
+        let now = netmon_core::monitor::unix_ms();
+        let zone = jiff::tz::TimeZone::system();
+        let before = request.0.before.as_deref();
+        let cutoff = match before.map(|text| span::point(text, now, &zone)).transpose() {
+            Ok(cutoff) => cutoff,
+            Err(error) => {
                 return PurgeResponse::Invalid(Json(Problems {
-                    problems: vec![problem],
+                    problems: vec![format!("\"before\" {error}")],
                 }))
             }
         };
-        let purged = self.state.with_history_mut(|store| {
-            let cutoff = before
-                .map(|date| local_midnight_ms(date, store.zone()))
-                .transpose()?;
-            store.purge(cutoff).map_err(|error| error.to_string())
-        });
         let unavailable = |problem| {
             PurgeResponse::Unavailable(Json(Problems {
                 problems: vec![problem],
             }))
         };
-        match purged {
+        match self.state.with_history_mut(|store| store.purge(cutoff)) {
             Some(Ok(rows)) => PurgeResponse::Purged(Json(Purged {
                 rows_deleted: rows as u64,
             })),
-            Some(Err(problem)) => unavailable(problem),
+            Some(Err(error)) => unavailable(error.to_string()),
             None => unavailable("this server has no history database".into()),
         }
     }
 }
-
-// --- Purge: delete history, all of it or before a local date. ---
-
-/// What to purge: everything, or the history before a local date.
-#[derive(Debug, Object)]
-struct PurgeRequest {
-    /// `YYYY-MM-DD` in this machine's time zone; omitted or null purges everything.
-    before: Option<String>,
-}
-
-/// What a purge deleted.
-#[derive(Debug, Object)]
-struct Purged {
-    rows_deleted: u64,
-}
-
-#[derive(ApiResponse)]
-enum PurgeResponse {
-    /// The history was purged.
-    #[oai(status = 200)]
-    Purged(Json<Purged>),
-    /// The date is not a `YYYY-MM-DD` date; nothing was deleted.
-    #[oai(status = 422)]
-    Invalid(Json<Problems>),
-    /// There is no database, or it failed.
-    #[oai(status = 503)]
-    Unavailable(Json<Problems>),
-}
-
-fn parse_local_date(text: &str) -> Result<jiff::civil::Date, String> {
-    text.trim()
-        .parse::<jiff::civil::Date>()
-        .map_err(|error| format!("\"before\": {text:?} is not a date as YYYY-MM-DD ({error})"))
-}
-
-fn local_midnight_ms(date: jiff::civil::Date, zone: &jiff::tz::TimeZone) -> Result<i64, String> {
-    date.to_zoned_datetime(zone.clone())
-        .map(|zoned| zoned.timestamp().as_millisecond())
-        .map_err(|error| format!("\"before\": {date} has no local midnight ({error})"))
-}
-
-// --- End of purge. ---
 
 impl<T: poem_openapi::types::ToJSON> HistoryResponse<Option<T>> {
     /// 404 when the answer is `None`.
@@ -525,20 +264,5 @@ impl HistoryApi {
             Some(Err(error)) => unavailable(error.to_string()),
             None => unavailable("this server has no history database".into()),
         }
-    }
-}
-
-fn point_view(point: store::TimelinePoint) -> PointView {
-    PointView {
-        start_ms: point.start_ms,
-        sent: point.sent,
-        received: point.received,
-    }
-}
-
-fn totals_view(totals: Totals) -> TotalsView {
-    TotalsView {
-        sent: totals.sent,
-        received: totals.received,
     }
 }

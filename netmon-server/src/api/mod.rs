@@ -34,3 +34,5 @@ pub(crate) fn all(state: AppState) -> impl OpenApi {
         export::ExportApi::new(state),
     )
 }
+
+pub use common::range_at;
