@@ -8,6 +8,8 @@ use netmon_core::store::{Range, Store, Totals};
 use netmon_core::{monitor, units, Paths};
 use crate::exit;
 
+use crate::exit;
+
 /// How the history commands print.
 #[derive(Debug, Args)]
 pub struct Output {

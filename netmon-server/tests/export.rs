@@ -231,7 +231,7 @@ async fn a_large_export_arrives_in_pieces() {
     let mut reader = csv::Reader::from_reader(body.as_slice());
     let bytes: u64 = reader
         .records()
-        .map(|row| row.unwrap()[6].parse::<u64>().unwrap())
+        .map(|row| row.unwrap()[8].parse::<u64>().unwrap())
         .sum();
     assert_eq!(bytes, 400 * (50 * 1000 + (0..50).sum::<u64>()));
 }
