@@ -357,9 +357,9 @@ ssh                                7000  ↓          0  ↑       7000
     assert_eq!(
         stdout(&home.netmon(&["domains"])),
         "\
-DOMAIN                            TOTAL      RECEIVED          SENT  HOSTS
-netflix.com                      4.0 MB  ↓     4.0 MB  ↑    20.0 KB      2
-github.com                     501.0 KB  ↓   500.0 KB  ↑     1.0 KB      1
+DOMAIN                            TOTAL      RECEIVED          SENT  HOSTS  NAMED BY
+netflix.com                      4.0 MB  ↓     4.0 MB  ↑    20.0 KB      2  sni 75% dns 25%
+github.com                     501.0 KB  ↓   500.0 KB  ↑     1.0 KB      1  sni 100%
 "
     );
 }
