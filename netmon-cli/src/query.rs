@@ -2,11 +2,11 @@
 //! database directly, so they answer with the daemon running or not. Their ranges follow core's
 //! `history::span` grammar and their `--json` is core's view types, as the API's are.
 
+use crate::exit;
 use clap::{Args, ValueEnum};
 use netmon_core::history::{span, views};
 use netmon_core::store::{Range, Store, Totals};
 use netmon_core::{monitor, units, Paths};
-use crate::exit;
 
 use crate::exit;
 

@@ -5,7 +5,9 @@
 
 use serde::Serialize;
 
-use crate::store::{bucket_for_span, DomainTotal, ProcessRecord, Range, Store, StoreError, TimelinePoint};
+use crate::store::{
+    bucket_for_span, DomainTotal, ProcessRecord, Range, Store, StoreError, TimelinePoint,
+};
 
 /// Names of the heatmap's rows, Monday first.
 pub const WEEKDAYS: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
