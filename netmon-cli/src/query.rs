@@ -8,8 +8,6 @@ use netmon_core::history::{span, views};
 use netmon_core::store::{Range, Store, Totals};
 use netmon_core::{monitor, units, Paths};
 
-use crate::exit;
-
 /// How the history commands print.
 #[derive(Debug, Args)]
 pub struct Output {

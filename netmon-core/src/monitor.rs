@@ -462,7 +462,10 @@ mod tests {
             "the old source is closed"
         );
         let later = samples[2].bytes_of(UNKNOWN_APP, crate::Direction::Sent);
-        assert!(later > 0 && later % 7 == 0, "only the new source: {later}");
+        assert!(
+            later > 0 && later.is_multiple_of(7),
+            "only the new source: {later}"
+        );
     }
 
     /// Runs the monitor over `packets` and returns the one sample it emits.
