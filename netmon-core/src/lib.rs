@@ -15,6 +15,7 @@ pub mod packet;
 pub mod paths;
 pub mod process;
 pub mod sample;
+pub mod service;
 pub mod store;
 pub mod tracker;
 pub mod units;

@@ -10,6 +10,8 @@
 use std::ffi::{CStr, CString};
 use std::path::PathBuf;
 
+use super::is_root;
+
 /// A user netmon can run as.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct User {
@@ -53,12 +55,6 @@ pub fn target_user(requested: Option<&str>) -> Result<Option<User>, PrivilegeErr
             .map(user_with_id)
             .transpose(),
     }
-}
-
-/// Whether this process runs as root.
-pub fn is_root() -> bool {
-    // SAFETY: geteuid has no preconditions and cannot fail.
-    unsafe { libc::geteuid() == 0 }
 }
 
 /// Becomes `user` for good: supplementary groups, group, user; on Linux keeps only the
