@@ -5,6 +5,7 @@
 
 pub mod attribution;
 pub mod capture;
+pub mod condition;
 pub mod config;
 pub mod domains;
 pub mod flow;

@@ -1,4 +1,9 @@
-//! The macOS plan: LaunchAgents written with the `plist` crate and loaded with `launchctl`.
+//! The macOS plan. `sudo netmon install`: a LaunchDaemon (`/Library/LaunchDaemons`, root:wheel
+//! 644) that runs `netmon run --user USER` at boot, so PKTAP opens as root before netmon
+//! becomes the user, plus the menubar's LaunchAgent for that user. `--no-root`: two
+//! LaunchAgents (the daemon, which can then only use nettop, and the menubar). Property lists
+//! are written with the `plist` crate and loaded with `launchctl bootstrap` into `system` or
+//! the user's `gui/UID`.
 
 use std::path::{Path, PathBuf};
 
@@ -7,95 +12,142 @@ use netmon_core::paths;
 use netmon_core::service::{self, Scope, DAEMON_LABEL, MENUBAR_LABEL};
 use plist::{Dictionary, Value};
 
-use super::{text, Context, File, InstallError, Plan, Step};
+use super::plan::{text, Context, Directory, File, Owner, Plan, Step};
+use super::InstallError;
 
-/// The daemon's and the menubar's LaunchAgents, each replaced if loaded, then loaded.
+/// Property lists and directories are readable by all, written by their owner.
+const PLIST_MODE: u32 = 0o644;
+const SYSTEM_LOGS_MODE: u32 = 0o755;
+
+/// The daemon (a LaunchDaemon or the user's LaunchAgent) and the menubar's LaunchAgent, each
+/// replaced if loaded, then loaded. A system install also unloads and removes a login-time
+/// daemon agent found beside it, so only one netmon runs.
 pub fn install_plan(context: &Context) -> Result<Plan, InstallError> {
-    let files = [
-        (daemon_path(context), daemon_agent(context)?),
-        (context.locations.menubar_file(), menubar_agent(context)?),
-    ]
-    .into_iter()
-    .map(|(path, agent)| {
-        Ok(File {
-            path,
-            contents: plist_xml(agent)?,
-        })
+    let daemon = daemon_file(context, context.scope)?;
+    let menubar = File {
+        path: context.locations.menubar_file(),
+        contents: plist_xml(menubar_agent(context)?)?,
+        owner: Owner::User,
+        mode: PLIST_MODE,
+    };
+    let replaced = context
+        .replaces_user_install()
+        .then(|| unload(context, Scope::User, &daemon_path(context, Scope::User)));
+    let steps = replaced
+        .iter()
+        .flat_map(|plan| plan.steps.clone())
+        .chain(load(context.scope, context, &daemon.path))
+        .chain(load(Scope::User, context, &menubar.path))
+        .collect();
+    Ok(Plan {
+        directories: directories(context),
+        files: vec![daemon, menubar],
+        steps,
+        removals: replaced.map(|plan| plan.removals).unwrap_or_default(),
     })
-    .collect::<Result<Vec<_>, InstallError>>()?;
-    let steps = files
-        .iter()
-        .flat_map(|file| launchctl_load(context, &file.path))
-        .collect();
-    Ok(Plan { files, steps })
 }
 
-/// Both agents unloaded, then removed.
-pub fn uninstall_plan(context: &Context) -> Plan {
-    let files: Vec<File> = [daemon_path(context), context.locations.menubar_file()]
-        .into_iter()
-        .map(|path| File {
-            path,
-            contents: String::new(),
-        })
-        .collect();
-    let steps = files
+/// Each of `scopes`' daemon, then the menubar: unloaded, then removed.
+pub fn uninstall_plan(context: &Context, scopes: &[Scope]) -> Plan {
+    scopes
         .iter()
-        .map(|file| launchctl_unload(context, &file.path))
-        .collect();
-    Plan { files, steps }
+        .map(|&scope| unload(context, scope, &daemon_path(context, scope)))
+        .fold(Plan::default(), Plan::then)
+        .then(unload(
+            context,
+            Scope::User,
+            &context.locations.menubar_file(),
+        ))
 }
 
-/// The daemon's LaunchAgent file.
-fn daemon_path(context: &Context) -> PathBuf {
-    let path = context.locations.daemon_file(Platform::Macos, Scope::User);
+/// netmon's home and logs (the user's: the login agents write there), and for the system
+/// daemon a root-owned directory for its own output.
+fn directories(context: &Context) -> Vec<Directory> {
+    let system = (context.scope == Scope::System).then(|| Directory {
+        path: context.locations.system_logs(),
+        owner: Owner::Root,
+        mode: SYSTEM_LOGS_MODE,
+    });
+    let paths = context.paths();
+    let users = [paths.home.clone(), paths.logs()].map(|path| Directory {
+        path,
+        owner: Owner::User,
+        mode: paths::DIR_MODE,
+    });
+    system.into_iter().chain(users).collect()
+}
+
+fn daemon_path(context: &Context, scope: Scope) -> PathBuf {
+    let path = context.locations.daemon_file(Platform::Macos, scope);
     path.unwrap_or_default()
 }
 
-/// The keys both agents share: label, program, start at login, restart after a crash only,
-/// output into the logs directory.
-fn agent(
+/// The daemon's property list in `scope`: a LaunchDaemon owned by root (no `UserName`: it
+/// starts as root and becomes the user itself), or the user's LaunchAgent.
+fn daemon_file(context: &Context, scope: Scope) -> Result<File, InstallError> {
+    let program = std::iter::once(text(&context.binary))
+        .chain(context.run_arguments().into_iter().map(Ok))
+        .collect::<Result<Vec<_>, _>>()?;
+    let (out, err, owner) = match scope {
+        Scope::System => {
+            let logs = context.locations.system_logs();
+            let (out, err) = (logs.join("daemon.out.log"), logs.join("daemon.err.log"));
+            (out, err, Owner::Root)
+        }
+        Scope::User => {
+            let (out, err) = context.output_logs("daemon");
+            (out, err, Owner::User)
+        }
+    };
+    let mut daemon = job(context, DAEMON_LABEL, program, (&out, &err))?;
+    if scope == Scope::User {
+        daemon.insert("ProcessType".into(), Value::String("Background".into()));
+    }
+    Ok(File {
+        path: daemon_path(context, scope),
+        contents: plist_xml(daemon)?,
+        owner,
+        mode: PLIST_MODE,
+    })
+}
+
+/// The keys every job shares: label, program, start at load, restart after a crash only,
+/// where its output goes, `NETMON_HOME` when set.
+fn job(
     context: &Context,
     label: &str,
     program: Vec<String>,
-    log_name: &str,
-    process_type: &str,
+    (out, err): (&Path, &Path),
 ) -> Result<Dictionary, InstallError> {
-    let (out, err) = context.output_logs(log_name);
     let mut keep_alive = Dictionary::new();
     keep_alive.insert("SuccessfulExit".into(), Value::Boolean(false));
-    let mut agent = Dictionary::new();
-    agent.insert("Label".into(), Value::String(label.into()));
-    agent.insert(
+    let mut job = Dictionary::new();
+    job.insert("Label".into(), Value::String(label.into()));
+    job.insert(
         "ProgramArguments".into(),
         Value::Array(program.into_iter().map(Value::String).collect()),
     );
-    agent.insert("RunAtLoad".into(), Value::Boolean(true));
-    agent.insert("KeepAlive".into(), Value::Dictionary(keep_alive));
-    agent.insert("ProcessType".into(), Value::String(process_type.into()));
-    agent.insert("StandardOutPath".into(), Value::String(text(&out)?));
-    agent.insert("StandardErrorPath".into(), Value::String(text(&err)?));
+    job.insert("RunAtLoad".into(), Value::Boolean(true));
+    job.insert("KeepAlive".into(), Value::Dictionary(keep_alive));
+    job.insert("StandardOutPath".into(), Value::String(text(out)?));
+    job.insert("StandardErrorPath".into(), Value::String(text(err)?));
     if let Some(netmon_home) = &context.netmon_home {
         let mut environment = Dictionary::new();
         environment.insert(paths::HOME_ENV.into(), Value::String(text(netmon_home)?));
-        agent.insert(
+        job.insert(
             "EnvironmentVariables".into(),
             Value::Dictionary(environment),
         );
     }
-    Ok(agent)
-}
-
-/// The daemon's LaunchAgent: `netmon run` in the background.
-pub fn daemon_agent(context: &Context) -> Result<Dictionary, InstallError> {
-    let program = vec![text(&context.binary)?, "run".into()];
-    agent(context, DAEMON_LABEL, program, "daemon", "Background")
+    Ok(job)
 }
 
 /// The menubar's LaunchAgent: `netmon-menubar` beside netmon, in the login session only.
 pub fn menubar_agent(context: &Context) -> Result<Dictionary, InstallError> {
     let program = vec![text(&menubar_binary(&context.binary))?];
-    let mut agent = agent(context, MENUBAR_LABEL, program, "menubar", "Interactive")?;
+    let (out, err) = context.output_logs("menubar");
+    let mut agent = job(context, MENUBAR_LABEL, program, (&out, &err))?;
+    agent.insert("ProcessType".into(), Value::String("Interactive".into()));
     agent.insert(
         "LimitLoadToSessionType".into(),
         Value::String("Aqua".into()),
@@ -103,137 +155,39 @@ pub fn menubar_agent(context: &Context) -> Result<Dictionary, InstallError> {
     Ok(agent)
 }
 
-fn plist_xml(agent: Dictionary) -> Result<String, InstallError> {
-    let mut bytes = Vec::new();
-    Value::Dictionary(agent).to_writer_xml(&mut bytes)?;
-    bytes.push(b'\n');
-    // The writer is given only `String`s, so its XML is UTF-8.
-    Ok(String::from_utf8_lossy(&bytes).into_owned())
-}
-
-fn launchctl_load(context: &Context, plist: &Path) -> [Step; 2] {
-    let domain = service::launchd_domain(Scope::User, context.uid);
-    let plist = plist.display().to_string();
-    [
-        // A copy loaded by an earlier install is replaced by the new one.
-        Step::new("launchctl", &["bootout", &domain, &plist], false),
-        Step::new("launchctl", &["bootstrap", &domain, &plist], true),
-    ]
-}
-
-fn launchctl_unload(context: &Context, plist: &Path) -> Step {
-    let domain = service::launchd_domain(Scope::User, context.uid);
-    Step::new(
-        "launchctl",
-        &["bootout", &domain, &plist.display().to_string()],
-        false,
-    )
-}
-
 /// `netmon-menubar`, beside the netmon binary.
 pub fn menubar_binary(binary: &Path) -> PathBuf {
     binary.with_file_name("netmon-menubar")
 }
 
-#[cfg(test)]
-mod tests {
-    use std::path::Path;
+fn plist_xml(job: Dictionary) -> Result<String, InstallError> {
+    let mut bytes = Vec::new();
+    Value::Dictionary(job).to_writer_xml(&mut bytes)?;
+    bytes.push(b'\n');
+    // The writer is given only `String`s, so its XML is UTF-8.
+    Ok(String::from_utf8_lossy(&bytes).into_owned())
+}
 
-    use super::super::test_context;
-    use super::*;
+/// A copy loaded by an earlier install is replaced by the new one.
+fn load(scope: Scope, context: &Context, plist: &Path) -> [Step; 2] {
+    let domain = service::launchd_domain(scope, context.user.uid);
+    let plist = plist.display().to_string();
+    [
+        Step::new("launchctl", &["bootout", &domain, &plist], false),
+        Step::new("launchctl", &["bootstrap", &domain, &plist], true),
+    ]
+}
 
-    fn plist_of(xml: &str) -> Dictionary {
-        Value::from_reader_xml(xml.as_bytes())
-            .unwrap()
-            .into_dictionary()
-            .unwrap()
-    }
-
-    #[test]
-    fn daemon_plist_parses_back_key_by_key() {
-        let plan = install_plan(&test_context(Platform::Macos, Scope::User)).unwrap();
-        assert_eq!(
-            plan.files[0].path,
-            Path::new("/Users/ana/Library/LaunchAgents/com.networkmonitor.daemon.plist")
-        );
-        let agent = plist_of(&plan.files[0].contents);
-        let keys: Vec<&str> = agent.keys().map(String::as_str).collect();
-        assert_eq!(
-            keys,
-            [
-                "Label",
-                "ProgramArguments",
-                "RunAtLoad",
-                "KeepAlive",
-                "ProcessType",
-                "StandardOutPath",
-                "StandardErrorPath"
-            ]
-        );
-        assert_eq!(agent["Label"].as_string(), Some(DAEMON_LABEL));
-        let program: Vec<&str> = agent["ProgramArguments"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter_map(Value::as_string)
-            .collect();
-        assert_eq!(program, ["/opt/net mon/bin/netmon", "run"]);
-        assert_eq!(agent["RunAtLoad"].as_boolean(), Some(true));
-        let keep_alive = agent["KeepAlive"].as_dictionary().unwrap();
-        assert_eq!(keep_alive.len(), 1);
-        assert_eq!(keep_alive["SuccessfulExit"].as_boolean(), Some(false));
-        assert_eq!(agent["ProcessType"].as_string(), Some("Background"));
-        assert_eq!(
-            agent["StandardOutPath"].as_string(),
-            Some("/Users/ana/.netmonitor/logs/daemon.out.log")
-        );
-        assert_eq!(
-            agent["StandardErrorPath"].as_string(),
-            Some("/Users/ana/.netmonitor/logs/daemon.err.log")
-        );
-    }
-
-    #[test]
-    fn menubar_plist_runs_the_sibling_binary_in_the_login_session() {
-        let mut context = test_context(Platform::Macos, Scope::User);
-        context.netmon_home = Some(PathBuf::from("/Volumes/data/netmon"));
-        let plan = install_plan(&context).unwrap();
-        let agent = plist_of(&plan.files[1].contents);
-        assert_eq!(agent["Label"].as_string(), Some(MENUBAR_LABEL));
-        let program = agent["ProgramArguments"].as_array().unwrap();
-        assert_eq!(program.len(), 1);
-        assert_eq!(
-            program[0].as_string(),
-            Some("/opt/net mon/bin/netmon-menubar")
-        );
-        assert_eq!(agent["ProcessType"].as_string(), Some("Interactive"));
-        assert_eq!(agent["LimitLoadToSessionType"].as_string(), Some("Aqua"));
-        assert_eq!(
-            agent["StandardErrorPath"].as_string(),
-            Some("/Volumes/data/netmon/logs/menubar.err.log")
-        );
-        let environment = agent["EnvironmentVariables"].as_dictionary().unwrap();
-        assert_eq!(
-            environment["NETMON_HOME"].as_string(),
-            Some("/Volumes/data/netmon")
-        );
-    }
-
-    #[test]
-    fn macos_loads_each_agent_into_the_gui_domain() {
-        let plan = install_plan(&test_context(Platform::Macos, Scope::User)).unwrap();
-        let lines: Vec<String> = plan.steps.iter().map(Step::line).collect();
-        let agents = "/Users/ana/Library/LaunchAgents";
-        assert_eq!(
-            lines,
-            [
-                format!("launchctl bootout gui/501 {agents}/com.networkmonitor.daemon.plist"),
-                format!("launchctl bootstrap gui/501 {agents}/com.networkmonitor.daemon.plist"),
-                format!("launchctl bootout gui/501 {agents}/com.networkmonitor.menubar.plist"),
-                format!("launchctl bootstrap gui/501 {agents}/com.networkmonitor.menubar.plist"),
-            ]
-        );
-        let must: Vec<bool> = plan.steps.iter().map(|step| step.must_succeed).collect();
-        assert_eq!(must, [false, true, false, true]);
+/// Unloads the job of `plist` (nothing to do when it is not loaded), then removes the file.
+fn unload(context: &Context, scope: Scope, plist: &Path) -> Plan {
+    let domain = service::launchd_domain(scope, context.user.uid);
+    Plan {
+        steps: vec![Step::new(
+            "launchctl",
+            &["bootout", &domain, &plist.display().to_string()],
+            false,
+        )],
+        removals: vec![plist.to_path_buf()],
+        ..Plan::default()
     }
 }

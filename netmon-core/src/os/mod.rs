@@ -1,6 +1,8 @@
 //! Platform code. Nothing outside this module (and the capture sources it serves) uses an
 //! OS-specific API.
 
+#[cfg(unix)]
+pub mod files;
 #[cfg(target_os = "linux")]
 pub mod linux;
 #[cfg(target_os = "macos")]

@@ -97,7 +97,8 @@ fn sudo_uid() -> Result<Option<u32>, PrivilegeError> {
         .transpose()
 }
 
-fn user_named(name: &str) -> Result<User, PrivilegeError> {
+/// The user named `name`.
+pub fn user_named(name: &str) -> Result<User, PrivilegeError> {
     let unknown = || PrivilegeError::UnknownUser(name.to_string());
     let c_name = CString::new(name).map_err(|_| unknown())?;
     // SAFETY: getpwnam_r writes into the buffers passwd_entry provides, sized as given.
@@ -107,7 +108,8 @@ fn user_named(name: &str) -> Result<User, PrivilegeError> {
     .ok_or_else(unknown)
 }
 
-fn user_with_id(uid: u32) -> Result<User, PrivilegeError> {
+/// The user with id `uid`.
+pub fn user_with_id(uid: u32) -> Result<User, PrivilegeError> {
     // SAFETY: getpwuid_r writes into the buffers passwd_entry provides, sized as given.
     passwd_entry(|entry, buffer, size, found| unsafe {
         libc::getpwuid_r(uid, entry, buffer, size, found)

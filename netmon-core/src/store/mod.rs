@@ -14,6 +14,8 @@ mod export;
 #[cfg(unix)]
 mod followed;
 mod query;
+#[cfg(unix)]
+mod recover;
 mod retention;
 mod schema;
 mod tiers;
@@ -32,6 +34,8 @@ pub use query::{
     bucket_for_span, AppDetail, AppTotal, CurrentRate, DomainTotal, Heatmap, HostTotal,
     MonthComparison, ProcessRecord, Range, Summary, TierSpans, TimelinePoint, Totals, WeekTotal,
 };
+#[cfg(unix)]
+pub use recover::open_or_set_aside;
 pub use retention::RetentionSummary;
 /// The SQLite connection type, for tests that build databases of older versions.
 pub use rusqlite::Connection;
