@@ -38,15 +38,12 @@ pub enum ConfigCommand {
     Edit,
 }
 
-/// Exit code for a configuration that cannot be used (EX_CONFIG).
-pub const EXIT_CONFIG: u8 = exit::CONFIG;
-
 pub fn run(command: ConfigCommand) -> u8 {
     let paths = match Paths::resolve() {
         Ok(paths) => paths,
         Err(error) => {
             eprintln!("netmon: {error}");
-            return EXIT_CONFIG;
+            return exit::CONFIG;
         }
     };
     let outcome = match command {
@@ -56,7 +53,7 @@ pub fn run(command: ConfigCommand) -> u8 {
         }
         ConfigCommand::Show => load(&paths)
             .map(|config| print!("{}", config.to_json_pretty()))
-            .ok_or(EXIT_CONFIG),
+            .ok_or(exit::CONFIG),
         ConfigCommand::Get { key } => get(&paths, &key),
         ConfigCommand::Set { key, value } => set(&paths, &key, &value),
         ConfigCommand::Edit => edit(&paths),
@@ -65,7 +62,7 @@ pub fn run(command: ConfigCommand) -> u8 {
 }
 
 fn get(paths: &Paths, key: &str) -> Result<(), u8> {
-    let config = load(paths).ok_or(EXIT_CONFIG)?;
+    let config = load(paths).ok_or(exit::CONFIG)?;
     let value = serde_json::to_value(&config).map_err(|_| exit::FAILURE)?;
     match value.get(key) {
         Some(value) => {
@@ -77,7 +74,7 @@ fn get(paths: &Paths, key: &str) -> Result<(), u8> {
                 "netmon: no configuration key {key:?}; the keys are: {}",
                 netmon_core::config::KEYS.join(", ")
             );
-            Err(EXIT_CONFIG)
+            Err(exit::CONFIG)
         }
     }
 }
@@ -88,12 +85,12 @@ fn parse_value(text: &str) -> Value {
 }
 
 fn set(paths: &Paths, key: &str, text: &str) -> Result<(), u8> {
-    let mut config = load(paths).ok_or(EXIT_CONFIG)?;
+    let mut config = load(paths).ok_or(exit::CONFIG)?;
     let port = config.web_server_port;
     let value = parse_value(text);
     if let Err(problem) = config.set(key, &value) {
         eprintln!("netmon: {problem}");
-        return Err(EXIT_CONFIG);
+        return Err(exit::CONFIG);
     }
     let running = daemon::status(port).is_some();
     if running {
@@ -127,7 +124,7 @@ fn set_through_daemon(port: u16, key: &str, value: &Value) -> Result<(), u8> {
                 "netmon: the running netmon refused the change: {}",
                 reply.body
             );
-            Err(EXIT_CONFIG)
+            Err(exit::CONFIG)
         }
         Err(error) => {
             eprintln!("netmon: cannot reach the running netmon on port {port}: {error}");
@@ -166,7 +163,7 @@ fn edit(paths: &Paths) -> Result<(), u8> {
                 path.display(),
                 copy.display()
             );
-            Err(EXIT_CONFIG)
+            Err(exit::CONFIG)
         }
     }
 }

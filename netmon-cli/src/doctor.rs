@@ -7,6 +7,8 @@ use std::time::{Duration, SystemTime};
 use clap::Args;
 use netmon_core::capture::choose::open_source;
 use netmon_core::capture::CaptureError;
+use netmon_core::os::Platform;
+use netmon_core::service::Locations;
 use netmon_core::store::Store;
 use netmon_core::{paths, units, Config, Paths};
 use serde::Serialize;
@@ -358,23 +360,29 @@ fn access_problem(path: &Path) -> Option<&'static str> {
 
 /// Whether netmon starts with the system (a systemd unit or a LaunchAgent).
 fn service() -> Check {
-    let home = std::env::var_os("HOME")
-        .map(PathBuf::from)
-        .unwrap_or_default();
-    let candidates = [
-        PathBuf::from("/etc/systemd/system/netmon.service"),
-        home.join(".config/systemd/user/netmon.service"),
-        home.join("Library/LaunchAgents/com.netmon.agent.plist"),
-        PathBuf::from("/Library/LaunchDaemons/com.netmon.daemon.plist"),
-    ];
-    match candidates.iter().find(|path| path.exists()) {
-        Some(path) => pass("service", format!("{} is installed", path.display())),
-        None => problem(
+    let platform = Platform::current();
+    let locations = Locations {
+        root: PathBuf::from("/"),
+        home: std::env::var_os("HOME")
+            .map(PathBuf::from)
+            .unwrap_or_default(),
+        config_home: std::env::var_os("XDG_CONFIG_HOME").map(PathBuf::from),
+    };
+    let installed = locations
+        .installed(platform)
+        .into_iter()
+        .filter_map(|scope| locations.daemon_file(platform, scope))
+        .map(|path| path.display().to_string())
+        .collect::<Vec<_>>();
+    if installed.is_empty() {
+        problem(
             "service",
             Outcome::Warn,
-            "no systemd unit or LaunchAgent is installed, so netmon does not start with the system",
-            "netmon install (or start `sudo netmon run` yourself)",
-        ),
+            "no systemd unit, LaunchDaemon or LaunchAgent is installed, so netmon does not start with the system",
+            "sudo netmon install (or start `sudo netmon run` yourself)",
+        )
+    } else {
+        pass("service", format!("{} installed", installed.join(" and ")))
     }
 }
 

@@ -25,7 +25,7 @@ use clap::{CommandFactory, Parser, Subcommand};
 
 /// Where your bandwidth goes: bytes per application every few seconds, kept locally.
 #[derive(Debug, Parser)]
-#[command(name = "netmon", version, about, long_about = None, after_help = exit::HELP)]
+#[command(name = "netmon", version, about, long_about = None, after_help = exit::help())]
 struct Cli {
     #[command(subcommand)]
     command: Command,

@@ -12,16 +12,10 @@ use netmon_core::os::{self, privileges};
 use netmon_core::tracker::{Tracker, TrackerOptions};
 use netmon_core::{logging, monitor, paths, Config, Paths, Sample};
 
-use crate::config_cmd::{self, EXIT_CONFIG};
+use crate::config_cmd;
+use crate::exit;
 use crate::history::History;
 use crate::serve::Server;
-
-/// Exit code when a service netmon needs is unavailable (EX_UNAVAILABLE).
-const EXIT_UNAVAILABLE: u8 = 69;
-/// Exit code when the database cannot be opened (EX_IOERR).
-const EXIT_IO: u8 = 74;
-/// Exit code when netmon cannot take on the user it should run as (EX_NOPERM).
-const EXIT_NOPERM: u8 = 77;
 use crate::table;
 
 #[derive(Debug, Args)]
@@ -51,35 +45,35 @@ pub fn run(args: RunArgs) -> u8 {
         Ok(user) => user,
         Err(error) => {
             eprintln!("netmon: {error}");
-            return EXIT_NOPERM;
+            return exit::NOT_PERMITTED;
         }
     };
     let Some(paths) = resolve_paths(user.as_ref()) else {
-        return EXIT_CONFIG;
+        return exit::CONFIG;
     };
     // Capture opens first, with the configuration as it is on disk (nothing written yet), so
     // that every file netmon creates afterwards belongs to the user it runs for.
     let Some(config) = setup(&args, read_config(&paths)) else {
-        return EXIT_CONFIG;
+        return exit::CONFIG;
     };
     let source = match open_source(&config) {
         Ok(source) => source,
         Err(error) => {
             eprintln!("netmon: {error}");
-            return error.exit_code() as u8;
+            return exit::of_capture(&error);
         }
     };
     if let Some(user) = &user {
         if let Err(error) = privileges::become_user(user) {
             eprintln!("netmon: {error}");
-            return EXIT_NOPERM;
+            return exit::NOT_PERMITTED;
         }
     }
     let Some(on_disk) = config_cmd::load(&paths) else {
-        return EXIT_CONFIG;
+        return exit::CONFIG;
     };
     let Some(config) = setup(&args, Some(on_disk.clone())) else {
-        return EXIT_CONFIG;
+        return exit::CONFIG;
     };
     let level = logging::init(&paths, "daemon.log", config.log_level, args.foreground)
         .map_err(|error| eprintln!("netmon: cannot set up logging: {error}"))
@@ -94,7 +88,7 @@ pub fn run(args: RunArgs) -> u8 {
         Err(error) => {
             tracing::error!(%error, "cannot open the database");
             eprintln!("netmon: {}: {error}", paths.database().display());
-            return EXIT_IO;
+            return exit::IO;
         }
     };
     let controls = monitor::Controls::default();
@@ -108,7 +102,7 @@ pub fn run(args: RunArgs) -> u8 {
         Err(error) => {
             tracing::error!(%error, "web server could not start");
             eprintln!("netmon: {error}");
-            return EXIT_UNAVAILABLE;
+            return exit::UNAVAILABLE;
         }
     };
     server.state.set_source(source.describe());
@@ -138,12 +132,12 @@ pub fn run(args: RunArgs) -> u8 {
     match result {
         Ok(()) => {
             tracing::info!("capture stopped");
-            0
+            exit::OK
         }
         Err(error) => {
             tracing::error!(%error, "capture failed");
             eprintln!("netmon: {error}");
-            error.exit_code() as u8
+            exit::of_capture(&error)
         }
     }
 }

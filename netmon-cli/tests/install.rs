@@ -81,8 +81,7 @@ fn netmon_with(home: &Path, args: &[&str], extra: impl FnOnce(&mut Command)) -> 
 }
 
 fn uid() -> u32 {
-    // SAFETY: geteuid has no preconditions and cannot fail.
-    unsafe { libc::geteuid() }
+    netmon_core::os::effective_uid()
 }
 
 /// `gui/<uid>` → `gui/UID` and the sandbox's directory → `SANDBOX`.
@@ -148,8 +147,17 @@ fn print_golden(os: &str, scope: &[&str], golden: &str) {
 }
 
 #[test]
-fn print_for_macos_matches_the_golden_file() {
-    print_golden("macos", &[], "install-print-macos.golden");
+fn print_for_macos_no_root_matches_the_golden_file() {
+    print_golden("macos", &["--no-root"], "install-print-macos.golden");
+}
+
+#[test]
+fn print_for_macos_root_matches_the_golden_file() {
+    print_golden(
+        "macos",
+        &["--run-as", "nobody"],
+        "install-print-macos-root.golden",
+    );
 }
 
 #[test]
@@ -159,14 +167,21 @@ fn print_for_linux_user_matches_the_golden_file() {
 
 #[test]
 fn print_for_linux_system_matches_the_golden_file() {
-    print_golden("linux", &["--system"], "install-print-linux-system.golden");
+    print_golden(
+        "linux",
+        &["--system", "--run-as", "nobody"],
+        "install-print-linux-system.golden",
+    );
 }
 
 #[test]
 fn macos_install_writes_both_agents_and_uninstall_leaves_nothing() {
     let sandbox = Sandbox::new();
     let home = sandbox.home();
-    let output = sandbox.netmon(&["install", "--os", "macos", "--binary", BUILT], "");
+    let output = sandbox.netmon(
+        &["install", "--os", "macos", "--no-root", "--binary", BUILT],
+        "",
+    );
     let (stdout, stderr) = text(&output);
     let menubar = Path::new(BUILT).with_file_name("netmon-menubar");
     assert!(output.status.success(), "{stderr}");
@@ -215,7 +230,7 @@ fn macos_install_writes_both_agents_and_uninstall_leaves_nothing() {
         ]
     );
 
-    let output = sandbox.netmon(&["uninstall", "--os", "macos"], "");
+    let output = sandbox.netmon(&["uninstall", "--os", "macos", "--no-root"], "");
     assert!(output.status.success(), "{}", text(&output).1);
     assert_eq!(files_below(&home), Vec::<PathBuf>::new());
     assert_eq!(
@@ -267,11 +282,11 @@ fn linux_user_install_enables_the_unit_and_uninstall_leaves_nothing() {
 fn a_refused_launchctl_bootstrap_fails_with_its_message() {
     let sandbox = Sandbox::new();
     let output = sandbox.netmon(
-        &["install", "--os", "macos", "--binary", BUILT],
+        &["install", "--os", "macos", "--no-root", "--binary", BUILT],
         "bootstrap",
     );
     let (_, stderr) = text(&output);
-    assert_eq!(output.status.code(), Some(70), "{stderr}");
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("`launchctl bootstrap gui/"), "{stderr}");
     assert!(stderr.contains("refused by the fake"), "{stderr}");
 }
@@ -283,14 +298,176 @@ fn bad_arguments_are_named() {
         &["install", "--os", "linux", "--user", "--binary", "netmon"],
         "",
     );
-    assert_eq!(output.status.code(), Some(64));
+    assert_eq!(output.status.code(), Some(2));
     assert!(text(&output)
         .1
         .contains("the binary path netmon must be absolute"));
-    let output = sandbox.netmon(&["install", "--os", "macos", "--system"], "");
-    assert_eq!(output.status.code(), Some(64));
-    assert!(text(&output)
-        .1
-        .contains("on macOS netmon installs LaunchAgents"));
+    let output = sandbox.netmon(
+        &["install", "--os", "linux", "--run-as", "no-such-user"],
+        "",
+    );
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = text(&output).1;
+    assert!(
+        stderr.contains("no user named \"no-such-user\"") && stderr.contains("--run-as"),
+        "{stderr}"
+    );
+    assert!(sandbox.calls().is_empty());
+}
+
+/// Owner and mode of `path`.
+fn owner_and_mode(path: &Path) -> (u32, u32, u32) {
+    use std::os::unix::fs::MetadataExt;
+    let meta = fs::metadata(path).unwrap_or_else(|error| panic!("{}: {error}", path.display()));
+    (meta.uid(), meta.gid(), meta.mode() & 0o7777)
+}
+
+#[test]
+fn macos_root_install_writes_a_launch_daemon_and_the_users_menubar_agent() {
+    let sandbox = Sandbox::new();
+    let root = sandbox.temp.path().join("root");
+    let root_text = root.display().to_string();
+    let args = [
+        "--os",
+        "macos",
+        "--run-as",
+        "nobody",
+        "--root",
+        root_text.as_str(),
+    ];
+    let install: Vec<&str> = ["install", "--binary", BUILT]
+        .into_iter()
+        .chain(args)
+        .collect();
+    let output = sandbox.netmon(&install, "");
+    let (stdout, stderr) = text(&output);
+    assert!(output.status.success(), "{stderr}");
+    assert!(stdout.contains("then runs as nobody"), "{stdout}");
+
+    let daemon = root.join("Library/LaunchDaemons/com.networkmonitor.daemon.plist");
+    assert_eq!(owner_and_mode(&daemon), (0, 0, 0o644), "root:wheel 644");
+    let plist = Value::from_file(&daemon)
+        .unwrap()
+        .into_dictionary()
+        .unwrap();
+    assert_eq!(
+        plist["Label"].as_string(),
+        Some("com.networkmonitor.daemon")
+    );
+    let program: Vec<&str> = plist["ProgramArguments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(Value::as_string)
+        .collect();
+    assert_eq!(program, [BUILT, "run", "--user", "nobody"]);
+    assert_eq!(plist["RunAtLoad"].as_boolean(), Some(true));
+    let keep_alive = plist["KeepAlive"].as_dictionary().unwrap();
+    assert_eq!(keep_alive["SuccessfulExit"].as_boolean(), Some(false));
+    assert!(!plist.contains_key("UserName"), "it starts as root");
+    let logs = root.join("Library/Logs/netmon");
+    assert_eq!(
+        plist["StandardErrorPath"].as_string().map(PathBuf::from),
+        Some(logs.join("daemon.err.log")),
+        "launchd opens it as root: never in the user's home"
+    );
+    assert_eq!(owner_and_mode(&logs), (0, 0, 0o755));
+
+    let nobody_home = root.join("nonexistent");
+    let menubar = nobody_home.join("Library/LaunchAgents/com.networkmonitor.menubar.plist");
+    assert_eq!(owner_and_mode(&menubar), (65534, 65534, 0o644));
+    let netmon_home = nobody_home.join(".netmonitor");
+    assert_eq!(
+        owner_and_mode(&netmon_home.join("logs")),
+        (65534, 65534, 0o700)
+    );
+
+    let daemon_text = daemon.display().to_string();
+    let menubar_text = menubar.display().to_string();
+    let calls: Vec<String> = fs::read_to_string(sandbox.log())
+        .unwrap()
+        .lines()
+        .map(str::to_string)
+        .collect();
+    assert_eq!(
+        calls,
+        [
+            format!("launchctl bootout system {daemon_text}"),
+            format!("launchctl bootstrap system {daemon_text}"),
+            format!("launchctl bootout gui/65534 {menubar_text}"),
+            format!("launchctl bootstrap gui/65534 {menubar_text}"),
+        ]
+    );
+
+    let uninstall: Vec<&str> = std::iter::once("uninstall").chain(args).collect();
+    let output = sandbox.netmon(&uninstall, "");
+    assert!(output.status.success(), "{}", text(&output).1);
+    assert!(!daemon.exists() && !menubar.exists());
+    let calls: Vec<String> = fs::read_to_string(sandbox.log())
+        .unwrap()
+        .lines()
+        .skip(4)
+        .map(str::to_string)
+        .collect();
+    assert_eq!(
+        calls,
+        [
+            format!("launchctl bootout system {daemon_text}"),
+            format!("launchctl bootout gui/65534 {menubar_text}"),
+        ]
+    );
+}
+
+#[test]
+fn a_binary_others_can_change_is_refused_with_the_fix() {
+    let sandbox = Sandbox::new();
+    let binary = sandbox.temp.path().join("netmon");
+    fs::copy(BUILT, &binary).unwrap();
+    fs::set_permissions(&binary, fs::Permissions::from_mode(0o777)).unwrap();
+    let root = sandbox.temp.path().join("root");
+    let output = sandbox.netmon(
+        &[
+            "install",
+            "--os",
+            "linux",
+            "--run-as",
+            "nobody",
+            "--root",
+            root.to_str().unwrap(),
+            "--binary",
+            binary.to_str().unwrap(),
+        ],
+        "",
+    );
+    let (_, stderr) = text(&output);
+    assert_eq!(output.status.code(), Some(77), "{stderr}");
+    assert!(stderr.contains("writable by group or others"), "{stderr}");
+    assert!(
+        stderr.contains("sudo install -o root -m 755"),
+        "the fix: {stderr}"
+    );
+    assert!(!root.exists(), "nothing written");
+    assert!(sandbox.calls().is_empty());
+}
+
+#[test]
+fn plain_install_without_root_explains_the_two_choices() {
+    use std::os::unix::process::CommandExt;
+    let sandbox = Sandbox::new();
+    let output = netmon_with(
+        Path::new("/nonexistent"),
+        &["install", "--os", "macos"],
+        |command| {
+            command.uid(65534).gid(65534);
+        },
+    );
+    let (_, stderr) = text(&output);
+    assert_eq!(output.status.code(), Some(77), "{stderr}");
+    assert!(stderr.contains("sudo netmon install"), "{stderr}");
+    assert!(stderr.contains("netmon install --no-root"), "{stderr}");
+    assert!(
+        stderr.contains("no domains"),
+        "what --no-root loses: {stderr}"
+    );
     assert!(sandbox.calls().is_empty());
 }

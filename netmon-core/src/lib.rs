@@ -5,6 +5,7 @@
 
 pub mod attribution;
 pub mod capture;
+pub mod condition;
 pub mod config;
 pub mod domains;
 pub mod flow;
@@ -18,6 +19,7 @@ pub mod packet_log;
 pub mod paths;
 pub mod process;
 pub mod sample;
+pub mod service;
 pub mod store;
 pub mod tracker;
 pub mod tunnel;

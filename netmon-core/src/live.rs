@@ -24,11 +24,12 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use serde_json::Value;
 
-use crate::capture::choose::{plan, Platform};
+use crate::capture::choose::plan;
 use crate::capture::CaptureSource;
 use crate::config::{Config, ConfigError, Problem};
 use crate::domains::DomainPolicy;
 use crate::monitor::{Change, Reopen};
+use crate::os::Platform;
 
 /// A change of configuration that was refused; nothing was applied or saved.
 #[derive(Debug)]

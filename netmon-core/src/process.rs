@@ -37,8 +37,9 @@ pub type ExeLookup = Box<dyn FnMut(u32) -> Option<String> + Send>;
 
 /// Shares one [`ProcessInfo`] per (PID, name) among the observations of capture sources that
 /// name processes themselves (PKTAP, nettop), filling the executable path once per process so
-/// applications group by bundle. A PID reused under another name is a new entry; the cache is
-/// emptied when it grows past [`ProcessCache::CAPACITY`] entries.
+/// applications group by bundle; `os::process_cache` builds the platform's. A PID reused
+/// under another name is a new entry; the cache is emptied when it grows past
+/// [`ProcessCache::CAPACITY`] entries.
 pub struct ProcessCache {
     exe_of: ExeLookup,
     known: HashMap<(u32, String), Arc<ProcessInfo>>,
@@ -73,13 +74,6 @@ impl ProcessCache {
     /// Forgets every process whose PID `keep` rejects (processes that exited).
     pub fn retain(&mut self, mut keep: impl FnMut(u32) -> bool) {
         self.known.retain(|(pid, _), _| keep(*pid));
-    }
-}
-
-impl Default for ProcessCache {
-    /// A cache that finds executables through the platform ([`crate::os::executable_path`]).
-    fn default() -> Self {
-        Self::new(Box::new(crate::os::executable_path))
     }
 }
 

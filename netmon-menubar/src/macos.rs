@@ -15,7 +15,7 @@ use objc::{class, msg_send, sel, sel_impl};
 
 use crate::model::{Action, Item, Menu, Thresholds};
 use crate::notify::Alert;
-use crate::runner::{launch, Platform, Runner};
+use crate::runner::{launch, Installed, Runner};
 
 /// `NSVariableStatusItemLength`: the item is as wide as its title.
 const VARIABLE_LENGTH: f64 = -1.0;
@@ -52,7 +52,7 @@ impl MenubarApp {
 
     /// Runs the application until Quit.
     pub fn run(self) {
-        App::new("com.networkmonitor.menubar", self).run();
+        App::new(netmon_core::service::MENUBAR_LABEL, self).run();
     }
 
     fn show(&self, menu: Menu) {
@@ -93,14 +93,11 @@ impl MenubarApp {
             Action::Resume => drop(std::thread::spawn(|| runner.set_paused(false))),
             Action::Quit => App::terminate(),
             outside => {
-                // SAFETY: geteuid has no preconditions and cannot fail.
-                let uid = unsafe { libc::geteuid() };
                 let Some(program) = launch(
                     outside,
-                    Platform::Macos,
+                    Installed::here(),
                     runner.dashboard_url(),
                     self.paths.logs(),
-                    uid,
                 ) else {
                     return;
                 };

@@ -10,7 +10,9 @@ use std::time::Duration;
 
 use jiff::ZonedDateTime;
 use netmon_core::config::Config;
+use netmon_core::os::{self, Platform};
 use netmon_core::paths::Paths;
+use netmon_core::service::{self, Scope};
 
 use crate::api::{Client, LiveRates};
 use crate::model::{Action, Daemon, Menu, Thresholds};
@@ -53,41 +55,53 @@ pub struct Launch {
     pub args: Vec<String>,
 }
 
-/// The platforms the launch commands are written for.
+/// Where the daemon is installed: the system, the scope of its service (from
+/// `service::installed_scope`) and the user id of the menubar (for launchd's `gui/UID`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Platform {
-    Macos,
-    Linux,
+pub struct Installed {
+    pub platform: Platform,
+    pub scope: Scope,
+    pub uid: u32,
+}
+
+impl Installed {
+    /// This system, the service installed for this user (the system daemon when its file
+    /// exists, else the user's) and this user.
+    pub fn here() -> Self {
+        let platform = Platform::current();
+        let home = std::env::var_os("HOME").map(PathBuf::from);
+        let locations = service::Locations {
+            root: PathBuf::from("/"),
+            home: home.unwrap_or_default(),
+            config_home: std::env::var_os("XDG_CONFIG_HOME").map(PathBuf::from),
+        };
+        Self {
+            platform,
+            scope: service::installed_scope(&locations, platform),
+            uid: os::effective_uid(),
+        }
+    }
 }
 
 /// The program that carries out an action outside the menubar (pause, resume and quit are
-/// handled inside it). `uid` names the launchd domain of the installed LaunchAgent.
+/// handled inside it); starting the daemon starts the service that is installed.
 pub fn launch(
     action: Action,
-    platform: Platform,
+    installed: Installed,
     dashboard: &str,
     logs: PathBuf,
-    uid: u32,
 ) -> Option<Launch> {
-    let opener = match platform {
+    let opener = match installed.platform {
         Platform::Macos => "open",
-        Platform::Linux => "xdg-open",
+        Platform::Linux | Platform::Other => "xdg-open",
     };
-    let (program, args) = match (action, platform) {
-        (Action::OpenDashboard, _) => (opener, vec![dashboard.to_string()]),
-        (Action::ViewLogs, _) => (opener, vec![logs.display().to_string()]),
-        (Action::StartDaemon, Platform::Macos) => (
-            "launchctl",
-            vec![
-                "kickstart".into(),
-                format!("gui/{uid}/com.networkmonitor.daemon"),
-            ],
-        ),
-        (Action::StartDaemon, Platform::Linux) => (
-            "systemctl",
-            vec!["--user".into(), "start".into(), "netmon.service".into()],
-        ),
-        (Action::Pause | Action::Resume | Action::Quit, _) => return None,
+    let (program, args) = match action {
+        Action::OpenDashboard => (opener, vec![dashboard.to_string()]),
+        Action::ViewLogs => (opener, vec![logs.display().to_string()]),
+        Action::StartDaemon => {
+            service::start_daemon(installed.platform, installed.scope, installed.uid)
+        }
+        Action::Pause | Action::Resume | Action::Quit => return None,
     };
     Some(Launch { program, args })
 }
@@ -226,34 +240,56 @@ mod tests {
     use super::*;
     use crate::model::{Level, Running};
 
+    fn installed(platform: Platform, scope: Scope) -> Installed {
+        Installed {
+            platform,
+            scope,
+            uid: 501,
+        }
+    }
+
     #[test]
-    fn launch_commands_per_platform() {
+    fn launch_commands_per_platform_and_installed_service() {
         let logs = PathBuf::from("/Users/ana/.netmonitor/logs");
+        let macos_agent = installed(Platform::Macos, Scope::User);
         let open = launch(
             Action::OpenDashboard,
-            Platform::Macos,
+            macos_agent,
             "http://127.0.0.1:7500",
             logs.clone(),
-            501,
         )
         .unwrap();
         assert_eq!(
             (open.program, open.args[0].as_str()),
             ("open", "http://127.0.0.1:7500")
         );
-        let start = launch(Action::StartDaemon, Platform::Macos, "", logs.clone(), 501).unwrap();
+        let start = launch(Action::StartDaemon, macos_agent, "", logs.clone()).unwrap();
         assert_eq!(start.program, "launchctl");
         assert_eq!(
             start.args,
             ["kickstart", "gui/501/com.networkmonitor.daemon"]
         );
-        let view = launch(Action::ViewLogs, Platform::Linux, "", logs.clone(), 0).unwrap();
+        let daemon = installed(Platform::Macos, Scope::System);
+        let start = launch(Action::StartDaemon, daemon, "", logs.clone()).unwrap();
+        assert_eq!(start.program, "osascript");
+        assert!(start.args[1].contains("kickstart system/com.networkmonitor.daemon"));
+        let linux_user = installed(Platform::Linux, Scope::User);
+        let view = launch(Action::ViewLogs, linux_user, "", logs.clone()).unwrap();
         assert_eq!(view.program, "xdg-open");
         assert_eq!(view.args, ["/Users/ana/.netmonitor/logs"]);
-        let start = launch(Action::StartDaemon, Platform::Linux, "", logs.clone(), 0).unwrap();
+        let start = launch(Action::StartDaemon, linux_user, "", logs.clone()).unwrap();
         assert_eq!(start.args, ["--user", "start", "netmon.service"]);
+        let linux_system = installed(Platform::Linux, Scope::System);
+        let start = launch(Action::StartDaemon, linux_system, "", logs.clone()).unwrap();
+        assert_eq!(
+            (start.program, start.args),
+            (
+                "systemctl",
+                vec!["start".to_string(), "netmon.service".into()]
+            )
+        );
         for inside in [Action::Pause, Action::Resume, Action::Quit] {
-            assert_eq!(launch(inside, Platform::Macos, "", logs.clone(), 0), None);
+            assert_eq!(launch(inside, macos_agent, "", logs.clone()), None);
         }
     }
 

@@ -14,26 +14,7 @@ use super::pcap::PcapSource;
 use super::supervise::CommandSpec;
 use super::{CaptureError, CaptureSource};
 use crate::config::{CaptureMethod, Config};
-use crate::process::ProcessCache;
-
-/// The system netmon runs on, as far as capture is concerned.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Platform {
-    MacOs,
-    /// Linux and every other system with libpcap.
-    Other,
-}
-
-impl Platform {
-    /// This system.
-    pub fn current() -> Self {
-        if cfg!(target_os = "macos") {
-            Self::MacOs
-        } else {
-            Self::Other
-        }
-    }
-}
+use crate::os::{self, Platform};
 
 /// One way to capture.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -54,16 +35,18 @@ pub fn plan(config: &Config, platform: Platform) -> Result<Vec<Attempt>, Capture
         interval_seconds: config.sampling_interval_seconds,
     };
     match (config.capture_method, platform) {
-        (CaptureMethod::Auto, Platform::MacOs) => Ok(vec![Attempt::Pktap { interface }, nettop]),
-        (CaptureMethod::Pcap, Platform::MacOs) => Ok(vec![Attempt::Pktap { interface }]),
-        (CaptureMethod::Nettop, Platform::MacOs) => Ok(vec![nettop]),
-        (CaptureMethod::Auto | CaptureMethod::Pcap, Platform::Other) => {
+        (CaptureMethod::Auto, Platform::Macos) => Ok(vec![Attempt::Pktap { interface }, nettop]),
+        (CaptureMethod::Pcap, Platform::Macos) => Ok(vec![Attempt::Pktap { interface }]),
+        (CaptureMethod::Nettop, Platform::Macos) => Ok(vec![nettop]),
+        (CaptureMethod::Auto | CaptureMethod::Pcap, Platform::Linux | Platform::Other) => {
             Ok(vec![Attempt::Pcap { interface }])
         }
-        (CaptureMethod::Nettop, Platform::Other) => Err(CaptureError::NotOnThisSystem {
-            method: "nettop",
-            hint: "nettop is a macOS tool; set capture_method to \"auto\" or \"pcap\"",
-        }),
+        (CaptureMethod::Nettop, Platform::Linux | Platform::Other) => {
+            Err(CaptureError::NotOnThisSystem {
+                method: "nettop",
+                hint: "nettop is a macOS tool; set capture_method to \"auto\" or \"pcap\"",
+            })
+        }
     }
 }
 
@@ -100,7 +83,7 @@ pub fn open(attempt: &Attempt) -> Result<Box<dyn CaptureSource>, CaptureError> {
             PcapSource::open_pktap(interface).map(|source| Box::new(source) as _)
         }
         Attempt::Nettop { interval_seconds } => {
-            NettopSource::start(nettop_command(*interval_seconds), ProcessCache::default())
+            NettopSource::start(nettop_command(*interval_seconds), os::process_cache())
                 .map(|source| Box::new(source) as _)
         }
     }
@@ -140,7 +123,7 @@ mod tests {
 
     #[test]
     fn macos_auto_tries_pktap_then_nettop() {
-        let attempts = plan(&config(CaptureMethod::Auto, "any"), Platform::MacOs).unwrap();
+        let attempts = plan(&config(CaptureMethod::Auto, "any"), Platform::Macos).unwrap();
         assert_eq!(
             attempts,
             [
@@ -156,21 +139,21 @@ mod tests {
 
     #[test]
     fn macos_pcap_and_nettop_insist() {
-        let pcap = plan(&config(CaptureMethod::Pcap, "en0"), Platform::MacOs).unwrap();
+        let pcap = plan(&config(CaptureMethod::Pcap, "en0"), Platform::Macos).unwrap();
         assert_eq!(
             pcap,
             [Attempt::Pktap {
                 interface: "en0".into()
             }]
         );
-        let nettop = plan(&config(CaptureMethod::Nettop, "any"), Platform::MacOs).unwrap();
+        let nettop = plan(&config(CaptureMethod::Nettop, "any"), Platform::Macos).unwrap();
         assert!(matches!(nettop[..], [Attempt::Nettop { .. }]));
     }
 
     #[test]
     fn linux_uses_pcap_and_refuses_nettop() {
         for method in [CaptureMethod::Auto, CaptureMethod::Pcap] {
-            let attempts = plan(&config(method, "eth0"), Platform::Other).unwrap();
+            let attempts = plan(&config(method, "eth0"), Platform::Linux).unwrap();
             assert_eq!(
                 attempts,
                 [Attempt::Pcap {
@@ -178,12 +161,12 @@ mod tests {
                 }]
             );
         }
-        let error = plan(&config(CaptureMethod::Nettop, "any"), Platform::Other).unwrap_err();
+        let error = plan(&config(CaptureMethod::Nettop, "any"), Platform::Linux).unwrap_err();
         assert!(
             error.to_string().contains("nettop is a macOS tool"),
             "{error}"
         );
-        assert_eq!(error.exit_code(), 69);
+        assert!(matches!(error, CaptureError::NotOnThisSystem { .. }));
     }
 
     #[test]
@@ -199,7 +182,7 @@ mod tests {
 
     #[test]
     fn only_a_refusal_moves_on_to_the_next_source() {
-        let attempts = plan(&config(CaptureMethod::Auto, "any"), Platform::MacOs).unwrap();
+        let attempts = plan(&config(CaptureMethod::Auto, "any"), Platform::Macos).unwrap();
         let mut tried = Vec::new();
         let opened = open_first(&attempts, |attempt| {
             tried.push(attempt.clone());
@@ -219,8 +202,11 @@ mod tests {
         });
         assert!(matches!(failed, Err(CaptureError::Failed { .. })));
 
-        let only = plan(&config(CaptureMethod::Pcap, "any"), Platform::MacOs).unwrap();
+        let only = plan(&config(CaptureMethod::Pcap, "any"), Platform::Macos).unwrap();
         let refused = open_first(&only, |_| Err::<(), _>(denied()));
-        assert_eq!(refused.unwrap_err().exit_code(), 77);
+        assert!(matches!(
+            refused,
+            Err(CaptureError::PermissionDenied { .. })
+        ));
     }
 }

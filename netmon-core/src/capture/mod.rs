@@ -102,7 +102,8 @@ pub trait CaptureSource: Send {
     }
 }
 
-/// Why capture could not start or continue.
+/// Why capture could not start or continue. Each variant is a kind of failure the caller maps
+/// to its own answer (the CLI: an exit code, in `netmon-cli::exit`).
 #[derive(Debug, thiserror::Error)]
 pub enum CaptureError {
     #[error("capture on {device} is not permitted ({detail}); {hint}")]
@@ -122,15 +123,4 @@ pub enum CaptureError {
         method: &'static str,
         hint: &'static str,
     },
-}
-
-impl CaptureError {
-    /// Process exit code for this error: 77 (EX_NOPERM) when capture is not permitted,
-    /// 69 (EX_UNAVAILABLE) otherwise.
-    pub fn exit_code(&self) -> i32 {
-        match self {
-            Self::PermissionDenied { .. } => 77,
-            _ => 69,
-        }
-    }
 }

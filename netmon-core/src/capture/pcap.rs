@@ -97,7 +97,7 @@ impl PcapSource {
             .and_then(|capture| capture.setnonblock())
             .map_err(|error| open_error(device, error))?;
         let dlt = capture.get_datalink().0;
-        let frames = Frames::of_dlt(dlt, ProcessCache::default).ok_or_else(|| {
+        let frames = Frames::of_dlt(dlt, crate::os::process_cache).ok_or_else(|| {
             CaptureError::UnsupportedLink {
                 device: device.to_string(),
                 dlt,

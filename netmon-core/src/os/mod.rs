@@ -1,6 +1,8 @@
 //! Platform code. Nothing outside this module (and the capture sources it serves) uses an
 //! OS-specific API.
 
+#[cfg(unix)]
+pub mod files;
 #[cfg(target_os = "linux")]
 pub mod linux;
 #[cfg(target_os = "macos")]
@@ -8,7 +10,71 @@ pub mod macos;
 #[cfg(unix)]
 pub mod privileges;
 
+use std::str::FromStr;
+
 use crate::attribution::SocketOwners;
+use crate::process::ProcessCache;
+
+/// The system netmon runs on, or is asked about (`netmon install --os`): the one platform
+/// value that capture, install and the menubar decide by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Platform {
+    Macos,
+    Linux,
+    /// Any other system: libpcap capture, no service manager netmon knows.
+    Other,
+}
+
+impl Platform {
+    /// This system.
+    pub fn current() -> Self {
+        if cfg!(target_os = "macos") {
+            Self::Macos
+        } else if cfg!(target_os = "linux") {
+            Self::Linux
+        } else {
+            Self::Other
+        }
+    }
+}
+
+impl FromStr for Platform {
+    type Err = String;
+
+    /// `macos` or `linux`, as `--os` takes them.
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        match text {
+            "macos" => Ok(Self::Macos),
+            "linux" => Ok(Self::Linux),
+            other => Err(format!(
+                "{other:?} is not a system netmon knows: macos or linux"
+            )),
+        }
+    }
+}
+
+/// Whether this process runs as root (effective user id 0).
+pub fn is_root() -> bool {
+    effective_uid() == 0
+}
+
+/// This process's effective user id.
+pub fn effective_uid() -> u32 {
+    #[cfg(unix)]
+    {
+        // SAFETY: geteuid has no preconditions and cannot fail.
+        unsafe { libc::geteuid() }
+    }
+    #[cfg(not(unix))]
+    {
+        u32::MAX
+    }
+}
+
+/// A process cache that finds executables through this platform ([`executable_path`]).
+pub fn process_cache() -> ProcessCache {
+    ProcessCache::new(Box::new(executable_path))
+}
 
 /// The socket-owner lookup of this platform.
 pub fn socket_owners() -> Box<dyn SocketOwners> {

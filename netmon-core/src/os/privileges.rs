@@ -10,6 +10,8 @@
 use std::ffi::{CStr, CString};
 use std::path::PathBuf;
 
+use super::is_root;
+
 /// A user netmon can run as.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct User {
@@ -55,12 +57,6 @@ pub fn target_user(requested: Option<&str>) -> Result<Option<User>, PrivilegeErr
     }
 }
 
-/// Whether this process runs as root.
-pub fn is_root() -> bool {
-    // SAFETY: geteuid has no preconditions and cannot fail.
-    unsafe { libc::geteuid() == 0 }
-}
-
 /// Becomes `user` for good: supplementary groups, group, user; on Linux keeps only the
 /// capabilities the socket lookup needs. Fails if root could be regained afterwards.
 pub fn become_user(user: &User) -> Result<(), PrivilegeError> {
@@ -101,7 +97,8 @@ fn sudo_uid() -> Result<Option<u32>, PrivilegeError> {
         .transpose()
 }
 
-fn user_named(name: &str) -> Result<User, PrivilegeError> {
+/// The user named `name`.
+pub fn user_named(name: &str) -> Result<User, PrivilegeError> {
     let unknown = || PrivilegeError::UnknownUser(name.to_string());
     let c_name = CString::new(name).map_err(|_| unknown())?;
     // SAFETY: getpwnam_r writes into the buffers passwd_entry provides, sized as given.
@@ -111,7 +108,8 @@ fn user_named(name: &str) -> Result<User, PrivilegeError> {
     .ok_or_else(unknown)
 }
 
-fn user_with_id(uid: u32) -> Result<User, PrivilegeError> {
+/// The user with id `uid`.
+pub fn user_with_id(uid: u32) -> Result<User, PrivilegeError> {
     // SAFETY: getpwuid_r writes into the buffers passwd_entry provides, sized as given.
     passwd_entry(|entry, buffer, size, found| unsafe {
         libc::getpwuid_r(uid, entry, buffer, size, found)

@@ -16,6 +16,8 @@ mod export;
 mod followed;
 mod naming;
 mod query;
+#[cfg(unix)]
+mod recover;
 mod retention;
 mod schema;
 mod tiers;
@@ -37,6 +39,8 @@ pub use query::{
     bucket_for_span, AppDetail, AppTotal, CurrentRate, DomainTotal, Heatmap, HostTotal,
     MonthComparison, ProcessRecord, Range, Summary, TierSpans, TimelinePoint, Totals, WeekTotal,
 };
+#[cfg(unix)]
+pub use recover::open_or_set_aside;
 pub use retention::RetentionSummary;
 /// The SQLite connection type, for tests that build databases of older versions.
 pub use rusqlite::Connection;

@@ -13,9 +13,17 @@ use crate::flow::FlowKey;
 use crate::process::{ProcessCache, ProcessInfo};
 
 /// [`SocketOwners`] for macOS.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct LibprocSockets {
     processes: ProcessCache,
+}
+
+impl Default for LibprocSockets {
+    fn default() -> Self {
+        Self {
+            processes: crate::os::process_cache(),
+        }
+    }
 }
 
 impl SocketOwners for LibprocSockets {
