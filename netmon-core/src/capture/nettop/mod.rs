@@ -56,7 +56,6 @@ pub const NETTOP: &str = "/usr/bin/nettop";
 /// `script` gives nettop a pseudo-terminal, so it writes each line at once instead of
 /// buffering its output when it goes to a pipe.
 pub const SCRIPT: &str = "/usr/bin/script";
-/// Longest wait in one poll.
 
 /// The command netmon runs: nettop logging forever (`-L 0`) every `interval_seconds` (`-s`),
 /// raw numbers (`-x`), no name resolution (`-n`), the byte columns only (`-J`), on interfaces

@@ -10,6 +10,7 @@ use crate::capture::supervise::{Backoff, CommandSpec, Event, Supervised};
 use crate::capture::{CaptureError, CaptureSource, Observation};
 use crate::process::ProcessCache;
 
+/// Longest wait in one poll.
 const POLL_TIMEOUT: Duration = Duration::from_millis(100);
 
 /// [`Observation::ProcessBytes`] (with each connection's bytes apart).
