@@ -114,6 +114,7 @@ fn apply(
             tracker.record(packet, placement, now);
             tracker.name(placement, naming);
         }
+        Observation::Answers(answers) => tracker.learn_answers(answers),
         Observation::Unreadable => tracker.skipped(),
     }
 }

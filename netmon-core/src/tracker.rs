@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use crate::attribution::SocketOwners;
 use crate::capture::{ConnectionBytes, ProcessBytes};
 use crate::domains::names::HostnameMap;
-use crate::domains::{rollup, DomainPolicy, Naming};
+use crate::domains::{rollup, DnsAnswer, DomainPolicy, Naming};
 use crate::flow::{FlowKey, Placement};
 use crate::packet::PacketMeta;
 use crate::process::ProcessInfo;
@@ -168,11 +168,15 @@ impl Tracker {
                     }
                 }
             }
-            Naming::Dns(answers) => {
-                let now = self.latest.unwrap_or_else(Instant::now);
-                self.names.learn_dns(answers, now);
-            }
+            Naming::Dns(answers) => self.learn_answers(answers),
         }
+    }
+
+    /// Learns the addresses a DNS response answered into the shared name map, at the time of
+    /// the latest packet.
+    pub fn learn_answers(&mut self, answers: &[DnsAnswer]) {
+        let now = self.latest.unwrap_or_else(Instant::now);
+        self.names.learn_dns(answers, now);
     }
 
     /// Counts a packet whose process the capture already knows (no lookup needed).
