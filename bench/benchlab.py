@@ -87,6 +87,16 @@ class Lab:
             ip("netns", "del", namespace, check=False)
         shutil.rmtree(self.temp, ignore_errors=True)
 
+    def set_offloads(self, on):
+        """Turns segmentation and receive offloads (GSO, TSO, GRO) on or off at both ends of the
+        veth: off, the capture sees every MTU-sized packet instead of 64 KB superframes."""
+        state = "on" if on else "off"
+        for namespace, interface in ((self.client, self.client_if),
+                                     (self.server, self.server_if)):
+            subprocess.run(self.command(namespace, "ethtool", "-K", interface, "gso", state,
+                                        "tso", state, "gro", state),
+                           check=True, capture_output=True)
+
     def command(self, namespace, *args):
         """The command line running ARGS inside `namespace` (ip execs it: same PID)."""
         return ["ip", "netns", "exec", namespace, *[str(arg) for arg in args]]
@@ -163,6 +173,22 @@ def traffic_mix(seconds):
               ("-sS", "-o", "/dev/null", "-Z", "--parallel-max", "16",
                f"http://{SERVER_V4}:{HTTP_PORT}/[1-{int(seconds) * 150}]/bytes/20000"),
               "short HTTP/1.0 flows, 20 kB each"),
+    ]
+
+
+def mtu_mix(seconds):
+    """Phases for a veth with its offloads off (see Lab.set_offloads): every packet MTU-sized,
+    as a Wi-Fi or Ethernet link hands them to a capture. Names start with "nm-"."""
+    tcp = ("-c", SERVER_V4, "-p", IPERF_PORT, "-t", seconds)
+    return [
+        Phase("nm-tcp-10m", "iperf3", tcp + ("-b", "10M"), "MTU: TCP paced 10 Mbit/s"),
+        Phase("nm-tcp-100m", "iperf3", tcp + ("-b", "100M"), "MTU: TCP paced 100 Mbit/s"),
+        Phase("nm-tcp-1g", "iperf3", tcp + ("-b", "1G"), "MTU: TCP paced 1 Gbit/s"),
+        Phase("nm-tcp-max", "iperf3", tcp + ("-P", "2"), "MTU: TCP unpaced, 2 streams"),
+        Phase("nm-udp-20m", "iperf3", tcp + ("-u", "-b", "20M", "-l", "1400"),
+              "MTU: UDP 20 Mbit/s"),
+        Phase("nm-udp-200m", "iperf3", tcp + ("-u", "-b", "200M", "-l", "1400"),
+              "MTU: UDP 200 Mbit/s"),
     ]
 
 

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # netmon next to nethogs and bandwhich on the same traffic (see docs/benchmarks.md).
-# Usage: sudo bench/compare.sh [--seconds N]   (N seconds per traffic phase, default 8)
-# Installs what it needs when missing (nethogs from apt, bandwhich with cargo install), builds
+# Usage: sudo bench/compare.sh [--seconds N] [--baseline PATH] [--no-mtu]
+#   N seconds per traffic phase (default 8); PATH: a second netmon build run alongside (before/after
+#   in one run); --no-mtu skips the phases with the veth's offloads off (ethtool -K).
+# Installs what it needs when missing (nethogs and ethtool from apt, bandwhich with cargo install), builds
 # netmon's release binary, then runs bench/compare.py. Needs root: it builds network namespaces.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -10,7 +12,7 @@ export PATH="$HOME/.cargo/bin:$PATH"
 [ "$(id -u)" = 0 ] || { echo "run as root: the benchmark builds network namespaces" >&2; exit 1; }
 
 missing=()
-for tool in nethogs iperf3 curl; do
+for tool in nethogs iperf3 curl ethtool; do
   command -v "$tool" >/dev/null || missing+=("$tool")
 done
 if [ ${#missing[@]} -gt 0 ]; then

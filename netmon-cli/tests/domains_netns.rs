@@ -5,6 +5,8 @@
 //! The database must then hold each registrable domain's bytes (from the DNS answers and the TLS
 //! ClientHello's server name, also when the ClientHello spans two TCP segments) within 1 % of
 //! the interface counters, and no URL path or query string anywhere in its files.
+//! Another test answers one name with so many addresses that the UDP response is over 2,048
+//! bytes (EDNS): the address the client then fetches from is named all the same.
 
 mod support;
 
@@ -25,6 +27,12 @@ const SNI_ONLY: (&str, &str) = ("media.bbc.co.uk", "10.200.0.14");
 /// Segment size of the client in the last phase: curl's 517-byte ClientHello (OpenSSL 3.0)
 /// spans two segments, so its server name is only found by reassembly.
 const SMALL_MSS: u16 = 300;
+/// A name answered with [`MANY_ADDRESSES`] A records (10.200.0.100 and up).
+const MANY_NAME: &str = "many.example-big.net";
+/// 150 A records of 16 bytes: a response of about 2,450 bytes.
+const MANY_ADDRESSES: u8 = 150;
+/// Jumbo frames, so the response crosses the veth as one datagram, not IP fragments.
+const JUMBO_MTU: u16 = 9000;
 /// Words of the URL that must never be stored or logged.
 const URL_SECRETS: [&str; 2] = ["secret", "token"];
 
@@ -145,6 +153,55 @@ fn bytes_go_to_the_domains_named_by_dns_and_tls_and_no_url_is_kept() {
         leaks.is_empty(),
         "URL parts reached netmon's files: {leaks:?}"
     );
+}
+
+#[test]
+fn a_dns_response_over_2048_bytes_names_its_last_address() {
+    let mut lab = Lab::new();
+    lab.set_mtu(JUMBO_MTU);
+    let addresses: Vec<String> = (0..MANY_ADDRESSES)
+        .map(|index| format!("10.200.0.{}", 100 + u16::from(index)))
+        .collect();
+    let answers: Vec<(&str, &str)> = addresses
+        .iter()
+        .map(|address| (MANY_NAME, address.as_str()))
+        .collect();
+    let _resolver = lab.start_dns(&answers);
+    lab.start_http_server(8080);
+    lab.write_config(&Config {
+        domain_tracking: DomainTracking::All,
+        ..Config::default()
+    });
+    let netmon = lab.start_netmon(1);
+    let first = netmon.wait_ready();
+
+    let before = lab.counters();
+    let (size, answered) = lab.query_dns(MANY_NAME);
+    assert!(size > 2048, "the response is only {size} bytes");
+    assert_eq!(answered.len(), usize::from(MANY_ADDRESSES), "{answered:?}");
+    // The last address on the wire: its record lies past byte 2,048 of the response.
+    let last = answered.last().expect("addresses").clone();
+    lab.add_server_address(&format!("{last}/24"));
+    let mut get = lab.command(&lab.client, "curl");
+    get.args(["-sS", "-4", "-o", "/dev/null", "--resolve"])
+        .arg(format!("{MANY_NAME}:8080:{last}"))
+        .arg(format!("http://{MANY_NAME}:8080/bytes/3000000"));
+    lab.run(get);
+    thread::sleep(SETTLE);
+    let moved = lab.counters().ip_bytes_since(&before);
+    thread::sleep(Duration::from_millis(1200));
+    let samples = netmon.stop(first);
+    support::print_apps(&samples);
+
+    let stored = lab.stored_domains();
+    eprintln!("stored domains: {stored:?}");
+    let named: u64 = stored
+        .iter()
+        .filter(|total| total.domain == "example-big.net")
+        .map(|total| total.sent + total.received)
+        .sum();
+    // The DNS exchange itself goes to no domain; the download is nearly all of the bytes.
+    assert_within("example-big.net (a 2.4 KB DNS response)", named, moved, 1.0);
 }
 
 /// One server address serving hostnames of five registrable domains (a CDN), and a name

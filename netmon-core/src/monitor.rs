@@ -180,6 +180,10 @@ fn apply(
             tracker.name(placement, naming);
             Some(placement)
         }
+        Observation::Answers(answers) => {
+            tracker.learn_answers(answers);
+            None
+        }
         Observation::Unreadable => {
             tracker.skipped();
             None

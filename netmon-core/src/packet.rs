@@ -21,7 +21,8 @@ pub enum LinkType {
     LinuxSll,
     /// DLT_LINUX_SLL2: Linux "cooked" capture v2.
     LinuxSll2,
-    /// DLT_RAW / LINKTYPE_RAW: the frame is the IP packet.
+    /// DLT_RAW / LINKTYPE_RAW, LINKTYPE_IPV4 (228) and LINKTYPE_IPV6 (229): the frame is the
+    /// IP packet (tunnel and VPN captures).
     RawIp,
     /// DLT_NULL / DLT_LOOP: a 4-byte address family, then the IP packet (BSD loopback, utun).
     Null,
@@ -34,7 +35,7 @@ impl LinkType {
             1 => Some(Self::Ethernet),
             113 => Some(Self::LinuxSll),
             276 => Some(Self::LinuxSll2),
-            12 | 14 | 101 => Some(Self::RawIp),
+            12 | 14 | 101 | 228 | 229 => Some(Self::RawIp),
             0 | 108 => Some(Self::Null),
             _ => None,
         }

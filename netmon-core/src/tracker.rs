@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 use crate::attribution::SocketOwners;
 use crate::capture::ProcessBytes;
 use crate::domains::names::HostnameMap;
-use crate::domains::{DomainPolicy, Naming};
+use crate::domains::{DnsAnswer, DomainPolicy, Naming};
 use crate::flow::{FlowKey, Placement};
 use crate::packet::PacketMeta;
 use crate::process::ProcessInfo;
@@ -182,13 +182,19 @@ impl Tracker {
     /// shared name map at the time of the latest packet).
     pub fn name(&mut self, placement: Placement, naming: &Naming) {
         if let Naming::Dns(answers) = naming {
-            let now = self.latest.unwrap_or_else(Instant::now);
-            self.names.learn_dns(answers, now);
+            self.learn_answers(answers);
         } else if let Placement::Flow(key, _) = placement {
             if let Some(flow) = self.flows.get_mut(&key) {
                 flow.name.apply(naming);
             }
         }
+    }
+
+    /// Learns the addresses a DNS response answered into the shared name map, at the time of
+    /// the latest packet.
+    pub fn learn_answers(&mut self, answers: &[DnsAnswer]) {
+        let now = self.latest.unwrap_or_else(Instant::now);
+        self.names.learn_dns(answers, now);
     }
 
     /// Counts a packet whose process the capture already knows (no lookup needed).

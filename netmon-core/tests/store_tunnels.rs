@@ -33,7 +33,7 @@ fn previous_version(path: &std::path::Path) {
     connection
         .execute_batch(&format!(
             "INSERT INTO applications (id, name, first_seen_ms, last_seen_ms) VALUES (1, 'zen', 0, 0);
-             INSERT INTO network_samples VALUES ({hour}, 5000, 1, 0, 0, 9600, 8);
+             INSERT INTO network_samples VALUES ({hour}, 5000, 1, 0, 0, 9600, 8, 0);
              INSERT INTO sample_totals VALUES ({hour}, 0, 5000, 9600, 8);
              INSERT INTO hourly_aggregates VALUES ({hour}, 1, 0, 0, 9600, 8);
              INSERT INTO hourly_app_totals VALUES ({hour}, 1, 0, 9600, 8);

@@ -414,6 +414,50 @@ impl Lab {
         run_ip(&["-n", &self.server, "addr", "add", cidr, "dev", &veth]);
     }
 
+    /// Sets the MTU of both ends of the veth (jumbo frames: UDP datagrams up to it cross
+    /// unfragmented).
+    pub fn set_mtu(&self, mtu: u16) {
+        let mtu = mtu.to_string();
+        let server_veth = self.server_veth();
+        run_ip(&[
+            "-n",
+            &self.client,
+            "link",
+            "set",
+            "dev",
+            &self.client_if,
+            "mtu",
+            &mtu,
+        ]);
+        run_ip(&[
+            "-n",
+            &self.server,
+            "link",
+            "set",
+            "dev",
+            &server_veth,
+            "mtu",
+            &mtu,
+        ]);
+    }
+
+    /// Asks the lab's DNS server (see [`Lab::start_dns`]) from the client namespace for
+    /// `name`'s A records over UDP with a 4096-byte EDNS buffer; returns the response's size and
+    /// the addresses in the order they arrived.
+    pub fn query_dns(&self, name: &str) -> (usize, Vec<String>) {
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/dns_query.py");
+        let mut command = self.command(&self.client, "python3");
+        command.arg(script).args([SERVER_V4, name]);
+        let output = String::from_utf8(self.run(command).stdout).expect("UTF-8 output");
+        let mut lines = output.lines();
+        let size = lines
+            .next()
+            .and_then(|line| line.strip_prefix("size "))
+            .and_then(|size| size.parse().ok())
+            .unwrap_or_else(|| panic!("no size in the query's output: {output}"));
+        (size, lines.map(str::to_string).collect())
+    }
+
     /// Makes the client send TCP segments of at most `mss` bytes, as captured: the server
     /// advertises that segment size, and the client veth hands the capture one segment per packet
     /// (no segmentation offload, which would show the capture one large packet instead).
@@ -456,6 +500,8 @@ impl Lab {
             "--bind-interfaces",
             "--pid-file=",
             "--port=53",
+            // Answers as large as the EDNS buffers clients offer (4096), sent whole over UDP.
+            "--edns-packet-max=4096",
         ]);
         dnsmasq.arg(format!("--listen-address={SERVER_V4}"));
         answers.iter().for_each(|(name, address)| {

@@ -10,7 +10,7 @@ pub mod supervise;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use crate::domains::{Inspector, Naming};
+use crate::domains::{DnsAnswer, Inspector, Naming};
 
 use crate::packet::PacketMeta;
 use crate::process::ProcessInfo;
@@ -30,6 +30,10 @@ pub enum Observation {
     /// An IP packet whose payload names servers: its flow's own (a TLS or QUIC ClientHello's
     /// server name) or addresses' (a DNS response).
     Named(PacketMeta, Naming),
+    /// Addresses answered by a DNS response that another observation counts: the libpcap
+    /// source reads DNS responses whole in a capture of their own (see
+    /// [`pcap::DNS_SNAPLEN`]), apart from the packets it counts.
+    Answers(Vec<DnsAnswer>),
     /// A frame that could not be read as IP (ARP, malformed, an unknown link layer).
     Unreadable,
 }

@@ -9,13 +9,28 @@ use std::time::Duration;
 use pcap::{Active, Capture};
 
 use super::{pktap, CaptureError, CaptureSource, Observation};
-use crate::domains::Inspector;
+use crate::domains::{dns, Inspector};
 use crate::packet::{self, LinkType};
 use crate::process::ProcessCache;
 
-/// Bytes kept of each packet: enough for the headers and for the DNS answers and TLS/QUIC
-/// handshakes the domain parsers read.
+/// Bytes kept of each packet for counting and for the TLS/QUIC handshakes the domain parsers
+/// read. Bytes are counted from the IP header's length field, so the snap length never changes
+/// a count. DNS responses over UDP do not depend on it: a second capture reads them whole (see
+/// [`DNS_SNAPLEN`]).
 pub const SNAPLEN: i32 = 2048;
+/// Longest DNS response over UDP that live capture keeps whole: the 4096-byte EDNS buffer
+/// resolvers commonly offer (DNSSEC and CDN answers with many records reach 3 KB). A longer
+/// response, or one that crossed the network as IP fragments (only the first carries the UDP
+/// header), is read up to its last whole answer record (see [`crate::domains::dns`]).
+pub const DNS_UDP_MAX: usize = 4096;
+/// Snap length of the capture that reads DNS responses (and of PKTAP captures, which have no
+/// second capture): [`DNS_UDP_MAX`] plus room for a PKTAP header (156 bytes) or a link header,
+/// the longest IPv4 header (60) or IPv6 with extension headers, and the UDP header.
+pub const DNS_SNAPLEN: i32 = (DNS_UDP_MAX + 512) as i32;
+/// What the DNS capture takes: DNS responses over UDP, filtered in the kernel.
+const DNS_FILTER: &str = "udp src port 53";
+/// Kernel buffer of the DNS capture: DNS responses are few and small next to the traffic.
+const DNS_BUFFER_BYTES: i32 = 512 << 10;
 /// Kernel buffer for captured packets: on Linux a ring mapped into netmon, so it counts in its
 /// resident memory. 4 MB hold several gathering intervals (see [`GATHER`]) of the fastest
 /// traffic bench/compare.sh drives, with no loss.
@@ -32,6 +47,10 @@ const MAX_BATCH: usize = 4096;
 /// packet cost more CPU than reading them). A batch that opens a TCP connection goes at once,
 /// so the connection's owner is looked up while its socket exists.
 const GATHER: Duration = Duration::from_millis(4);
+/// DNS server port.
+const DNS_PORT: u16 = 53;
+/// IP protocol number of UDP.
+const UDP: u8 = 17;
 
 #[cfg(target_os = "linux")]
 const PERMISSION_HINT: &str = "run with sudo, or grant the capture capabilities once: sudo setcap cap_net_raw,cap_net_admin,cap_sys_ptrace,cap_dac_read_search+eip $(command -v netmon)";
@@ -43,7 +62,17 @@ const PERMISSION_HINT: &str =
 pub struct PcapSource {
     capture: Capture<Active>,
     frames: Frames,
+    /// A second capture of the same device, filtered to DNS responses over UDP and read whole
+    /// whatever [`SNAPLEN`] is; its packets are counted by the first capture. `None` for PKTAP
+    /// (opened at [`DNS_SNAPLEN`] instead) or when it could not be opened.
+    dns: Option<DnsCapture>,
     device: String,
+}
+
+/// The DNS capture (see [`PcapSource`]) and the link type of its frames.
+struct DnsCapture {
+    capture: Capture<Active>,
+    link: LinkType,
 }
 
 /// How the capture's frames are read.
@@ -84,18 +113,12 @@ impl Frames {
 impl PcapSource {
     /// Opens a capture on `device` (`any` for every interface on Linux).
     pub fn open(device: &str) -> Result<Self, CaptureError> {
-        let capture = Capture::from_device(device)
-            .and_then(|inactive| {
-                inactive
-                    .snaplen(SNAPLEN)
-                    .buffer_size(BUFFER_BYTES)
-                    .timeout(POLL_TIMEOUT_MS)
-                    .promisc(false)
-                    .immediate_mode(true)
-                    .open()
-            })
-            .and_then(|capture| capture.setnonblock())
-            .map_err(|error| open_error(device, error))?;
+        Self::open_with(device, SNAPLEN)
+    }
+
+    fn open_with(device: &str, snaplen: i32) -> Result<Self, CaptureError> {
+        let capture =
+            activate(device, snaplen, BUFFER_BYTES).map_err(|error| open_error(device, error))?;
         let dlt = capture.get_datalink().0;
         let frames = Frames::of_dlt(dlt, crate::os::process_cache).ok_or_else(|| {
             CaptureError::UnsupportedLink {
@@ -103,9 +126,14 @@ impl PcapSource {
                 dlt,
             }
         })?;
+        let dns = match frames {
+            Frames::Link(link, _) => DnsCapture::open(device, link),
+            Frames::Pktap(..) => None,
+        };
         Ok(Self {
             capture,
             frames,
+            dns,
             device: device.to_string(),
         })
     }
@@ -114,7 +142,7 @@ impl PcapSource {
     /// [`pktap::device`]) and insists that it delivers PKTAP records.
     pub fn open_pktap(interface: &str) -> Result<Self, CaptureError> {
         let device = pktap::device(interface);
-        let source = Self::open(&device)?;
+        let source = Self::open_with(&device, DNS_SNAPLEN)?;
         match source.frames {
             Frames::Pktap(..) => Ok(source),
             Frames::Link(..) => Err(CaptureError::UnsupportedLink {
@@ -139,7 +167,7 @@ impl CaptureSource for PcapSource {
     fn poll(&mut self, batch: &mut Vec<Observation>) -> Result<(), CaptureError> {
         self.read_available(batch)?;
         if batch.is_empty() {
-            if !wait_readable(self.capture.as_raw_fd(), POLL_TIMEOUT_MS) {
+            if !wait_readable(&self.fds(), POLL_TIMEOUT_MS) {
                 return Ok(());
             }
             self.read_available(batch)?;
@@ -160,22 +188,90 @@ impl CaptureSource for PcapSource {
 }
 
 impl PcapSource {
-    /// Reads the packets that are ready, without blocking (the capture is non-blocking).
+    /// The descriptors to wait on: the capture's, and the DNS capture's.
+    fn fds(&self) -> Vec<RawFd> {
+        let dns = self.dns.iter().map(|dns| dns.capture.as_raw_fd());
+        std::iter::once(self.capture.as_raw_fd())
+            .chain(dns)
+            .collect()
+    }
+
+    /// Reads the packets that are ready, without blocking (the captures are non-blocking): DNS
+    /// answers first, so they are learned before the connections they name are counted.
     fn read_available(&mut self, batch: &mut Vec<Observation>) -> Result<(), CaptureError> {
+        let answers = self
+            .dns
+            .as_mut()
+            .map_or(Ok(()), |dns| dns.read_available(batch));
+        answers.map_err(|error| self.failed(error))?;
         while batch.len() < MAX_BATCH {
             match self.capture.next_packet() {
                 Ok(frame) => batch.push(self.frames.observe(frame.data, frame.header.len)),
                 Err(pcap::Error::TimeoutExpired) => return Ok(()),
-                Err(error) => {
-                    return Err(CaptureError::Failed {
-                        device: self.device.clone(),
-                        detail: error.to_string(),
-                    })
-                }
+                Err(error) => return Err(self.failed(error)),
             }
         }
         Ok(())
     }
+
+    fn failed(&self, error: pcap::Error) -> CaptureError {
+        CaptureError::Failed {
+            device: self.device.clone(),
+            detail: error.to_string(),
+        }
+    }
+}
+
+impl DnsCapture {
+    /// A capture of `device` (frames of type `link`) that takes DNS responses over UDP whole;
+    /// `None`, with a warning, when it cannot be opened (the main capture still reads DNS
+    /// responses, up to its snap length).
+    fn open(device: &str, link: LinkType) -> Option<Self> {
+        let opened = activate(device, DNS_SNAPLEN, DNS_BUFFER_BYTES).and_then(|mut capture| {
+            capture.filter(DNS_FILTER, true)?;
+            Ok(capture)
+        });
+        match opened {
+            Ok(capture) => Some(Self { capture, link }),
+            Err(error) => {
+                tracing::warn!(%error, device, "no second capture for DNS responses: those over {SNAPLEN} bytes are read up to the last answer that fits");
+                None
+            }
+        }
+    }
+
+    /// The answers of the DNS responses that are ready.
+    fn read_available(&mut self, batch: &mut Vec<Observation>) -> Result<(), pcap::Error> {
+        loop {
+            let frame = match self.capture.next_packet() {
+                Ok(frame) => frame,
+                Err(pcap::Error::TimeoutExpired) => return Ok(()),
+                Err(error) => return Err(error),
+            };
+            let answers = packet::parse_with_payload(self.link, frame.data, frame.header.len)
+                .ok()
+                .filter(|(meta, _)| meta.ports().0 == DNS_PORT && meta.protocol() == UDP)
+                .and_then(|(_, payload)| dns::parse_response(payload).ok())
+                .filter(|answers| !answers.is_empty());
+            batch.extend(answers.map(Observation::Answers));
+        }
+    }
+}
+
+/// Opens `device` for live capture: `snaplen` bytes of each packet, a kernel buffer of
+/// `buffer` bytes, each packet delivered as it arrives, non-blocking.
+fn activate(device: &str, snaplen: i32, buffer: i32) -> Result<Capture<Active>, pcap::Error> {
+    Capture::from_device(device)
+        .and_then(|inactive| {
+            inactive
+                .snaplen(snaplen)
+                .buffer_size(buffer)
+                .timeout(POLL_TIMEOUT_MS)
+                .promisc(false)
+                .immediate_mode(true)
+                .open()
+        })
+        .and_then(|capture| capture.setnonblock())
 }
 
 /// Reads a saved capture (a `.pcap` file of any link type netmon reads, PKTAP included) and
@@ -208,18 +304,22 @@ pub fn read_file(path: &Path, mut each: impl FnMut(Observation)) -> Result<u64, 
     }
 }
 
-/// Waits until `fd` is readable or `timeout_ms` passed; whether it is readable. libpcap's own
-/// blocking read may wait forever on an idle interface, which would keep a stop request from
-/// being seen.
-fn wait_readable(fd: RawFd, timeout_ms: i32) -> bool {
-    let mut poll_fd = libc::pollfd {
-        fd,
-        events: libc::POLLIN,
-        revents: 0,
-    };
-    // SAFETY: one valid pollfd for the duration of the call; the result only says whether to
-    // read, and reading is non-blocking either way.
-    unsafe { libc::poll(&mut poll_fd, 1, timeout_ms) > 0 }
+/// Waits until one of `fds` is readable or `timeout_ms` passed; whether one is readable.
+/// libpcap's own blocking read may wait forever on an idle interface, which would keep a stop
+/// request from being seen.
+fn wait_readable(fds: &[RawFd], timeout_ms: i32) -> bool {
+    let mut poll_fds: Vec<libc::pollfd> = fds
+        .iter()
+        .map(|&fd| libc::pollfd {
+            fd,
+            events: libc::POLLIN,
+            revents: 0,
+        })
+        .collect();
+    let count = libc::nfds_t::try_from(poll_fds.len()).unwrap_or_default();
+    // SAFETY: `count` valid pollfds for the duration of the call; the result only says whether
+    // to read, and reading is non-blocking either way.
+    unsafe { libc::poll(poll_fds.as_mut_ptr(), count, timeout_ms) > 0 }
 }
 
 fn open_error(device: &str, error: pcap::Error) -> CaptureError {

@@ -1,5 +1,5 @@
-//! Property tests: no parser panics on any input, and a ClientHello split anywhere still names
-//! its server.
+//! Property tests: no parser panics on any input, a ClientHello split anywhere still names
+//! its server, and a DNS response cut anywhere gives a prefix of its answers.
 
 use proptest::collection::vec;
 use proptest::prelude::*;
@@ -54,7 +54,74 @@ fn split_at_cuts<'a>(bytes: &'a [u8], cuts: &[usize]) -> Vec<&'a [u8]> {
         .collect()
 }
 
+/// Names the generated DNS responses use, so CNAME chains link up.
+const DNS_NAMES: [&str; 4] = [
+    "www.example.com",
+    "edge.example.net",
+    "cdn.example.org",
+    "a.b.example.com",
+];
+
+/// One answer record of a generated DNS response.
+#[derive(Debug, Clone)]
+enum DnsRecord {
+    Cname(usize, usize),
+    A(usize, [u8; 4]),
+    Aaaa(usize, u128),
+}
+
+fn dns_record() -> impl Strategy<Value = DnsRecord> {
+    let name = 0..DNS_NAMES.len();
+    prop_oneof![
+        (name.clone(), name.clone()).prop_map(|(from, to)| DnsRecord::Cname(from, to)),
+        (name.clone(), any::<[u8; 4]>()).prop_map(|(owner, ip)| DnsRecord::A(owner, ip)),
+        (name, any::<u128>()).prop_map(|(owner, ip)| DnsRecord::Aaaa(owner, ip)),
+    ]
+}
+
+/// A response with a question, `records` as answers and `extra` additional TXT records.
+fn dns_response(records: &[DnsRecord], extra: usize, ttl: u32) -> Vec<u8> {
+    let message = dns::tests::Message::response().question(DNS_NAMES[0], 1);
+    let message = records
+        .iter()
+        .fold(message, |message, record| match *record {
+            DnsRecord::Cname(from, to) => message.cname(DNS_NAMES[from], ttl, DNS_NAMES[to]),
+            DnsRecord::A(owner, ip) => message.a(DNS_NAMES[owner], ttl, ip),
+            DnsRecord::Aaaa(owner, ip) => message.aaaa(DNS_NAMES[owner], ttl, ip.into()),
+        });
+    (0..extra)
+        .fold(message, |message, _| {
+            message.additional_txt(DNS_NAMES[1], "extra")
+        })
+        .bytes()
+}
+
 proptest! {
+    #[test]
+    fn dns_answers_of_a_cut_response_are_a_prefix_of_the_whole(
+        records in vec(dns_record(), 0..12),
+        extra in 0usize..3,
+        ttl in any::<u32>(),
+    ) {
+        let message = dns_response(&records, extra, ttl);
+        let whole = dns::parse_response(&message).unwrap();
+        let addresses = records.iter().filter(|r| !matches!(r, DnsRecord::Cname(..))).count();
+        prop_assert_eq!(whole.len(), addresses);
+        // Header (12) and question: the name, type and class.
+        let question_end = 12 + DNS_NAMES[0].len() + 2 + 4;
+        for cut in 0..=message.len() {
+            match dns::parse_response(&message[..cut]) {
+                Ok(answers) => {
+                    prop_assert!(cut >= question_end);
+                    prop_assert_eq!(&answers[..], &whole[..answers.len()], "cut at {}", cut);
+                }
+                Err(error) => {
+                    prop_assert!(cut < question_end, "cut at {}: {}", cut, error);
+                }
+            }
+        }
+    }
+
     #[test]
     fn dns_never_panics(bytes in bytes_like(vec![0x12, 0x34, 0x81, 0x80, 0, 1, 0, 2, 0, 0, 0, 0])) {
         let _ = dns::parse_response(&bytes);

@@ -248,12 +248,18 @@ pub fn write(
             Ok(written)
         }
         Table::Apps => all(format, sink, &APP_COLUMNS, store.top_apps(range, limit)?),
-        Table::Domains => all(
-            format,
-            sink,
-            &DOMAIN_COLUMNS,
-            store.top_domains(range, limit)?,
-        ),
+        Table::Domains => {
+            let records = store
+                .top_domains(range, limit)?
+                .into_iter()
+                .map(|total| DomainRecord {
+                    domain: total.domain,
+                    sent: total.sent,
+                    received: total.received,
+                    hostnames: total.hostnames,
+                });
+            all(format, sink, &DOMAIN_COLUMNS, records)
+        }
         Table::Timeline => {
             let timeline = views::timeline(store, range, None)?;
             let records = timeline.points.iter().map(|point| TimelineRecord {
@@ -265,6 +271,16 @@ pub fn write(
             all(format, sink, &TIMELINE_COLUMNS, records)
         }
     }
+}
+
+/// A domain's row: the fixed columns of [`DOMAIN_COLUMNS`] in both formats (a domain's
+/// provenance is shown by `/api/domains` and `netmon domains`, not exported).
+#[derive(Serialize)]
+struct DomainRecord {
+    domain: String,
+    sent: u64,
+    received: u64,
+    hostnames: u64,
 }
 
 /// Writes the (few) records of a summary table.

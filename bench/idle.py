@@ -1,0 +1,114 @@
+#!/usr/bin/env python3
+"""netmon watching nothing: wake-ups and CPU time in a network namespace with no traffic.
+
+Starts `netmon run` capturing in the lab's client namespace, lets it settle, then reads every
+thread's voluntary context switches (each one a sleep that ended in a wake-up) from
+/proc/PID/task/TID/status and its CPU time from /proc/PID/task/TID/stat at the start and the end
+of `--seconds` (default 60). Prints wake-ups per second and CPU seconds per hour, in total and
+per thread, against the targets (<= 2 wake-ups/s, <= 2 CPU-s/hour), and writes JSON to
+bench/results/. Run through bench/idle.sh.
+"""
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+import benchlab
+
+RESULTS = benchlab.REPO / "bench/results"
+TARGET_WAKEUPS_PER_SECOND = 2.0
+TARGET_CPU_SECONDS_PER_HOUR = 2.0
+
+
+def threads(pid):
+    """{tid: (name, voluntary switches, CPU seconds)} of every thread of `pid`."""
+    readings = {}
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            status = (task / "status").read_text()
+            stat = (task / "stat").read_text()
+        except FileNotFoundError:
+            continue  # the thread ended meanwhile
+        fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
+        after_name = stat[stat.rindex(")") + 2:].split()
+        cpu = (int(after_name[11]) + int(after_name[12])) / benchlab.CLOCK_TICKS
+        readings[int(task.name)] = (fields["Name"].strip(),
+                                    int(fields["voluntary_ctxt_switches"]), cpu)
+    return readings
+
+
+def measure(netmon, seconds, settle):
+    lab = benchlab.Lab(f"i{os.getpid()}")
+    try:
+        home = lab.temp / "netmon-home"
+        environment = {**os.environ, "NETMON_HOME": str(home)}
+        environment.pop("SUDO_UID", None)
+        child = lab.spawn(lab.command(lab.client, netmon, "run"), env=environment,
+                          stderr=(lab.temp / "netmon.err").open("w"))
+        time.sleep(settle)
+        if child.poll() is not None:
+            raise RuntimeError(f"netmon exited: {(lab.temp / 'netmon.err').read_text()[-2000:]}")
+        before, started = threads(child.pid), time.monotonic()
+        time.sleep(seconds)
+        after, elapsed = threads(child.pid), time.monotonic() - started
+        process_cpu = benchlab.cpu_seconds(child.pid)
+        benchlab.stop_process(child)
+        per_thread = []
+        for tid, (name, switches, cpu) in sorted(after.items()):
+            _, switches_before, cpu_before = before.get(tid, (name, 0, 0.0))
+            per_thread.append({
+                "tid": tid,
+                "name": name,
+                "wakeups_per_second": round((switches - switches_before) / elapsed, 2),
+                "cpu_seconds": round(cpu - cpu_before, 3),
+            })
+        wakeups = sum(thread["wakeups_per_second"] for thread in per_thread)
+        cpu = sum(thread["cpu_seconds"] for thread in per_thread)
+        return {
+            "seconds": round(elapsed, 1),
+            "wakeups_per_second": round(wakeups, 2),
+            "cpu_seconds": round(cpu, 3),
+            "cpu_seconds_per_hour": round(cpu * 3600 / elapsed, 2),
+            "process_cpu_seconds_since_start": process_cpu,
+            "threads": per_thread,
+        }
+    finally:
+        lab.close()
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--netmon", required=True, type=Path, help="the netmon binary")
+    parser.add_argument("--seconds", type=int, default=60, help="seconds measured")
+    parser.add_argument("--settle", type=int, default=5, help="seconds before measuring")
+    args = parser.parse_args()
+    if os.geteuid() != 0:
+        sys.exit("the measurement builds network namespaces and captures packets: run it as root")
+    if not args.netmon.is_file():
+        sys.exit(f"no netmon binary at {args.netmon}")
+    results = {"machine": benchlab.machine(), "netmon": str(args.netmon),
+               "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+    results.update(measure(args.netmon.resolve(), args.seconds, args.settle))
+    results["met"] = {
+        "wakeups": results["wakeups_per_second"] <= TARGET_WAKEUPS_PER_SECOND,
+        "cpu": results["cpu_seconds_per_hour"] <= TARGET_CPU_SECONDS_PER_HOUR,
+    }
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    out = RESULTS / f"idle-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}.json"
+    out.write_text(json.dumps(results, indent=2) + "\n")
+    for thread in results["threads"]:
+        print(f"  {thread['name']:<16} {thread['wakeups_per_second']:7.2f} wake-ups/s "
+              f"{thread['cpu_seconds']:7.3f} CPU-s")
+    verdict = {True: "met", False: "MISSED"}
+    print(f"idle {results['seconds']} s (load {results['machine']['load_average']}): "
+          f"{results['wakeups_per_second']} wake-ups/s (target <= {TARGET_WAKEUPS_PER_SECOND}: "
+          f"{verdict[results['met']['wakeups']]}), {results['cpu_seconds_per_hour']} CPU-s/hour "
+          f"(target <= {TARGET_CPU_SECONDS_PER_HOUR}: {verdict[results['met']['cpu']]})")
+    print(f"JSON: {out}")
+
+
+if __name__ == "__main__":
+    main()
