@@ -32,6 +32,9 @@ cargo fmt --all -- --check
 step "cargo clippy (warnings are errors)"
 cargo clippy --workspace --all-targets -- -D warnings
 
+step "no import circle between netmon-core's modules (scripts/module-cycles.py)"
+python3 scripts/module-cycles.py netmon-core/src 2 | tail -n 1
+
 step "cargo test"
 cargo test --workspace
 

@@ -54,13 +54,7 @@ mod tests {
     use netmon_core::sample::{SampleStats, Usage};
 
     fn usage(app: &str, direction: Direction, bytes: u64) -> Usage {
-        Usage {
-            app: app.into(),
-            destination: None,
-            direction,
-            bytes,
-            packets: 1,
-        }
+        Usage::new(app, direction, bytes)
     }
 
     #[test]

@@ -82,6 +82,37 @@ pub struct Usage {
     pub packets: u64,
 }
 
+impl Usage {
+    /// `bytes` of `app` in one direction, carried by one packet, with no destination;
+    /// [`Usage::to`] and [`Usage::in_packets`] fill in the rest.
+    pub fn new(app: impl Into<String>, direction: Direction, bytes: u64) -> Self {
+        Self {
+            app: app.into(),
+            destination: None,
+            direction,
+            bytes,
+            packets: 1,
+        }
+    }
+
+    /// The same usage, sent to or received from `host` (under `domain`), named by `provenance`.
+    pub fn to(self, host: &str, domain: &str, provenance: Provenance) -> Self {
+        Self {
+            destination: Some(Destination {
+                host: host.into(),
+                domain: domain.into(),
+                provenance,
+            }),
+            ..self
+        }
+    }
+
+    /// The same usage, carried by `packets` packets.
+    pub fn in_packets(self, packets: u64) -> Self {
+        Self { packets, ..self }
+    }
+}
+
 /// A process that carried traffic during a sample.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct ProcessSeen {
@@ -240,13 +271,7 @@ mod tests {
     use super::*;
 
     fn usage(app: &str, direction: Direction, bytes: u64) -> Usage {
-        Usage {
-            app: app.into(),
-            destination: None,
-            direction,
-            bytes,
-            packets: 1,
-        }
+        Usage::new(app, direction, bytes)
     }
 
     #[test]

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 
 use new_york::{ny, zone};
 
-use netmon_core::sample::{Destination, Provenance, SampleStats, Usage};
+use netmon_core::sample::{Provenance, SampleStats, Usage};
 use netmon_core::store::{self, Range, Store};
 use netmon_core::{Direction, Sample};
 
@@ -85,17 +85,7 @@ fn a_version_3_database_upgrades_with_its_hostname_bytes_unrecorded() {
 }
 
 fn usage(host: &str, domain: &str, provenance: Provenance, bytes: u64) -> Usage {
-    Usage {
-        app: "zen".into(),
-        destination: Some(Destination {
-            host: host.into(),
-            domain: domain.into(),
-            provenance,
-        }),
-        direction: Direction::Received,
-        bytes,
-        packets: 1,
-    }
+    Usage::new("zen", Direction::Received, bytes).to(host, domain, provenance)
 }
 
 /// One sample every 5 minutes over three days: one CDN address's hostnames named four ways.

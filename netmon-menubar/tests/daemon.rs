@@ -29,13 +29,7 @@ fn free_port() -> u16 {
 }
 
 fn usage(app: &str, direction: Direction, bytes: u64) -> Usage {
-    Usage {
-        app: app.into(),
-        destination: None,
-        direction,
-        bytes,
-        packets: 1,
-    }
+    Usage::new(app, direction, bytes)
 }
 
 /// A sample ending now.

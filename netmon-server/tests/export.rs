@@ -3,7 +3,7 @@
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
-use netmon_core::sample::{Destination, SampleStats, Usage};
+use netmon_core::sample::{Provenance, SampleStats, Usage};
 use netmon_core::store::Store;
 use netmon_core::{Config, Direction, Paths, Sample};
 use netmon_server::{app, AppState};
@@ -16,16 +16,10 @@ const HOST: &str = "127.0.0.1:7500";
 const HOUR_MS: i64 = 3_600_000;
 
 fn usage(app: &str, host: Option<&str>, direction: Direction, bytes: u64) -> Usage {
-    Usage {
-        app: app.into(),
-        destination: host.map(|host| Destination {
-            host: host.into(),
-            domain: "netflix.com".into(),
-            provenance: netmon_core::sample::Provenance::Sni,
-        }),
-        direction,
-        bytes,
-        packets: 2,
+    let usage = Usage::new(app, direction, bytes).in_packets(2);
+    match host {
+        Some(host) => usage.to(host, "netflix.com", Provenance::Sni),
+        None => usage,
     }
 }
 

@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
-use netmon_core::sample::{Destination, SampleStats, Usage};
+use netmon_core::sample::{Provenance, SampleStats, Usage};
 use netmon_core::store::{Range, Store, Totals};
 use netmon_core::{Direction, Paths, Sample};
 
@@ -96,21 +96,12 @@ pub fn now_ms() -> i64 {
 }
 
 fn usage(app: &str, host: Option<(&str, &str)>, direction: Direction, bytes: u64) -> Usage {
-    Usage {
-        app: app.into(),
-        destination: host.map(|(host, domain)| Destination {
-            host: host.into(),
-            domain: domain.into(),
-            // assets.netflix.com was named by DNS, every other host by SNI.
-            provenance: if host == "assets.netflix.com" {
-                netmon_core::sample::Provenance::Dns
-            } else {
-                netmon_core::sample::Provenance::Sni
-            },
-        }),
-        direction,
-        bytes,
-        packets: bytes / 1000 + 1,
+    let usage = Usage::new(app, direction, bytes).in_packets(bytes / 1000 + 1);
+    match host {
+        // assets.netflix.com was named by DNS, every other host by SNI.
+        Some((host @ "assets.netflix.com", domain)) => usage.to(host, domain, Provenance::Dns),
+        Some((host, domain)) => usage.to(host, domain, Provenance::Sni),
+        None => usage,
     }
 }
 

@@ -5,8 +5,8 @@
 
 use serde::Serialize;
 
+use super::rows::direction_of;
 use super::tiers::{usage_cte, Filter, Kind, Tier};
-use super::write::direction_of;
 use super::{Range, Store, StoreError};
 use crate::sample::Direction;
 

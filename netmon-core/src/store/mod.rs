@@ -19,6 +19,7 @@ mod query;
 #[cfg(unix)]
 mod recover;
 mod retention;
+mod rows;
 mod schema;
 mod tiers;
 mod trace;
@@ -34,10 +35,10 @@ use rusqlite::functions::FunctionFlags;
 pub use export::ExportRow;
 #[cfg(unix)]
 pub use followed::FollowedStore;
-pub use naming::{ProvenanceBytes, UNRECORDED};
+pub use naming::{DomainTotal, ProvenanceBytes, UNRECORDED};
 pub use query::{
-    bucket_for_span, AppDetail, AppTotal, CurrentRate, DomainTotal, Heatmap, HostTotal,
-    MonthComparison, ProcessRecord, Range, Summary, TierSpans, TimelinePoint, Totals, WeekTotal,
+    bucket_for_span, AppDetail, AppTotal, CurrentRate, Heatmap, HostTotal, MonthComparison,
+    ProcessRecord, Range, Summary, TierSpans, TimelinePoint, Totals, WeekTotal,
 };
 #[cfg(unix)]
 pub use recover::open_or_set_aside;

@@ -4,10 +4,10 @@
 use std::collections::{BTreeMap, HashMap};
 
 use rusqlite::{params, OptionalExtension};
+use serde::Serialize;
 
-use super::query::DomainTotal;
+use super::rows::provenance_of;
 use super::tiers::{usage_cte, Filter, Kind, Tier};
-use super::write::provenance_of;
 use super::{Range, Store, StoreError};
 
 /// The name of bytes stored before provenance was recorded (schema versions before 4).
@@ -16,6 +16,21 @@ pub const UNRECORDED: &str = "unrecorded";
 /// Bytes (sent and received) per provenance name: `sni`, `http`, `extension`, `dns`,
 /// `unresolved`, or [`UNRECORDED`].
 pub type ProvenanceBytes = BTreeMap<String, u64>;
+
+/// One registrable domain's usage in a range.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(poem_openapi::Object))]
+pub struct DomainTotal {
+    pub domain: String,
+    pub sent: u64,
+    pub received: u64,
+    /// Hostnames under the domain that carried traffic.
+    pub hostnames: u64,
+    /// The bytes by how their hostnames were named (`sni`, `http`, `extension`, `dns`,
+    /// `unresolved`; `unrecorded` before schema version 4); empty where not kept.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub provenance: ProvenanceBytes,
+}
 
 impl Store {
     /// Per registrable domain in `range`, its bytes by how their hostnames were named.

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use rusqlite::{params, OptionalExtension};
 use serde::Serialize;
 
+use super::naming::DomainTotal;
 use super::tiers::{next_local_day, usage_cte, Filter, Kind, Tier};
 use super::{local_day_start, Store, StoreError, DAY_MS, HOUR_MS};
 
@@ -57,21 +58,6 @@ pub struct AppTotal {
     pub sent: u64,
     pub received: u64,
     pub last_seen_ms: i64,
-}
-
-/// One registrable domain's usage in a range.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[cfg_attr(feature = "openapi", derive(poem_openapi::Object))]
-pub struct DomainTotal {
-    pub domain: String,
-    pub sent: u64,
-    pub received: u64,
-    /// Hostnames under the domain that carried traffic.
-    pub hostnames: u64,
-    /// The bytes by how their hostnames were named (`sni`, `http`, `extension`, `dns`,
-    /// `unresolved`; `unrecorded` before schema version 4); empty where not kept.
-    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
-    pub provenance: super::naming::ProvenanceBytes,
 }
 
 /// Usage in one bucket of a timeline.

@@ -164,7 +164,7 @@ pub const MIGRATIONS: &[&str] = &[
         SELECT ts_ms, direction, max(duration_ms), sum(bytes), sum(packets)
         FROM network_samples GROUP BY 1, 2;",
     // 4: how each hostname's bytes were named (`naming`: 0 before this version, then the
-    // codes of `write::naming_code`: 1 sni, 2 http, 3 extension, 4 dns, 5 unresolved), in raw
+    // codes of `rows::naming_code`: 1 sni, 2 http, 3 extension, 4 dns, 5 unresolved), in raw
     // rows and in the per-hostname totals, whose key it joins. Rows of the `unresolved`
     // domain were necessarily unresolved.
     "ALTER TABLE network_samples ADD COLUMN naming INTEGER NOT NULL DEFAULT 0;

@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use rusqlite::{params, Transaction};
 use serde::Serialize;
 
-use super::write::{direction_code, upsert_app};
+use super::rows::{direction_code, direction_of, upsert_app};
 use super::{Range, Store, StoreError, HOUR_MS};
 use crate::sample::{Direction, Sample};
 
@@ -115,7 +115,7 @@ impl Store {
                 }
             };
             let total = &mut totals[at];
-            match super::write::direction_of(direction) {
+            match direction_of(direction) {
                 Direction::Sent => (total.inner_sent, total.outer_sent) = (inner, outer),
                 Direction::Received => {
                     (total.inner_received, total.outer_received) = (inner, outer)

@@ -50,7 +50,7 @@ impl StatusApi {
         Json(Status {
             version: env!("CARGO_PKG_VERSION").to_string(),
             capture_source: state.source(),
-            privileged: is_root(),
+            privileged: netmon_core::os::is_root(),
             uptime_seconds: state.uptime_seconds(),
             samples: state.samples(),
             paused: state.paused(),
@@ -72,9 +72,4 @@ impl StatusApi {
         self.state.set_paused(false);
         Json(Monitoring { paused: false })
     }
-}
-
-fn is_root() -> bool {
-    // SAFETY: geteuid only reads the process's effective user id.
-    unsafe { libc::geteuid() == 0 }
 }
