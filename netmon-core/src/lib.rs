@@ -3,7 +3,10 @@
 //! A pure library: the frontends (`netmon` CLI, `netmon-server`, `netmon-menubar`) only wire
 //! these pieces together. ARCHITECTURE.md at the repository root maps the modules.
 
+pub mod alerts;
+pub mod anomaly;
 pub mod attribution;
+pub mod budget;
 pub mod capture;
 pub mod condition;
 pub mod config;

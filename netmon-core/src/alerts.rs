@@ -1,0 +1,331 @@
+//! Alerts: a budget crossing 80 % or 100 % in its period, an unusual hour of an application or
+//! domain (`anomaly`), a new application that moved a lot in its first hour. [`evaluate`] runs
+//! after each batch write: it asks the store for usage, judges it with the pure rules of
+//! `budget` and `anomaly`, and records each finding under a key unique to it (budget, period and
+//! level; application and hour), so an alert is raised once — and not again after a restart.
+//! The daemon streams what it returns, logs it, and the menubar shows it.
+
+use serde::Serialize;
+
+use crate::anomaly::{self, Baseline, Sensitivity};
+use crate::budget::{self, Budget, Level, Progress};
+use crate::store::{HourlySeries, Range, SeriesOf, Store, StoreError, HOUR_MS};
+use crate::units;
+
+const WEEK_MS: i64 = 7 * 24 * HOUR_MS;
+
+/// What raised an alert.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+#[cfg_attr(
+    feature = "openapi",
+    derive(poem_openapi::Enum),
+    oai(rename = "AlertKind", rename_all = "snake_case")
+)]
+pub enum AlertKind {
+    /// A budget reached 80 % or 100 %.
+    Budget,
+    /// An application's or domain's hour far above its usual.
+    Unusual,
+    /// A new application moved a lot in its first hour.
+    NewApp,
+}
+
+impl AlertKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Budget => "budget",
+            Self::Unusual => "unusual",
+            Self::NewApp => "new_app",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        [Self::Budget, Self::Unusual, Self::NewApp]
+            .into_iter()
+            .find(|kind| kind.name() == text)
+    }
+}
+
+/// An alert as recorded.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(poem_openapi::Object))]
+pub struct Alert {
+    pub id: i64,
+    pub at_ms: i64,
+    pub kind: AlertKind,
+    /// The application, the domain, or `everything`.
+    pub subject: String,
+    /// The budget, for budget alerts.
+    pub budget_id: Option<i64>,
+    /// The percentage of the budget reached (80 or 100), for budget alerts.
+    pub level: Option<u64>,
+    /// Bytes used (the period so far, the hour, the first hour).
+    pub bytes: u64,
+    /// What they are compared with: the limit, the usual (median) hour, the new-app limit.
+    pub reference_bytes: u64,
+    /// One line a person reads.
+    pub message: String,
+}
+
+/// An alert about to be recorded, under its unique `key`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewAlert {
+    pub at_ms: i64,
+    pub kind: AlertKind,
+    pub key: String,
+    pub subject: String,
+    pub budget_id: Option<i64>,
+    pub level: Option<Level>,
+    pub bytes: u64,
+    pub reference_bytes: u64,
+    pub message: String,
+}
+
+impl NewAlert {
+    /// The alert as kept under `id`.
+    pub fn recorded(&self, id: i64) -> Alert {
+        Alert {
+            id,
+            at_ms: self.at_ms,
+            kind: self.kind,
+            subject: self.subject.clone(),
+            budget_id: self.budget_id,
+            level: self.level.map(Level::percent),
+            bytes: self.bytes,
+            reference_bytes: self.reference_bytes,
+            message: self.message.clone(),
+        }
+    }
+}
+
+/// One application or domain whose current hour is unusual.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(poem_openapi::Object))]
+pub struct Unusual {
+    /// `app` or `domain`.
+    pub of: String,
+    pub name: String,
+    pub hour_ms: i64,
+    /// Bytes so far this hour.
+    pub bytes: u64,
+    /// The same hour of past weeks.
+    pub baseline: Baseline,
+    /// The highest usual value (bytes above it are unusual).
+    pub upper_bytes: u64,
+    /// Times its usual.
+    pub factor: f64,
+}
+
+/// A budget and where it stands.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BudgetStatus {
+    pub budget: Budget,
+    pub progress: Progress,
+}
+
+/// Each budget's progress in the period holding `now_ms`.
+pub fn budget_statuses(store: &Store, now_ms: i64) -> Result<Vec<BudgetStatus>, StoreError> {
+    store
+        .budgets()?
+        .into_iter()
+        .map(|budget| {
+            let period = budget
+                .spec
+                .period_at(now_ms, store.zone())
+                .map_err(|error| StoreError::Time(error.to_string()))?;
+            let used = store.scope_usage(
+                &budget.spec.scope,
+                Range {
+                    start_ms: period.start_ms,
+                    end_ms: now_ms + 1,
+                },
+            )?;
+            let progress = budget::progress(used, budget.spec.limit_bytes, period, now_ms);
+            Ok(BudgetStatus { budget, progress })
+        })
+        .collect()
+}
+
+/// Applications and domains whose hour holding `now_ms` is already unusual, most unusual first.
+pub fn unusual_now(
+    store: &Store,
+    now_ms: i64,
+    sensitivity: &Sensitivity,
+) -> Result<Vec<Unusual>, StoreError> {
+    let hour = now_ms - now_ms.rem_euclid(HOUR_MS);
+    let past: Vec<i64> = (1..=anomaly::WEEKS as i64)
+        .map(|weeks| hour - weeks * WEEK_MS)
+        .collect();
+    let recorded = store.recorded_hours(&past)?;
+    let hours: Vec<i64> = std::iter::once(hour).chain(recorded).collect();
+    let judged = [(SeriesOf::Apps, "app"), (SeriesOf::Domains, "domain")]
+        .into_iter()
+        .map(|(of, label)| {
+            let series = store.hourly_series(of, &hours)?;
+            Ok(series
+                .into_iter()
+                .filter_map(|series| judge_series(label, &series, &hours, sensitivity))
+                .collect::<Vec<_>>())
+        })
+        .collect::<Result<Vec<_>, StoreError>>()?;
+    let mut unusual: Vec<Unusual> = judged.into_iter().flatten().collect();
+    unusual.sort_by(|a, b| b.factor.total_cmp(&a.factor));
+    Ok(unusual)
+}
+
+/// One series' current hour (`hours[0]`) judged against the weeks before, counting only weeks
+/// since the application was first seen.
+fn judge_series(
+    of: &str,
+    series: &HourlySeries,
+    hours: &[i64],
+    sensitivity: &Sensitivity,
+) -> Option<Unusual> {
+    let seen_from = series
+        .first_seen_ms
+        .map_or(i64::MIN, |ms| ms - ms.rem_euclid(HOUR_MS));
+    let past: Vec<u64> = hours
+        .iter()
+        .zip(&series.bytes)
+        .skip(1)
+        .filter(|(hour, _)| **hour >= seen_from)
+        .map(|(_, bytes)| *bytes)
+        .collect();
+    let current = series.bytes[0];
+    anomaly::judge(current, &past, sensitivity).map(|baseline| Unusual {
+        of: of.to_string(),
+        name: series.name.clone(),
+        hour_ms: hours[0],
+        bytes: current,
+        upper_bytes: baseline.upper(sensitivity) as u64,
+        factor: anomaly::factor(current, &baseline),
+        baseline,
+    })
+}
+
+/// Judges budgets, the current hour and new applications as of `now_ms`, records what it finds,
+/// and returns the alerts not raised before.
+pub fn evaluate(
+    store: &mut Store,
+    now_ms: i64,
+    sensitivity: &Sensitivity,
+) -> Result<Vec<Alert>, StoreError> {
+    let mut found = budget_findings(store, now_ms)?;
+    found.extend(
+        unusual_now(store, now_ms, sensitivity)?
+            .iter()
+            .map(|unusual| unusual_finding(unusual, now_ms)),
+    );
+    found.extend(new_app_findings(store, now_ms, sensitivity)?);
+    found
+        .iter()
+        .filter_map(|alert| store.record_alert(alert).transpose())
+        .collect()
+}
+
+fn budget_findings(store: &Store, now_ms: i64) -> Result<Vec<NewAlert>, StoreError> {
+    Ok(budget_statuses(store, now_ms)?
+        .iter()
+        .flat_map(|status| {
+            budget::levels_reached(status.progress.used_bytes, status.progress.limit_bytes)
+                .into_iter()
+                .map(move |level| budget_alert(status, level, now_ms))
+        })
+        .collect())
+}
+
+/// The alert of `status`'s budget reaching `level`, keyed by budget, period and level.
+pub fn budget_alert(status: &BudgetStatus, level: Level, now_ms: i64) -> NewAlert {
+    let (budget, progress) = (&status.budget, &status.progress);
+    let subject = budget.spec.scope.describe();
+    let verb = match level {
+        Level::Warning => "has used 80 % of",
+        Level::Exceeded => "has used all of",
+    };
+    NewAlert {
+        at_ms: now_ms,
+        kind: AlertKind::Budget,
+        key: format!(
+            "budget:{}:{}:{}",
+            budget.id,
+            progress.period_start_ms,
+            level.percent()
+        ),
+        message: format!(
+            "{subject} {verb} its {} budget: {} of {}",
+            match budget.spec.period {
+                budget::Period::Day => "daily",
+                budget::Period::Week => "weekly",
+                budget::Period::Month => "monthly",
+            },
+            units::bytes(progress.used_bytes),
+            units::bytes(progress.limit_bytes)
+        ),
+        subject,
+        budget_id: Some(budget.id),
+        level: Some(level),
+        bytes: progress.used_bytes,
+        reference_bytes: progress.limit_bytes,
+    }
+}
+
+fn unusual_finding(unusual: &Unusual, now_ms: i64) -> NewAlert {
+    NewAlert {
+        at_ms: now_ms,
+        kind: AlertKind::Unusual,
+        key: format!(
+            "unusual:{}:{}:{}",
+            unusual.of, unusual.name, unusual.hour_ms
+        ),
+        subject: unusual.name.clone(),
+        budget_id: None,
+        level: None,
+        bytes: unusual.bytes,
+        reference_bytes: unusual.baseline.median as u64,
+        message: format!(
+            "{} is using {:.0}× its usual for this hour of the week: {} (usually {})",
+            unusual.name,
+            unusual.factor,
+            units::bytes(unusual.bytes),
+            units::bytes(unusual.baseline.median as u64)
+        ),
+    }
+}
+
+fn new_app_findings(
+    store: &Store,
+    now_ms: i64,
+    sensitivity: &Sensitivity,
+) -> Result<Vec<NewAlert>, StoreError> {
+    store
+        .apps_first_seen_since(now_ms - HOUR_MS)?
+        .into_iter()
+        .map(|(app, first_seen_ms)| {
+            let range = Range {
+                start_ms: first_seen_ms - first_seen_ms.rem_euclid(HOUR_MS),
+                end_ms: now_ms + 1,
+            };
+            let bytes = store.scope_usage(&budget::Scope::App(app.clone()), range)?;
+            Ok(
+                anomaly::new_app_alarming(first_seen_ms, now_ms, bytes, sensitivity).then(|| {
+                    NewAlert {
+                        at_ms: now_ms,
+                        kind: AlertKind::NewApp,
+                        key: format!("new_app:{app}"),
+                        message: format!(
+                            "new application {app} moved {} in its first hour",
+                            units::bytes(bytes)
+                        ),
+                        subject: app,
+                        budget_id: None,
+                        level: None,
+                        bytes,
+                        reference_bytes: sensitivity.new_app_bytes,
+                    }
+                }),
+            )
+        })
+        .filter_map(Result::transpose)
+        .collect()
+}
