@@ -31,6 +31,7 @@ pub struct Sensitivity {
 }
 
 pub const MB: u64 = 1_000_000;
+const HOUR_MS: i64 = 3_600_000;
 
 impl Default for Sensitivity {
     fn default() -> Self {
@@ -115,8 +116,7 @@ pub fn new_app_alarming(
     bytes: u64,
     sensitivity: &Sensitivity,
 ) -> bool {
-    (first_seen_ms..first_seen_ms + crate::store::HOUR_MS).contains(&now_ms)
-        && bytes > sensitivity.new_app_bytes
+    (first_seen_ms..first_seen_ms + HOUR_MS).contains(&now_ms) && bytes > sensitivity.new_app_bytes
 }
 
 /// The median of `values` (0 for none).

@@ -8,8 +8,6 @@ use jiff::tz::TimeZone;
 use jiff::{Span, ZonedDateTime as Zoned};
 use serde::{Deserialize, Serialize};
 
-use crate::store::Range;
-
 /// Largest limit a budget may have: 1 PB.
 pub const MAX_LIMIT_BYTES: u64 = 1_000_000_000_000_000;
 /// First days of the month a billing cycle may start on (every month has them).
@@ -205,6 +203,13 @@ fn month_start(today: &Zoned, first: u8) -> Result<Zoned, jiff::Error> {
     start.start_of_day()
 }
 
+/// A half-open span of time, ms since the epoch (as `store::Range`, which the store reads).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Range {
+    pub start_ms: i64,
+    pub end_ms: i64,
+}
+
 /// A budget kept in the store.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Budget {
@@ -232,7 +237,7 @@ pub struct Progress {
 pub fn progress(used_bytes: u64, limit_bytes: u64, period: Range, now_ms: i64) -> Progress {
     let length = (period.end_ms - period.start_ms).max(1) as f64;
     let elapsed = (now_ms - period.start_ms).clamp(0, period.end_ms - period.start_ms) as f64;
-    let elapsed = elapsed.max((crate::store::HOUR_MS as f64).min(length));
+    let elapsed = elapsed.max((3_600_000f64).min(length));
     let projected = (used_bytes as f64 * length / elapsed).max(used_bytes as f64);
     Progress {
         period_start_ms: period.start_ms,

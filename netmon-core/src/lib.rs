@@ -3,6 +3,7 @@
 //! A pure library: the frontends (`netmon` CLI, `netmon-server`, `netmon-menubar`) only wire
 //! these pieces together. ARCHITECTURE.md at the repository root maps the modules.
 
+pub mod alert;
 pub mod alerts;
 pub mod anomaly;
 pub mod attribution;

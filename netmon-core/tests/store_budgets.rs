@@ -5,7 +5,8 @@
 //! budget once; unusual hours and new applications are found from the hourly tier.
 
 use jiff::tz::TimeZone;
-use netmon_core::alerts::{self, AlertKind};
+use netmon_core::alert::AlertKind;
+use netmon_core::alerts;
 use netmon_core::anomaly::{Sensitivity, MB};
 use netmon_core::budget::{BudgetSpec, Period, Scope};
 use netmon_core::sample::{Destination, Provenance, SampleStats};

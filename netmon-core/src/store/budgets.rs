@@ -9,7 +9,7 @@ use rusqlite::{params, OptionalExtension, Row};
 
 use super::tiers::{usage_cte, Filter, Kind, Tier};
 use super::{Range, Store, StoreError};
-use crate::alerts::{Alert, AlertKind, NewAlert};
+use crate::alert::{Alert, AlertKind, NewAlert};
 use crate::budget::{Budget, BudgetSpec, Period, Scope};
 
 /// Who an hourly series is of.

@@ -26,6 +26,9 @@ struct ConfigDocument {
     domain_tracking: String,
     browser_apps: Vec<String>,
     capture_interface: String,
+    anomaly_sensitivity: f64,
+    anomaly_floor_mb: f64,
+    new_app_alert_mb: f64,
 }
 
 /// The configuration after a change.
@@ -103,6 +106,9 @@ impl From<&Config> for ConfigDocument {
             domain_tracking: name_of(config.domain_tracking),
             browser_apps: config.browser_apps.clone(),
             capture_interface: config.capture_interface.clone(),
+            anomaly_sensitivity: config.anomaly_sensitivity,
+            anomaly_floor_mb: config.anomaly_floor_mb,
+            new_app_alert_mb: config.new_app_alert_mb,
         }
     }
 }
