@@ -6,6 +6,8 @@
 //! The daemon streams what it returns, logs it, and the menubar shows it.
 
 pub use crate::alert::Alert;
+use serde::Serialize;
+
 use crate::alert::{AlertKind, NewAlert, Unusual};
 use crate::anomaly::{self, Sensitivity};
 use crate::budget::{self, Budget, Level, Progress};
@@ -14,34 +16,94 @@ use crate::units;
 
 const WEEK_MS: i64 = 7 * 24 * HOUR_MS;
 
-/// A budget and where it stands.
-#[derive(Debug, Clone, PartialEq)]
+/// A budget and where it stands: the shape the API, the CLI's `--json` and the dashboard share.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(poem_openapi::Object))]
 pub struct BudgetStatus {
-    pub budget: Budget,
+    pub id: i64,
+    /// `all`, `app` or `domain`.
+    pub scope: String,
+    /// The application or domain (none for everything).
+    pub name: Option<String>,
+    /// `day`, `week` or `month`.
+    pub period: String,
+    pub limit_bytes: u64,
+    /// The day of the month a monthly period starts on.
+    pub month_start_day: u8,
+    pub created_ms: i64,
     pub progress: Progress,
+}
+
+impl BudgetStatus {
+    fn of(budget: &Budget, progress: Progress) -> Self {
+        let spec = &budget.spec;
+        Self {
+            id: budget.id,
+            scope: spec.scope.kind().into(),
+            name: Some(spec.scope.name().to_string()).filter(|name| !name.is_empty()),
+            period: spec.period.name().into(),
+            limit_bytes: spec.limit_bytes,
+            month_start_day: spec.month_start_day,
+            created_ms: budget.created_ms,
+            progress,
+        }
+    }
 }
 
 /// Each budget's progress in the period holding `now_ms`.
 pub fn budget_statuses(store: &Store, now_ms: i64) -> Result<Vec<BudgetStatus>, StoreError> {
+    Ok(progresses(store, now_ms)?
+        .iter()
+        .map(|(budget, progress)| BudgetStatus::of(budget, *progress))
+        .collect())
+}
+
+/// The status of the budget with `id`, if there is one.
+pub fn budget_status(
+    store: &Store,
+    id: i64,
+    now_ms: i64,
+) -> Result<Option<BudgetStatus>, StoreError> {
+    store
+        .budget(id)?
+        .map(|budget| {
+            Ok(BudgetStatus::of(
+                &budget,
+                progress_of(store, &budget, now_ms)?,
+            ))
+        })
+        .transpose()
+}
+
+fn progresses(store: &Store, now_ms: i64) -> Result<Vec<(Budget, Progress)>, StoreError> {
     store
         .budgets()?
         .into_iter()
         .map(|budget| {
-            let period = budget
-                .spec
-                .period_at(now_ms, store.zone())
-                .map_err(|error| StoreError::Time(error.to_string()))?;
-            let used = store.scope_usage(
-                &budget.spec.scope,
-                Range {
-                    start_ms: period.start_ms,
-                    end_ms: now_ms + 1,
-                },
-            )?;
-            let progress = budget::progress(used, budget.spec.limit_bytes, period, now_ms);
-            Ok(BudgetStatus { budget, progress })
+            let progress = progress_of(store, &budget, now_ms)?;
+            Ok((budget, progress))
         })
         .collect()
+}
+
+fn progress_of(store: &Store, budget: &Budget, now_ms: i64) -> Result<Progress, StoreError> {
+    let period = budget
+        .spec
+        .period_at(now_ms, store.zone())
+        .map_err(|error| StoreError::Time(error.to_string()))?;
+    let used = store.scope_usage(
+        &budget.spec.scope,
+        Range {
+            start_ms: period.start_ms,
+            end_ms: now_ms + 1,
+        },
+    )?;
+    Ok(budget::progress(
+        used,
+        budget.spec.limit_bytes,
+        period,
+        now_ms,
+    ))
 }
 
 /// Applications and domains whose hour holding `now_ms` is already unusual, most unusual first.
@@ -122,19 +184,18 @@ pub fn evaluate(
 }
 
 fn budget_findings(store: &Store, now_ms: i64) -> Result<Vec<NewAlert>, StoreError> {
-    Ok(budget_statuses(store, now_ms)?
+    Ok(progresses(store, now_ms)?
         .iter()
-        .flat_map(|status| {
-            budget::levels_reached(status.progress.used_bytes, status.progress.limit_bytes)
+        .flat_map(|(budget, progress)| {
+            budget::levels_reached(progress.used_bytes, progress.limit_bytes)
                 .into_iter()
-                .map(move |level| budget_alert(status, level, now_ms))
+                .map(move |level| budget_alert(budget, progress, level, now_ms))
         })
         .collect())
 }
 
-/// The alert of `status`'s budget reaching `level`, keyed by budget, period and level.
-pub fn budget_alert(status: &BudgetStatus, level: Level, now_ms: i64) -> NewAlert {
-    let (budget, progress) = (&status.budget, &status.progress);
+/// The alert of `budget` reaching `level`, keyed by budget, period and level.
+fn budget_alert(budget: &Budget, progress: &Progress, level: Level, now_ms: i64) -> NewAlert {
     let subject = budget.spec.scope.describe();
     let verb = match level {
         Level::Warning => "has used 80 % of",

@@ -19,6 +19,8 @@ pub(crate) enum Tag {
     Live,
     /// Reports from the browser extension.
     Browser,
+    /// Budgets and the alerts raised.
+    Alerts,
 }
 
 /// Why a request was refused.

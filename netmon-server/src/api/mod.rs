@@ -7,11 +7,15 @@
 //! - `history`: `/summary`, `/timeline`, `/apps…`, `/domains…`, `/heatmap`, `/trends/…`, `/purge`;
 //! - `export`: `/export…`, streamed CSV/JSON files;
 //! - `live`: `/live`, Server-Sent Events;
+//! - `budgets`: `/budgets…`, budgets with their progress;
+//! - `alerts`: `/alerts…`, the alert history, unusual hours now, new alerts as SSE;
 //! - `common`: what they share (tags, the refusal body, range and limit parameters).
 //!
 //! A new resource is a module with its own `…Api` struct, added to the tuple in [`all`].
 
+mod alerts;
 mod browser;
+mod budgets;
 mod common;
 mod config;
 mod export;
@@ -31,7 +35,11 @@ pub(crate) fn all(state: AppState) -> impl OpenApi {
         browser::BrowserApi::new(state.clone()),
         history::HistoryApi::new(state.clone()),
         live::LiveApi::new(state.clone()),
-        export::ExportApi::new(state),
+        export::ExportApi::new(state.clone()),
+        (
+            budgets::BudgetsApi::new(state.clone()),
+            alerts::AlertsApi::new(state),
+        ),
     )
 }
 
