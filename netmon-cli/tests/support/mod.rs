@@ -720,14 +720,19 @@ impl Lab {
 
     /// Subscribes to `/api/live` of the netmon in the client namespace.
     pub fn live_events(&self) -> LiveEvents {
+        self.events_of("/api/live")
+    }
+
+    /// Subscribes to the Server-Sent Events of `path` of the netmon in the client namespace.
+    pub fn events_of(&self, path: &str) -> LiveEvents {
         let mut command = self.command(&self.client, "curl");
         command
             .args(["-sSN", "-H"])
             .arg(format!("Host: 127.0.0.1:{API_PORT}"))
-            .arg(format!("http://127.0.0.1:{API_PORT}/api/live"))
+            .arg(format!("http://127.0.0.1:{API_PORT}{path}"))
             .stdout(Stdio::piped())
             .stderr(Stdio::null());
-        let mut child = command.spawn().expect("start curl for /api/live");
+        let mut child = command.spawn().expect("start curl for the event stream");
         let stdout = child.stdout.take().expect("curl stdout");
         let (sender, events) = mpsc::channel();
         thread::spawn(move || {
