@@ -36,13 +36,38 @@ impl Alert {
     }
 }
 
-/// The `notify-send` arguments (freedesktop notifications on Linux) for an alert.
-pub fn notify_send_args(alert: &Alert) -> Vec<String> {
+/// A notification as shown: a title and a sentence.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Notification {
+    pub title: String,
+    pub body: String,
+}
+
+impl From<&Alert> for Notification {
+    fn from(alert: &Alert) -> Self {
+        Self {
+            title: alert.title().into(),
+            body: alert.body(),
+        }
+    }
+}
+
+impl From<&RaisedAlert> for Notification {
+    fn from(alert: &RaisedAlert) -> Self {
+        Self {
+            title: alert.title(),
+            body: alert.body().into(),
+        }
+    }
+}
+
+/// The `notify-send` arguments (freedesktop notifications on Linux) for a notification.
+pub fn notify_send_args(notification: &Notification) -> Vec<String> {
     vec![
         "--app-name=netmon".into(),
         "--urgency=normal".into(),
-        alert.title().into(),
-        alert.body(),
+        notification.title.clone(),
+        notification.body.clone(),
     ]
 }
 
@@ -239,7 +264,7 @@ mod tests {
             threshold_bytes: 10 * GB,
         };
         assert_eq!(
-            notify_send_args(&alert),
+            notify_send_args(&Notification::from(&alert)),
             [
                 "--app-name=netmon",
                 "--urgency=normal",
@@ -291,7 +316,7 @@ mod tests {
         let mut seen = NewAlerts::default();
         let old = raised(3, "budget", Some(80), "old");
         assert!(
-            seen.observe(true, &[old.clone()]).is_empty(),
+            seen.observe(true, std::slice::from_ref(&old)).is_empty(),
             "history, not news"
         );
         let new = [

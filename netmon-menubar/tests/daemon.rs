@@ -169,8 +169,11 @@ fn the_runner_notifies_once_above_the_threshold() {
         },
     );
     let alert = alerted.recv_timeout(Duration::from_secs(10)).unwrap();
-    assert_eq!(alert.today_bytes, 3_542_100);
-    assert_eq!(alert.threshold_bytes, 1_000_000);
+    assert_eq!(alert.title, "High network usage");
+    assert_eq!(
+        alert.body,
+        "3.5 MB used today, above your daily threshold of 1.0 MB"
+    );
     let menu = shown.recv_timeout(Duration::from_secs(10)).unwrap();
     assert!(menu.infos().contains(&"zen  3.5 MB"), "{menu:?}");
     runner.refresh();
@@ -178,6 +181,61 @@ fn the_runner_notifies_once_above_the_threshold() {
     assert!(
         alerted.recv_timeout(Duration::from_millis(500)).is_err(),
         "a second look at the same day does not notify again"
+    );
+}
+
+#[test]
+fn the_runner_notifies_each_new_daemon_alert_once() {
+    let temp = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let config = Config {
+        enable_notifications: true,
+        ..config(port)
+    };
+    serve(temp.path(), config);
+    let (menus, shown) = mpsc::channel();
+    let (alerts, alerted) = mpsc::channel();
+    let runner = Runner::start(
+        Paths::at(temp.path()),
+        Thresholds::default(),
+        move |menu| {
+            let _ = menus.send(menu);
+        },
+        move |alert| {
+            let _ = alerts.send(alert);
+        },
+    );
+    shown.recv_timeout(Duration::from_secs(10)).unwrap();
+    // The daemon raises an alert: a budget of 4 MB a day on zen, at 88 %.
+    let mut store = netmon_core::store::Store::open(&Paths::at(temp.path()).database()).unwrap();
+    let spec = netmon_core::budget::BudgetSpec::new(
+        Ok(netmon_core::budget::Scope::App("zen".into())),
+        Ok(netmon_core::budget::Period::Day),
+        4_000_000,
+        None,
+    )
+    .unwrap();
+    store.add_budget(&spec, 0).unwrap();
+    let now = netmon_core::monitor::unix_ms();
+    let sensitivity = netmon_core::anomaly::Sensitivity::default();
+    assert_eq!(
+        netmon_core::alerts::evaluate(&mut store, now, &sensitivity)
+            .unwrap()
+            .len(),
+        1
+    );
+    runner.refresh();
+    let notification = alerted.recv_timeout(Duration::from_secs(10)).unwrap();
+    assert_eq!(notification.title, "Budget at 80 %: zen");
+    assert_eq!(
+        notification.body,
+        "zen has used 80 % of its daily budget: 3.5 MB of 4.0 MB"
+    );
+    runner.refresh();
+    shown.recv_timeout(Duration::from_secs(10)).unwrap();
+    assert!(
+        alerted.recv_timeout(Duration::from_millis(500)).is_err(),
+        "an alert is announced once"
     );
 }
 
