@@ -109,3 +109,13 @@ pub struct Unusual {
     /// Times its usual.
     pub factor: f64,
 }
+
+/// The usual band of one hour: from the median less the spread to the highest usual value.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(poem_openapi::Object))]
+pub struct BandPoint {
+    pub hour_ms: i64,
+    pub lower_bytes: u64,
+    pub median_bytes: u64,
+    pub upper_bytes: u64,
+}

@@ -8,7 +8,7 @@
 pub use crate::alert::Alert;
 use serde::Serialize;
 
-use crate::alert::{AlertKind, NewAlert, Unusual};
+use crate::alert::{AlertKind, BandPoint, NewAlert, Unusual};
 use crate::anomaly::{self, Sensitivity};
 use crate::budget::{self, Budget, Level, Progress};
 use crate::store::{HourlySeries, Range, SeriesOf, Store, StoreError, HOUR_MS};
@@ -131,6 +131,52 @@ pub fn unusual_now(
     let mut unusual: Vec<Unusual> = judged.into_iter().flatten().collect();
     unusual.sort_by(|a, b| b.factor.total_cmp(&a.factor));
     Ok(unusual)
+}
+
+/// Most hours a band is drawn for (8 days, as the timelines with hourly buckets).
+pub const MAX_BAND_HOURS: i64 = 8 * 24;
+
+/// The usual band of `name` (an application or a domain) for each hour of `range` that has a
+/// baseline (at least [`anomaly::MIN_WEEKS`] recorded weeks before it, since the application was
+/// first seen): the app detail's band around its timeline. At most [`MAX_BAND_HOURS`] hours.
+pub fn band(
+    store: &Store,
+    of: SeriesOf,
+    name: &str,
+    range: Range,
+    first_seen_ms: Option<i64>,
+    sensitivity: &Sensitivity,
+) -> Result<Vec<BandPoint>, StoreError> {
+    let first = range.start_ms - range.start_ms.rem_euclid(HOUR_MS);
+    let first = first.max(range.end_ms - MAX_BAND_HOURS * HOUR_MS);
+    let history = Range {
+        start_ms: first - anomaly::WEEKS as i64 * WEEK_MS,
+        end_ms: range.end_ms,
+    };
+    let bytes = store.hourly_usage_of(of, name, history)?;
+    let recorded: std::collections::BTreeSet<i64> =
+        store.recorded_hours_in(history)?.into_iter().collect();
+    let seen_from = first_seen_ms.map_or(i64::MIN, |ms| ms - ms.rem_euclid(HOUR_MS));
+    let points = (0..)
+        .map(|index| first + index * HOUR_MS)
+        .take_while(|hour| *hour < range.end_ms)
+        .filter_map(|hour| {
+            let past: Vec<u64> = (1..=anomaly::WEEKS as i64)
+                .map(|weeks| hour - weeks * WEEK_MS)
+                .filter(|earlier| recorded.contains(earlier) && *earlier >= seen_from)
+                .map(|earlier| bytes.get(&earlier).copied().unwrap_or(0))
+                .collect();
+            let baseline = anomaly::Baseline::of(&past)?;
+            let (lower, upper) = baseline.band(sensitivity);
+            Some(BandPoint {
+                hour_ms: hour,
+                lower_bytes: lower as u64,
+                median_bytes: baseline.median as u64,
+                upper_bytes: upper as u64,
+            })
+        })
+        .collect();
+    Ok(points)
 }
 
 /// One series' current hour (`hours[0]`) judged against the weeks before, counting only weeks

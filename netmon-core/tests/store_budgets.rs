@@ -263,6 +263,33 @@ fn an_unusual_hour_and_a_new_app_are_found_in_the_hourly_tier() {
         "{}",
         unusual[0].factor
     );
+    // The usual band of dropbox's hour: about 2 MB, from three weeks of history on.
+    let band = alerts::band(
+        &store,
+        store::SeriesOf::Apps,
+        "dropbox",
+        Range {
+            start_ms: NOON - HOUR,
+            end_ms: NOON + HOUR,
+        },
+        store.app_first_seen("dropbox").unwrap(),
+        &sensitivity,
+    )
+    .unwrap();
+    assert_eq!(
+        band.len(),
+        1,
+        "only the hour with past weeks has a band: {band:?}"
+    );
+    assert_eq!(band[0].hour_ms, NOON);
+    assert_eq!(band[0].median_bytes, 2 * MB + 2500);
+    assert!(
+        band[0].lower_bytes < band[0].median_bytes && band[0].median_bytes < band[0].upper_bytes
+    );
+    assert!(
+        band[0].upper_bytes < 60 * MB,
+        "the unusual hour lies above the band"
+    );
     // The next hour is not unusual yet.
     assert!(alerts::unusual_now(&store, NOON + HOUR, &sensitivity)
         .unwrap()

@@ -211,6 +211,19 @@ test("applications: the table sorts and filters; a row opens its timeline and pr
   assert.match(facts, /PIDs seen/);
   await page.fill("#app-filter", "");
   await screenshot("apps");
+
+  // Over 7 days (hourly buckets) the busiest application's timeline has its usual band: the
+  // same hours as the API's, from the fourth week of the synthetic history on.
+  const busiest = seeded[0].app;
+  await open(`apps?range=7d&app=${encodeURIComponent(busiest)}`);
+  await page.waitForFunction((app) => document.getElementById("app-title").textContent.startsWith(app), busiest);
+  const withBand = await plotData("app-timeline");
+  assert.deepEqual(withBand.map((t) => t.name), ["usual (low)", "usual band", "received", "sent"]);
+  const band = await (await fetch(`${ORIGIN}/api/alerts/band?app=${encodeURIComponent(busiest)}&range=7d`)).json();
+  assert.ok(band.length >= 24, `hours with three weeks of history have a band (${band.length})`);
+  assert.deepEqual(withBand[1].y, band.map((point) => point.upper_bytes));
+  assert.ok(band.every((point) => point.lower_bytes <= point.median_bytes && point.median_bytes <= point.upper_bytes));
+  await screenshot("apps-band");
 });
 
 test("domains: bars, the domain → hostname sunburst and a domain's hostnames", async () => {

@@ -238,6 +238,52 @@ impl Store {
         Ok(series.into_values().collect())
     }
 
+    /// One application's (or domain's) bytes per hour over the hours starting in `range`, from
+    /// the hourly tier (hours without use left out).
+    pub fn hourly_usage_of(
+        &self,
+        of: SeriesOf,
+        name: &str,
+        range: Range,
+    ) -> Result<BTreeMap<i64, u64>, StoreError> {
+        let sql = match of {
+            SeriesOf::Apps => {
+                "SELECT t.hour_ms, sum(t.bytes) FROM hourly_app_totals t
+                 JOIN applications a ON a.id = t.app_id
+                 WHERE a.name = ?1 AND t.hour_ms >= ?2 AND t.hour_ms < ?3 GROUP BY t.hour_ms"
+            }
+            SeriesOf::Domains => {
+                "SELECT t.hour_ms, sum(t.bytes) FROM hourly_hostname_totals t
+                 JOIN domains d ON d.id = t.domain_id
+                 WHERE d.domain = ?1 AND t.hour_ms >= ?2 AND t.hour_ms < ?3 GROUP BY t.hour_ms"
+            }
+        };
+        let mut statement = self.connection.prepare_cached(sql)?;
+        let rows = statement.query_map(params![name, range.start_ms, range.end_ms], |row| {
+            Ok((row.get::<_, i64>(0)?, row.get::<_, i64>(1)?.max(0) as u64))
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// The hours starting in `range` in which netmon recorded anything at all.
+    pub fn recorded_hours_in(&self, range: Range) -> Result<Vec<i64>, StoreError> {
+        let mut statement = self.connection.prepare_cached(
+            "SELECT DISTINCT hour_ms FROM hourly_totals WHERE hour_ms >= ?1 AND hour_ms < ?2
+             ORDER BY hour_ms",
+        )?;
+        let rows = statement.query_map(params![range.start_ms, range.end_ms], |row| row.get(0))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// When `app` was first seen (`None` for an unknown application).
+    pub fn app_first_seen(&self, app: &str) -> Result<Option<i64>, StoreError> {
+        Ok(self
+            .connection
+            .prepare_cached("SELECT first_seen_ms FROM applications WHERE name = ?1")?
+            .query_row([app], |row| row.get(0))
+            .optional()?)
+    }
+
     /// Applications first seen at or after `since_ms`, with when.
     pub fn apps_first_seen_since(&self, since_ms: i64) -> Result<Vec<(String, i64)>, StoreError> {
         let mut statement = self.connection.prepare_cached(

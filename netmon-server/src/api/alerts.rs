@@ -1,20 +1,22 @@
 //! `/alerts`: the alerts raised (budgets at 80 % and 100 %, unusual hours, new applications),
 //! newest first; `/alerts/unusual`, the applications and domains whose current hour is already
 //! unusual (the dashboard's "unusual now"); `/alerts/live`, each new alert as a Server-Sent
-//! Event the moment the daemon records it.
+//! Event the moment the daemon records it; `/alerts/band`, an application's usual band per hour
+//! (the app detail draws it around its timeline).
 
 use std::pin::Pin;
 
-use netmon_core::alert::{Alert, Unusual};
+use netmon_core::alert::{Alert, BandPoint, Unusual};
 use netmon_core::alerts;
 use netmon_core::monitor::unix_ms;
+use netmon_core::store::SeriesOf;
 use poem_openapi::param::Query;
 use poem_openapi::payload::{EventStream, Json};
 use poem_openapi::{ApiResponse, OpenApi};
 use tokio_stream::wrappers::BroadcastStream;
 use tokio_stream::{Stream, StreamExt};
 
-use super::common::{checked_limit, Problems, Tag};
+use super::common::{checked_limit, resolve_range, Problems, Tag};
 use crate::state::AppState;
 
 type AlertStream = Pin<Box<dyn Stream<Item = Alert> + Send>>;
@@ -70,6 +72,35 @@ impl AlertsApi {
             self.state
                 .with_history(|store| alerts::unusual_now(store, unix_ms(), &sensitivity)),
         )
+    }
+
+    /// The usual band (median, lower and upper bound) of an application's hours in a range
+    /// (`range` as the history endpoints take it, or `start_ms` and `end_ms`; at most the last
+    /// 8 days of it): hours with fewer than 3 weeks of history before them have none.
+    #[oai(path = "/alerts/band", method = "get", tag = "Tag::Alerts")]
+    async fn band(
+        &self,
+        app: Query<String>,
+        range: Query<Option<String>>,
+        start_ms: Query<Option<i64>>,
+        end_ms: Query<Option<i64>>,
+    ) -> AlertsResponse<Vec<BandPoint>> {
+        let range = match resolve_range(range.0.as_deref(), start_ms.0, end_ms.0) {
+            Ok(range) => range,
+            Err(problems) => return AlertsResponse::Invalid(Json(Problems { problems })),
+        };
+        let sensitivity = self.state.config().sensitivity();
+        answer(self.state.with_history(|store| {
+            let first_seen = store.app_first_seen(&app.0)?;
+            alerts::band(
+                store,
+                SeriesOf::Apps,
+                &app.0,
+                range,
+                first_seen,
+                &sensitivity,
+            )
+        }))
     }
 
     /// Each new alert as it is raised.
