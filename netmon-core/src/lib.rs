@@ -17,6 +17,7 @@ pub mod history;
 pub mod live;
 pub mod logging;
 pub mod monitor;
+pub mod options;
 pub mod os;
 pub mod packet;
 pub mod packet_log;

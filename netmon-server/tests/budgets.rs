@@ -223,4 +223,18 @@ async fn alerts_are_listed_and_streamed_live() {
     assert!(spec["paths"]["/budgets"]["post"]["responses"]
         .get("422")
         .is_some());
+    let options = &spec["components"]["schemas"]["ConfigDocument"]["properties"];
+    assert_eq!(options["anomaly_floor_mb"]["x-unit"], "MB per hour");
+    assert_eq!(
+        options["anomaly_sensitivity"]["x-allowed"],
+        "a number from 2 to 50"
+    );
+    assert_eq!(
+        options["domain_tracking"]["enum"],
+        json!(["browsers", "all", "off"])
+    );
+    assert!(options["batch_write_seconds"]["description"]
+        .as_str()
+        .unwrap()
+        .starts_with("seconds between database writes"));
 }
