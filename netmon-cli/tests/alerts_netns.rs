@@ -10,26 +10,11 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use support::{Lab, API_PORT, SERVER_V4};
+use support::{Lab, SERVER_V4};
 
 const INTERVAL_SECONDS: u64 = 1;
 const BATCH_SECONDS: u64 = 1;
 const LIMIT: u64 = 4_000_000;
-
-/// POSTs `body` to `path` of the netmon in the client namespace: status and body.
-fn api_post(lab: &Lab, path: &str, body: &str) -> (u16, String) {
-    let mut command = lab.command(&lab.client, "curl");
-    command
-        .args(["-sS", "--max-time", "5", "-w", "\n%{http_code}"])
-        .args(["-H", "Content-Type: application/json", "-H"])
-        .arg(format!("Host: 127.0.0.1:{API_PORT}"))
-        .args(["--data", body])
-        .arg(format!("http://127.0.0.1:{API_PORT}{path}"));
-    let output = command.output().expect("run curl");
-    let text = String::from_utf8_lossy(&output.stdout).into_owned();
-    let (body, status) = text.rsplit_once('\n').unwrap_or(("", &text));
-    (status.trim().parse().unwrap_or(0), body.to_string())
-}
 
 /// `dlalert` downloads `bytes` from the server namespace; returns when the transfer is done.
 fn download(lab: &Lab, program: &std::path::Path, bytes: u64) -> Instant {
@@ -76,8 +61,8 @@ fn budget_alerts_arrive_live_once_and_not_again_after_a_restart() {
     lab.start_http_server(8080);
     let program = lab.program_named("curl", "dlalert");
     let (netmon, first) = start(&lab);
-    let (status, body) = api_post(
-        &lab,
+    let (status, body) = lab.api_send(
+        "POST",
         "/api/budgets",
         &format!(
             r#"{{"scope": "app", "name": "dlalert", "period": "day", "limit_bytes": {LIMIT}}}"#

@@ -14,6 +14,7 @@ use netmon_core::sample::{SampleStats, Usage};
 use netmon_core::{Config, Direction, Paths, Sample};
 use netmon_menubar::api::Client;
 use netmon_menubar::model::{Action, Daemon, Menu, Thresholds};
+use netmon_menubar::notify::Notification;
 use netmon_menubar::runner::Runner;
 use netmon_menubar::watch;
 use netmon_server::AppState;
@@ -146,6 +147,23 @@ fn an_absent_daemon_is_down() {
     assert_eq!(daemon, Daemon::Down);
 }
 
+/// A runner for the netmon home at `home`, with the menus and notifications it hands over.
+fn start_runner(home: &Path) -> (Runner, mpsc::Receiver<Menu>, mpsc::Receiver<Notification>) {
+    let (menus, shown) = mpsc::channel();
+    let (alerts, alerted) = mpsc::channel();
+    let runner = Runner::start(
+        Paths::at(home),
+        Thresholds::default(),
+        move |menu| {
+            let _ = menus.send(menu);
+        },
+        move |alert| {
+            let _ = alerts.send(alert);
+        },
+    );
+    (runner, shown, alerted)
+}
+
 #[test]
 fn the_runner_notifies_once_above_the_threshold() {
     let temp = tempfile::tempdir().unwrap();
@@ -156,18 +174,7 @@ fn the_runner_notifies_once_above_the_threshold() {
         ..config(port)
     };
     serve(temp.path(), config);
-    let (menus, shown) = mpsc::channel();
-    let (alerts, alerted) = mpsc::channel();
-    let runner = Runner::start(
-        Paths::at(temp.path()),
-        Thresholds::default(),
-        move |menu| {
-            let _ = menus.send(menu);
-        },
-        move |alert| {
-            let _ = alerts.send(alert);
-        },
-    );
+    let (runner, shown, alerted) = start_runner(temp.path());
     let alert = alerted.recv_timeout(Duration::from_secs(10)).unwrap();
     assert_eq!(alert.title, "High network usage");
     assert_eq!(
@@ -193,18 +200,7 @@ fn the_runner_notifies_each_new_daemon_alert_once() {
         ..config(port)
     };
     serve(temp.path(), config);
-    let (menus, shown) = mpsc::channel();
-    let (alerts, alerted) = mpsc::channel();
-    let runner = Runner::start(
-        Paths::at(temp.path()),
-        Thresholds::default(),
-        move |menu| {
-            let _ = menus.send(menu);
-        },
-        move |alert| {
-            let _ = alerts.send(alert);
-        },
-    );
+    let (runner, shown, alerted) = start_runner(temp.path());
     shown.recv_timeout(Duration::from_secs(10)).unwrap();
     // The daemon raises an alert: a budget of 4 MB a day on zen, at 88 %.
     let mut store = netmon_core::store::Store::open(&Paths::at(temp.path()).database()).unwrap();

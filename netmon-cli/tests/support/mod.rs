@@ -685,6 +685,12 @@ impl Lab {
     /// A PUT of a JSON `body` to the API of the netmon in the client namespace: the HTTP status
     /// and the body.
     pub fn api_put(&self, path: &str, body: &str) -> (u16, String) {
+        self.api_send("PUT", path, body)
+    }
+
+    /// A `method` request (`PUT`, `POST`, …) with a JSON `body` to the API of the netmon in the
+    /// client namespace: the HTTP status and the body.
+    pub fn api_send(&self, method: &str, path: &str, body: &str) -> (u16, String) {
         let mut command = self.command(&self.client, "curl");
         command
             .args([
@@ -692,7 +698,7 @@ impl Lab {
                 "--max-time",
                 "5",
                 "-X",
-                "PUT",
+                method,
                 "-w",
                 "\n%{http_code}",
             ])

@@ -16,7 +16,7 @@ use poem_openapi::{ApiResponse, OpenApi};
 use tokio_stream::wrappers::BroadcastStream;
 use tokio_stream::{Stream, StreamExt};
 
-use super::common::{checked_limit, resolve_range, Problems, Tag};
+use super::common::{checked_limit, resolve_range, stored, Problems, Tag};
 use crate::state::AppState;
 
 type AlertStream = Pin<Box<dyn Stream<Item = Alert> + Send>>;
@@ -120,14 +120,8 @@ fn default_limit() -> u32 {
 fn answer<T: poem_openapi::types::ToJSON>(
     result: Option<Result<T, netmon_core::store::StoreError>>,
 ) -> AlertsResponse<T> {
-    let unavailable = |problem: String| {
-        AlertsResponse::Unavailable(Json(Problems {
-            problems: vec![problem],
-        }))
-    };
-    match result {
-        Some(Ok(answer)) => AlertsResponse::Ok(Json(answer)),
-        Some(Err(error)) => unavailable(error.to_string()),
-        None => unavailable("this server has no history database".into()),
+    match stored(result) {
+        Ok(answer) => AlertsResponse::Ok(Json(answer)),
+        Err(problems) => AlertsResponse::Unavailable(Json(problems)),
     }
 }

@@ -11,7 +11,7 @@ use poem_openapi::param::Path;
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Object, OpenApi};
 
-use super::common::{Problems, Tag};
+use super::common::{stored, Problems, Tag};
 use crate::state::AppState;
 
 /// A budget as the user defines it.
@@ -114,14 +114,7 @@ impl BudgetsApi {
         &self,
         change: impl FnOnce(&mut Store) -> Result<T, StoreError>,
     ) -> Result<T, Problems> {
-        let problem = |text: String| Problems {
-            problems: vec![text],
-        };
-        match self.state.with_history_mut(change) {
-            Some(Ok(answer)) => Ok(answer),
-            Some(Err(error)) => Err(problem(error.to_string())),
-            None => Err(problem("this server has no history database".into())),
-        }
+        stored(self.state.with_history_mut(change))
     }
 }
 
