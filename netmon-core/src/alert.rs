@@ -42,7 +42,11 @@ impl AlertKind {
 
 /// An alert as recorded.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-#[cfg_attr(feature = "openapi", derive(poem_openapi::Object))]
+#[cfg_attr(
+    feature = "openapi",
+    derive(poem_openapi::Object),
+    oai(skip_serializing_if_is_none)
+)]
 pub struct Alert {
     pub id: i64,
     pub at_ms: i64,
@@ -50,8 +54,10 @@ pub struct Alert {
     /// The application, the domain, or `everything`.
     pub subject: String,
     /// The budget, for budget alerts.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub budget_id: Option<i64>,
     /// The percentage of the budget reached (80 or 100), for budget alerts.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub level: Option<u64>,
     /// Bytes used (the period so far, the hour, the first hour).
     pub bytes: u64,

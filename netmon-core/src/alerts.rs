@@ -18,12 +18,17 @@ const WEEK_MS: i64 = 7 * 24 * HOUR_MS;
 
 /// A budget and where it stands: the shape the API, the CLI's `--json` and the dashboard share.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-#[cfg_attr(feature = "openapi", derive(poem_openapi::Object))]
+#[cfg_attr(
+    feature = "openapi",
+    derive(poem_openapi::Object),
+    oai(skip_serializing_if_is_none)
+)]
 pub struct BudgetStatus {
     pub id: i64,
     /// `all`, `app` or `domain`.
     pub scope: String,
     /// The application or domain (none for everything).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
     /// `day`, `week` or `month`.
     pub period: String,
