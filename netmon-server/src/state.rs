@@ -10,6 +10,7 @@ use std::time::Instant;
 use netmon_core::domains::names::HostnameMap;
 use netmon_core::live::LiveConfig;
 use netmon_core::store::{FollowedStore, Store};
+use netmon_core::tracker::connections::LiveConnections;
 use netmon_core::{Config, Paths, Sample};
 use serde_json::Value;
 use tokio::sync::broadcast;
@@ -59,6 +60,7 @@ struct Inner {
     hosts: Mutex<std::collections::BTreeMap<String, HostTraffic>>,
     store: Option<Mutex<FollowedStore>>,
     names: HostnameMap,
+    connections: LiveConnections,
     reports_accepted: AtomicU64,
     reports_rejected: AtomicU64,
 }
@@ -105,6 +107,7 @@ impl AppState {
                 hosts: Mutex::new(std::collections::BTreeMap::new()),
                 store: store.map(Mutex::new),
                 names: HostnameMap::default(),
+                connections: LiveConnections::default(),
                 reports_accepted: AtomicU64::new(0),
                 reports_rejected: AtomicU64::new(0),
             }),
@@ -231,6 +234,12 @@ impl AppState {
     /// sees — for the capture to use (shared, not a copy: later reports reach it too).
     pub fn names(&self) -> HostnameMap {
         self.inner.names.clone()
+    }
+
+    /// The open flows the daemon's tracker publishes (shared: the tracker writes, `/api/connections`
+    /// reads).
+    pub fn connections(&self) -> LiveConnections {
+        self.inner.connections.clone()
     }
 
     /// Adds the extension's per-hostname report to the totals (the newest remote IP wins), and

@@ -81,6 +81,24 @@ impl FlowName {
         }
     }
 
+    /// What the flow is called now, for the live connections ([`super::connections`]):
+    /// [`Self::current`], or while nothing named it and its DNS answer is not decided yet, the
+    /// answer `names` holds for its first packet.
+    pub(super) fn live(
+        &self,
+        ip: IpAddr,
+        began: Instant,
+        names: &NameMap,
+    ) -> (Option<Arc<str>>, Provenance) {
+        match self.current() {
+            (None, _) if matches!(self.dns, DnsName::Undecided) => match names.dns_at(ip, began) {
+                Some(host) => (Some(host), Provenance::Dns),
+                None => (None, Provenance::Unresolved),
+            },
+            (host, provenance) => (host.cloned(), provenance),
+        }
+    }
+
     /// True while the extension's reports may still name the flow: neither its own packets
     /// nor an earlier report did.
     pub(super) fn open_to_reports(&self) -> bool {
