@@ -1,12 +1,13 @@
 """Test HTTP server for netmon's end-to-end tests.
 
 GET /bytes/N answers N bytes and closes the connection (HTTP/1.0), so every request is one
-short TCP connection. Listens dual-stack on [::]:PORT with a deep accept queue, so hundreds of
+short TCP connection. Given a certificate and key after the port, it serves HTTPS. Listens dual-stack on [::]:PORT with a deep accept queue, so hundreds of
 concurrent connections are accepted at once.
 """
 
 import http.server
 import socket
+import ssl
 import sys
 
 CHUNK = b"\0" * 65536
@@ -44,4 +45,9 @@ class Server(http.server.ThreadingHTTPServer):
 
 
 if __name__ == "__main__":
-    Server(("::", int(sys.argv[1])), Handler).serve_forever()
+    server = Server(("::", int(sys.argv[1])), Handler)
+    if len(sys.argv) == 4:
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(sys.argv[2], sys.argv[3])
+        server.socket = context.wrap_socket(server.socket, server_side=True)
+    server.serve_forever()
