@@ -3,9 +3,10 @@
 //! so far — refreshed about once a second and bounded to the busiest
 //! [`MAX_CONNECTIONS`] by rate, so thousands of flows stay cheap.
 //!
-//! A flow is open while it is in the flow table (packets within `flow_idle`, 120 s) and, for
-//! TCP, until a reset or a FIN in each direction was seen; other protocols (UDP) have no close,
-//! so they count as open while they had a packet in the last [`DATAGRAM_OPEN`]. Rates are the
+//! Only TCP and UDP flows are connections (other IP traffic — ICMP, neighbour discovery — has
+//! no process). A TCP flow is open while it is in the flow table (packets within `flow_idle`,
+//! 120 s) until a reset or a FIN in each direction was seen; UDP has no close, so a UDP flow
+//! counts as open while it had a packet in the last [`DATAGRAM_OPEN`]. Rates are the
 //! bytes since the previous snapshot over the time between the two. Hostnames are given for the
 //! applications `domain_tracking` covers, as the tracker names them (docs/domains.md); a flow
 //! whose DNS answer is not decided yet shows the answer current at its first packet.
@@ -27,14 +28,14 @@ use crate::sample::{Direction, Provenance, UNKNOWN_APP};
 pub const MAX_CONNECTIONS: usize = 500;
 /// How often the snapshot is taken again.
 pub const REFRESH: Duration = Duration::from_secs(1);
-/// A flow without a close (UDP, other protocols) counts as open this long after its last packet.
+/// A flow without a close (UDP) counts as open this long after its last packet.
 pub const DATAGRAM_OPEN: Duration = Duration::from_secs(30);
 
 /// One open flow as the live view shows it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(poem_openapi::Object))]
 pub struct Connection {
-    /// `tcp`, `udp`, or `ip` and the protocol number.
+    /// `tcp` or `udp`.
     pub protocol: String,
     pub local_address: String,
     pub local_port: u16,
@@ -146,7 +147,7 @@ pub(super) fn snapshot(
         .map(|(key, flow)| (key, flow.tally.rates(elapsed), flow))
         .filter(|(key, _, flow)| {
             let silent_for = now.saturating_duration_since(flow.last_seen);
-            flow.tally.open(key.protocol == 6, silent_for)
+            matches!(key.protocol, 6 | 17) && flow.tally.open(key.protocol == 6, silent_for)
         })
         .map(|(key, rates, _)| (*key, rates))
         .collect();

@@ -185,6 +185,36 @@ fn thousands_of_flows_keep_the_busiest_and_count_all() {
 }
 
 #[test]
+fn only_tcp_and_udp_flows_are_connections() {
+    let owners = FakeOwners::default();
+    let live = LiveConnections::default();
+    let mut tracker = tracker(&owners).with_connections(live.clone());
+    let now = Instant::now();
+    let icmp = PacketMeta {
+        transport: Transport::Other { protocol: 1 },
+        ..tcp("192.0.2.7:0", "10.0.0.2:0", 84, false)
+    };
+    let udp = PacketMeta {
+        transport: Transport::Udp {
+            src_port: 443,
+            dst_port: 5000,
+        },
+        ..icmp
+    };
+    feed(&mut tracker, icmp, now);
+    feed(&mut tracker, udp, now);
+    let snapshot = publish(&mut tracker, &live, now);
+    assert_eq!(snapshot.open, 1);
+    assert_eq!(snapshot.connections[0].protocol, "udp");
+    let silent = now + super::connections::DATAGRAM_OPEN;
+    assert_eq!(
+        publish(&mut tracker, &live, silent).open,
+        0,
+        "a UDP flow silent for 30 s is no longer open"
+    );
+}
+
+#[test]
 fn nothing_is_published_more_than_once_a_second_or_without_a_reader() {
     let owners = FakeOwners::default();
     let live = LiveConnections::default();
