@@ -1,8 +1,10 @@
 """Test HTTP server for netmon's end-to-end tests.
 
 GET /bytes/N answers N bytes and closes the connection (HTTP/1.0), so every request is one
-short TCP connection. Given a certificate and key after the port, it serves HTTPS. Listens dual-stack on [::]:PORT with a deep accept queue, so hundreds of
-concurrent connections are accepted at once.
+short TCP connection; GET /page/N answers N bytes of text as an HTML page (what a browser
+renders rather than downloads). Listens dual-stack on [::]:PORT with a deep accept queue, so
+hundreds of concurrent connections are accepted at once. Given a certificate and key after the
+port, it serves HTTPS.
 """
 
 import http.server
@@ -11,6 +13,7 @@ import ssl
 import sys
 
 CHUNK = b"\0" * 65536
+PAGE_CHUNK = b"a" * 65536
 
 
 class Handler(http.server.BaseHTTPRequestHandler):
@@ -22,11 +25,15 @@ class Handler(http.server.BaseHTTPRequestHandler):
         except ValueError:
             self.send_error(400, "expected /bytes/N")
             return
+        page = self.path.startswith("/page/")
+        chunk = PAGE_CHUNK if page else CHUNK
         self.send_response(200)
         self.send_header("Content-Length", str(size))
+        if page:
+            self.send_header("Content-Type", "text/html")
         self.end_headers()
         while size > 0:
-            part = CHUNK[: min(size, len(CHUNK))]
+            part = chunk[: min(size, len(chunk))]
             self.wfile.write(part)
             size -= len(part)
 
