@@ -178,6 +178,15 @@ export function dataTable(table, { columns, sortKey, filterInput, filterText, cs
 }
 
 export const bytesCell = (value) => fmt.bytes(value);
+
+/** The columns of a table of registrable domains (`store::DomainTotal` with its total). */
+export const DOMAIN_COLUMNS = [
+  { key: "domain", label: "Domain" },
+  { key: "total", label: "Total", num: true, render: bytesCell },
+  { key: "received", label: "Received", num: true, render: bytesCell },
+  { key: "sent", label: "Sent", num: true, render: bytesCell },
+  { key: "hostnames", label: "Hosts", num: true },
+];
 export const timeCell = (ms) => (ms ? new Date(ms).toLocaleString() : "–");
 
 export function withTotal(item) {

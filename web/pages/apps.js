@@ -1,7 +1,7 @@
 /* Applications: every application in a range; one in detail (timeline, executable, processes,
  * registrable domains). */
 
-import { api, rangeButtons, route, setParams, timelineTraces, timelineLayout, dataTable, bytesCell, timeCell, withTotal, escapeHtml, PLOT_CONFIG } from "../lib.js";
+import { api, rangeButtons, route, setParams, timelineTraces, timelineLayout, dataTable, bytesCell, timeCell, withTotal, escapeHtml, DOMAIN_COLUMNS, PLOT_CONFIG } from "../lib.js";
 
 let setApps;
 let setProcesses;
@@ -38,13 +38,7 @@ export function mount() {
     empty: "no process recorded for this application",
   });
   setDomains = dataTable(document.getElementById("app-domains"), {
-    columns: [
-      { key: "domain", label: "Domain" },
-      { key: "total", label: "Total", num: true, render: bytesCell },
-      { key: "received", label: "Received", num: true, render: bytesCell },
-      { key: "sent", label: "Sent", num: true, render: bytesCell },
-      { key: "hostnames", label: "Hosts", num: true },
-    ],
+    columns: DOMAIN_COLUMNS,
     sortKey: "total",
     csvButton: document.getElementById("app-domains-csv"),
     csvName: "netmon-app-domains.csv",
