@@ -4,7 +4,8 @@
 //! (`updater`) downloads by address. While they run, the daemon's open connections name each
 //! flow's process (its PID and application), its hostname and how it was named (`http` from the
 //! Host header, `sni` from the ClientHello; none for the untracked application), with rates and
-//! growing byte counts; once the clients close, their connections are gone.
+//! growing byte counts (`netmon top --connections --json` prints the same); once the clients
+//! close, their connections are gone.
 
 mod support;
 
@@ -117,6 +118,17 @@ fn open_connections_show_process_name_and_provenance_and_go_when_closed() {
         "an application domain_tracking does not cover shows no hostname"
     );
     assert!(running["open"].as_u64().unwrap() >= 3, "{running}");
+
+    let mut top = lab.command(&lab.client, env!("CARGO_BIN_EXE_netmon"));
+    top.args(["top", "--once", "--json", "--connections", "--limit", "50"])
+        .env("NETMON_HOME", lab.netmon_home());
+    let line: Value = serde_json::from_slice(&lab.run(top).stdout).expect("one JSON line");
+    let in_top = connection_of(&line["connections"], tls_pid, 443)
+        .unwrap_or_else(|| panic!("netmon top --connections lists the TLS download: {line}"));
+    assert_eq!(
+        (&in_top["host"], &in_top["provenance"]),
+        (&Value::from(BBC.0), &Value::from("sni"))
+    );
 
     thread::sleep(Duration::from_millis(1200));
     let later = open_connections(&lab);
