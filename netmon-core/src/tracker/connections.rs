@@ -31,9 +31,13 @@ pub const REFRESH: Duration = Duration::from_secs(1);
 /// A flow without a close (UDP) counts as open this long after its last packet.
 pub const DATAGRAM_OPEN: Duration = Duration::from_secs(30);
 
-/// One open flow as the live view shows it.
+/// One open flow as the live view shows it (fields without a value are left out).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(poem_openapi::Object))]
+#[cfg_attr(
+    feature = "openapi",
+    derive(poem_openapi::Object),
+    oai(skip_serializing_if_is_none)
+)]
 pub struct Connection {
     /// `tcp` or `udp`.
     pub protocol: String,
@@ -42,15 +46,19 @@ pub struct Connection {
     pub remote_address: String,
     pub remote_port: u16,
     /// The owning process, when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pid: Option<u32>,
     /// The application its bytes are counted under (`unknown` when no process was found).
     pub app: String,
     /// The process's own name, when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub process: Option<String>,
     /// The server's hostname, when named (only for applications `domain_tracking` covers).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub host: Option<String>,
     /// How the hostname was learned (`unresolved` when nothing named it); absent for
     /// applications whose traffic is not broken down by domain.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub provenance: Option<Provenance>,
     pub received_bytes_per_second: f64,
     pub sent_bytes_per_second: f64,
