@@ -11,6 +11,7 @@ use netmon_core::condition::{CaptureMode, Condition};
 use netmon_core::domains::names::HostnameMap;
 use netmon_core::live::LiveConfig;
 use netmon_core::store::{FollowedStore, Store};
+use netmon_core::tracker::connections::LiveConnections;
 use netmon_core::{Config, Paths, Sample};
 use serde_json::Value;
 use tokio::sync::broadcast;
@@ -61,6 +62,7 @@ struct Inner {
     hosts: Mutex<std::collections::BTreeMap<String, HostTraffic>>,
     store: Option<Mutex<FollowedStore>>,
     names: HostnameMap,
+    connections: LiveConnections,
     reports_accepted: AtomicU64,
     reports_rejected: AtomicU64,
 }
@@ -108,6 +110,7 @@ impl AppState {
                 hosts: Mutex::new(std::collections::BTreeMap::new()),
                 store: store.map(Mutex::new),
                 names: HostnameMap::default(),
+                connections: LiveConnections::default(),
                 reports_accepted: AtomicU64::new(0),
                 reports_rejected: AtomicU64::new(0),
             }),
@@ -268,6 +271,12 @@ impl AppState {
     /// sees — for the capture to use (shared, not a copy: later reports reach it too).
     pub fn names(&self) -> HostnameMap {
         self.inner.names.clone()
+    }
+
+    /// The open flows the daemon's tracker publishes (shared: the tracker writes, `/api/connections`
+    /// reads).
+    pub fn connections(&self) -> LiveConnections {
+        self.inner.connections.clone()
     }
 
     /// Adds the extension's per-hostname report to the totals (the newest remote IP wins), and
