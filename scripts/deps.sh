@@ -128,7 +128,7 @@ plan_test() {
     return 1
   fi
   plan_build
-  apt_need iproute2 curl iperf3 util-linux openssl dnsmasq-base firefox-esr chromium
+  apt_need iproute2 curl iperf3 util-linux openssl dnsmasq-base firefox-esr chromium prometheus
   has python3 || apt_need python3
   { has python3 && python3 -m venv --help >/dev/null 2>&1; } || apt_need python3-venv
   plan_rust_tools

@@ -46,7 +46,7 @@ expect() {
 }
 
 apt_build=(gcc libc6-dev pkg-config libpcap-dev nodejs npm curl)
-apt_test=(iproute2 iperf3 util-linux openssl dnsmasq-base firefox-esr chromium python3 python3-venv)
+apt_test=(iproute2 iperf3 util-linux openssl dnsmasq-base firefox-esr chromium prometheus python3 python3-venv)
 web=("npm ci --no-audit --no-fund" "npm run -s build:web")
 rust=("sh.rustup.rs")
 rust_tools=("rustup component add rustfmt" "rustup component add clippy" "rustup target add aarch64-apple-darwin"
