@@ -65,6 +65,8 @@ struct Inner {
     connections: LiveConnections,
     reports_accepted: AtomicU64,
     reports_rejected: AtomicU64,
+    /// Bytes per application and domain since start, for `/metrics`.
+    metrics: Mutex<crate::metrics::Counts>,
 }
 
 /// A configuration change that was refused.
@@ -113,6 +115,7 @@ impl AppState {
                 connections: LiveConnections::default(),
                 reports_accepted: AtomicU64::new(0),
                 reports_rejected: AtomicU64::new(0),
+                metrics: Mutex::new(crate::metrics::Counts::default()),
             }),
         }
     }
@@ -152,6 +155,14 @@ impl AppState {
     /// Hands a sample to live subscribers and counts it.
     pub fn publish(&self, sample: Sample) {
         self.inner.samples.fetch_add(1, Ordering::Relaxed);
+        let config = self.inner.config.current();
+        if config.metrics_enabled {
+            self.inner
+                .metrics
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .add(&sample, config.metrics_top_n);
+        }
         // No subscriber is not an error: the sample is simply not streamed.
         let _ = self.inner.live.send(Arc::new(sample));
     }
@@ -377,6 +388,16 @@ impl AppState {
         std::fs::metadata(self.inner.paths.database())
             .ok()
             .map(|metadata| metadata.len())
+    }
+
+    /// What `/metrics` shows now.
+    pub fn metrics(&self) -> crate::metrics::Snapshot {
+        let counts = self
+            .inner
+            .metrics
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        crate::metrics::Snapshot::of(&counts, self.samples(), self.database_bytes())
     }
 
     /// Where the history database is (for a reading connection of its own).

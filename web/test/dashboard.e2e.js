@@ -16,6 +16,7 @@ const net = require("node:net");
 const { spawn, execFileSync } = require("node:child_process");
 const { chromium } = require("playwright-core");
 const fmt = require("../format.js");
+const { chromiumBinary } = require("../../extension/test-e2e/support.js");
 
 const ROOT = path.resolve(__dirname, "../..");
 const NETMON = path.join(ROOT, "target/debug/netmon");
@@ -108,7 +109,7 @@ test.before(async () => {
   netmon = spawn(NETMON, ["run", "--interval", "1"], { env, stdio: "ignore" });
   await waitFor("netmon's API", async () => (await fetch(`${ORIGIN}/api/status`)).ok);
   browser = await chromium.launch({
-    executablePath: "/usr/bin/chromium",
+    executablePath: chromiumBinary(),
     args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
   });
   page = await browser.newPage({ viewport: { width: 1440, height: 900 }, acceptDownloads: true });
