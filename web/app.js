@@ -1,16 +1,17 @@
-/* The dashboard: a hash router over six pages, reading only the JSON API and the SSE stream. */
+/* The dashboard: a hash router over seven pages, reading only the JSON API and the SSE stream. */
 
 import { loadPlotly, route, showError } from "./lib.js";
 import * as overview from "./pages/overview.js";
 import * as apps from "./pages/apps.js";
 import * as domains from "./pages/domains.js";
+import * as connections from "./pages/connections.js";
 import * as history from "./pages/history.js";
 import * as config from "./pages/config.js";
 import * as alerts from "./pages/alerts.js";
 
-const PAGES = { overview, apps, domains, history, config, alerts };
+const PAGES = { overview, apps, domains, connections, history, config, alerts };
 /** Pages without charts, shown without waiting for Plotly.js. */
-const WITHOUT_CHARTS = new Set(["config", "alerts"]);
+const WITHOUT_CHARTS = new Set(["config", "connections", "alerts"]);
 const mounted = new Set();
 
 /** Shows the page the URL names and (re)loads it; `data-ready` names it once it is drawn. */

@@ -43,6 +43,11 @@ pub struct Config {
     pub browser_apps: Vec<String>,
     /// Interface to capture on; `any` captures every interface.
     pub capture_interface: String,
+    /// Serve `GET /metrics` (Prometheus/OpenMetrics text, docs/metrics.md).
+    pub metrics_enabled: bool,
+    /// How many applications, and how many domains, get a metric series of their own; the
+    /// rest are summed as `other`.
+    pub metrics_top_n: usize,
     /// How many robust standard deviations above its usual an hour must be to be unusual.
     pub anomaly_sensitivity: f64,
     /// MB an hour must reach, at least, to be unusual.
@@ -138,6 +143,8 @@ pub const KEYS: &[&str] = &[
     "domain_tracking",
     "browser_apps",
     "capture_interface",
+    "metrics_enabled",
+    "metrics_top_n",
     "anomaly_sensitivity",
     "anomaly_floor_mb",
     "new_app_alert_mb",
@@ -153,6 +160,7 @@ pub const RETENTION_DAYS_RAW: RangeInclusive<u64> = 1..=30;
 pub const RETENTION_DAYS_HOURLY: RangeInclusive<u64> = 30..=90;
 pub const BATCH_WRITE_SECONDS: RangeInclusive<u64> = 1..=3600;
 pub const HIGH_USAGE_GB: RangeInclusive<f64> = 0.001..=1_000_000.0;
+pub const METRICS_TOP_N: RangeInclusive<u64> = 1..=1000;
 pub const ANOMALY_SENSITIVITY: RangeInclusive<f64> = 2.0..=50.0;
 pub const ANOMALY_MB: RangeInclusive<f64> = 0.01..=1_000_000.0;
 const MAX_BROWSER_APPS: usize = 100;
@@ -191,6 +199,8 @@ impl Default for Config {
             .map(String::from)
             .to_vec(),
             capture_interface: "any".into(),
+            metrics_enabled: false,
+            metrics_top_n: 20,
             anomaly_sensitivity: Sensitivity::default().threshold,
             anomaly_floor_mb: Sensitivity::default().floor_bytes as f64 / 1e6,
             new_app_alert_mb: Sensitivity::default().new_app_bytes as f64 / 1e6,
@@ -283,6 +293,8 @@ impl Config {
             "domain_tracking" => self.domain_tracking = field.choice(DomainTracking::CHOICES)?,
             "browser_apps" => self.browser_apps = field.names(MAX_BROWSER_APPS)?,
             "capture_interface" => self.capture_interface = field.name()?,
+            "metrics_enabled" => self.metrics_enabled = field.boolean()?,
+            "metrics_top_n" => self.metrics_top_n = field.integer(METRICS_TOP_N)? as usize,
             "anomaly_sensitivity" => {
                 self.anomaly_sensitivity = field.number(ANOMALY_SENSITIVITY)?
             }
@@ -565,6 +577,8 @@ mod tests {
         assert_eq!(config.high_usage_threshold_gb, 10.0);
         assert!(!config.enable_notifications);
         assert_eq!(config.batch_write_seconds, 30);
+        assert!(!config.metrics_enabled, "metrics are off by default");
+        assert_eq!(config.metrics_top_n, 20);
     }
 
     #[test]
@@ -629,6 +643,8 @@ mod tests {
                 "capture_interface",
                 "a non-empty string of at most 64 characters",
             ),
+            ("metrics_enabled", "true or false"),
+            ("metrics_top_n", "a whole number from 1 to 1000"),
             ("anomaly_sensitivity", "a number from 2 to 50"),
             ("anomaly_floor_mb", "a number from 0.01 to 1000000"),
             ("new_app_alert_mb", "a number from 0.01 to 1000000"),
@@ -664,6 +680,8 @@ mod tests {
             ("batch_write_seconds", json!(0), "from 1 to 3600"),
             ("capture_interface", json!(""), "non-empty string"),
             ("browser_apps", json!(vec!["zen"; 101]), "at most 100"),
+            ("metrics_top_n", json!(0), "from 1 to 1000"),
+            ("metrics_top_n", json!(1001), "from 1 to 1000"),
             ("anomaly_sensitivity", json!(1), "from 2 to 50"),
             ("anomaly_floor_mb", json!(0), "from 0.01 to 1000000"),
         ];

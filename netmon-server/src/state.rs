@@ -7,10 +7,12 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::Instant;
 
+use netmon_core::condition::{CaptureMode, Condition};
 use netmon_core::alert::Alert;
 use netmon_core::domains::names::HostnameMap;
 use netmon_core::live::LiveConfig;
 use netmon_core::store::{FollowedStore, Store};
+use netmon_core::tracker::connections::LiveConnections;
 use netmon_core::{Config, Paths, Sample};
 use serde_json::Value;
 use tokio::sync::broadcast;
@@ -54,6 +56,7 @@ struct Inner {
     alerts: broadcast::Sender<Arc<Alert>>,
     started: Instant,
     source: RwLock<String>,
+    condition: RwLock<Condition>,
     samples: AtomicU64,
     last_error: Mutex<Option<String>>,
     paused: Arc<AtomicBool>,
@@ -61,8 +64,11 @@ struct Inner {
     hosts: Mutex<std::collections::BTreeMap<String, HostTraffic>>,
     store: Option<Mutex<FollowedStore>>,
     names: HostnameMap,
+    connections: LiveConnections,
     reports_accepted: AtomicU64,
     reports_rejected: AtomicU64,
+    /// Bytes per application and domain since start, for `/metrics`.
+    metrics: Mutex<crate::metrics::Counts>,
 }
 
 /// A configuration change that was refused.
@@ -102,6 +108,7 @@ impl AppState {
                 alerts,
                 started: Instant::now(),
                 source: RwLock::new(String::from("starting")),
+                condition: RwLock::new(Condition::default()),
                 samples: AtomicU64::new(0),
                 last_error: Mutex::new(None),
                 paused,
@@ -109,8 +116,10 @@ impl AppState {
                 hosts: Mutex::new(std::collections::BTreeMap::new()),
                 store: store.map(Mutex::new),
                 names: HostnameMap::default(),
+                connections: LiveConnections::default(),
                 reports_accepted: AtomicU64::new(0),
                 reports_rejected: AtomicU64::new(0),
+                metrics: Mutex::new(crate::metrics::Counts::default()),
             }),
         }
     }
@@ -150,6 +159,14 @@ impl AppState {
     /// Hands a sample to live subscribers and counts it.
     pub fn publish(&self, sample: Sample) {
         self.inner.samples.fetch_add(1, Ordering::Relaxed);
+        let config = self.inner.config.current();
+        if config.metrics_enabled {
+            self.inner
+                .metrics
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .add(&sample, config.metrics_top_n);
+        }
         // No subscriber is not an error: the sample is simply not streamed.
         let _ = self.inner.live.send(Arc::new(sample));
     }
@@ -182,6 +199,40 @@ impl AppState {
             .read()
             .unwrap_or_else(PoisonError::into_inner)
             .clone()
+    }
+
+    /// How the monitor runs: set once at start (capture mode, the user it became, a database
+    /// set aside, a config.json it could not use).
+    pub fn set_condition(&self, condition: Condition) {
+        *self
+            .inner
+            .condition
+            .write()
+            .unwrap_or_else(PoisonError::into_inner) = condition;
+    }
+
+    /// The capture mode after the capture was reopened for a new configuration.
+    pub fn set_capture_mode(&self, mode: CaptureMode) {
+        self.inner
+            .condition
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .capture = Some(mode);
+    }
+
+    /// How the monitor runs. A config.json that could not be used at start stops being a
+    /// problem once it is valid again (its keys then apply).
+    pub fn condition(&self) -> Condition {
+        let mut condition = self
+            .inner
+            .condition
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
+        if self.config_problems().is_empty() {
+            condition.config_problem = None;
+        }
+        condition
     }
 
     pub fn record_error(&self, error: impl Into<String>) {
@@ -245,6 +296,12 @@ impl AppState {
     /// sees — for the capture to use (shared, not a copy: later reports reach it too).
     pub fn names(&self) -> HostnameMap {
         self.inner.names.clone()
+    }
+
+    /// The open flows the daemon's tracker publishes (shared: the tracker writes, `/api/connections`
+    /// reads).
+    pub fn connections(&self) -> LiveConnections {
+        self.inner.connections.clone()
     }
 
     /// Adds the extension's per-hostname report to the totals (the newest remote IP wins), and
@@ -345,6 +402,16 @@ impl AppState {
         std::fs::metadata(self.inner.paths.database())
             .ok()
             .map(|metadata| metadata.len())
+    }
+
+    /// What `/metrics` shows now.
+    pub fn metrics(&self) -> crate::metrics::Snapshot {
+        let counts = self
+            .inner
+            .metrics
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        crate::metrics::Snapshot::of(&counts, self.samples(), self.database_bytes())
     }
 
     /// Where the history database is (for a reading connection of its own).

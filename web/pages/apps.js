@@ -1,10 +1,11 @@
 /* Applications: every application in a range; one in detail (timeline with its usual band,
- * executable, processes). */
+ * executable, processes, registrable domains). */
 
-import { api, rangeButtons, route, setParams, timelineTraces, timelineLayout, dataTable, bytesCell, timeCell, withTotal, escapeHtml, PLOT_CONFIG } from "../lib.js";
+import { api, rangeButtons, route, setParams, timelineTraces, timelineLayout, dataTable, bytesCell, timeCell, withTotal, escapeHtml, DOMAIN_COLUMNS, PLOT_CONFIG } from "../lib.js";
 
 let setApps;
 let setProcesses;
+let setDomains;
 let range = "24h";
 
 export function mount() {
@@ -35,6 +36,13 @@ export function mount() {
     csvButton: document.getElementById("app-processes-csv"),
     csvName: "netmon-processes.csv",
     empty: "no process recorded for this application",
+  });
+  setDomains = dataTable(document.getElementById("app-domains"), {
+    columns: DOMAIN_COLUMNS,
+    sortKey: "total",
+    csvButton: document.getElementById("app-domains-csv"),
+    csvName: "netmon-app-domains.csv",
+    empty: "no domain recorded for this application (domain_tracking covers browsers by default)",
   });
 }
 
@@ -68,6 +76,7 @@ async function showDetail(app) {
   const traces = [...bandTraces(band, detail.bucket_ms), ...timelineTraces(detail.points)];
   await Plotly.react("app-timeline", traces, timelineLayout(detail.bucket_ms), PLOT_CONFIG);
   setProcesses(detail.processes);
+  setDomains(detail.domains.map(withTotal));
 }
 
 /** The usual band (sent + received, the same hour of past weeks; docs/alerts.md) per bucket of

@@ -7,6 +7,7 @@
 //! - `history`: `/summary`, `/timeline`, `/apps…`, `/domains…`, `/heatmap`, `/trends/…`, `/purge`;
 //! - `export`: `/export…`, streamed CSV/JSON files;
 //! - `live`: `/live`, Server-Sent Events;
+//! - `connections`: `/connections`, the open flows now;
 //! - `budgets`: `/budgets…`, budgets with their progress;
 //! - `alerts`: `/alerts…`, the alert history, unusual hours now, new alerts as SSE;
 //! - `common`: what they share (tags, the refusal body, range and limit parameters).
@@ -18,6 +19,7 @@ mod browser;
 mod budgets;
 mod common;
 mod config;
+mod connections;
 mod export;
 mod history;
 mod live;
@@ -35,6 +37,7 @@ pub(crate) fn all(state: AppState) -> impl OpenApi {
         browser::BrowserApi::new(state.clone()),
         history::HistoryApi::new(state.clone()),
         live::LiveApi::new(state.clone()),
+        connections::ConnectionsApi::new(state.clone()),
         export::ExportApi::new(state.clone()),
         (
             budgets::BudgetsApi::new(state.clone()),
