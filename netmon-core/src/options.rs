@@ -99,6 +99,16 @@ const TEXTS: &[(&str, &str, &str)] = &[
         "a new application moving more in its first hour raises an alert",
         "MB",
     ),
+    (
+        "metrics_enabled",
+        "serve GET /metrics (Prometheus text)",
+        "",
+    ),
+    (
+        "metrics_top_n",
+        "applications and domains with a metric series of their own",
+        "names",
+    ),
 ];
 
 /// Every option in file order; an option without an explanation is described by its key.

@@ -7,8 +7,8 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::Instant;
 
-use netmon_core::condition::{CaptureMode, Condition};
 use netmon_core::alert::Alert;
+use netmon_core::condition::{CaptureMode, Condition};
 use netmon_core::domains::names::HostnameMap;
 use netmon_core::live::LiveConfig;
 use netmon_core::store::{FollowedStore, Store};
