@@ -4,7 +4,7 @@
 //! on is judged against the same hour of earlier weeks, exactly as the daemon judges the hourly
 //! tier (`anomaly::judge` with the default sensitivity). Precision and recall must both be at
 //! least 0.9; on the same history with nothing injected, false alerts per week are counted.
-//! `cargo test -p netmon-core --release --test anomaly_eval -- --nocapture` prints the figures.
+//! `cargo test -p netmon-core --test anomaly_eval -- --nocapture --test-threads 1` prints the figures.
 
 use std::collections::{BTreeMap, BTreeSet};
 
