@@ -4,6 +4,8 @@
 //! also after the database is reopened; the former `high_usage_threshold_gb` becomes a daily
 //! budget once; unusual hours and new applications are found from the hourly tier.
 
+mod older;
+
 use jiff::tz::TimeZone;
 use netmon_core::alert::AlertKind;
 use netmon_core::alerts;
@@ -52,26 +54,7 @@ fn spec(scope: Scope, period: Period, limit_bytes: u64) -> BudgetSpec {
 fn a_version_5_database_upgrades_with_its_usage_and_keeps_budgets() {
     let temp = tempfile::tempdir().unwrap();
     let path = temp.path().join("network_monitor.db");
-    {
-        let mut connection = store::Connection::open(&path).unwrap();
-        store::register_functions(&connection, TimeZone::UTC).unwrap();
-        store::migrate_to(&mut connection, VERSION_BEFORE_BUDGETS).unwrap();
-        let hour = NOON - HOUR;
-        let day = hour - hour.rem_euclid(DAY);
-        connection
-            .execute_batch(&format!(
-                "INSERT INTO applications (id, name, first_seen_ms, last_seen_ms) VALUES (1, 'zen', 0, 0);
-                 INSERT INTO network_samples VALUES ({hour}, 5000, 1, 0, 0, 9600, 8, 0);
-                 INSERT INTO sample_totals VALUES ({hour}, 0, 5000, 9600, 8);
-                 INSERT INTO hourly_aggregates VALUES ({hour}, 1, 0, 0, 9600, 8);
-                 INSERT INTO hourly_app_totals VALUES ({hour}, 1, 0, 9600, 8);
-                 INSERT INTO hourly_totals VALUES ({hour}, 0, 9600, 8);
-                 INSERT INTO daily_aggregates VALUES ({day}, 1, 0, 0, 9600, 8);
-                 INSERT INTO daily_app_totals VALUES ({day}, 1, 0, 9600, 8);
-                 INSERT INTO daily_totals VALUES ({day}, 0, 9600, 8);"
-            ))
-            .unwrap();
-    }
+    older::database(&path, VERSION_BEFORE_BUDGETS, NOON - HOUR);
     let mut store = Store::open_in_zone(&path, TimeZone::UTC).unwrap();
     assert_eq!(store.schema_version().unwrap(), 6);
     assert_eq!(store::current_version(), 6);
