@@ -46,11 +46,12 @@ done
 # The Origin is the dashboard's own, as the browser sends it for the dashboard's changes; the
 # JSON content type lets the operations without a body (pause, resume) past the gate too.
 # (Run from the report directory: schemathesis keeps a cache in its working directory.)
-# /live is an endless event stream, which a request/response checker cannot finish reading;
-# netmon-cli/tests/live_netns.rs tests it. Every request has a time limit, and so has the run.
+# /live and /alerts/live are endless event streams, which a request/response checker cannot
+# finish reading; netmon-cli/tests/live_netns.rs and alerts_netns.rs test them. Every request has a time limit, and so has the run.
 cd "$report"
 timeout 900 "$schemathesis" run "$base/api/openapi.json" \
   --exclude-path /live \
+  --exclude-path /alerts/live \
   --request-timeout 20 \
   --header "Origin: $base" \
   --header "Content-Type: application/json" \

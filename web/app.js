@@ -1,4 +1,4 @@
-/* The dashboard: a hash router over six pages, reading only the JSON API and the SSE stream. */
+/* The dashboard: a hash router over seven pages, reading only the JSON API and the SSE stream. */
 
 import { loadPlotly, route, showError } from "./lib.js";
 import * as overview from "./pages/overview.js";
@@ -7,10 +7,11 @@ import * as domains from "./pages/domains.js";
 import * as connections from "./pages/connections.js";
 import * as history from "./pages/history.js";
 import * as config from "./pages/config.js";
+import * as alerts from "./pages/alerts.js";
 
-const PAGES = { overview, apps, domains, connections, history, config };
+const PAGES = { overview, apps, domains, connections, history, config, alerts };
 /** Pages without charts, shown without waiting for Plotly.js. */
-const WITHOUT_CHARTS = new Set(["config", "connections"]);
+const WITHOUT_CHARTS = new Set(["config", "connections", "alerts"]);
 const mounted = new Set();
 
 /** Shows the page the URL names and (re)loads it; `data-ready` names it once it is drawn. */
@@ -49,6 +50,17 @@ function watchLive() {
   events.onerror = () => { status.textContent = "live feed lost; retrying…"; };
 }
 
+/** New alerts (budgets, unusual hours, new applications) as the daemon raises them. */
+function watchAlerts() {
+  const events = new EventSource("/api/alerts/live");
+  events.onmessage = (event) => {
+    const alert = JSON.parse(event.data);
+    alerts.live(alert);
+    overview.alert(alert);
+  };
+}
+
 window.addEventListener("hashchange", show);
 watchLive();
+watchAlerts();
 show();

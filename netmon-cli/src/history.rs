@@ -4,13 +4,18 @@
 //! (up to a day of them), so a full disk delays history instead of losing it. A database file
 //! deleted or replaced under the daemon is reported and started anew at the next write.
 //! Following the live configuration, a new `batch_write_seconds` applies from the next sample
-//! and new retention days run a retention pass at the next sample.
+//! and new retention days run a retention pass at the next sample. After each write the
+//! budgets and the current hour are judged (core's `alerts::evaluate`); the alerts raised are
+//! logged and kept for the caller to stream ([`History::take_alerts`]). At the first open, the
+//! former `high_usage_threshold_gb` becomes a budget on everything per day.
 
 use std::collections::VecDeque;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use jiff::Timestamp;
+use netmon_core::alerts::{self, Alert};
+use netmon_core::anomaly::Sensitivity;
 use netmon_core::live::{LiveConfig, Subscription};
 use netmon_core::store::{self, FollowedStore, StoreError};
 use netmon_core::{monitor, Config, Paths, Sample};
@@ -28,6 +33,8 @@ pub struct History {
     raw_days: u64,
     hourly_days: u64,
     config: Option<Subscription>,
+    sensitivity: Sensitivity,
+    raised: Vec<Alert>,
 }
 
 impl History {
@@ -44,8 +51,11 @@ impl History {
             raw_days: config.data_retention_days_raw,
             hourly_days: config.data_retention_days_hourly,
             config: None,
+            sensitivity: config.sensitivity(),
+            raised: Vec::new(),
         };
         history.apply_retention();
+        history.adopt_threshold(config.high_usage_threshold_gb);
         Ok((history, set_aside))
     }
 
@@ -58,6 +68,7 @@ impl History {
     /// Takes a changed batch interval, and runs retention when its days changed.
     fn reconfigure(&mut self, config: &Config) {
         self.batch_every = Duration::from_secs(config.batch_write_seconds);
+        self.sensitivity = config.sensitivity();
         let days = (
             config.data_retention_days_raw,
             config.data_retention_days_hourly,
@@ -104,9 +115,49 @@ impl History {
                     "batch written"
                 );
                 self.pending.clear();
+                self.evaluate();
             }
             Err(error) => {
                 tracing::error!(%error, kept = batch.len(), "cannot write to the database; will retry")
+            }
+        }
+    }
+
+    /// Judges budgets and the current hour; keeps and logs the alerts not raised before.
+    fn evaluate(&mut self) {
+        let now = monitor::unix_ms();
+        match alerts::evaluate(self.store.store_mut(), now, &self.sensitivity) {
+            Ok(raised) => {
+                raised
+                    .iter()
+                    .for_each(|alert| tracing::warn!(kind = alert.kind.name(), subject = %alert.subject, "alert: {}", alert.message));
+                self.raised.extend(raised);
+            }
+            Err(error) => {
+                tracing::error!(%error, "cannot judge budgets and usage; tried again at the next write")
+            }
+        }
+    }
+
+    /// The alerts raised since the last call, oldest first.
+    pub fn take_alerts(&mut self) -> Vec<Alert> {
+        std::mem::take(&mut self.raised)
+    }
+
+    /// Makes `high_usage_threshold_gb` a budget on everything per day, once per database.
+    fn adopt_threshold(&mut self, threshold_gb: f64) {
+        match self
+            .store
+            .store_mut()
+            .adopt_threshold(threshold_gb, monitor::unix_ms())
+        {
+            Ok(Some(budget)) => tracing::info!(
+                limit_bytes = budget.spec.limit_bytes,
+                "high_usage_threshold_gb is now a daily budget on everything"
+            ),
+            Ok(None) => {}
+            Err(error) => {
+                tracing::error!(%error, "cannot turn high_usage_threshold_gb into a budget")
             }
         }
     }

@@ -1,5 +1,6 @@
 //! `netmon`: the command-line face of netmon.
 
+mod budget;
 mod config_cmd;
 mod daemon;
 mod demo;
@@ -95,6 +96,15 @@ enum Command {
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
+    /// Budgets: limits per day, week or month on everything, an application or a domain.
+    ///
+    /// Example: netmon budget add --app Dropbox --per month --limit 50GB --first-day 15
+    #[command(subcommand)]
+    Budget(budget::BudgetCommand),
+    /// The alerts raised (budgets at 80 % and 100 %, unusual hours, new applications).
+    ///
+    /// Example: netmon alerts --limit 10
+    Alerts(budget::AlertsArgs),
     /// Fill an empty database with synthetic history (to try the dashboard).
     ///
     /// Example: NETMON_HOME=/tmp/netmon-demo netmon demo-data --days 30
@@ -127,6 +137,8 @@ fn main() -> ExitCode {
             exit::OK
         }
         Command::DemoData(args) => demo::run(args),
+        Command::Budget(command) => budget::run(command),
+        Command::Alerts(args) => budget::history(args),
         Command::Install(command) => install::run(command),
     };
     ExitCode::from(code)

@@ -156,6 +156,10 @@ pub fn run(args: RunArgs) -> u8 {
         |sample| {
             emit(&args, &sample);
             history.add(sample.clone());
+            history
+                .take_alerts()
+                .into_iter()
+                .for_each(|alert| server.state.publish_alert(alert));
             server.state.publish(sample);
         },
     );

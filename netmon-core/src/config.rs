@@ -14,6 +14,7 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 use serde_json::{Map, Value};
 
+use crate::anomaly::Sensitivity;
 use crate::paths::{self, Paths};
 
 /// netmon's configuration, as read from `config.json`.
@@ -47,6 +48,12 @@ pub struct Config {
     /// How many applications, and how many domains, get a metric series of their own; the
     /// rest are summed as `other`.
     pub metrics_top_n: usize,
+    /// How many robust standard deviations above its usual an hour must be to be unusual.
+    pub anomaly_sensitivity: f64,
+    /// MB an hour must reach, at least, to be unusual.
+    pub anomaly_floor_mb: f64,
+    /// MB a new application must move in its first hour to raise an alert.
+    pub new_app_alert_mb: f64,
 }
 
 /// Log verbosity, with the spec's names.
@@ -138,6 +145,9 @@ pub const KEYS: &[&str] = &[
     "capture_interface",
     "metrics_enabled",
     "metrics_top_n",
+    "anomaly_sensitivity",
+    "anomaly_floor_mb",
+    "new_app_alert_mb",
 ];
 
 /// Keys read only when netmon starts; every other key applies to a running netmon at once
@@ -151,6 +161,8 @@ pub const RETENTION_DAYS_HOURLY: RangeInclusive<u64> = 30..=90;
 pub const BATCH_WRITE_SECONDS: RangeInclusive<u64> = 1..=3600;
 pub const HIGH_USAGE_GB: RangeInclusive<f64> = 0.001..=1_000_000.0;
 pub const METRICS_TOP_N: RangeInclusive<u64> = 1..=1000;
+pub const ANOMALY_SENSITIVITY: RangeInclusive<f64> = 2.0..=50.0;
+pub const ANOMALY_MB: RangeInclusive<f64> = 0.01..=1_000_000.0;
 const MAX_BROWSER_APPS: usize = 100;
 const MAX_NAME_LEN: usize = 64;
 
@@ -189,6 +201,9 @@ impl Default for Config {
             capture_interface: "any".into(),
             metrics_enabled: false,
             metrics_top_n: 20,
+            anomaly_sensitivity: Sensitivity::default().threshold,
+            anomaly_floor_mb: Sensitivity::default().floor_bytes as f64 / 1e6,
+            new_app_alert_mb: Sensitivity::default().new_app_bytes as f64 / 1e6,
         }
     }
 }
@@ -280,6 +295,11 @@ impl Config {
             "capture_interface" => self.capture_interface = field.name()?,
             "metrics_enabled" => self.metrics_enabled = field.boolean()?,
             "metrics_top_n" => self.metrics_top_n = field.integer(METRICS_TOP_N)? as usize,
+            "anomaly_sensitivity" => {
+                self.anomaly_sensitivity = field.number(ANOMALY_SENSITIVITY)?
+            }
+            "anomaly_floor_mb" => self.anomaly_floor_mb = field.number(ANOMALY_MB)?,
+            "new_app_alert_mb" => self.new_app_alert_mb = field.number(ANOMALY_MB)?,
             _ => return Err(field.problem(ProblemKind::UnknownKey, KEYS.join(", "))),
         }
         Ok(())
@@ -326,6 +346,16 @@ impl Config {
 
     fn to_value(&self) -> Value {
         serde_json::to_value(self).expect("the configuration always serialises")
+    }
+
+    /// The sensitivity of "unusual for you" these options give (`anomaly`).
+    pub fn sensitivity(&self) -> Sensitivity {
+        Sensitivity {
+            threshold: self.anomaly_sensitivity,
+            floor_bytes: (self.anomaly_floor_mb * 1e6) as u64,
+            new_app_bytes: (self.new_app_alert_mb * 1e6) as u64,
+            ..Sensitivity::default()
+        }
     }
 
     /// True when `app` (a process or application name) is one of the configured browsers.
@@ -615,6 +645,9 @@ mod tests {
             ),
             ("metrics_enabled", "true or false"),
             ("metrics_top_n", "a whole number from 1 to 1000"),
+            ("anomaly_sensitivity", "a number from 2 to 50"),
+            ("anomaly_floor_mb", "a number from 0.01 to 1000000"),
+            ("new_app_alert_mb", "a number from 0.01 to 1000000"),
         ];
         assert_eq!(expected.len(), KEYS.len(), "every key is covered");
         for (key, allowed) in expected {
@@ -649,6 +682,8 @@ mod tests {
             ("browser_apps", json!(vec!["zen"; 101]), "at most 100"),
             ("metrics_top_n", json!(0), "from 1 to 1000"),
             ("metrics_top_n", json!(1001), "from 1 to 1000"),
+            ("anomaly_sensitivity", json!(1), "from 2 to 50"),
+            ("anomaly_floor_mb", json!(0), "from 0.01 to 1000000"),
         ];
         for (key, value, allowed) in cases {
             let message = problem_of(key, value.clone());

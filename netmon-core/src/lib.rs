@@ -3,7 +3,11 @@
 //! A pure library: the frontends (`netmon` CLI, `netmon-server`, `netmon-menubar`) only wire
 //! these pieces together. ARCHITECTURE.md at the repository root maps the modules.
 
+pub mod alert;
+pub mod alerts;
+pub mod anomaly;
 pub mod attribution;
+pub mod budget;
 pub mod capture;
 pub mod condition;
 pub mod config;
@@ -13,6 +17,7 @@ pub mod history;
 pub mod live;
 pub mod logging;
 pub mod monitor;
+pub mod options;
 pub mod os;
 pub mod packet;
 pub mod packet_log;

@@ -1,4 +1,5 @@
-//! Human-readable byte counts and rates (decimal units, as network tools and macOS use).
+//! Human-readable byte counts and rates (decimal units, as network tools and macOS use), and
+//! byte counts read back from such text (`5GB`, `1.5 TB`, `700 MB`).
 
 const UNITS: [&str; 6] = ["B", "KB", "MB", "GB", "TB", "PB"];
 
@@ -30,9 +31,52 @@ fn scaled(value: f64, suffix: &str) -> String {
     }
 }
 
+/// `5GB`, `1.5 TB`, `700mb`, `123` (bytes) → bytes, decimal units up to PB; the problem in
+/// words otherwise.
+pub fn parse_bytes(text: &str) -> Result<u64, String> {
+    let trimmed = text.trim();
+    let split = trimmed
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(trimmed.len());
+    let (number, unit) = trimmed.split_at(split);
+    let unit = unit.trim().to_ascii_uppercase();
+    let power = UNITS
+        .iter()
+        .position(|name| *name == unit || (unit.is_empty() && *name == "B"))
+        .ok_or_else(|| format!("{text:?}: the unit must be one of B, KB, MB, GB, TB, PB"))?;
+    let value: f64 = number
+        .parse()
+        .map_err(|_| format!("{text:?} is not an amount such as 5GB or 700MB"))?;
+    let bytes = value * 1000f64.powi(power as i32);
+    (bytes.is_finite() && bytes < u64::MAX as f64)
+        .then_some(bytes.round() as u64)
+        .ok_or_else(|| format!("{text:?} is too large"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn amounts_read_back() {
+        assert_eq!(parse_bytes("5GB"), Ok(5_000_000_000));
+        assert_eq!(parse_bytes(" 1.5 tb "), Ok(1_500_000_000_000));
+        assert_eq!(parse_bytes("700"), Ok(700));
+        assert_eq!(parse_bytes("2 KB"), Ok(2000));
+        assert!(parse_bytes("5 GiB")
+            .unwrap_err()
+            .contains("the unit must be"));
+        assert!(parse_bytes("GB").unwrap_err().contains("is not an amount"));
+        assert!(parse_bytes("-5GB").is_err());
+        assert!(parse_bytes("1e30").is_err());
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn any_text_parses_or_names_its_problem(text in ".{0,12}") {
+            let _ = parse_bytes(&text);
+        }
+    }
 
     #[test]
     fn decimal_units() {

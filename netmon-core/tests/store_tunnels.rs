@@ -1,7 +1,9 @@
-//! VPN tunnels in the store: a database of the previous schema version (built here with that
+//! VPN tunnels in the store: a database of the version before tunnels (built with that
 //! version's migrations and rows in every tier) upgrades to the version with `hourly_tunnels`
 //! with its data intact; a sample's tunnels are then kept per hour beside usage (which holds the
 //! overhead only), and retention and purge delete them with the hourly tier.
+
+mod older;
 
 use netmon_core::sample::{SampleStats, TunnelUsage, Usage};
 use netmon_core::store::{self, Range, Store, TunnelTotal};
@@ -19,30 +21,12 @@ fn all_time() -> Range {
     }
 }
 
-/// The previous version's database: zen received 9600 bytes on one hour, in every tier.
+/// The version before `hourly_tunnels`.
+const VERSION_BEFORE_TUNNELS: i64 = 4;
+
+/// A database of the version before tunnels: zen received 9600 bytes on one hour, in every tier.
 fn previous_version(path: &std::path::Path) {
-    let mut connection = store::Connection::open(path).unwrap();
-    store::register_functions(&connection, jiff::tz::TimeZone::UTC).unwrap();
-    let previous = store::current_version() - 1;
-    assert_eq!(
-        store::migrate_to(&mut connection, previous).unwrap(),
-        previous
-    );
-    let hour = NOON - 24 * HOUR;
-    let day = hour - hour.rem_euclid(DAY);
-    connection
-        .execute_batch(&format!(
-            "INSERT INTO applications (id, name, first_seen_ms, last_seen_ms) VALUES (1, 'zen', 0, 0);
-             INSERT INTO network_samples VALUES ({hour}, 5000, 1, 0, 0, 9600, 8, 0);
-             INSERT INTO sample_totals VALUES ({hour}, 0, 5000, 9600, 8);
-             INSERT INTO hourly_aggregates VALUES ({hour}, 1, 0, 0, 9600, 8);
-             INSERT INTO hourly_app_totals VALUES ({hour}, 1, 0, 9600, 8);
-             INSERT INTO hourly_totals VALUES ({hour}, 0, 9600, 8);
-             INSERT INTO daily_aggregates VALUES ({day}, 1, 0, 0, 9600, 8);
-             INSERT INTO daily_app_totals VALUES ({day}, 1, 0, 9600, 8);
-             INSERT INTO daily_totals VALUES ({day}, 0, 9600, 8);"
-        ))
-        .unwrap();
+    older::database(path, VERSION_BEFORE_TUNNELS, NOON - 24 * HOUR);
 }
 
 /// A sample in which `app` received `inner` bytes through the VPN `vpnd`, whose transport

@@ -140,6 +140,11 @@ impl Client {
         )
     }
 
+    /// The newest alerts the daemon raised (`/api/alerts`).
+    pub fn alerts(&self) -> Result<Vec<crate::notify::RaisedAlert>, ApiError> {
+        self.get_json("/api/alerts", &[("limit", "20")])
+    }
+
     /// Pauses (`true`) or resumes monitoring.
     pub fn set_paused(&self, paused: bool) -> Result<(), ApiError> {
         let path = if paused {

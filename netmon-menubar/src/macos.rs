@@ -14,7 +14,7 @@ use objc::runtime::NO;
 use objc::{class, msg_send, sel, sel_impl};
 
 use crate::model::{Action, Item, Menu, Thresholds};
-use crate::notify::Alert;
+use crate::notify::Notification;
 use crate::runner::{launch, Installed, Runner};
 
 /// `NSVariableStatusItemLength`: the item is as wide as its title.
@@ -140,12 +140,12 @@ fn render(items: &[Item]) -> NsMenu {
 
 /// A notification through the system's notification centre (`osascript` works without an
 /// application bundle).
-fn notify(alert: Alert) {
+fn notify(notification: Notification) {
     let quoted = |text: &str| text.replace('\\', "\\\\").replace('"', "\\\"");
     let script = format!(
         "display notification \"{}\" with title \"{}\"",
-        quoted(&alert.body()),
-        quoted(alert.title())
+        quoted(&notification.body),
+        quoted(&notification.title)
     );
     if let Err(error) = Command::new("osascript").args(["-e", &script]).spawn() {
         eprintln!("netmon-menubar: cannot show a notification: {error}");

@@ -80,9 +80,9 @@ fn main() -> std::process::ExitCode {
         paths,
         Thresholds::default(),
         |_menu| {},
-        |alert| {
+        |notification| {
             let sent = std::process::Command::new("notify-send")
-                .args(notify_send_args(&alert))
+                .args(notify_send_args(&notification))
                 .status();
             if let Err(error) = sent {
                 eprintln!("netmon-menubar: cannot run notify-send: {error}");

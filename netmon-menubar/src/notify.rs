@@ -1,5 +1,10 @@
 //! The high-usage notification rule: one notification each time today's usage crosses
-//! `high_usage_threshold_gb`, never one per sample. Pure: the caller shows the notification.
+//! `high_usage_threshold_gb`, never one per sample. And the daemon's alerts (`/api/alerts`:
+//! budgets at 80 % and 100 %, unusual hours, new applications) as notifications, each once:
+//! [`NewAlerts`] announces only alerts raised after its first look. Pure: the caller shows the
+//! notification.
+
+use serde::Deserialize;
 
 use jiff::civil::Date;
 use netmon_core::units;
@@ -31,13 +36,38 @@ impl Alert {
     }
 }
 
-/// The `notify-send` arguments (freedesktop notifications on Linux) for an alert.
-pub fn notify_send_args(alert: &Alert) -> Vec<String> {
+/// A notification as shown: a title and a sentence.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Notification {
+    pub title: String,
+    pub body: String,
+}
+
+impl From<&Alert> for Notification {
+    fn from(alert: &Alert) -> Self {
+        Self {
+            title: alert.title().into(),
+            body: alert.body(),
+        }
+    }
+}
+
+impl From<&RaisedAlert> for Notification {
+    fn from(alert: &RaisedAlert) -> Self {
+        Self {
+            title: alert.title(),
+            body: alert.body().into(),
+        }
+    }
+}
+
+/// The `notify-send` arguments (freedesktop notifications on Linux) for a notification.
+pub fn notify_send_args(notification: &Notification) -> Vec<String> {
     vec![
         "--app-name=netmon".into(),
         "--urgency=normal".into(),
-        alert.title().into(),
-        alert.body(),
+        notification.title.clone(),
+        notification.body.clone(),
     ]
 }
 
@@ -69,6 +99,62 @@ impl HighUsage {
             today_bytes,
             threshold_bytes,
         })
+    }
+}
+
+/// An alert of the daemon as `/api/alerts` lists it (the fields a notification needs).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct RaisedAlert {
+    pub id: i64,
+    /// `budget`, `unusual` or `new_app`.
+    pub kind: String,
+    pub subject: String,
+    /// 80 or 100 for a budget.
+    pub level: Option<u64>,
+    pub message: String,
+}
+
+impl RaisedAlert {
+    /// The notification's title: what happened, to whom.
+    pub fn title(&self) -> String {
+        match (self.kind.as_str(), self.level) {
+            ("budget", Some(100)) => format!("Budget used up: {}", self.subject),
+            ("budget", _) => format!("Budget at {} %: {}", self.level.unwrap_or(80), self.subject),
+            ("unusual", _) => format!("Unusual for you: {}", self.subject),
+            ("new_app", _) => format!("New application: {}", self.subject),
+            _ => format!("netmon: {}", self.subject),
+        }
+    }
+
+    /// The notification's text: the daemon's own sentence.
+    pub fn body(&self) -> &str {
+        &self.message
+    }
+}
+
+/// Remembers which alerts were announced: the first look only notes the newest (older alerts
+/// are history, not news); later looks return the alerts newer than any seen, oldest first.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NewAlerts {
+    newest: Option<i64>,
+}
+
+impl NewAlerts {
+    /// Takes the alerts listed now (any order); returns those to announce when `enabled`.
+    pub fn observe(&mut self, enabled: bool, listed: &[RaisedAlert]) -> Vec<RaisedAlert> {
+        let newest = listed.iter().map(|alert| alert.id).max();
+        let Some(before) = self.newest else {
+            self.newest = newest.or(Some(0));
+            return Vec::new();
+        };
+        self.newest = newest.map_or(Some(before), |newest| Some(newest.max(before)));
+        let mut fresh: Vec<RaisedAlert> = listed
+            .iter()
+            .filter(|alert| enabled && alert.id > before)
+            .cloned()
+            .collect();
+        fresh.sort_by_key(|alert| alert.id);
+        fresh
     }
 }
 
@@ -178,13 +264,83 @@ mod tests {
             threshold_bytes: 10 * GB,
         };
         assert_eq!(
-            notify_send_args(&alert),
+            notify_send_args(&Notification::from(&alert)),
             [
                 "--app-name=netmon",
                 "--urgency=normal",
                 "High network usage",
                 "12.0 GB used today, above your daily threshold of 10.0 GB"
             ]
+        );
+    }
+
+    fn raised(id: i64, kind: &str, level: Option<u64>, message: &str) -> RaisedAlert {
+        RaisedAlert {
+            id,
+            kind: kind.into(),
+            subject: "Dropbox".into(),
+            level,
+            message: message.into(),
+        }
+    }
+
+    #[test]
+    fn daemon_alerts_read_as_notifications() {
+        let listed: Vec<RaisedAlert> = serde_json::from_str(
+            r#"[{"id": 7, "at_ms": 1, "kind": "budget", "subject": "Dropbox", "budget_id": 2,
+                 "level": 80, "bytes": 8, "reference_bytes": 10,
+                 "message": "Dropbox has used 80 % of its monthly budget: 40.0 GB of 50.0 GB"}]"#,
+        )
+        .unwrap();
+        assert_eq!(listed[0].title(), "Budget at 80 %: Dropbox");
+        assert_eq!(
+            listed[0].body(),
+            "Dropbox has used 80 % of its monthly budget: 40.0 GB of 50.0 GB"
+        );
+        assert_eq!(
+            raised(1, "budget", Some(100), "").title(),
+            "Budget used up: Dropbox"
+        );
+        assert_eq!(
+            raised(1, "unusual", None, "").title(),
+            "Unusual for you: Dropbox"
+        );
+        assert_eq!(
+            raised(1, "new_app", None, "").title(),
+            "New application: Dropbox"
+        );
+    }
+
+    #[test]
+    fn each_alert_is_announced_once_and_old_ones_never() {
+        let mut seen = NewAlerts::default();
+        let old = raised(3, "budget", Some(80), "old");
+        assert!(
+            seen.observe(true, std::slice::from_ref(&old)).is_empty(),
+            "history, not news"
+        );
+        let new = [
+            raised(5, "budget", Some(100), "b"),
+            raised(4, "unusual", None, "a"),
+            old.clone(),
+        ];
+        let announced = seen.observe(true, &new);
+        assert_eq!(announced.iter().map(|a| a.id).collect::<Vec<_>>(), [4, 5]);
+        assert!(seen.observe(true, &new).is_empty(), "once per alert");
+        assert!(seen
+            .observe(false, &[raised(6, "new_app", None, "c")])
+            .is_empty());
+        assert!(
+            seen.observe(true, &[raised(6, "new_app", None, "c")])
+                .is_empty(),
+            "not late"
+        );
+        let mut empty = NewAlerts::default();
+        assert!(empty.observe(true, &[]).is_empty());
+        assert_eq!(
+            empty.observe(true, &[old]).len(),
+            1,
+            "the first alert of a new database"
         );
     }
 

@@ -1,6 +1,7 @@
 //! The menubar's background work, shared by every front end: a thread that follows the live SSE
 //! stream and a thread that asks the daemon for its state every [`POLL`] (or at once after an
-//! action), each handing a fresh [`Menu`] to the front end, plus the notification rule. Both
+//! action), each handing a fresh [`Menu`] to the front end, plus the notification rules (the
+//! high-usage threshold, and the daemon's alerts from `/api/alerts`, each once). Both
 //! threads block on the network or a channel between events, so an idle menubar uses no CPU.
 
 use std::path::PathBuf;
@@ -16,7 +17,7 @@ use netmon_core::service::{self, Scope};
 
 use crate::api::{Client, LiveRates};
 use crate::model::{Action, Daemon, Menu, Thresholds};
-use crate::notify::{threshold_bytes, Alert, HighUsage};
+use crate::notify::{threshold_bytes, HighUsage, NewAlerts, Notification};
 use crate::watch;
 
 /// How often the totals, the pause flag and the top applications are asked for.
@@ -126,7 +127,7 @@ impl Runner {
         paths: Paths,
         levels: Thresholds,
         show: impl Fn(Menu) + Send + Sync + 'static,
-        alert: impl Fn(Alert) + Send + Sync + 'static,
+        alert: impl Fn(Notification) + Send + Sync + 'static,
     ) -> Runner {
         let settings = Settings::read(&paths);
         let client = Client::new(settings.port);
@@ -204,10 +205,11 @@ fn poll(
     latest: &Mutex<Latest>,
     levels: &Thresholds,
     show: &dyn Fn(Menu),
-    alert: &dyn Fn(Alert),
+    alert: &dyn Fn(Notification),
     woken: &Receiver<()>,
 ) {
     let mut high_usage = HighUsage::default();
+    let mut raised = NewAlerts::default();
     loop {
         let live = lock(latest).live;
         let now = ZonedDateTime::now();
@@ -220,7 +222,16 @@ fn poll(
                 today,
                 settings.threshold_bytes,
             );
-            crossed.into_iter().for_each(alert);
+            crossed
+                .iter()
+                .for_each(|crossed| alert(Notification::from(crossed)));
+        }
+        // The daemon's alerts (budgets, unusual hours, new applications), each once.
+        if let Ok(listed) = client.alerts() {
+            raised
+                .observe(settings.notifications, &listed)
+                .iter()
+                .for_each(|fresh| alert(Notification::from(fresh)));
         }
         let menu = {
             let mut latest = lock(latest);

@@ -14,6 +14,7 @@ use netmon_core::sample::{SampleStats, Usage};
 use netmon_core::{Config, Direction, Paths, Sample};
 use netmon_menubar::api::Client;
 use netmon_menubar::model::{Action, Daemon, Menu, Thresholds};
+use netmon_menubar::notify::Notification;
 use netmon_menubar::runner::Runner;
 use netmon_menubar::watch;
 use netmon_server::AppState;
@@ -173,6 +174,23 @@ fn an_absent_daemon_is_down() {
     assert_eq!(daemon, Daemon::Down);
 }
 
+/// A runner for the netmon home at `home`, with the menus and notifications it hands over.
+fn start_runner(home: &Path) -> (Runner, mpsc::Receiver<Menu>, mpsc::Receiver<Notification>) {
+    let (menus, shown) = mpsc::channel();
+    let (alerts, alerted) = mpsc::channel();
+    let runner = Runner::start(
+        Paths::at(home),
+        Thresholds::default(),
+        move |menu| {
+            let _ = menus.send(menu);
+        },
+        move |alert| {
+            let _ = alerts.send(alert);
+        },
+    );
+    (runner, shown, alerted)
+}
+
 #[test]
 fn the_runner_notifies_once_above_the_threshold() {
     let temp = tempfile::tempdir().unwrap();
@@ -183,21 +201,13 @@ fn the_runner_notifies_once_above_the_threshold() {
         ..config(port)
     };
     serve(temp.path(), config);
-    let (menus, shown) = mpsc::channel();
-    let (alerts, alerted) = mpsc::channel();
-    let runner = Runner::start(
-        Paths::at(temp.path()),
-        Thresholds::default(),
-        move |menu| {
-            let _ = menus.send(menu);
-        },
-        move |alert| {
-            let _ = alerts.send(alert);
-        },
-    );
+    let (runner, shown, alerted) = start_runner(temp.path());
     let alert = alerted.recv_timeout(Duration::from_secs(10)).unwrap();
-    assert_eq!(alert.today_bytes, 3_542_100);
-    assert_eq!(alert.threshold_bytes, 1_000_000);
+    assert_eq!(alert.title, "High network usage");
+    assert_eq!(
+        alert.body,
+        "3.5 MB used today, above your daily threshold of 1.0 MB"
+    );
     let menu = shown.recv_timeout(Duration::from_secs(10)).unwrap();
     assert!(menu.infos().contains(&"zen  3.5 MB"), "{menu:?}");
     runner.refresh();
@@ -205,6 +215,50 @@ fn the_runner_notifies_once_above_the_threshold() {
     assert!(
         alerted.recv_timeout(Duration::from_millis(500)).is_err(),
         "a second look at the same day does not notify again"
+    );
+}
+
+#[test]
+fn the_runner_notifies_each_new_daemon_alert_once() {
+    let temp = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let config = Config {
+        enable_notifications: true,
+        ..config(port)
+    };
+    serve(temp.path(), config);
+    let (runner, shown, alerted) = start_runner(temp.path());
+    shown.recv_timeout(Duration::from_secs(10)).unwrap();
+    // The daemon raises an alert: a budget of 4 MB a day on zen, at 88 %.
+    let mut store = netmon_core::store::Store::open(&Paths::at(temp.path()).database()).unwrap();
+    let spec = netmon_core::budget::BudgetSpec::new(
+        Ok(netmon_core::budget::Scope::App("zen".into())),
+        Ok(netmon_core::budget::Period::Day),
+        4_000_000,
+        None,
+    )
+    .unwrap();
+    store.add_budget(&spec, 0).unwrap();
+    let now = netmon_core::monitor::unix_ms();
+    let sensitivity = netmon_core::anomaly::Sensitivity::default();
+    assert_eq!(
+        netmon_core::alerts::evaluate(&mut store, now, &sensitivity)
+            .unwrap()
+            .len(),
+        1
+    );
+    runner.refresh();
+    let notification = alerted.recv_timeout(Duration::from_secs(10)).unwrap();
+    assert_eq!(notification.title, "Budget at 80 %: zen");
+    assert_eq!(
+        notification.body,
+        "zen has used 80 % of its daily budget: 3.5 MB of 4.0 MB"
+    );
+    runner.refresh();
+    shown.recv_timeout(Duration::from_secs(10)).unwrap();
+    assert!(
+        alerted.recv_timeout(Duration::from_millis(500)).is_err(),
+        "an alert is announced once"
     );
 }
 

@@ -5,6 +5,7 @@
 //! - 400 when a parameter or body cannot be parsed, 403 from the security gate (Host, Origin,
 //!   content type), and 413 for oversized bodies of state-changing operations, each with a
 //!   plain-text sentence saying why;
+//! - each configuration option's explanation, unit and allowed values (core's `options`);
 //! - Server-Sent Events described one event at a time (an object whose `data` is the JSON of
 //!   the documented item), as OpenAPI 3.0 reads a `text/event-stream` schema.
 
@@ -20,7 +21,32 @@ pub(crate) fn document(spec: &str) -> String {
         return spec.to_string();
     };
     operations(&mut document).for_each(|(method, operation)| complete(&method, operation));
+    describe_options(&mut document);
     serde_json::to_string_pretty(&document).unwrap_or_else(|_| spec.to_string())
+}
+
+/// Each property of the configuration's schema gets core's one-line explanation
+/// (`description`), its unit (`x-unit`), what it allows (`x-allowed`) and, for a set of names,
+/// `enum`: the dashboard's Configuration page shows them from here.
+fn describe_options(document: &mut Value) {
+    let Some(properties) = document
+        .pointer_mut("/components/schemas/ConfigDocument/properties")
+        .and_then(Value::as_object_mut)
+    else {
+        return;
+    };
+    netmon_core::options::describe()
+        .into_iter()
+        .for_each(|option| {
+            if let Some(Value::Object(property)) = properties.get_mut(option.key) {
+                property.insert("description".into(), json!(option.summary));
+                property.insert("x-unit".into(), json!(option.unit));
+                property.insert("x-allowed".into(), json!(option.allowed));
+                if !option.choices.is_empty() {
+                    property.insert("enum".into(), json!(option.choices));
+                }
+            }
+        });
 }
 
 /// Every operation of the document with its method.

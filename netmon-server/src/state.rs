@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::Instant;
 
+use netmon_core::alert::Alert;
 use netmon_core::condition::{CaptureMode, Condition};
 use netmon_core::domains::names::HostnameMap;
 use netmon_core::live::LiveConfig;
@@ -52,6 +53,7 @@ struct Inner {
     /// The port the server was started on (a changed port applies at restart).
     port: u16,
     live: broadcast::Sender<Arc<Sample>>,
+    alerts: broadcast::Sender<Arc<Alert>>,
     started: Instant,
     source: RwLock<String>,
     condition: RwLock<Condition>,
@@ -96,12 +98,14 @@ impl AppState {
     ) -> Self {
         let store = store.map(|store| FollowedStore::following(store, &paths.database()));
         let (live, _) = broadcast::channel(LIVE_BUFFER);
+        let (alerts, _) = broadcast::channel(LIVE_BUFFER);
         Self {
             inner: Arc::new(Inner {
                 paths,
                 port: config.current().web_server_port,
                 config,
                 live,
+                alerts,
                 started: Instant::now(),
                 source: RwLock::new(String::from("starting")),
                 condition: RwLock::new(Condition::default()),
@@ -169,6 +173,16 @@ impl AppState {
 
     pub fn subscribe(&self) -> broadcast::Receiver<Arc<Sample>> {
         self.inner.live.subscribe()
+    }
+
+    /// Hands a newly raised alert to the subscribers of `/api/alerts/live`.
+    pub fn publish_alert(&self, alert: Alert) {
+        // No subscriber is not an error: the alert is in the history all the same.
+        let _ = self.inner.alerts.send(Arc::new(alert));
+    }
+
+    pub fn subscribe_alerts(&self) -> broadcast::Receiver<Arc<Alert>> {
+        self.inner.alerts.subscribe()
     }
 
     pub fn set_source(&self, description: impl Into<String>) {

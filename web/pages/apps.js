@@ -1,5 +1,5 @@
-/* Applications: every application in a range; one in detail (timeline, executable, processes,
- * registrable domains). */
+/* Applications: every application in a range; one in detail (timeline with its usual band,
+ * executable, processes, registrable domains). */
 
 import { api, rangeButtons, route, setParams, timelineTraces, timelineLayout, dataTable, bytesCell, timeCell, withTotal, escapeHtml, DOMAIN_COLUMNS, PLOT_CONFIG } from "../lib.js";
 
@@ -72,7 +72,23 @@ async function showDetail(app) {
     ["Last seen", timeCell(detail.last_seen_ms)],
   ];
   document.getElementById("app-facts").innerHTML = facts.map(([k, v]) => `<dt>${k}</dt><dd>${escapeHtml(v)}</dd>`).join("");
-  await Plotly.react("app-timeline", timelineTraces(detail.points), timelineLayout(detail.bucket_ms), PLOT_CONFIG);
+  const band = detail.bucket_ms < 86_400_000 ? await api(`/alerts/band?app=${encodeURIComponent(app)}&range=${range}`) : [];
+  const traces = [...bandTraces(band, detail.bucket_ms), ...timelineTraces(detail.points)];
+  await Plotly.react("app-timeline", traces, timelineLayout(detail.bucket_ms), PLOT_CONFIG);
   setProcesses(detail.processes);
   setDomains(detail.domains.map(withTotal));
+}
+
+/** The usual band (sent + received, the same hour of past weeks; docs/alerts.md) per bucket of
+ * the timeline: an hour's bounds spread evenly over its buckets. Empty without three weeks of
+ * history. */
+function bandTraces(band, bucketMs) {
+  if (!band.length) return [];
+  const scale = bucketMs / 3_600_000;
+  const x = band.map((point) => new Date(point.hour_ms));
+  const line = { shape: "hv", width: 0, color: "#9aa7b4" };
+  return [
+    { name: "usual (low)", x, y: band.map((p) => p.lower_bytes * scale), type: "scatter", mode: "lines", line, showlegend: false, hoverinfo: "skip" },
+    { name: "usual band", x, y: band.map((p) => p.upper_bytes * scale), type: "scatter", mode: "lines", line, fill: "tonexty", fillcolor: "rgba(120,140,160,0.2)" },
+  ];
 }

@@ -1,14 +1,11 @@
-/* Configuration: status, pause/resume, every config.json key (validated by the server), purge. */
+/* Configuration: status, pause/resume, every config.json key (validated by the server) with its
+ * explanation, unit and allowed values from the API's schema (/api/openapi.json), purge. */
 
 import { api, fmt, escapeHtml } from "../lib.js";
 
-/** Keys whose values are a fixed set of names (as config.json spells them). */
-const CHOICES = {
-  log_level: ["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"],
-  capture_method: ["auto", "pcap", "nettop"],
-  domain_tracking: ["browsers", "all", "off"],
-};
 let current = {};
+/** The schema of each option (description, x-unit, x-allowed, enum), read once. */
+let schema;
 
 export function mount() {
   document.getElementById("config-form").addEventListener("submit", (event) => {
@@ -25,9 +22,9 @@ export function mount() {
 }
 
 export async function show() {
-  const [, config] = await Promise.all([loadStatus(), api("/config")]);
+  const [, config] = await Promise.all([loadStatus(), api("/config"), loadSchema()]);
   current = config;
-  renderFields(config);
+  await renderFields(config);
 }
 
 function duration(seconds) {
@@ -58,19 +55,35 @@ async function togglePause() {
   await loadStatus();
 }
 
-function input(key, value) {
+async function loadSchema() {
+  schema ??= api("/openapi.json").then((document) => document.components.schemas.ConfigDocument.properties);
+  return schema;
+}
+
+function input(key, value, property) {
   const name = `name="${key}" id="config-${key}"`;
   if (typeof value === "boolean") return `<input type="checkbox" ${name} ${value ? "checked" : ""}>`;
-  if (CHOICES[key]) {
-    return `<select ${name}>${CHOICES[key].map((choice) => `<option ${choice === value ? "selected" : ""}>${choice}</option>`).join("")}</select>`;
+  if (property.enum) {
+    return `<select ${name}>${property.enum.map((choice) => `<option ${choice === value ? "selected" : ""}>${choice}</option>`).join("")}</select>`;
   }
   const text = Array.isArray(value) ? value.join(", ") : String(value);
   return `<input type="text" ${name} value="${escapeHtml(text)}" spellcheck="false">`;
 }
 
-function renderFields(config) {
+/** One line under an option: what it does, its unit, what is allowed. */
+function help(property) {
+  const unit = property["x-unit"] ? ` · in ${property["x-unit"]}` : "";
+  const allowed = property["x-allowed"] ? ` · ${property["x-allowed"]}` : "";
+  return `${property.description || ""}${unit}${allowed}`;
+}
+
+async function renderFields(config) {
+  const properties = await loadSchema();
   document.getElementById("config-fields").innerHTML = Object.entries(config)
-    .map(([key, value]) => `<label class="field"><span>${key}</span>${input(key, value)}<small class="problem" data-problem="${key}"></small></label>`)
+    .map(([key, value]) => {
+      const property = properties[key] || {};
+      return `<label class="field"><span>${key}</span>${input(key, value, property)}<small class="help" data-help="${key}">${escapeHtml(help(property))}</small><small class="problem" data-problem="${key}"></small></label>`;
+    })
     .join("");
 }
 
@@ -101,7 +114,7 @@ async function save() {
   try {
     const answer = await api("/config", { method: "PUT", body: changes });
     current = answer.config;
-    renderFields(current);
+    await renderFields(current);
     result.className = "ok";
     const restart = answer.restart_required.length ? ` — restart netmon for ${answer.restart_required.join(", ")} to take effect` : "";
     const keys = Object.keys(changes);

@@ -1,4 +1,4 @@
-/* Overview: live gauge, timeline, top applications, top domains, totals. */
+/* Overview: what is unusual now, live gauge, timeline, top applications, top domains, totals. */
 
 import { api, fmt, LAYOUT, PLOT_CONFIG, rangeButtons, timelineTraces, timelineLayout, dataTable, bytesCell, timeCell, withTotal, escapeHtml } from "../lib.js";
 
@@ -40,7 +40,20 @@ export async function show() {
 }
 
 async function load(range) {
-  await Promise.all([loadSummary(), loadTimeline(range), loadApps(range), loadDomains(range)]);
+  await Promise.all([loadUnusual(), loadSummary(), loadTimeline(range), loadApps(range), loadDomains(range)]);
+}
+
+/** The applications and domains whose current hour is far above the same hour of past weeks. */
+async function loadUnusual() {
+  const unusual = await api("/alerts/unusual");
+  document.getElementById("unusual").innerHTML = unusual.length
+    ? unusual.map((u) => `<li title="usually ${fmt.bytes(u.baseline.median)} in this hour of the week">${escapeHtml(u.name)}: ${u.factor.toFixed(0)}× usual (${fmt.bytes(u.bytes)} this hour)</li>`).join("")
+    : `<li class="calm">nothing unusual this hour</li>`;
+}
+
+/** A new alert: an unusual hour shows in the strip at once. */
+export function alert(raised) {
+  if (raised.kind === "unusual") loadUnusual().catch(() => {});
 }
 
 function totalText(totals) {

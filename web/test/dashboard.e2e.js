@@ -105,7 +105,8 @@ test.before(async () => {
   expected = { all, historyFrom, historyTo, historyTotal: bytesOf(fromStart) - bytesOf(fromToday) };
 
   stopPeer = startPeer();
-  fs.writeFileSync(path.join(home, "config.json"), JSON.stringify({ web_server_port: PORT }));
+  // Batches every 2 s: the alerts test waits for an alert raised after a write.
+  fs.writeFileSync(path.join(home, "config.json"), JSON.stringify({ web_server_port: PORT, batch_write_seconds: 2 }));
   netmon = spawn(NETMON, ["run", "--interval", "1"], { env, stdio: "ignore" });
   await waitFor("netmon's API", async () => (await fetch(`${ORIGIN}/api/status`)).ok);
   browser = await chromium.launch({
@@ -220,6 +221,19 @@ test("applications: the table sorts and filters; a row opens its timeline and pr
   assert.deepEqual(await columnTexts("app-domains", 5), firefoxDetail.domains.map((d) => String(d.hostnames)), "hostnames per domain");
   await page.fill("#app-filter", "");
   await screenshot("apps");
+
+  // Over 7 days (hourly buckets) the busiest application's timeline has its usual band: the
+  // same hours as the API's, from the fourth week of the synthetic history on.
+  const busiest = seeded[0].app;
+  await open(`apps?range=7d&app=${encodeURIComponent(busiest)}`);
+  await page.waitForFunction((app) => document.getElementById("app-title").textContent.startsWith(app), busiest);
+  const withBand = await plotData("app-timeline");
+  assert.deepEqual(withBand.map((t) => t.name), ["usual (low)", "usual band", "received", "sent"]);
+  const band = await (await fetch(`${ORIGIN}/api/alerts/band?app=${encodeURIComponent(busiest)}&range=7d`)).json();
+  assert.ok(band.length >= 24, `hours with three weeks of history have a band (${band.length})`);
+  assert.deepEqual(withBand[1].y, band.map((point) => point.upper_bytes));
+  assert.ok(band.every((point) => point.lower_bytes <= point.median_bytes && point.median_bytes <= point.upper_bytes));
+  await screenshot("apps-band");
 });
 
 /**
@@ -367,6 +381,16 @@ test("configuration: status, pause, a change saved to config.json, the server's 
   await page.click("#pause");
   await page.waitForFunction(() => document.getElementById("pause").textContent.startsWith("Pause"));
 
+  // Each option's explanation, unit and allowed range come from the API's schema.
+  const spec = await (await fetch(`${ORIGIN}/api/openapi.json`)).json();
+  const options = spec.components.schemas.ConfigDocument.properties;
+  assert.equal(await page.textContent("[data-help='sampling_interval_seconds']"), "length of one sample · in seconds · a whole number from 1 to 3600");
+  for (const [key, property] of Object.entries(options)) {
+    const shown = await page.textContent(`[data-help='${key}']`);
+    assert.ok(shown.startsWith(property.description) && shown.endsWith(property["x-allowed"]), `${key}: ${shown}`);
+  }
+  assert.deepEqual(await page.$$eval("#config-log_level option", (all) => all.map((o) => o.textContent)), options.log_level.enum);
+
   await page.fill("#config-high_usage_threshold_gb", "12.5");
   await page.selectOption("#config-log_level", "DEBUG");
   await page.click("#config-form button[type=submit]");
@@ -412,6 +436,58 @@ test("configuration: status, pause, a change saved to config.json, the server's 
   assert.equal(sum(older.bytes.flat()), 0, "nothing before the date is left");
   const newer = await (await fetch(`${ORIGIN}/api/heatmap?start_ms=${cutoff}&end_ms=${Date.now()}`)).json();
   assert.ok(sum(newer.bytes.flat()) > 0, "the days after it are kept");
+});
+
+test("alerts & budgets: create a budget, see its progress, an alert appears live, delete it", async () => {
+  await open("overview?range=24h");
+  assert.ok((await page.$$("#unusual li")).length >= 1, "the unusual-now strip says something");
+  await open("alerts");
+  const budgets = async () => (await fetch(`${ORIGIN}/api/budgets`)).json();
+  assert.deepEqual((await budgets()).map((b) => [b.scope, b.period, b.limit_bytes]), [["all", "day", 10e9]], "high_usage_threshold_gb became a daily budget");
+
+  // A budget on this test's own downloads (node), far from its limit: its progress is shown.
+  const addBudget = async (limitGb) => {
+    await page.selectOption("#budget-scope", "app");
+    await page.fill("#budget-name", "node");
+    await page.selectOption("#budget-period", "day");
+    await page.fill("#budget-limit", String(limitGb));
+    await page.click("#budget-submit");
+    await page.waitForFunction(() => document.getElementById("budget-result").textContent === "budget added");
+    return (await budgets()).at(-1);
+  };
+  const roomy = await addBudget(1000);
+  const row = `#budget-list li[data-id='${roomy.id}']`;
+  assert.match(await page.textContent(`${row} .budget-numbers`), new RegExp(`${fmt.bytes(roomy.progress.used_bytes).replace(".", "\\.")} of 1\\.0 TB`));
+  const bar = await page.$eval(`${row} .bar`, (element) => element.outerHTML);
+  assert.match(bar, new RegExp(`aria-valuenow="${Math.round(roomy.progress.percent)}"`), bar);
+
+  // One whose limit is 3 MB above what node used today: downloading crosses 80 %, live.
+  const tight = await addBudget((roomy.progress.used_bytes + 3e6) / 1e9);
+  const raised = page.waitForFunction((id) => [...document.querySelectorAll("#alert-table tbody td")].some((cell) => cell.textContent.startsWith("node has used")), tight.id, { timeout: 40_000 });
+  await downloadWhile(raised);
+  // (node, new here, may also raise a new-application alert: its 100 MB first hour.)
+  const recent = await (await fetch(`${ORIGIN}/api/alerts?limit=20`)).json();
+  const levels = recent.filter((a) => a.kind === "budget" && a.budget_id === tight.id).map((a) => a.level);
+  assert.ok(levels.includes(80), `the tight budget's 80 % alert: ${JSON.stringify(recent)}`);
+  await screenshot("alerts");
+
+  // Both deleted from the page.
+  for (const budget of [roomy, tight]) {
+    await page.click(`#budget-list button[data-action=delete][data-id='${budget.id}']`);
+    await page.waitForSelector(`#budget-list li[data-id='${budget.id}']`, { state: "detached" });
+  }
+  assert.deepEqual((await budgets()).map((b) => b.id).filter((id) => id === roomy.id || id === tight.id), []);
+
+  // An invalid budget: the server's problem is shown, nothing is added.
+  await page.selectOption("#budget-scope", "app");
+  await page.fill("#budget-name", "");
+  await page.fill("#budget-limit", "1");
+  await page.click("#budget-submit");
+  await page.waitForFunction(() => document.getElementById("budget-result").className === "bad");
+  assert.match(await page.textContent("#budget-result"), /needs its name/);
+  assert.equal((await budgets()).length, 1);
+  const refusals = errors.filter((e) => e.includes("status of 422"));
+  refusals.forEach((refusal) => errors.splice(errors.indexOf(refusal), 1));
 });
 
 test("nothing leaves this machine and no page logged an error", () => {

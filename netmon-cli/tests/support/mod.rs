@@ -716,6 +716,12 @@ impl Lab {
     /// A PUT of a JSON `body` to the API of the netmon in the client namespace: the HTTP status
     /// and the body.
     pub fn api_put(&self, path: &str, body: &str) -> (u16, String) {
+        self.api_send("PUT", path, body)
+    }
+
+    /// A `method` request (`PUT`, `POST`, …) with a JSON `body` to the API of the netmon in the
+    /// client namespace: the HTTP status and the body.
+    pub fn api_send(&self, method: &str, path: &str, body: &str) -> (u16, String) {
         let mut command = self.command(&self.client, "curl");
         command
             .args([
@@ -723,7 +729,7 @@ impl Lab {
                 "--max-time",
                 "5",
                 "-X",
-                "PUT",
+                method,
                 "-w",
                 "\n%{http_code}",
             ])
@@ -751,14 +757,19 @@ impl Lab {
 
     /// Subscribes to `/api/live` of the netmon in the client namespace.
     pub fn live_events(&self) -> LiveEvents {
+        self.events_of("/api/live")
+    }
+
+    /// Subscribes to the Server-Sent Events of `path` of the netmon in the client namespace.
+    pub fn events_of(&self, path: &str) -> LiveEvents {
         let mut command = self.command(&self.client, "curl");
         command
             .args(["-sSN", "-H"])
             .arg(format!("Host: 127.0.0.1:{API_PORT}"))
-            .arg(format!("http://127.0.0.1:{API_PORT}/api/live"))
+            .arg(format!("http://127.0.0.1:{API_PORT}{path}"))
             .stdout(Stdio::piped())
             .stderr(Stdio::null());
-        let mut child = command.spawn().expect("start curl for /api/live");
+        let mut child = command.spawn().expect("start curl for the event stream");
         let stdout = child.stdout.take().expect("curl stdout");
         let (sender, events) = mpsc::channel();
         thread::spawn(move || {

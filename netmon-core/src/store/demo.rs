@@ -1,6 +1,8 @@
 //! Synthetic history for demos, tests and benchmarks: fifty applications, five hundred hostnames
 //! (browsers only), a daily rhythm, busier weekends, and bursts (downloads, updates).
-//! Deterministic for a given seed.
+//! Deterministic for a given seed. [`samples_with`] can leave the bursts out and inject known
+//! anomalies (an application's usage in one hour multiplied by a factor), which the alerts'
+//! evaluation (`tests/anomaly_eval.rs`) must find.
 
 use fastrand::Rng;
 
@@ -23,23 +25,90 @@ const SITES: [&str; 10] = [
     "icloud.com",
 ];
 
+/// An injected anomaly: the application's bytes in the hour starting at `hour_ms` (a UTC hour)
+/// are multiplied by `factor`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Anomaly {
+    pub app: String,
+    pub hour_ms: i64,
+    pub factor: f64,
+}
+
+/// How the synthetic history is made beyond its seed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Options {
+    /// Now and then one application's usage in a sample two hundred times its usual
+    /// (downloads, updates): unlabelled anomalies.
+    pub bursts: bool,
+    pub anomalies: Vec<Anomaly>,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            bursts: true,
+            anomalies: Vec::new(),
+        }
+    }
+}
+
+/// The names the synthetic applications have, busiest first.
+pub fn app_names() -> impl Iterator<Item = String> {
+    (0..APPS).map(app_name)
+}
+
 /// Samples of `step_ms` each, ending at `end_ms` and covering `days` days.
 pub fn samples(days: u32, end_ms: i64, step_ms: i64, seed: u64) -> impl Iterator<Item = Sample> {
+    samples_with(days, end_ms, step_ms, seed, Options::default())
+}
+
+/// [`samples`] made as `options` says.
+pub fn samples_with(
+    days: u32,
+    end_ms: i64,
+    step_ms: i64,
+    seed: u64,
+    options: Options,
+) -> impl Iterator<Item = Sample> {
     let count = i64::from(days) * 86_400_000 / step_ms.max(1);
     let mut rng = Rng::with_seed(seed);
     (0..count).map(move |index| {
         let start_ms = end_ms - (count - index) * step_ms;
-        sample(&mut rng, start_ms, step_ms)
+        let mut sample = sample(&mut rng, start_ms, step_ms, options.bursts);
+        inject(&mut sample, &options.anomalies);
+        sample
     })
 }
 
-fn sample(rng: &mut Rng, start_ms: i64, step_ms: i64) -> Sample {
+/// Multiplies the usage of the applications with an anomaly in the sample's hour.
+fn inject(sample: &mut Sample, anomalies: &[Anomaly]) {
+    let hour_ms = sample.start_ms - sample.start_ms.rem_euclid(3_600_000);
+    anomalies
+        .iter()
+        .filter(|anomaly| anomaly.hour_ms == hour_ms)
+        .for_each(|anomaly| {
+            sample
+                .usage
+                .iter_mut()
+                .filter(|usage| usage.app == anomaly.app)
+                .for_each(|usage| {
+                    usage.bytes = (usage.bytes as f64 * anomaly.factor) as u64;
+                    usage.packets = (usage.packets as f64 * anomaly.factor) as u64;
+                })
+        });
+}
+
+fn sample(rng: &mut Rng, start_ms: i64, step_ms: i64, bursts: bool) -> Sample {
     let activity = activity(start_ms);
     let active = 3 + (activity * 12.0) as usize;
     let mut usage: Vec<Usage> = (0..active)
         .map(|_| {
             let app = rng.usize(0..APPS);
-            let burst = if rng.u32(0..400) == 0 { 200.0 } else { 1.0 };
+            let burst = if rng.u32(0..400) == 0 && bursts {
+                200.0
+            } else {
+                1.0
+            };
             let scale = app_weight(app) * activity * burst * step_ms as f64 / 1000.0;
             let received = (scale * rng.f64() * 40_000.0) as u64;
             Usage {

@@ -8,8 +8,9 @@
 //! Queries read each part of a range from the coarsest tier that fits it (see `tiers`), so
 //! long ranges read daily rows instead of millions of samples. `docs/storage.md` has the
 //! design and the benchmark. VPN tunnels' inner and outer bytes are kept per hour beside usage
-//! (`tunnels`).
+//! (`tunnels`); budgets and the alerts raised are kept beside them (`budgets`).
 
+mod budgets;
 pub mod demo;
 mod export;
 #[cfg(unix)]
@@ -32,6 +33,7 @@ use std::path::{Path, PathBuf};
 use jiff::tz::TimeZone;
 use rusqlite::functions::FunctionFlags;
 
+pub use budgets::{HourlySeries, SeriesOf};
 pub use export::ExportRow;
 #[cfg(unix)]
 pub use followed::FollowedStore;
@@ -50,7 +52,8 @@ pub use tiers::Tier;
 pub use tunnels::TunnelTotal;
 pub use write::WriteSummary;
 
-pub(crate) const HOUR_MS: i64 = 3_600_000;
+/// An hour in milliseconds.
+pub const HOUR_MS: i64 = 3_600_000;
 pub(crate) const DAY_MS: i64 = 24 * HOUR_MS;
 
 /// Why the store could not do what was asked.
@@ -74,6 +77,8 @@ pub enum StoreError {
     TooManyBuckets { buckets: i64, limit: i64 },
     #[error("time calculation failed: {0}")]
     Time(String),
+    #[error("{0}")]
+    Invalid(String),
 }
 
 /// An open history database.

@@ -82,6 +82,7 @@ impl Store {
             Some(cutoff) => purge_before(&transaction, cutoff, coverage)?,
         };
         super::tunnels::delete_before(&transaction, before_ms)?;
+        super::budgets::delete_alerts_before(&transaction, before_ms)?;
         transaction.commit()?;
         self.release_free_pages()?;
         Ok(deleted)

@@ -211,6 +211,32 @@ pub const MIGRATIONS: &[&str] = &[
         outer_bytes INTEGER NOT NULL,
         PRIMARY KEY (hour_ms, app_id, direction)
     ) WITHOUT ROWID;",
+    // 6: budgets (a limit on everything, an application or a domain per day, week or month)
+    // and the alerts raised, each under a key unique to what it is about (see `budgets`), so
+    // none is raised twice. Alerts keep no reference to their budget's row: deleting a budget
+    // leaves its history. Older databases simply have none.
+    "CREATE TABLE budgets (
+        id INTEGER PRIMARY KEY,
+        scope TEXT NOT NULL,
+        name TEXT NOT NULL DEFAULT '',
+        period TEXT NOT NULL,
+        limit_bytes INTEGER NOT NULL,
+        month_start_day INTEGER NOT NULL DEFAULT 1,
+        created_ms INTEGER NOT NULL
+    );
+    CREATE TABLE alerts (
+        id INTEGER PRIMARY KEY,
+        at_ms INTEGER NOT NULL,
+        kind TEXT NOT NULL,
+        key TEXT NOT NULL UNIQUE,
+        subject TEXT NOT NULL,
+        budget_id INTEGER,
+        level INTEGER,
+        bytes INTEGER NOT NULL,
+        reference_bytes INTEGER NOT NULL,
+        message TEXT NOT NULL
+    );
+    CREATE INDEX alerts_by_time ON alerts (at_ms);",
 ];
 
 /// The schema version this build writes.

@@ -3,7 +3,7 @@
 //! `history::span`, the CLI's too), and option names as config.json spells them.
 
 use netmon_core::history::span;
-use netmon_core::store::Range;
+use netmon_core::store::{Range, StoreError};
 use poem_openapi::{Object, Tags};
 use serde_json::Value;
 
@@ -19,6 +19,8 @@ pub(crate) enum Tag {
     Live,
     /// Reports from the browser extension.
     Browser,
+    /// Budgets and the alerts raised.
+    Alerts,
 }
 
 /// Why a request was refused.
@@ -32,6 +34,19 @@ pub(crate) fn name_of(value: impl serde::Serialize) -> String {
     match serde_json::to_value(value) {
         Ok(Value::String(name)) => name,
         other => format!("{other:?}"),
+    }
+}
+
+/// What the history database answered, or why it could not (the 503 body): there is none, or
+/// it failed.
+pub(crate) fn stored<T>(answer: Option<Result<T, StoreError>>) -> Result<T, Problems> {
+    let problem = |text: String| Problems {
+        problems: vec![text],
+    };
+    match answer {
+        Some(Ok(answer)) => Ok(answer),
+        Some(Err(error)) => Err(problem(error.to_string())),
+        None => Err(problem("this server has no history database".into())),
     }
 }
 

@@ -28,6 +28,9 @@ struct ConfigDocument {
     capture_interface: String,
     metrics_enabled: bool,
     metrics_top_n: u64,
+    anomaly_sensitivity: f64,
+    anomaly_floor_mb: f64,
+    new_app_alert_mb: f64,
 }
 
 /// The configuration after a change.
@@ -107,6 +110,9 @@ impl From<&Config> for ConfigDocument {
             capture_interface: config.capture_interface.clone(),
             metrics_enabled: config.metrics_enabled,
             metrics_top_n: config.metrics_top_n as u64,
+            anomaly_sensitivity: config.anomaly_sensitivity,
+            anomaly_floor_mb: config.anomaly_floor_mb,
+            new_app_alert_mb: config.new_app_alert_mb,
         }
     }
 }

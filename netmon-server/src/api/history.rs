@@ -13,7 +13,7 @@ use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Object, OpenApi};
 
-use super::common::{checked_limit, resolve_range, Problems, Tag};
+use super::common::{checked_limit, resolve_range, stored, Problems, Tag};
 use crate::state::AppState;
 
 /// The heatmap's range when none is given: four whole weeks, so each weekday counts four times.
@@ -212,17 +212,11 @@ impl HistoryApi {
                 }))
             }
         };
-        let unavailable = |problem| {
-            PurgeResponse::Unavailable(Json(Problems {
-                problems: vec![problem],
-            }))
-        };
-        match self.state.with_history_mut(|store| store.purge(cutoff)) {
-            Some(Ok(rows)) => PurgeResponse::Purged(Json(Purged {
+        match stored(self.state.with_history_mut(|store| store.purge(cutoff))) {
+            Ok(rows) => PurgeResponse::Purged(Json(Purged {
                 rows_deleted: rows as u64,
             })),
-            Some(Err(error)) => unavailable(error.to_string()),
-            None => unavailable("this server has no history database".into()),
+            Err(problems) => PurgeResponse::Unavailable(Json(problems)),
         }
     }
 }
@@ -254,15 +248,9 @@ impl HistoryApi {
             Ok(parameters) => parameters,
             Err(problems) => return HistoryResponse::Invalid(Json(Problems { problems })),
         };
-        let unavailable = |problem: String| {
-            HistoryResponse::Unavailable(Json(Problems {
-                problems: vec![problem],
-            }))
-        };
-        match self.state.with_history(|store| query(store, parameters)) {
-            Some(Ok(answer)) => HistoryResponse::Ok(Json(answer)),
-            Some(Err(error)) => unavailable(error.to_string()),
-            None => unavailable("this server has no history database".into()),
+        match stored(self.state.with_history(|store| query(store, parameters))) {
+            Ok(answer) => HistoryResponse::Ok(Json(answer)),
+            Err(problems) => HistoryResponse::Unavailable(Json(problems)),
         }
     }
 }

@@ -8,11 +8,15 @@
 //! - `export`: `/export…`, streamed CSV/JSON files;
 //! - `live`: `/live`, Server-Sent Events;
 //! - `connections`: `/connections`, the open flows now;
+//! - `budgets`: `/budgets…`, budgets with their progress;
+//! - `alerts`: `/alerts…`, the alert history, unusual hours now, new alerts as SSE;
 //! - `common`: what they share (tags, the refusal body, range and limit parameters).
 //!
 //! A new resource is a module with its own `…Api` struct, added to the tuple in [`all`].
 
+mod alerts;
 mod browser;
+mod budgets;
 mod common;
 mod config;
 mod connections;
@@ -34,7 +38,11 @@ pub(crate) fn all(state: AppState) -> impl OpenApi {
         history::HistoryApi::new(state.clone()),
         live::LiveApi::new(state.clone()),
         connections::ConnectionsApi::new(state.clone()),
-        export::ExportApi::new(state),
+        export::ExportApi::new(state.clone()),
+        (
+            budgets::BudgetsApi::new(state.clone()),
+            alerts::AlertsApi::new(state),
+        ),
     )
 }
 
