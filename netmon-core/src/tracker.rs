@@ -11,10 +11,12 @@
 mod naming;
 mod usage;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+use foldhash::HashMap as FastMap;
 
 use crate::attribution::SocketOwners;
 use crate::capture::ProcessBytes;
@@ -118,8 +120,8 @@ struct Peer {
 pub struct Tracker {
     owners: Box<dyn SocketOwners>,
     options: TrackerOptions,
-    flows: HashMap<FlowKey, FlowState>,
-    peers: HashMap<(u8, SocketAddr), Peer>,
+    flows: FastMap<FlowKey, FlowState>,
+    peers: FastMap<(u8, SocketAddr), Peer>,
     last_lookup: Option<Instant>,
     /// Per-process reports received during the window (sources without packets).
     reports: Vec<ProcessBytes>,
@@ -139,8 +141,8 @@ impl Tracker {
         Self {
             owners,
             options,
-            flows: HashMap::new(),
-            peers: HashMap::new(),
+            flows: FastMap::default(),
+            peers: FastMap::default(),
             last_lookup: None,
             reports: Vec::new(),
             domains: DomainPolicy::default(),
@@ -520,6 +522,7 @@ mod tests {
     use crate::capture::ConnectionBytes;
     use crate::flow::LocalAddrs;
     use crate::packet::{TcpFlags, Transport};
+    use std::collections::HashMap;
     use std::sync::Mutex;
 
     /// Socket owners that answer from a shared map the test edits (sockets open and close).

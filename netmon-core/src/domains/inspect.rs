@@ -168,6 +168,10 @@ impl Inspector {
     }
 
     fn tcp_segment(&mut self, key: StreamKey, segment: &[u8]) -> Option<Naming> {
+        // Most segments belong to established streams: with no ClientHello pending, no lookup.
+        if self.tls.is_empty() && segment.first() != Some(&TLS_HANDSHAKE) {
+            return None;
+        }
         let progress = match self.tls.get_mut(&key) {
             Some(assembler) => assembler.push(segment),
             None if segment.first() == Some(&TLS_HANDSHAKE) => {
