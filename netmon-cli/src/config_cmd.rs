@@ -234,13 +234,18 @@ pub fn load(paths: &Paths) -> Option<Config> {
         }
         Err(error) => {
             eprintln!("netmon: {error}");
-            if matches!(
-                error,
-                ConfigError::Invalid { .. } | ConfigError::Syntax { .. }
-            ) {
-                eprintln!("netmon: fix it with `netmon config edit`");
-            }
+            explain(&error);
             None
         }
+    }
+}
+
+/// How to fix a file that is not a valid configuration.
+pub fn explain(error: &ConfigError) {
+    if matches!(
+        error,
+        ConfigError::Invalid { .. } | ConfigError::Syntax { .. }
+    ) {
+        eprintln!("netmon: fix it with `netmon config edit`");
     }
 }

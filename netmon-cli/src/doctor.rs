@@ -5,8 +5,9 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
 use clap::Args;
-use netmon_core::capture::choose::open_source;
+use netmon_core::capture::choose::open_with_mode;
 use netmon_core::capture::CaptureError;
+use netmon_core::condition::{CaptureMode, Condition};
 use netmon_core::os::Platform;
 use netmon_core::service::Locations;
 use netmon_core::store::Store;
@@ -106,17 +107,26 @@ fn line(check: &Check) -> String {
 
 /// Every check, in order.
 pub fn checks(paths: &Paths) -> Vec<Check> {
-    let (config_check, config) = config(paths);
+    let (mut config_check, config) = config(paths);
     let running = daemon::status(config.web_server_port);
+    let condition = running
+        .clone()
+        .and_then(|status| serde_json::from_value::<Condition>(status).ok());
+    if let Some(problem) = condition.as_ref().and_then(|c| c.config_problem.as_ref()) {
+        config_check.detail = format!("{}; the running netmon (started by the service manager) ignores it and runs on the defaults: {problem}", config_check.detail);
+    }
+    let (capture_check, here) = capture(&config);
     vec![
         config_check,
         file_modes(paths),
-        capture(&config),
+        capture_check,
+        capture_mode(condition.as_ref(), here),
         libpcap(),
         #[cfg(target_os = "macos")]
         nettop(),
         port(&config, running.is_some()),
         database(paths),
+        set_aside(paths),
         service(),
         extension(paths, config.web_server_port, running.is_some()),
         disk_space(&paths.home),
@@ -219,10 +229,15 @@ fn mode(_path: &Path) -> Option<u32> {
     None
 }
 
-/// Opens the configured capture source for real, as this user.
-fn capture(config: &Config) -> Check {
-    match open_source(config) {
-        Ok(source) => pass("capture", format!("{} can be opened", source.describe())),
+/// Opens the configured capture source for real, as this user; the mode it opened in.
+fn capture(config: &Config) -> (Check, Option<CaptureMode>) {
+    let check = match open_with_mode(config) {
+        Ok((source, mode)) => {
+            return (
+                pass("capture", format!("{} can be opened", source.describe())),
+                Some(mode),
+            )
+        }
         Err(error @ CaptureError::PermissionDenied { .. }) => problem(
             "capture",
             Outcome::Fail,
@@ -240,6 +255,49 @@ fn capture(config: &Config) -> Check {
             Outcome::Fail,
             format!("{error}"),
             "see docs/capture.md for the capture sources of this system",
+        ),
+    };
+    (check, None)
+}
+
+/// The capture mode: the running netmon's (from its status), else the one this user would
+/// get now (`here`, from the capture check); what the mode cannot see, with the fix.
+fn capture_mode(running: Option<&Condition>, here: Option<CaptureMode>) -> Check {
+    let (mode, whose) = match (running.and_then(|condition| condition.capture), here) {
+        (Some(mode), _) => {
+            let user = running.and_then(|condition| condition.running_as.as_deref());
+            let whose = match user {
+                Some(user) => format!("the running netmon, opened as root, then running as {user}"),
+                None => "the running netmon".to_string(),
+            };
+            (mode, whose)
+        }
+        (None, Some(mode)) => (
+            mode,
+            "netmon is not running; what this user would get now".to_string(),
+        ),
+        (None, None) => {
+            return problem(
+                "mode",
+                Outcome::Warn,
+                "netmon is not running, and the capture cannot open as this user",
+                "see the capture check",
+            )
+        }
+    };
+    match (mode.cannot_see(), mode.fix()) {
+        (Some(limits), Some(fix)) => problem(
+            "mode",
+            Outcome::Warn,
+            format!("limited: {} ({whose}): {limits}", mode.describe()),
+            fix,
+        ),
+        _ => pass(
+            "mode",
+            format!(
+                "{} ({whose}): packets with their processes and domains from the wire",
+                mode.describe()
+            ),
         ),
     }
 }
@@ -337,6 +395,48 @@ fn database(paths: &Paths) -> Check {
         ),
         Err(error) => problem("database", Outcome::Fail, error.to_string(), move_aside),
     }
+}
+
+/// Databases `netmon run` found unreadable at start and moved aside (`….corrupt-<time>`,
+/// without their `-wal`/`-shm` companions), oldest first.
+fn set_aside_copies(paths: &Paths) -> Vec<PathBuf> {
+    let database = paths.database();
+    let prefix = format!(
+        "{}.corrupt-",
+        database.file_name().unwrap_or_default().to_string_lossy()
+    );
+    let mut copies: Vec<PathBuf> = std::fs::read_dir(&paths.home)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|entry| entry.path())
+        .filter(|path| {
+            let name = path.file_name().unwrap_or_default().to_string_lossy();
+            name.starts_with(&prefix) && !name.ends_with("-wal") && !name.ends_with("-shm")
+        })
+        .collect();
+    copies.sort();
+    copies
+}
+
+/// An unreadable database that netmon moved aside at start: monitoring went on in a new one,
+/// and the old history is only in the copy.
+fn set_aside(paths: &Paths) -> Check {
+    let copies = set_aside_copies(paths);
+    let Some(newest) = copies.last() else {
+        return pass("set aside", "no unreadable database was moved aside");
+    };
+    let list = copies
+        .iter()
+        .map(|path| path.display().to_string())
+        .collect::<Vec<_>>()
+        .join(", ");
+    problem(
+        "set aside",
+        Outcome::Warn,
+        format!("netmon found its database unreadable at start and moved it aside ({list}); a new database was started, so history before then is only in the copy"),
+        format!("nothing is needed for monitoring; to salvage old history try `sqlite3 {} .recover`, and remove the copy when you no longer need it", newest.display()),
+    )
 }
 
 /// "readable" or "writable" when this user lacks that access to `path`.

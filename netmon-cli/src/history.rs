@@ -1,15 +1,18 @@
 //! Samples into the database: one transaction every `batch_write_seconds` and a last one at
-//! stop; retention at start and hourly. A failed write keeps its samples for the next attempt
+//! stop; retention at start and hourly. A file that is not a database at start is set aside
+//! and a new database started, so a daemon never stops (and restarts forever) on it. A failed write keeps its samples for the next attempt
 //! (up to a day of them), so a full disk delays history instead of losing it. A database file
 //! deleted or replaced under the daemon is reported and started anew at the next write.
 //! Following the live configuration, a new `batch_write_seconds` applies from the next sample
 //! and new retention days run a retention pass at the next sample.
 
 use std::collections::VecDeque;
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
+use jiff::Timestamp;
 use netmon_core::live::{LiveConfig, Subscription};
-use netmon_core::store::{FollowedStore, StoreError};
+use netmon_core::store::{self, FollowedStore, StoreError};
 use netmon_core::{monitor, Config, Paths, Sample};
 
 const RETENTION_EVERY: Duration = Duration::from_secs(3600);
@@ -28,10 +31,12 @@ pub struct History {
 }
 
 impl History {
-    /// Opens the database and applies retention once.
-    pub fn open(paths: &Paths, config: &Config) -> Result<Self, StoreError> {
+    /// Opens the database and applies retention once. A file SQLite cannot read is moved
+    /// aside (never deleted) and a new database started: where it went is returned.
+    pub fn open(paths: &Paths, config: &Config) -> Result<(Self, Option<PathBuf>), StoreError> {
+        let (store, set_aside) = store::open_or_set_aside(&paths.database(), Timestamp::now())?;
         let mut history = Self {
-            store: FollowedStore::open(&paths.database())?,
+            store,
             pending: VecDeque::new(),
             batch_every: Duration::from_secs(config.batch_write_seconds),
             last_write: Instant::now(),
@@ -41,7 +46,7 @@ impl History {
             config: None,
         };
         history.apply_retention();
-        Ok(history)
+        Ok((history, set_aside))
     }
 
     /// Applies changes of `live`'s configuration from the next sample on.

@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use netmon_core::capture::choose::open_source;
+use netmon_core::capture::choose::open_with_mode;
 use netmon_core::live::{LiveConfig, MonitorSteering, OpenCapture};
 use netmon_core::logging::LevelHandle;
 use netmon_core::Config;
@@ -30,10 +30,11 @@ pub fn follow(live: &LiveConfig, level: Option<LevelHandle>) -> Option<ConfigWat
 /// running one in place, and the reason is logged and shown by `/api/status`.
 pub fn steering(live: &LiveConfig, state: &AppState) -> MonitorSteering {
     let state = state.clone();
-    let open: Arc<OpenCapture> = Arc::new(move |config: &Config| match open_source(config) {
-        Ok(source) => {
-            tracing::info!(source = %source.describe(), "capture reopened for the new configuration");
+    let open: Arc<OpenCapture> = Arc::new(move |config: &Config| match open_with_mode(config) {
+        Ok((source, mode)) => {
+            tracing::info!(source = %source.describe(), mode = mode.describe(), "capture reopened for the new configuration");
             state.set_source(source.describe());
+            state.set_capture_mode(mode);
             Some(source)
         }
         Err(error) => {

@@ -5,7 +5,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clap::Args;
-use netmon_core::capture::choose::open_source;
+use netmon_core::capture::choose::open_with_mode;
+use netmon_core::condition::Condition;
+use netmon_core::config::ConfigError;
 use netmon_core::domains::DomainPolicy;
 use netmon_core::live::LiveConfig;
 use netmon_core::os::{self, privileges};
@@ -36,6 +38,12 @@ pub struct RunArgs {
     /// ran netmon for, from SUDO_UID). Files are then kept in that user's ~/.netmonitor.
     #[arg(long, value_name = "NAME")]
     user: Option<String>,
+    /// Started by a service manager (`netmon install` writes it into the LaunchDaemon, the
+    /// LaunchAgent or the systemd unit): a config.json that cannot be read or is invalid is
+    /// left as it is and reported (log, `netmon doctor`, /api/status, the menubar), and netmon
+    /// runs on the defaults instead of exiting, so a restart loop never replaces monitoring.
+    #[arg(long)]
+    service: bool,
 }
 
 pub fn run(args: RunArgs) -> u8 {
@@ -53,11 +61,12 @@ pub fn run(args: RunArgs) -> u8 {
     };
     // Capture opens first, with the configuration as it is on disk (nothing written yet), so
     // that every file netmon creates afterwards belongs to the user it runs for.
-    let Some(config) = setup(&args, read_config(&paths)) else {
+    let before = read_config(&paths, args.service).map(|(config, _)| config);
+    let Some(config) = setup(&args, before.map_err(|error| refuse(&error)).ok()) else {
         return exit::CONFIG;
     };
-    let source = match open_source(&config) {
-        Ok(source) => source,
+    let (source, mode) = match open_with_mode(&config) {
+        Ok(opened) => opened,
         Err(error) => {
             eprintln!("netmon: {error}");
             return exit::of_capture(&error);
@@ -69,7 +78,7 @@ pub fn run(args: RunArgs) -> u8 {
             return exit::NOT_PERMITTED;
         }
     }
-    let Some(on_disk) = config_cmd::load(&paths) else {
+    let Some((on_disk, config_problem)) = load_config(&paths, args.service) else {
         return exit::CONFIG;
     };
     let Some(config) = setup(&args, Some(on_disk.clone())) else {
@@ -79,18 +88,29 @@ pub fn run(args: RunArgs) -> u8 {
         .map_err(|error| eprintln!("netmon: cannot set up logging: {error}"))
         .ok();
     let live = LiveConfig::new(paths.config(), on_disk, config.clone());
+    if let Some(problem) = &config_problem {
+        report_config_problem(&live, problem);
+    }
     let _watch = crate::live::follow(&live, level);
     if let Some(user) = &user {
         tracing::info!(user = %user.name, "capture opened as root; now running as the user");
     }
-    let mut history = match History::open(&paths, &config) {
-        Ok(history) => history.follow(&live),
+    let (history, set_aside) = match History::open(&paths, &config) {
+        Ok(opened) => opened,
         Err(error) => {
             tracing::error!(%error, "cannot open the database");
             eprintln!("netmon: {}: {error}", paths.database().display());
             return exit::IO;
         }
     };
+    let mut history = history.follow(&live);
+    if let Some(moved) = &set_aside {
+        eprintln!(
+            "netmon: {} could not be read as a database; it was moved to {} (kept, never deleted) and a new database was started",
+            paths.database().display(),
+            moved.display()
+        );
+    }
     let controls = monitor::Controls::default();
     for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
         if let Err(error) = signal_hook::flag::register(signal, Arc::clone(&controls.stop)) {
@@ -106,7 +126,21 @@ pub fn run(args: RunArgs) -> u8 {
         }
     };
     server.state.set_source(source.describe());
-    tracing::info!(source = %source.describe(), interval = config.sampling_interval_seconds, "capture started");
+    server.state.set_condition(Condition {
+        capture: Some(mode),
+        running_as: user.map(|user| user.name),
+        database_set_aside: set_aside.map(|moved| moved.display().to_string()),
+        config_problem,
+    });
+    if let (Some(limits), Some(fix)) = (mode.cannot_see(), mode.fix()) {
+        tracing::warn!(
+            mode = mode.describe(),
+            limits,
+            fix,
+            "capture runs in its limited mode"
+        );
+    }
+    tracing::info!(source = %source.describe(), mode = mode.describe(), interval = config.sampling_interval_seconds, "capture started");
     let tracker = Tracker::new(os::socket_owners(), TrackerOptions::default())
         .with_domains(DomainPolicy::from_config(&config))
         .with_names(server.state.names());
@@ -150,15 +184,52 @@ fn resolve_paths(user: Option<&privileges::User>) -> Option<Paths> {
         .ok()
 }
 
-/// The configuration file as it is, or the defaults when there is none; writes nothing.
-fn read_config(paths: &Paths) -> Option<Config> {
+/// config.json as it is, or the defaults when there is none; writes nothing. Under a service
+/// manager a file that cannot be used gives the defaults and the reason (on one line).
+fn read_config(paths: &Paths, service: bool) -> Result<(Config, Option<String>), ConfigError> {
     let path = paths.config();
     if !path.exists() {
-        return Some(Config::default());
+        return Ok((Config::default(), None));
     }
-    Config::load(&path)
-        .map_err(|error| eprintln!("netmon: {error}"))
+    match Config::load(&path) {
+        Ok(config) => Ok((config, None)),
+        Err(error) if service => {
+            let text = error.to_string();
+            let reason = text.lines().map(str::trim).collect::<Vec<_>>().join(" ");
+            Ok((Config::default(), Some(reason)))
+        }
+        Err(error) => Err(error),
+    }
+}
+
+/// The configuration once netmon runs as its user: config.json (written with the defaults
+/// when there is none), or, under a service manager, the defaults when it cannot be used.
+/// `None` (the reason printed) when an interactive run must refuse.
+fn load_config(paths: &Paths, service: bool) -> Option<(Config, Option<String>)> {
+    if !paths.config().exists() {
+        return config_cmd::load(paths).map(|config| (config, None));
+    }
+    read_config(paths, service)
+        .map_err(|error| refuse(&error))
         .ok()
+}
+
+fn refuse(error: &ConfigError) {
+    eprintln!("netmon: {error}");
+    config_cmd::explain(error);
+}
+
+/// Says loudly that config.json is ignored: on stderr, in the log, and (through the live
+/// configuration's file problems, kept until the file is fixed) in /api/status. A fixed file
+/// is applied by the watcher like any hand edit.
+fn report_config_problem(live: &LiveConfig, problem: &str) {
+    eprintln!(
+        "netmon: {} cannot be used ({problem}); started by the service manager, netmon runs on the defaults and leaves the file as it is: fix it with `netmon config edit`",
+        live.path().display()
+    );
+    tracing::error!(path = %live.path().display(), %problem, "config.json cannot be used; running on the defaults, the file is left as it is");
+    // Records the file's problems (each logged) for /api/status until it is valid.
+    let _ = live.reload();
 }
 
 /// The configuration with the command-line overrides, validated like the file's keys.

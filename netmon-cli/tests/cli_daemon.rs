@@ -68,6 +68,8 @@ fn status_top_and_config_with_a_running_daemon() {
             "paused",
             "last_error",
             "database_bytes",
+            "capture",
+            "problems",
         ],
     );
     assert!(

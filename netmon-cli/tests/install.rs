@@ -187,7 +187,11 @@ fn macos_install_writes_both_agents_and_uninstall_leaves_nothing() {
     assert!(output.status.success(), "{stderr}");
     let agents = home.join("Library/LaunchAgents");
     for (label, program, log) in [
-        ("com.networkmonitor.daemon", vec![BUILT, "run"], "daemon"),
+        (
+            "com.networkmonitor.daemon",
+            vec![BUILT, "run", "--service"],
+            "daemon",
+        ),
         (
             "com.networkmonitor.menubar",
             vec![menubar.to_str().unwrap()],
@@ -251,7 +255,7 @@ fn linux_user_install_enables_the_unit_and_uninstall_leaves_nothing() {
     assert!(output.status.success(), "{}", text(&output).1);
     let unit = fs::read_to_string(home.join(".config/systemd/user/netmon.service")).unwrap();
     assert!(
-        unit.contains(&format!("ExecStart=\"{BUILT}\" run\n")),
+        unit.contains(&format!("ExecStart=\"{BUILT}\" run --service\n")),
         "{unit}"
     );
     assert_eq!(
@@ -360,7 +364,7 @@ fn macos_root_install_writes_a_launch_daemon_and_the_users_menubar_agent() {
         .iter()
         .filter_map(Value::as_string)
         .collect();
-    assert_eq!(program, [BUILT, "run", "--user", "nobody"]);
+    assert_eq!(program, [BUILT, "run", "--service", "--user", "nobody"]);
     assert_eq!(plist["RunAtLoad"].as_boolean(), Some(true));
     let keep_alive = plist["KeepAlive"].as_dictionary().unwrap();
     assert_eq!(keep_alive["SuccessfulExit"].as_boolean(), Some(false));

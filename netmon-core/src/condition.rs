@@ -4,11 +4,14 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::capture::choose::Attempt;
-
 /// Which capture is running. Serialized as `pktap`, `pcap`, `nettop`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(
+    feature = "openapi",
+    derive(poem_openapi::Enum),
+    oai(rename_all = "snake_case")
+)]
 pub enum CaptureMode {
     /// macOS PKTAP (opened as root): packets tagged with their process, domains from the wire.
     Pktap,
@@ -20,12 +23,12 @@ pub enum CaptureMode {
 }
 
 impl CaptureMode {
-    /// The mode an opened attempt gives.
-    pub fn of(attempt: &Attempt) -> Self {
-        match attempt {
-            Attempt::Pktap { .. } => Self::Pktap,
-            Attempt::Pcap { .. } => Self::Pcap,
-            Attempt::Nettop { .. } => Self::Nettop,
+    /// The mode in words, for `netmon doctor` and the logs.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Self::Pktap => "PKTAP (packets tagged with their process, opened as root)",
+            Self::Pcap => "libpcap (packets; BPF on macOS, a packet socket on Linux)",
+            Self::Nettop => "nettop (per-process and per-connection counters, no packets)",
         }
     }
 
@@ -94,10 +97,7 @@ mod tests {
             assert!(!full.is_limited());
             assert_eq!(full.cannot_see(), None);
         }
-        let mode = CaptureMode::of(&Attempt::Nettop {
-            interval_seconds: 5,
-        });
-        assert_eq!(mode, CaptureMode::Nettop);
+        assert!(CaptureMode::Nettop.describe().contains("no packets"));
     }
 
     #[test]

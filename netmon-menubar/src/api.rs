@@ -4,6 +4,7 @@
 use std::io::{BufRead, BufReader};
 use std::time::Duration;
 
+use netmon_core::condition::Condition;
 use serde::Deserialize;
 
 /// Bytes sent and received.
@@ -54,10 +55,14 @@ impl LiveRates {
     }
 }
 
-/// The part of `/api/status` the menubar needs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+/// The part of `/api/status` the menubar needs: the pause flag and how the monitor runs
+/// (capture mode, files set aside or ignored at start; absent fields from an older daemon
+/// read as nothing wrong).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 pub struct Status {
     pub paused: bool,
+    #[serde(flatten)]
+    pub condition: Condition,
 }
 
 /// The payload of an SSE `data:` line, if the line is one.
@@ -244,6 +249,24 @@ mod tests {
             serde_json::from_str(r#"[{"app":"curl","sent":1,"received":9,"last_seen_ms":5}]"#)
                 .unwrap();
         assert_eq!(apps[0].total(), 10);
+    }
+
+    #[test]
+    fn status_reads_the_condition_and_tolerates_an_older_daemon() {
+        let status: Status = serde_json::from_str(
+            r#"{"paused":false,"capture":"nettop","capture_fix":"sudo netmon install","problems":[],"database_set_aside":"/h/x.corrupt-1"}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            status.condition.capture,
+            Some(netmon_core::condition::CaptureMode::Nettop)
+        );
+        assert_eq!(
+            status.condition.database_set_aside.as_deref(),
+            Some("/h/x.corrupt-1")
+        );
+        let older: Status = serde_json::from_str(r#"{"paused":true,"version":"0.1.0"}"#).unwrap();
+        assert_eq!(older.condition, Condition::default());
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! What the menubar shows, computed from the daemon's answers: the status item's title and level,
 //! and the menu's items. Pure and platform-neutral; the macOS layer only renders a [`Menu`].
 
+use netmon_core::condition::Condition;
 use netmon_core::units;
 
 use crate::api::{AppTotals, LiveRates, Summary};
@@ -89,10 +90,13 @@ pub enum Daemon {
     Up(Running),
 }
 
-/// A daemon that answers: its pause flag, the last live sample and history (when available).
+/// A daemon that answers: its pause flag, how it runs, the last live sample and history (when
+/// available).
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Running {
     pub paused: bool,
+    /// The capture mode and what went wrong with its files at start.
+    pub condition: Condition,
     pub live: Option<LiveRates>,
     /// `None` when the daemon has no history database or it could not answer.
     pub summary: Option<Summary>,
@@ -201,8 +205,31 @@ fn down() -> Menu {
     }
 }
 
+/// What limits the daemon, one line each: the degraded capture mode, a database set aside, a
+/// config.json it ignores.
+pub fn warnings(condition: &Condition) -> Vec<Item> {
+    let limited = condition
+        .capture
+        .filter(|mode| mode.is_limited())
+        .map(|_| "limited: no root capture (no domains from the wire)");
+    let database = condition
+        .database_set_aside
+        .as_ref()
+        .map(|_| "database was unreadable: set aside, a new one started");
+    let config = condition
+        .config_problem
+        .as_ref()
+        .map(|_| "config.json ignored: running on the defaults");
+    [limited, database, config]
+        .into_iter()
+        .flatten()
+        .map(|text| Item::Info(text.into()))
+        .collect()
+}
+
 fn paused(running: &Running) -> Menu {
     let items = std::iter::once(Item::Info("Monitoring paused".into()))
+        .chain(warnings(&running.condition))
         .chain(history(running))
         .chain(footer(command("Resume Monitoring", Action::Resume)))
         .collect();
@@ -218,7 +245,9 @@ fn active(running: &Running, thresholds: &Thresholds) -> Menu {
         Some(live) => (rate_title(live), thresholds.level(live.total())),
         None => ("↓ –".to_string(), Level::Idle),
     };
-    let items = history(running)
+    let items = warnings(&running.condition)
+        .into_iter()
+        .chain(history(running))
         .chain(footer(command("Pause Monitoring", Action::Pause)))
         .collect();
     Menu {
@@ -281,6 +310,7 @@ mod tests {
     fn running() -> Running {
         Running {
             paused: false,
+            condition: Condition::default(),
             live: Some(live(1_234_567.0, 20_000.0)),
             summary: Some(Summary {
                 today: Totals {
@@ -383,6 +413,7 @@ mod tests {
     fn running_without_a_sample_or_history_says_so() {
         let state = Running {
             paused: false,
+            condition: Condition::default(),
             live: None,
             summary: None,
             top_apps: vec![],
@@ -396,6 +427,43 @@ mod tests {
                 "History unavailable",
                 "Top apps today",
                 "No application traffic today"
+            ]
+        );
+    }
+
+    #[test]
+    fn the_degraded_mode_and_files_set_aside_are_shown_first() {
+        use netmon_core::condition::CaptureMode;
+        let mut state = running();
+        state.condition.capture = Some(CaptureMode::Nettop);
+        let menu = Menu::build(&Daemon::Up(state.clone()), &Thresholds::default());
+        assert_eq!(
+            menu.infos()[..2],
+            [
+                "limited: no root capture (no domains from the wire)",
+                "Today: ↓1.2 GB ↑300.0 MB"
+            ]
+        );
+        for full in [CaptureMode::Pktap, CaptureMode::Pcap] {
+            state.condition.capture = Some(full);
+            let menu = Menu::build(&Daemon::Up(state.clone()), &Thresholds::default());
+            assert_eq!(menu.infos()[0], "Today: ↓1.2 GB ↑300.0 MB", "{full:?}");
+        }
+        state.condition = Condition {
+            capture: Some(CaptureMode::Nettop),
+            running_as: None,
+            database_set_aside: Some("/h/network_monitor.db.corrupt-1".into()),
+            config_problem: Some("not valid JSON".into()),
+        };
+        state.paused = true;
+        let menu = Menu::build(&Daemon::Up(state), &Thresholds::default());
+        assert_eq!(
+            menu.infos()[..4],
+            [
+                "Monitoring paused",
+                "limited: no root capture (no domains from the wire)",
+                "database was unreadable: set aside, a new one started",
+                "config.json ignored: running on the defaults",
             ]
         );
     }

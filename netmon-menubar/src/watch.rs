@@ -5,8 +5,8 @@ use jiff::ZonedDateTime;
 use crate::api::{Client, LiveRates};
 use crate::model::{Daemon, Running};
 
-/// Asks the daemon for its pause flag, today's and this week's totals and today's top
-/// applications. No valid status answer means [`Daemon::Down`]; a history that cannot answer leaves the
+/// Asks the daemon for its pause flag and condition, today's and this week's totals and
+/// today's top applications. No valid status answer means [`Daemon::Down`]; a history that cannot answer leaves the
 /// totals out. `live` is the last sample seen on the SSE stream.
 pub fn look(client: &Client, now: &ZonedDateTime, live: Option<LiveRates>) -> Daemon {
     let Ok(status) = client.status() else {
@@ -19,6 +19,7 @@ pub fn look(client: &Client, now: &ZonedDateTime, live: Option<LiveRates>) -> Da
         .unwrap_or_default();
     Daemon::Up(Running {
         paused: status.paused,
+        condition: status.condition,
         live,
         summary: client.summary().ok(),
         top_apps,

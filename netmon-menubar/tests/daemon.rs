@@ -118,6 +118,33 @@ fn the_menu_shows_the_daemons_answers_and_pause_goes_through() {
 }
 
 #[test]
+fn the_daemons_degraded_mode_reaches_the_menu() {
+    use netmon_core::condition::{CaptureMode, Condition};
+    let temp = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let state = serve(temp.path(), config(port));
+    let client = Client::new(port);
+    state.set_condition(Condition {
+        capture: Some(CaptureMode::Nettop),
+        database_set_aside: Some("/h/network_monitor.db.corrupt-20261130T010000Z".into()),
+        ..Condition::default()
+    });
+    let daemon = watch::look(&client, &ZonedDateTime::now(), None);
+    let menu = Menu::build(&daemon, &Thresholds::default());
+    assert_eq!(
+        menu.infos()[..2],
+        [
+            "limited: no root capture (no domains from the wire)",
+            "database was unreadable: set aside, a new one started"
+        ]
+    );
+    state.set_capture_mode(CaptureMode::Pktap);
+    let daemon = watch::look(&client, &ZonedDateTime::now(), None);
+    let menu = Menu::build(&daemon, &Thresholds::default());
+    assert!(!menu.infos().iter().any(|info| info.starts_with("limited")));
+}
+
+#[test]
 fn live_samples_arrive_over_sse() {
     let temp = tempfile::tempdir().unwrap();
     let port = free_port();

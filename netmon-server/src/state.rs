@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::Instant;
 
+use netmon_core::condition::{CaptureMode, Condition};
 use netmon_core::domains::names::HostnameMap;
 use netmon_core::live::LiveConfig;
 use netmon_core::store::{FollowedStore, Store};
@@ -52,6 +53,7 @@ struct Inner {
     live: broadcast::Sender<Arc<Sample>>,
     started: Instant,
     source: RwLock<String>,
+    condition: RwLock<Condition>,
     samples: AtomicU64,
     dropped_packets: AtomicU64,
     last_error: Mutex<Option<String>>,
@@ -99,6 +101,7 @@ impl AppState {
                 live,
                 started: Instant::now(),
                 source: RwLock::new(String::from("starting")),
+                condition: RwLock::new(Condition::default()),
                 samples: AtomicU64::new(0),
                 dropped_packets: AtomicU64::new(0),
                 last_error: Mutex::new(None),
@@ -173,6 +176,40 @@ impl AppState {
             .read()
             .unwrap_or_else(PoisonError::into_inner)
             .clone()
+    }
+
+    /// How the monitor runs: set once at start (capture mode, the user it became, a database
+    /// set aside, a config.json it could not use).
+    pub fn set_condition(&self, condition: Condition) {
+        *self
+            .inner
+            .condition
+            .write()
+            .unwrap_or_else(PoisonError::into_inner) = condition;
+    }
+
+    /// The capture mode after the capture was reopened for a new configuration.
+    pub fn set_capture_mode(&self, mode: CaptureMode) {
+        self.inner
+            .condition
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .capture = Some(mode);
+    }
+
+    /// How the monitor runs. A config.json that could not be used at start stops being a
+    /// problem once it is valid again (its keys then apply).
+    pub fn condition(&self) -> Condition {
+        let mut condition = self
+            .inner
+            .condition
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
+        if self.config_problems().is_empty() {
+            condition.config_problem = None;
+        }
+        condition
     }
 
     pub fn record_error(&self, error: impl Into<String>) {

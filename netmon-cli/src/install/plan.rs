@@ -47,12 +47,15 @@ impl Context {
         )
     }
 
-    /// The arguments of `netmon run` for the service: the system daemon becomes the user once
-    /// capture is open (unless the user is root).
+    /// The arguments of `netmon run` for the service: `--service` (a bad config.json is
+    /// reported and the defaults run, rather than a restart loop), and the system daemon
+    /// becomes the user once capture is open (unless the user is root).
     pub fn run_arguments(&self) -> Vec<String> {
         let become_user = (self.scope == Scope::System && self.user.uid != 0)
             .then(|| ["--user".to_string(), self.user.name.clone()]);
-        std::iter::once("run".to_string())
+        ["run", "--service"]
+            .map(String::from)
+            .into_iter()
             .chain(become_user.into_iter().flatten())
             .collect()
     }

@@ -127,7 +127,7 @@ pub fn systemd_unit(context: &Context) -> Result<String, InstallError> {
                 .run_arguments()
                 .iter()
                 .map(|word| match word.as_str() {
-                    "run" | "--user" => Ok(word.clone()),
+                    "run" | "--service" | "--user" => Ok(word.clone()),
                     name => unit_word(name),
                 }),
         )

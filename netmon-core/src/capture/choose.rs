@@ -13,6 +13,7 @@ use super::nettop::{self, NettopSource};
 use super::pcap::PcapSource;
 use super::supervise::CommandSpec;
 use super::{CaptureError, CaptureSource};
+use crate::condition::CaptureMode;
 use crate::config::{CaptureMethod, Config};
 use crate::os::{self, Platform};
 
@@ -25,6 +26,17 @@ pub enum Attempt {
     Pktap { interface: String },
     /// macOS `nettop`, sampling every `interval_seconds`.
     Nettop { interval_seconds: u64 },
+}
+
+impl Attempt {
+    /// The mode this attempt runs in, once opened.
+    pub fn mode(&self) -> CaptureMode {
+        match self {
+            Attempt::Pktap { .. } => CaptureMode::Pktap,
+            Attempt::Pcap { .. } => CaptureMode::Pcap,
+            Attempt::Nettop { .. } => CaptureMode::Nettop,
+        }
+    }
 }
 
 /// The sources to try, in order; a later one is tried only when an earlier one was not
@@ -97,8 +109,18 @@ pub fn nettop_command(interval_seconds: u64) -> CommandSpec {
 
 /// The capture source `config` asks for on this system.
 pub fn open_source(config: &Config) -> Result<Box<dyn CaptureSource>, CaptureError> {
+    open_with_mode(config).map(|(source, _)| source)
+}
+
+/// The capture source `config` asks for on this system, and the mode it runs in (which
+/// attempt opened: `auto` on macOS falls back to nettop).
+pub fn open_with_mode(
+    config: &Config,
+) -> Result<(Box<dyn CaptureSource>, CaptureMode), CaptureError> {
     let attempts = plan(config, Platform::current())?;
-    open_first(&attempts, open)
+    open_first(&attempts, |attempt| {
+        open(attempt).map(|source| (source, attempt.mode()))
+    })
 }
 
 #[cfg(test)]
@@ -188,11 +210,17 @@ mod tests {
             tried.push(attempt.clone());
             match attempt {
                 Attempt::Pktap { .. } => Err(denied()),
-                other => Ok(format!("{other:?}")),
+                other => Ok((format!("{other:?}"), other.mode())),
             }
         });
-        assert!(opened.unwrap().starts_with("Nettop"));
+        let (opened, mode) = opened.unwrap();
+        assert!(opened.starts_with("Nettop"));
+        assert_eq!(mode, CaptureMode::Nettop, "the degraded mode is reported");
+        assert!(mode.is_limited());
         assert_eq!(tried.len(), 2);
+        assert_eq!(attempts[0].mode(), CaptureMode::Pktap);
+        let linux = plan(&config(CaptureMethod::Auto, "any"), Platform::Linux).unwrap();
+        assert_eq!(linux[0].mode(), CaptureMode::Pcap);
 
         let failed = open_first(&attempts, |_| {
             Err::<(), _>(CaptureError::Failed {

@@ -1,5 +1,6 @@
 //! `/status` and `/monitoring/…`: what the monitor is doing, pause and resume.
 
+use netmon_core::condition::CaptureMode;
 use poem_openapi::payload::Json;
 use poem_openapi::{Object, OpenApi};
 
@@ -25,6 +26,22 @@ struct Status {
     last_error: Option<String>,
     /// Size of network_monitor.db, when it exists.
     database_bytes: Option<u64>,
+    /// The capture mode: `pktap` (macOS, opened as root), `pcap` (libpcap) or `nettop` (macOS
+    /// without root: the limited mode).
+    capture: Option<CaptureMode>,
+    /// What the capture mode cannot see, when it is the limited one.
+    capture_cannot_see: Option<String>,
+    /// How to get the full capture mode, when it is the limited one.
+    capture_fix: Option<String>,
+    /// The user netmon became after opening the capture as root.
+    running_as: Option<String>,
+    /// Where an unreadable database was moved at start (a new one was started).
+    database_set_aside: Option<String>,
+    /// Why config.json could not be used at start under the service manager: netmon runs on
+    /// the defaults and left the file as it was.
+    config_problem: Option<String>,
+    /// One line per problem of the above, for people (empty when all is well).
+    problems: Vec<String>,
 }
 
 /// Whether monitoring is paused.
@@ -46,10 +63,13 @@ impl StatusApi {
 
 #[OpenApi]
 impl StatusApi {
-    /// The monitor's status: capture source, privileges, uptime, samples, last error, DB size.
+    /// The monitor's status: capture source and mode, privileges, uptime, samples, last error,
+    /// DB size, and what went wrong at start (a database set aside, config.json ignored).
     #[oai(path = "/status", method = "get", tag = "Tag::Status")]
     async fn status(&self) -> Json<Status> {
         let state = &self.state;
+        let condition = state.condition();
+        let mode = condition.capture;
         Json(Status {
             version: env!("CARGO_PKG_VERSION").to_string(),
             capture_source: state.source(),
@@ -60,6 +80,13 @@ impl StatusApi {
             paused: state.paused(),
             last_error: state.last_error(),
             database_bytes: state.database_bytes(),
+            capture: mode,
+            capture_cannot_see: mode.and_then(CaptureMode::cannot_see).map(Into::into),
+            capture_fix: mode.and_then(CaptureMode::fix).map(Into::into),
+            problems: condition.problems(),
+            running_as: condition.running_as,
+            database_set_aside: condition.database_set_aside,
+            config_problem: condition.config_problem,
         })
     }
 
