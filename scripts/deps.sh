@@ -11,7 +11,15 @@
 # Assumed present: bash, coreutils, and apt/dpkg (Debian, Ubuntu) or Homebrew (macOS). Rust
 # comes from rustup; when cargo is missing the plan runs rustup's official installer (curl).
 # Overridable for tests (scripts/test-deps.sh): NETMON_DPKG_ADMINDIR (dpkg's state directory),
-# NETMON_OS (Linux or Darwin), SCHEMATHESIS_VENV, NETMON_DEPS_USER_HOME.
+# NETMON_OS (Linux or Darwin), NETMON_OS_RELEASE (os-release file: Debian or Ubuntu),
+# SCHEMATHESIS_VENV, NETMON_DEPS_USER_HOME.
+#
+# Ubuntu has no firefox-esr package, and its firefox and chromium-browser packages only install
+# snaps (which do not run in containers or CI). There the test plan takes Firefox from
+# Mozilla's APT repository (packages.mozilla.org, pinned above the snap package; the e2e test
+# uses /usr/bin/firefox when there is no firefox-esr) and Chromium from playwright-core's own
+# download (`playwright-core install --with-deps chromium`, after npm ci; the e2e tests use it
+# when there is no /usr/bin/chromium).
 
 RUST_MIN="1.89"
 NODE_MIN=18
@@ -23,6 +31,7 @@ APPLE_TARGETS=(aarch64-apple-darwin x86_64-apple-darwin)
 
 deps_steps=()
 deps_apt=()
+deps_browser_steps=()
 
 # The user who asked (through sudo) owns the clone: builds run as them, and their ~/.cargo/bin
 # is where rustup put cargo (sudo's PATH does not have it).
@@ -128,7 +137,8 @@ plan_test() {
     return 1
   fi
   plan_build
-  apt_need iproute2 curl iperf3 util-linux openssl dnsmasq-base firefox-esr chromium
+  apt_need iproute2 curl iperf3 util-linux openssl dnsmasq-base prometheus
+  plan_browsers
   has python3 || apt_need python3
   { has python3 && python3 -m venv --help >/dev/null 2>&1; } || apt_need python3-venv
   plan_rust_tools
@@ -136,6 +146,28 @@ plan_test() {
     [ "$("$SCHEMATHESIS_VENV/bin/schemathesis" --version 2>/dev/null | grep -o '[0-9.]*$')" != "$SCHEMATHESIS_VERSION" ]; then
     plan_step "python3 -m venv $SCHEMATHESIS_VENV && $SCHEMATHESIS_VENV/bin/pip install -q schemathesis==$SCHEMATHESIS_VERSION"
   fi
+}
+
+# The distribution's ID from os-release (debian, ubuntu, …).
+distro() { sed -n 's/^ID="\{0,1\}\([^"]*\)"\{0,1\}$/\1/p' "${NETMON_OS_RELEASE:-/etc/os-release}" 2>/dev/null; }
+
+MOZILLA_APT="https://packages.mozilla.org/apt"
+MOZILLA_KEYRING=/etc/apt/keyrings/packages.mozilla.org.asc
+
+# Firefox (ESR on Debian) and Chromium for the browser tests: Debian's packages, or on Ubuntu
+# Mozilla's repository and playwright-core's Chromium (see the top of this file).
+plan_browsers() {
+  if [ "$(distro)" != ubuntu ]; then
+    apt_need firefox-esr chromium
+    return
+  fi
+  if [ ! -x /usr/lib/firefox/firefox ]; then
+    apt_need ca-certificates curl
+    plan_step "install -d -m 755 /etc/apt/keyrings && curl -fsSL $MOZILLA_APT/repo-signing-key.gpg -o $MOZILLA_KEYRING && echo 'deb [signed-by=$MOZILLA_KEYRING] $MOZILLA_APT mozilla main' > /etc/apt/sources.list.d/mozilla.list && printf 'Package: *\\nPin: origin packages.mozilla.org\\nPin-Priority: 1000\\n' > /etc/apt/preferences.d/mozilla && apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq firefox"
+  fi
+  deps_browser_steps=()
+  node -e 'process.exit(require("fs").existsSync(require("playwright-core").chromium.executablePath()) ? 0 : 1)' 2>/dev/null ||
+    deps_browser_steps+=("npx --no-install playwright-core install --with-deps chromium")
 }
 
 # rustfmt, clippy, the macOS targets (for the type-check), geckodriver and cargo-fuzz.
@@ -160,9 +192,10 @@ deps_plan() {
   deps_os="${NETMON_OS:-$(uname -s)}"
   deps_steps=()
   deps_apt=()
+  deps_browser_steps=()
   case "$1" in
     build) plan_build && plan_web ;;
-    test) plan_test && plan_web ;;
+    test) plan_test && plan_web && deps_steps+=("${deps_browser_steps[@]}") ;;
     *) echo "deps_plan: build or test, not '$1'" >&2; return 2 ;;
   esac || return 1
   if [ ${#deps_apt[@]} -gt 0 ]; then

@@ -46,16 +46,32 @@ expect() {
 }
 
 apt_build=(gcc libc6-dev pkg-config libpcap-dev nodejs npm curl)
-apt_test=(iproute2 iperf3 util-linux openssl dnsmasq-base firefox-esr chromium python3 python3-venv)
+apt_test=(iproute2 iperf3 util-linux openssl dnsmasq-base firefox-esr chromium prometheus python3 python3-venv)
 web=("npm ci --no-audit --no-fund" "npm run -s build:web")
 rust=("sh.rustup.rs")
 rust_tools=("rustup component add rustfmt" "rustup component add clippy" "rustup target add aarch64-apple-darwin"
   "rustup target add x86_64-apple-darwin" "cargo install --locked geckodriver@" "cargo install --locked cargo-fuzz@")
 
-expect "empty Debian, test.sh" "$(empty_machine test.sh NETMON_OS=Linux)" \
+printf 'ID=debian\n' >"$work/debian-release"
+printf 'ID=ubuntu\nID_LIKE=debian\n' >"$work/ubuntu-release"
+expect "empty Debian, test.sh" "$(empty_machine test.sh NETMON_OS=Linux NETMON_OS_RELEASE="$work/debian-release")" \
   "${apt_build[@]}" "${apt_test[@]}" "${web[@]}" "${rust[@]}" "${rust_tools[@]}" "pip install -q schemathesis=="
 expect "empty Debian, run.sh" "$(empty_machine run.sh NETMON_OS=Linux)" \
   "${apt_build[@]}" "${web[@]}" "${rust[@]}"
+# Ubuntu: no firefox-esr, and snap-only firefox/chromium-browser: Mozilla's APT repository and
+# playwright-core's Chromium instead (scripts/deps.sh, plan_browsers).
+ubuntu_plan="$(empty_machine test.sh NETMON_OS=Linux NETMON_OS_RELEASE="$work/ubuntu-release")"
+expect "empty Ubuntu, test.sh" "$ubuntu_plan" \
+  "${apt_build[@]}" iproute2 prometheus "packages.mozilla.org/apt mozilla main" "Pin-Priority: 1000" \
+  "apt-get install -y -qq firefox" "npm ci" "playwright-core install --with-deps chromium"
+if grep 'no-install-recommends' <<<"$ubuntu_plan" | grep -qE 'firefox-esr| chromium( |$)'; then
+  echo "FAIL empty Ubuntu: the plan names Debian-only browser packages: $ubuntu_plan" >&2
+  failures=$((failures + 1))
+fi
+if [ "$(grep -n 'npm ci' <<<"$ubuntu_plan" | cut -d: -f1)" -gt "$(grep -n 'playwright-core install' <<<"$ubuntu_plan" | cut -d: -f1)" ]; then
+  echo "FAIL empty Ubuntu: Chromium's download is planned before npm ci" >&2
+  failures=$((failures + 1))
+fi
 printf '#!/bin/sh\nexit 0\n' >"$work/bin/brew"
 chmod +x "$work/bin/brew"
 expect "empty macOS with Homebrew, run.sh" "$(empty_machine run.sh NETMON_OS=Darwin)" \
@@ -69,5 +85,5 @@ else
   failures=$((failures + 1))
 fi
 
-echo "$((4 - failures)) passed, $failures failed"
+echo "$((5 - failures)) passed, $failures failed"
 [ "$failures" -eq 0 ]

@@ -1,15 +1,16 @@
-/* The dashboard: a hash router over five pages, reading only the JSON API and the SSE stream. */
+/* The dashboard: a hash router over six pages, reading only the JSON API and the SSE stream. */
 
 import { loadPlotly, route, showError } from "./lib.js";
 import * as overview from "./pages/overview.js";
 import * as apps from "./pages/apps.js";
 import * as domains from "./pages/domains.js";
+import * as connections from "./pages/connections.js";
 import * as history from "./pages/history.js";
 import * as config from "./pages/config.js";
 
-const PAGES = { overview, apps, domains, history, config };
+const PAGES = { overview, apps, domains, connections, history, config };
 /** Pages without charts, shown without waiting for Plotly.js. */
-const WITHOUT_CHARTS = new Set(["config"]);
+const WITHOUT_CHARTS = new Set(["config", "connections"]);
 const mounted = new Set();
 
 /** Shows the page the URL names and (re)loads it; `data-ready` names it once it is drawn. */

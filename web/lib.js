@@ -131,9 +131,10 @@ export function downloadCsv(name, columns, rows) {
 
 /**
  * A sortable, filterable table. `columns`: [{ key, label, num, render }]. Returns `setRows(rows)`.
- * Clicking a header sorts by it (again: reverses); the filter matches the first column.
+ * Clicking a header sorts by it (again: reverses); the filter matches the first column, or the
+ * text `filterText(row)` gives.
  */
-export function dataTable(table, { columns, sortKey, filterInput, csvButton, csvName, onRowClick, empty = EMPTY }) {
+export function dataTable(table, { columns, sortKey, filterInput, filterText, csvButton, csvName, onRowClick, empty = EMPTY }) {
   let rows = [];
   let sort = { key: sortKey, descending: true };
   table.innerHTML = `<thead><tr>${columns.map((c) => `<th data-key="${c.key}" class="${c.num ? "num" : ""}">${escapeHtml(c.label)}</th>`).join("")}</tr></thead><tbody></tbody>`;
@@ -144,7 +145,8 @@ export function dataTable(table, { columns, sortKey, filterInput, csvButton, csv
       const order = typeof x === "string" ? x.localeCompare(y) : x - y;
       return sort.descending ? -order : order;
     };
-    return rows.filter((row) => String(row[columns[0].key]).toLowerCase().includes(filter)).sort(compare);
+    const text = filterText || ((row) => row[columns[0].key]);
+    return rows.filter((row) => String(text(row)).toLowerCase().includes(filter)).sort(compare);
   };
   const render = () => {
     table.querySelectorAll("th").forEach((th) => {
@@ -176,6 +178,15 @@ export function dataTable(table, { columns, sortKey, filterInput, csvButton, csv
 }
 
 export const bytesCell = (value) => fmt.bytes(value);
+
+/** The columns of a table of registrable domains (`store::DomainTotal` with its total). */
+export const DOMAIN_COLUMNS = [
+  { key: "domain", label: "Domain" },
+  { key: "total", label: "Total", num: true, render: bytesCell },
+  { key: "received", label: "Received", num: true, render: bytesCell },
+  { key: "sent", label: "Sent", num: true, render: bytesCell },
+  { key: "hostnames", label: "Hosts", num: true },
+];
 export const timeCell = (ms) => (ms ? new Date(ms).toLocaleString() : "–");
 
 export function withTotal(item) {

@@ -17,7 +17,7 @@ const os = require("node:os");
 const path = require("node:path");
 const { chromium } = require("playwright-core");
 const { stage } = require("../build.js");
-const { REPORT_WAIT_MS, HOSTNAMES, sleep, which, startLab, assertReports } = require("./support.js");
+const { REPORT_WAIT_MS, HOSTNAMES, sleep, chromiumBinary, startLab, assertReports } = require("./support.js");
 
 const NETMON_PORT = 7612;
 
@@ -28,7 +28,7 @@ test("Chromium with the MV3 extension reports hostnames, and only hostnames, to 
   cleanups.push(() => fs.rmSync(scratch, { recursive: true, force: true }));
   const extension = stage("chromium", path.join(scratch, "extension"));
   const context = await chromium.launchPersistentContext(path.join(scratch, "profile"), {
-    executablePath: which("chromium"),
+    executablePath: chromiumBinary(),
     headless: true,
     args: [
       `--disable-extensions-except=${extension}`,

@@ -12,7 +12,7 @@
 const test = require("node:test");
 const os = require("node:os");
 const path = require("node:path");
-const { ROOT, REPORT_WAIT_MS, HOSTNAMES, sleep, which, waitFor, startLab, assertReports } = require("./support.js");
+const { ROOT, REPORT_WAIT_MS, HOSTNAMES, sleep, which, firefoxBinary, waitFor, startLab, assertReports } = require("./support.js");
 
 const NETMON_PORT = 7611;
 
@@ -56,7 +56,7 @@ test("Firefox with the extension reports hostnames, and only hostnames, to netmo
   await browser.start({
     browserName: "firefox",
     "moz:firefoxOptions": {
-      binary: which("firefox-esr"),
+      binary: firefoxBinary(),
       args: ["-headless"],
       prefs: {
         "network.dns.localDomains": HOSTNAMES.join(","),

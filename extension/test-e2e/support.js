@@ -29,6 +29,26 @@ function which(program, extra = []) {
   return found;
 }
 
+/**
+ * The browsers scripts/deps.sh installs: Debian's firefox-esr and chromium, or on Ubuntu (no
+ * firefox-esr, snap-only chromium) Mozilla's firefox deb and playwright-core's Chromium.
+ */
+function firefoxBinary() {
+  try {
+    return which("firefox-esr");
+  } catch (_) {
+    return which("firefox");
+  }
+}
+
+function chromiumBinary() {
+  const system = "/usr/bin/chromium";
+  if (fs.existsSync(system)) return system;
+  const downloaded = require("playwright-core").chromium.executablePath();
+  if (fs.existsSync(downloaded)) return downloaded;
+  throw new Error(`neither ${system} nor ${downloaded} exists (scripts/test.sh installs Chromium)`);
+}
+
 async function waitFor(what, check, timeoutMs = 20_000) {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
@@ -151,4 +171,4 @@ function assertReports({ onBeta, view, bodies, browser }) {
   }
 }
 
-module.exports = { ROOT, REPORT_WAIT_MS, HOSTNAMES, sleep, which, waitFor, startLab, assertReports };
+module.exports = { ROOT, REPORT_WAIT_MS, HOSTNAMES, sleep, which, firefoxBinary, chromiumBinary, waitFor, startLab, assertReports };

@@ -2,7 +2,7 @@
 //! and for benchmarks), written through the same store as real samples.
 
 use clap::Args;
-use netmon_core::store::{demo, Range, Store};
+use netmon_core::store::{demo, Range};
 use netmon_core::{monitor, Paths};
 
 /// Samples written per transaction.
@@ -41,7 +41,8 @@ fn fill(args: &DemoArgs) -> Result<usize, String> {
     let paths = Paths::resolve().map_err(|error| error.to_string())?;
     paths.ensure().map_err(|error| error.to_string())?;
     let path = paths.database();
-    let mut store = Store::open(&path).map_err(|error| format!("{}: {error}", path.display()))?;
+    let mut store = crate::progress::open_store(&path)
+        .map_err(|error| format!("{}: {error}", path.display()))?;
     let everything = Range {
         start_ms: i64::MIN,
         end_ms: i64::MAX,
@@ -62,14 +63,18 @@ fn fill(args: &DemoArgs) -> Result<usize, String> {
     let mut samples = demo::samples(args.days, now, step_ms, args.seed).peekable();
     let mut batch = Vec::with_capacity(BATCH);
     let mut written = 0;
+    let bar = crate::progress::bar(
+        total as u64,
+        "writing synthetic history {bar:40} {pos}/{len} samples ({eta} left)",
+    );
     while samples.peek().is_some() {
         batch.clear();
         batch.extend(samples.by_ref().take(BATCH));
         store.write(&batch).map_err(|error| error.to_string())?;
         written += batch.len();
-        eprint!("\rnetmon: writing synthetic history {written}/{total} samples");
+        bar.set_position(written as u64);
     }
-    eprintln!();
+    bar.finish_and_clear();
     store
         .apply_retention(now, 7, 90)
         .map_err(|error| error.to_string())?;

@@ -7,7 +7,7 @@ use std::io::{self, BufWriter, Write};
 use std::path::PathBuf;
 
 use clap::{Args, ValueEnum};
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use indicatif::ProgressBar;
 use netmon_core::history::export::{self, Export, ExportError, Format, Table};
 use netmon_core::monitor;
 use netmon_core::store::{Range, Store, StoreError, Tier};
@@ -202,11 +202,7 @@ impl Progress {
         }
         let end_ms = range.end_ms.min(monitor::unix_ms());
         let hours = ((end_ms - start_ms).max(0) / HOUR_MS) as u64;
-        let bar = ProgressBar::with_draw_target(Some(hours), ProgressDrawTarget::stderr());
-        bar.set_style(
-            ProgressStyle::with_template("{bar:40} {percent:>3}% of the history, {msg}")
-                .unwrap_or_else(|_| ProgressStyle::default_bar()),
-        );
+        let bar = crate::progress::bar(hours, "{bar:40} {percent:>3}% of the history, {msg}");
         Ok(Self { bar, start_ms })
     }
 

@@ -10,6 +10,7 @@ mod history;
 mod install;
 mod live;
 mod logs;
+mod progress;
 mod purge;
 mod query;
 mod run;

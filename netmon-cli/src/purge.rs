@@ -55,7 +55,10 @@ fn purge(args: &PurgeArgs) -> Result<u8, Box<dyn std::error::Error>> {
             return Ok(exit::FAILURE);
         }
     }
-    let deleted = store.purge(before_ms)?;
+    let working = crate::progress::spinner(format!("deleting {what}"));
+    let deleted = store.purge(before_ms);
+    working.finish_and_clear();
+    let deleted = deleted?;
     println!("deleted {deleted} usage rows ({what})");
     Ok(exit::OK)
 }

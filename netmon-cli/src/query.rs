@@ -360,7 +360,8 @@ pub fn open() -> Result<Store, Box<dyn std::error::Error>> {
         )
         .into());
     }
-    Ok(Store::open(&path).map_err(|error| format!("{}: {error}", path.display()))?)
+    Ok(crate::progress::open_store(&path)
+        .map_err(|error| format!("{}: {error}", path.display()))?)
 }
 
 /// `2026-11-25 14:05` in `zone`.

@@ -143,7 +143,8 @@ pub fn run(args: RunArgs) -> u8 {
     tracing::info!(source = %source.describe(), mode = mode.describe(), interval = config.sampling_interval_seconds, "capture started");
     let tracker = Tracker::new(os::socket_owners(), TrackerOptions::default())
         .with_domains(DomainPolicy::from_config(&config))
-        .with_names(server.state.names());
+        .with_names(server.state.names())
+        .with_connections(server.state.connections());
     let interval = Duration::from_secs(config.sampling_interval_seconds);
     let mut steering = crate::live::steering(&live, &server.state);
     let result = monitor::run_steered(

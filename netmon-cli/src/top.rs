@@ -1,5 +1,6 @@
 //! `netmon top`: the running daemon's live samples (its `/api/live` stream), busiest
-//! applications first, redrawn in place; `q` quits.
+//! applications first, redrawn in place; `q` quits. At each sample `--connections` adds the
+//! daemon's open flows (`/api/connections`), `--domains` the stored domains.
 
 use std::io::{IsTerminal, Read, Write};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -27,6 +28,10 @@ pub struct TopArgs {
     /// (the live stream carries applications only).
     #[arg(long)]
     domains: bool,
+    /// Also show the open connections, busiest first (the daemon's `/api/connections`):
+    /// process, remote address, hostname and how it was named, rates and bytes so far.
+    #[arg(long)]
+    connections: bool,
 }
 
 pub fn run(args: TopArgs) -> u8 {
@@ -57,6 +62,9 @@ pub fn run(args: TopArgs) -> u8 {
         if let Some(store) = &store {
             sample["domains"] = domain_rates(store, window_ms);
             sample["domains_window_seconds"] = (window_ms / 1000).into();
+        }
+        if args.connections {
+            sample["connections"] = open_connections(port, args.limit);
         }
         let mut stdout = std::io::stdout().lock();
         let text = if args.json {
@@ -137,7 +145,71 @@ pub fn render(sample: &Value, limit: usize) -> String {
             )
         })
         .unwrap_or_default();
-    header + &rows + &domains
+    header + &rows + &domains + &render_connections(&sample["connections"], limit)
+}
+
+/// The open connections of `/api/connections`: one line each, under a header that counts them.
+fn render_connections(answer: &Value, limit: usize) -> String {
+    let Some(connections) = answer["connections"].as_array() else {
+        return String::new();
+    };
+    let rate = |value: &Value| units::rate(value.as_f64().unwrap_or(0.0));
+    let cut = |text: &str, width: usize| text.chars().take(width).collect::<String>();
+    let lines: String = connections
+        .iter()
+        .take(limit)
+        .map(|connection| {
+            let process = match connection["pid"].as_u64() {
+                Some(pid) => format!("{} ({pid})", connection["app"].as_str().unwrap_or("?")),
+                None => connection["app"].as_str().unwrap_or("?").to_string(),
+            };
+            let remote = format!(
+                "{} {}:{}",
+                connection["protocol"].as_str().unwrap_or("?"),
+                connection["remote_address"].as_str().unwrap_or("?"),
+                connection["remote_port"]
+            );
+            let host = match (
+                connection["host"].as_str(),
+                connection["provenance"].as_str(),
+            ) {
+                (Some(host), Some(provenance)) => format!("{host} [{provenance}]"),
+                (None, Some(provenance)) => format!("[{provenance}]"),
+                _ => "-".to_string(),
+            };
+            let so_far = connection["received_bytes"].as_u64().unwrap_or(0)
+                + connection["sent_bytes"].as_u64().unwrap_or(0);
+            format!(
+                "{:<22} {:<30} {:<34} {:>11} {:>11} {:>9}\n",
+                cut(&process, 22),
+                cut(&remote, 30),
+                cut(&host, 34),
+                rate(&connection["received_bytes_per_second"]),
+                rate(&connection["sent_bytes_per_second"]),
+                units::bytes(so_far)
+            )
+        })
+        .collect();
+    format!(
+        "\n{:<22} {:<30} {:<34} {:>11} {:>11} {:>9}   ({} open)\n{lines}",
+        "PROCESS (PID)",
+        "REMOTE",
+        "HOST [NAMED BY]",
+        "↓ RECEIVE",
+        "↑ SEND",
+        "SO FAR",
+        answer["open"]
+    )
+}
+
+/// The `limit` busiest open connections from the daemon, or `null` when it does not answer.
+fn open_connections(port: u16, limit: u32) -> Value {
+    let path = format!("/api/connections?limit={limit}");
+    daemon::request(port, "GET", &path, "")
+        .ok()
+        .filter(|reply| reply.status == 200)
+        .and_then(|reply| serde_json::from_str(&reply.body).ok())
+        .unwrap_or(Value::Null)
 }
 
 /// Domains by rate over the last `window_ms` of stored history, busiest first.
@@ -233,6 +305,36 @@ mod tests {
         assert!(lines[0].contains("40 pkt/s  3 flows"), "{text}");
         assert!(lines[2].starts_with("zen"), "{text}");
         assert!(lines[2].contains("1.5 MB/s"), "{text}");
+    }
+
+    #[test]
+    fn renders_connections_when_asked() {
+        let sample = serde_json::json!({
+            "apps": [],
+            "connections": {"open": 7, "connections": [
+                {"protocol": "tcp", "remote_address": "192.0.2.7", "remote_port": 443, "pid": 42,
+                 "app": "firefox", "host": "www.netflix.com", "provenance": "sni",
+                 "received_bytes_per_second": 2_000_000.0, "sent_bytes_per_second": 100.0,
+                 "received_bytes": 5_000_000, "sent_bytes": 0},
+                {"protocol": "udp", "remote_address": "198.51.100.1", "remote_port": 53, "pid": null,
+                 "app": "unknown", "host": null, "provenance": null,
+                 "received_bytes_per_second": 0.0, "sent_bytes_per_second": 0.0,
+                 "received_bytes": 80, "sent_bytes": 60}
+            ]}
+        });
+        let text = render(&sample, 1);
+        let lines: Vec<&str> = text.lines().collect();
+        assert!(
+            lines[3].starts_with("PROCESS (PID)") && lines[3].ends_with("(7 open)"),
+            "{text}"
+        );
+        assert!(lines[4].starts_with("firefox (42)"), "{text}");
+        assert!(lines[4].contains("tcp 192.0.2.7:443"), "{text}");
+        assert!(lines[4].contains("www.netflix.com [sni]"), "{text}");
+        assert!(lines[4].contains("2.0 MB/s"), "{text}");
+        assert_eq!(lines.len(), 5, "limited to one: {text}");
+        let all = render(&sample, 5);
+        assert!(all.lines().nth(5).unwrap().starts_with("unknown "), "{all}");
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! `netmon install` / `netmon uninstall` end to end, for macOS and Linux alike (the OS is a
-//! parameter): `--print` against golden files in `launchd/`, and real installs into a temporary
-//! HOME with fake `launchctl` and `systemctl` on PATH that record their arguments.
+//! parameter): `--print` against reviewed `insta` snapshots (`tests/snapshots/install__print_*`),
+//! and real installs into a temporary HOME with fake `launchctl` and `systemctl` on PATH that
+//! record their arguments.
 
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
@@ -116,20 +117,9 @@ fn files_below(dir: &Path) -> Vec<PathBuf> {
         .unwrap_or_default()
 }
 
-/// Compares with `launchd/<name>`; `NETMON_UPDATE_GOLDEN=1` rewrites it instead.
-fn assert_golden(name: &str, actual: &str) {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../launchd")
-        .join(name);
-    if std::env::var_os("NETMON_UPDATE_GOLDEN").is_some() {
-        fs::write(&path, actual).unwrap();
-    }
-    let expected = fs::read_to_string(&path)
-        .unwrap_or_else(|error| panic!("cannot read golden {}: {error}", path.display()));
-    assert_eq!(actual, expected, "differs from {}", path.display());
-}
-
-fn print_golden(os: &str, scope: &[&str], golden: &str) {
+/// `netmon install --print` for `os` and `scope`, compared with the reviewed `insta` snapshot
+/// `snapshots/install__<snapshot>.snap`.
+fn print_matches_snapshot(os: &str, scope: &[&str], snapshot: &str) {
     let home = if os == "macos" {
         "/Users/ana"
     } else {
@@ -142,35 +132,35 @@ fn print_golden(os: &str, scope: &[&str], golden: &str) {
     let output = netmon_with(Path::new(home), &args, |_| {});
     let (stdout, stderr) = text(&output);
     assert!(output.status.success(), "{stderr}");
-    assert_golden(golden, &anonymise(&stdout, Path::new("/nonexistent")));
+    insta::assert_snapshot!(
+        snapshot,
+        anonymise(&stdout, Path::new("/nonexistent")),
+        &format!("netmon {}", args.join(" "))
+    );
     assert!(!Path::new(home).exists(), "--print must not write anything");
 }
 
 #[test]
-fn print_for_macos_no_root_matches_the_golden_file() {
-    print_golden("macos", &["--no-root"], "install-print-macos.golden");
+fn print_for_macos_no_root_matches_the_snapshot() {
+    print_matches_snapshot("macos", &["--no-root"], "print_macos_user");
 }
 
 #[test]
-fn print_for_macos_root_matches_the_golden_file() {
-    print_golden(
-        "macos",
-        &["--run-as", "nobody"],
-        "install-print-macos-root.golden",
-    );
+fn print_for_macos_root_matches_the_snapshot() {
+    print_matches_snapshot("macos", &["--run-as", "nobody"], "print_macos_system");
 }
 
 #[test]
-fn print_for_linux_user_matches_the_golden_file() {
-    print_golden("linux", &["--user"], "install-print-linux-user.golden");
+fn print_for_linux_user_matches_the_snapshot() {
+    print_matches_snapshot("linux", &["--user"], "print_linux_user");
 }
 
 #[test]
-fn print_for_linux_system_matches_the_golden_file() {
-    print_golden(
+fn print_for_linux_system_matches_the_snapshot() {
+    print_matches_snapshot(
         "linux",
         &["--system", "--run-as", "nobody"],
-        "install-print-linux-system.golden",
+        "print_linux_system",
     );
 }
 

@@ -42,6 +42,11 @@ pub struct Config {
     pub browser_apps: Vec<String>,
     /// Interface to capture on; `any` captures every interface.
     pub capture_interface: String,
+    /// Serve `GET /metrics` (Prometheus/OpenMetrics text, docs/metrics.md).
+    pub metrics_enabled: bool,
+    /// How many applications, and how many domains, get a metric series of their own; the
+    /// rest are summed as `other`.
+    pub metrics_top_n: usize,
 }
 
 /// Log verbosity, with the spec's names.
@@ -131,6 +136,8 @@ pub const KEYS: &[&str] = &[
     "domain_tracking",
     "browser_apps",
     "capture_interface",
+    "metrics_enabled",
+    "metrics_top_n",
 ];
 
 /// Keys read only when netmon starts; every other key applies to a running netmon at once
@@ -143,6 +150,7 @@ pub const RETENTION_DAYS_RAW: RangeInclusive<u64> = 1..=30;
 pub const RETENTION_DAYS_HOURLY: RangeInclusive<u64> = 30..=90;
 pub const BATCH_WRITE_SECONDS: RangeInclusive<u64> = 1..=3600;
 pub const HIGH_USAGE_GB: RangeInclusive<f64> = 0.001..=1_000_000.0;
+pub const METRICS_TOP_N: RangeInclusive<u64> = 1..=1000;
 const MAX_BROWSER_APPS: usize = 100;
 const MAX_NAME_LEN: usize = 64;
 
@@ -179,6 +187,8 @@ impl Default for Config {
             .map(String::from)
             .to_vec(),
             capture_interface: "any".into(),
+            metrics_enabled: false,
+            metrics_top_n: 20,
         }
     }
 }
@@ -268,6 +278,8 @@ impl Config {
             "domain_tracking" => self.domain_tracking = field.choice(DomainTracking::CHOICES)?,
             "browser_apps" => self.browser_apps = field.names(MAX_BROWSER_APPS)?,
             "capture_interface" => self.capture_interface = field.name()?,
+            "metrics_enabled" => self.metrics_enabled = field.boolean()?,
+            "metrics_top_n" => self.metrics_top_n = field.integer(METRICS_TOP_N)? as usize,
             _ => return Err(field.problem(ProblemKind::UnknownKey, KEYS.join(", "))),
         }
         Ok(())
@@ -535,6 +547,8 @@ mod tests {
         assert_eq!(config.high_usage_threshold_gb, 10.0);
         assert!(!config.enable_notifications);
         assert_eq!(config.batch_write_seconds, 30);
+        assert!(!config.metrics_enabled, "metrics are off by default");
+        assert_eq!(config.metrics_top_n, 20);
     }
 
     #[test]
@@ -599,6 +613,8 @@ mod tests {
                 "capture_interface",
                 "a non-empty string of at most 64 characters",
             ),
+            ("metrics_enabled", "true or false"),
+            ("metrics_top_n", "a whole number from 1 to 1000"),
         ];
         assert_eq!(expected.len(), KEYS.len(), "every key is covered");
         for (key, allowed) in expected {
@@ -631,6 +647,8 @@ mod tests {
             ("batch_write_seconds", json!(0), "from 1 to 3600"),
             ("capture_interface", json!(""), "non-empty string"),
             ("browser_apps", json!(vec!["zen"; 101]), "at most 100"),
+            ("metrics_top_n", json!(0), "from 1 to 1000"),
+            ("metrics_top_n", json!(1001), "from 1 to 1000"),
         ];
         for (key, value, allowed) in cases {
             let message = problem_of(key, value.clone());

@@ -95,6 +95,15 @@ impl LocalAddrs {
     }
 }
 
+/// An IP protocol number as shown: `tcp`, `udp`, else `ip` and the number.
+pub fn protocol_name(protocol: u8) -> String {
+    match protocol {
+        6 => "tcp".to_string(),
+        17 => "udp".to_string(),
+        other => format!("ip{other}"),
+    }
+}
+
 /// IPv4-mapped IPv6 addresses (`::ffff:10.0.0.1`) are the IPv4 address.
 pub fn canonical(ip: IpAddr) -> IpAddr {
     match ip {

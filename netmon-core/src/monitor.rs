@@ -9,7 +9,8 @@
 //! [`run_steered`] also takes [`Change`]s while it runs (a live configuration change): the
 //! interval of the next windows, the domain policy, and a new capture source, which the capture
 //! thread opens between two polls and swaps in for the old one (closed unread, so no packet is
-//! read from both). In debug mode each batch's packets go to [`PacketLog`] as well.
+//! read from both). In debug mode each batch's packets go to [`PacketLog`] as well. The open
+//! flows are published about once a second (`Tracker::publish_connections`).
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, RecvTimeoutError};
@@ -148,6 +149,7 @@ pub fn run_steered(
             }
             let now = Instant::now();
             tracker.attribute(now);
+            tracker.publish_connections(now, unix_ms());
             if addresses.refresh_if_due(now) {
                 follow_tunnels(&mut tunnels, &mut tracker, now);
             }

@@ -107,11 +107,7 @@ pub fn describe(observation: &Observation, placement: Option<Placement>) -> Opti
 }
 
 fn flow(packet: &PacketMeta) -> String {
-    let protocol = match packet.protocol() {
-        6 => "tcp".to_string(),
-        17 => "udp".to_string(),
-        other => format!("ip{other}"),
-    };
+    let protocol = crate::flow::protocol_name(packet.protocol());
     let (src_port, dst_port) = packet.ports();
     let end = |ip: std::net::IpAddr, port| std::net::SocketAddr::new(ip, port).to_string();
     format!(

@@ -23,6 +23,11 @@ pub const UNKNOWN_APP: &str = "unknown";
     Debug, Clone, Copy, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize,
 )]
 #[serde(rename_all = "lowercase")]
+#[cfg_attr(
+    feature = "openapi",
+    derive(poem_openapi::Enum),
+    oai(rename_all = "lowercase")
+)]
 pub enum Provenance {
     /// The flow's own TLS or QUIC ClientHello server name.
     Sni,

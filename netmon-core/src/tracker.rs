@@ -8,6 +8,7 @@
 //! ("inferred", counted in the sample's stats); failing that its bytes are kept as
 //! [`UNKNOWN_APP`], never dropped.
 
+pub mod connections;
 mod naming;
 mod usage;
 
@@ -23,10 +24,11 @@ use crate::capture::ProcessBytes;
 use crate::domains::names::HostnameMap;
 use crate::domains::{DnsAnswer, DomainPolicy, Naming};
 use crate::flow::{FlowKey, Placement};
-use crate::packet::PacketMeta;
+use crate::packet::{PacketMeta, TcpFlags, Transport};
 use crate::process::ProcessInfo;
 use crate::sample::{Direction, Sample, SampleStats, Usage, UNKNOWN_APP};
 use crate::tunnel::{self, Split, Tunnels};
+use connections::{LiveConnections, Schedule, Tally};
 use naming::{FlowName, ReportWindows, Splits};
 use usage::{processes_seen, reported_usage, usage_totals, UsageKey};
 
@@ -84,6 +86,8 @@ struct FlowState {
     last_seen: Instant,
     /// What is known of the server's name (see `naming`).
     name: FlowName,
+    /// Bytes since the first packet and how the connection ended (see `connections`).
+    tally: Tally,
 }
 
 impl FlowState {
@@ -134,6 +138,8 @@ pub struct Tracker {
     stats: SampleStats,
     /// This machine's VPN tunnels: whose traffic is transport, counted as overhead only.
     tunnels: Tunnels,
+    /// Where the live connections are published, when someone reads them.
+    live: Option<(LiveConnections, Schedule)>,
 }
 
 impl Tracker {
@@ -151,6 +157,7 @@ impl Tracker {
             latest: None,
             stats: SampleStats::default(),
             tunnels: Tunnels::default(),
+            live: None,
         }
     }
 
@@ -177,6 +184,28 @@ impl Tracker {
     pub fn with_names(mut self, names: HostnameMap) -> Self {
         self.names = names;
         self
+    }
+
+    /// Publishes the open flows to `live` about once a second (see [`connections`]), when
+    /// [`Self::publish_connections`] is called.
+    pub fn with_connections(mut self, live: LiveConnections) -> Self {
+        self.live = Some((live, Schedule::default()));
+        self
+    }
+
+    /// Takes a new snapshot of the open flows into the shared [`LiveConnections`] when one is
+    /// due (cheap otherwise); `now_ms` is the wall-clock time of `now`.
+    pub fn publish_connections(&mut self, now: Instant, now_ms: i64) {
+        let Some((live, schedule)) = &mut self.live else {
+            return;
+        };
+        let Some(elapsed) = schedule.due(now) else {
+            return;
+        };
+        let names = self.names.map();
+        let snapshot =
+            connections::snapshot(&mut self.flows, &self.domains, &names, elapsed, now, now_ms);
+        live.publish(snapshot);
     }
 
     /// Applies what a packet named: the server of the flow it was placed on (its ClientHello's
@@ -230,7 +259,11 @@ impl Tracker {
             Placement::Local => self.stats.local_bytes += bytes,
             Placement::Transit => self.stats.transit_bytes += bytes,
             Placement::Flow(key, direction) => {
-                self.count(key, direction, bytes, packet.opens_connection(), now);
+                let flags = match packet.transport {
+                    Transport::Tcp { flags, .. } => Some(flags),
+                    _ => None,
+                };
+                self.count(key, direction, bytes, flags, now);
             }
         }
     }
@@ -245,7 +278,14 @@ impl Tracker {
         self.stats.dropped_packets += packets;
     }
 
-    fn count(&mut self, key: FlowKey, direction: Direction, bytes: u64, opens: bool, now: Instant) {
+    fn count(
+        &mut self,
+        key: FlowKey,
+        direction: Direction,
+        bytes: u64,
+        flags: Option<TcpFlags>,
+        now: Instant,
+    ) {
         let flow = self.flows.entry(key).or_insert_with(|| FlowState {
             owner: initial_owner(&key),
             sent: Counter::default(),
@@ -253,18 +293,21 @@ impl Tracker {
             first_seen: now,
             last_seen: now,
             name: FlowName::default(),
+            tally: Tally::default(),
         });
-        if opens {
+        if flags.is_some_and(TcpFlags::opens_connection) {
             // A new connection on a known 5-tuple: the port was reused, maybe by another process
             // and towards another server name.
             flow.owner = Owner::Pending;
             flow.first_seen = now;
             flow.name = FlowName::default();
+            flow.tally = Tally::default();
         }
         let counter = flow.counter(direction);
         counter.bytes += bytes;
         counter.packets += 1;
         flow.last_seen = now;
+        flow.tally.count(direction, bytes, flags);
     }
 
     /// Looks up the owners of new flows, at most once per `lookup_interval`.
@@ -513,6 +556,8 @@ fn initial_owner(key: &FlowKey) -> Owner {
     }
 }
 
+#[cfg(test)]
+mod connections_tests;
 #[cfg(test)]
 mod naming_tests;
 

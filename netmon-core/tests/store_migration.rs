@@ -187,3 +187,30 @@ fn an_upgraded_database_shrinks_when_purged() {
     assert!(after < before / 3, "purged: {before} → {after} bytes");
     assert_eq!(store.totals(all_time()).unwrap().received, 0);
 }
+
+#[test]
+fn opening_reports_each_migration_as_it_starts() {
+    let temp = tempfile::tempdir().unwrap();
+    let path = temp.path().join("old.db");
+    previous_version(&path);
+    let mut seen = Vec::new();
+    let store =
+        Store::open_reporting(&path, zone(), &mut |migration| seen.push(migration)).unwrap();
+    let current = store::current_version();
+    let expected: Vec<store::Migration> = (VERSION_BEFORE_TIERS + 1..=current)
+        .map(|version| store::Migration {
+            version,
+            first: VERSION_BEFORE_TIERS + 1,
+            target: current,
+        })
+        .collect();
+    assert_eq!(seen, expected);
+    assert_eq!(store.schema_version().unwrap(), current);
+    drop(store);
+    let mut again = Vec::new();
+    Store::open_reporting(&path, zone(), &mut |migration| again.push(migration)).unwrap();
+    assert!(
+        again.is_empty(),
+        "an up-to-date database runs no migration: {again:?}"
+    );
+}

@@ -5,6 +5,7 @@
 //! The API reads [`state::AppState`]; `netmon run` feeds that state with every sample.
 
 mod api;
+pub mod metrics;
 mod openapi;
 pub mod security;
 pub mod state;
@@ -53,6 +54,7 @@ struct Dashboard;
 /// security gate.
 pub fn app(state: AppState) -> impl Endpoint {
     let port = state.port();
+    let metrics = metrics_endpoint(state.clone());
     let api = OpenApiService::new(api::all(state), "netmon", env!("CARGO_PKG_VERSION"))
         .description("The local API of netmon: what the dashboard, menubar, CLI and browser extension speak.")
         .server(format!("http://127.0.0.1:{port}/api"));
@@ -68,8 +70,25 @@ pub fn app(state: AppState) -> impl Endpoint {
         .nest("/api", api)
         .at("/api/openapi.json", spec)
         .nest("/docs", docs)
+        .at("/metrics", poem::get(metrics))
         .with(security::LocalOnly::new(port))
         .around(access_log)
+}
+
+/// `GET /metrics`: the OpenMetrics text while `metrics_enabled`, else 404 saying how to turn
+/// it on.
+fn metrics_endpoint(state: AppState) -> impl Endpoint {
+    poem::endpoint::make_sync(move |_| {
+        if !state.config().metrics_enabled {
+            return poem::Response::builder()
+                .status(poem::http::StatusCode::NOT_FOUND)
+                .content_type("text/plain; charset=utf-8")
+                .body("metrics are off: set metrics_enabled to true (netmon config set metrics_enabled true)");
+        }
+        poem::Response::builder()
+            .content_type(metrics::CONTENT_TYPE)
+            .body(metrics::exposition(&state.metrics()))
+    })
 }
 
 /// Logs every request to `logs/webserver.log`: method, path (never the query), status and time

@@ -11,6 +11,7 @@ use netmon_core::condition::{CaptureMode, Condition};
 use netmon_core::domains::names::HostnameMap;
 use netmon_core::live::LiveConfig;
 use netmon_core::store::{FollowedStore, Store};
+use netmon_core::tracker::connections::LiveConnections;
 use netmon_core::{Config, Paths, Sample};
 use serde_json::Value;
 use tokio::sync::broadcast;
@@ -62,8 +63,11 @@ struct Inner {
     hosts: Mutex<std::collections::BTreeMap<String, HostTraffic>>,
     store: Option<Mutex<FollowedStore>>,
     names: HostnameMap,
+    connections: LiveConnections,
     reports_accepted: AtomicU64,
     reports_rejected: AtomicU64,
+    /// Bytes per application and domain since start, for `/metrics`.
+    metrics: Mutex<crate::metrics::Counts>,
 }
 
 /// A configuration change that was refused.
@@ -110,8 +114,10 @@ impl AppState {
                 hosts: Mutex::new(std::collections::BTreeMap::new()),
                 store: store.map(Mutex::new),
                 names: HostnameMap::default(),
+                connections: LiveConnections::default(),
                 reports_accepted: AtomicU64::new(0),
                 reports_rejected: AtomicU64::new(0),
+                metrics: Mutex::new(crate::metrics::Counts::default()),
             }),
         }
     }
@@ -154,6 +160,14 @@ impl AppState {
         self.inner
             .dropped_packets
             .fetch_add(sample.stats.dropped_packets, Ordering::Relaxed);
+        let config = self.inner.config.current();
+        if config.metrics_enabled {
+            self.inner
+                .metrics
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .add(&sample, config.metrics_top_n);
+        }
         // No subscriber is not an error: the sample is simply not streamed.
         let _ = self.inner.live.send(Arc::new(sample));
     }
@@ -280,6 +294,12 @@ impl AppState {
         self.inner.names.clone()
     }
 
+    /// The open flows the daemon's tracker publishes (shared: the tracker writes, `/api/connections`
+    /// reads).
+    pub fn connections(&self) -> LiveConnections {
+        self.inner.connections.clone()
+    }
+
     /// Adds the extension's per-hostname report to the totals (the newest remote IP wins), and
     /// teaches the capture which hostname each reported IP serves and with how many bytes.
     pub fn record_hosts(&self, reports: Vec<HostTraffic>) {
@@ -378,6 +398,16 @@ impl AppState {
         std::fs::metadata(self.inner.paths.database())
             .ok()
             .map(|metadata| metadata.len())
+    }
+
+    /// What `/metrics` shows now.
+    pub fn metrics(&self) -> crate::metrics::Snapshot {
+        let counts = self
+            .inner
+            .metrics
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        crate::metrics::Snapshot::of(&counts, self.samples(), self.database_bytes())
     }
 
     /// Where the history database is (for a reading connection of its own).

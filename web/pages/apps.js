@@ -1,9 +1,11 @@
-/* Applications: every application in a range; one in detail (timeline, executable, processes). */
+/* Applications: every application in a range; one in detail (timeline, executable, processes,
+ * registrable domains). */
 
-import { api, rangeButtons, route, setParams, timelineTraces, timelineLayout, dataTable, bytesCell, timeCell, withTotal, escapeHtml, PLOT_CONFIG } from "../lib.js";
+import { api, rangeButtons, route, setParams, timelineTraces, timelineLayout, dataTable, bytesCell, timeCell, withTotal, escapeHtml, DOMAIN_COLUMNS, PLOT_CONFIG } from "../lib.js";
 
 let setApps;
 let setProcesses;
+let setDomains;
 let range = "24h";
 
 export function mount() {
@@ -35,6 +37,13 @@ export function mount() {
     csvName: "netmon-processes.csv",
     empty: "no process recorded for this application",
   });
+  setDomains = dataTable(document.getElementById("app-domains"), {
+    columns: DOMAIN_COLUMNS,
+    sortKey: "total",
+    csvButton: document.getElementById("app-domains-csv"),
+    csvName: "netmon-app-domains.csv",
+    empty: "no domain recorded for this application (domain_tracking covers browsers by default)",
+  });
 }
 
 export async function show(params) {
@@ -65,4 +74,5 @@ async function showDetail(app) {
   document.getElementById("app-facts").innerHTML = facts.map(([k, v]) => `<dt>${k}</dt><dd>${escapeHtml(v)}</dd>`).join("");
   await Plotly.react("app-timeline", timelineTraces(detail.points), timelineLayout(detail.bucket_ms), PLOT_CONFIG);
   setProcesses(detail.processes);
+  setDomains(detail.domains.map(withTotal));
 }

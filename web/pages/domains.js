@@ -1,6 +1,6 @@
 /* Domains: top registrable domains, the domain → hostname rollup, one domain's hostnames. */
 
-import { api, fmt, rangeButtons, route, setParams, dataTable, bytesCell, withTotal, LAYOUT, PLOT_CONFIG, COLORS } from "../lib.js";
+import { api, fmt, rangeButtons, route, setParams, dataTable, bytesCell, withTotal, DOMAIN_COLUMNS, LAYOUT, PLOT_CONFIG, COLORS } from "../lib.js";
 
 const SUNBURST_DOMAINS = 10;
 const BARS = 15;
@@ -12,14 +12,7 @@ let range = "24h";
 
 export function mount() {
   setDomains = dataTable(document.getElementById("domain-table"), {
-    columns: [
-      { key: "domain", label: "Domain" },
-      { key: "total", label: "Total", num: true, render: bytesCell },
-      { key: "received", label: "Received", num: true, render: bytesCell },
-      { key: "sent", label: "Sent", num: true, render: bytesCell },
-      { key: "hostnames", label: "Hosts", num: true },
-      { key: "named", label: "Named by" },
-    ],
+    columns: [...DOMAIN_COLUMNS, { key: "named", label: "Named by" }],
     sortKey: "total",
     filterInput: document.getElementById("domain-filter"),
     csvButton: document.getElementById("domain-table-csv"),

@@ -4,7 +4,7 @@
  * `netmon run` whose database holds synthetic history (`netmon demo-data`). The expected values
  * come from the `netmon` CLI, which reads the same database without the server, queried before
  * the server starts. Needs root (netmon captures; run through scripts/in-netns.sh) and a built
- * target/debug/netmon. Writes screenshots of the five pages to target/screenshots/.
+ * target/debug/netmon. Writes screenshots of the six pages to target/screenshots/.
  */
 
 const test = require("node:test");
@@ -12,9 +12,11 @@ const assert = require("node:assert/strict");
 const fs = require("node:fs");
 const os = require("node:os");
 const path = require("node:path");
+const net = require("node:net");
 const { spawn, execFileSync } = require("node:child_process");
 const { chromium } = require("playwright-core");
 const fmt = require("../format.js");
+const { chromiumBinary } = require("../../extension/test-e2e/support.js");
 
 const ROOT = path.resolve(__dirname, "../..");
 const NETMON = path.join(ROOT, "target/debug/netmon");
@@ -65,9 +67,11 @@ function startPeer() {
   ip("link", "set", "nmpeer0", "up");
   ip("-n", ns, "addr", "add", "10.213.0.2/24", "dev", "nmpeer1");
   ip("-n", ns, "link", "set", "nmpeer1", "up");
-  const server = spawn("ip", ["netns", "exec", ns, "python3", "-m", "http.server", "--bind", "10.213.0.2", "8213", "--directory", path.join(ROOT, "web/vendor")], { stdio: "ignore" });
+  const serve = (port) => spawn("ip", ["netns", "exec", ns, "python3", "-m", "http.server", "--bind", "10.213.0.2", String(port), "--directory", path.join(ROOT, "web/vendor")], { stdio: "ignore" });
+  // 8214 only holds the Connections test's second open connection.
+  const servers = [serve(8213), serve(8214)];
   return () => {
-    server.kill();
+    servers.forEach((server) => server.kill());
     execFileSync("ip", ["netns", "del", ns]);
   };
 }
@@ -105,7 +109,7 @@ test.before(async () => {
   netmon = spawn(NETMON, ["run", "--interval", "1"], { env, stdio: "ignore" });
   await waitFor("netmon's API", async () => (await fetch(`${ORIGIN}/api/status`)).ok);
   browser = await chromium.launch({
-    executablePath: "/usr/bin/chromium",
+    executablePath: chromiumBinary(),
     args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
   });
   page = await browser.newPage({ viewport: { width: 1440, height: 900 }, acceptDownloads: true });
@@ -208,8 +212,76 @@ test("applications: the table sorts and filters; a row opens its timeline and pr
   const facts = await page.textContent("#app-facts");
   assert.match(facts, /Executable/);
   assert.match(facts, /PIDs seen/);
+  const firefoxDetail = await (await fetch(`${ORIGIN}/api/apps/firefox?range=30d`)).json();
+  assert.ok(firefoxDetail.domains.length >= 5, "the seed's browser traffic has domains");
+  await page.waitForFunction((first) => document.querySelector("#app-domains tbody td")?.textContent === first, firefoxDetail.domains[0].domain);
+  assert.deepEqual(await columnTexts("app-domains", 1), firefoxDetail.domains.map((d) => d.domain), "firefox's registrable domains, busiest first");
+  assert.deepEqual(await columnTexts("app-domains", 2), firefoxDetail.domains.map((d) => fmt.bytes(d.received + d.sent)));
+  assert.deepEqual(await columnTexts("app-domains", 5), firefoxDetail.domains.map((d) => String(d.hostnames)), "hostnames per domain");
   await page.fill("#app-filter", "");
   await screenshot("apps");
+});
+
+/**
+ * A TCP connection to the peer's `port` that stays open: it sends the start of a request
+ * padded to about `bytes` bytes and never ends it, so the server waits. Retries while the
+ * server starts.
+ */
+async function openConnection(port, bytes) {
+  const head = `GET / HTTP/1.0\r\nX-Pad: ${"a".repeat(bytes)}\r\n`;
+  for (let attempt = 0; ; attempt += 1) {
+    try {
+      return await new Promise((resolve, reject) => {
+        const socket = net.connect({ host: "10.213.0.2", port }, () => socket.write(head, () => resolve(socket)));
+        socket.on("error", reject);
+      });
+    } catch (error) {
+      if (attempt > 50) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+  }
+}
+
+test("connections: open flows appear live with their process, sort and filter, and go when closed", async () => {
+  await open("connections");
+  const rowOf = (port) => `#connection-table tbody tr:has(td:nth-child(2):text-is("10.213.0.2:${port}"))`;
+  const small = await openConnection(8213, 100);
+  const large = await openConnection(8214, 6000);
+  await page.waitForSelector(rowOf(8213), { timeout: 10_000 });
+  await page.waitForSelector(rowOf(8214), { timeout: 10_000 });
+  const cells = (port) => page.$$eval(`${rowOf(port)} td`, (tds) => tds.map((td) => td.textContent));
+  const [process8213, , host, named, protocol] = await cells(8213);
+  assert.ok(process8213.endsWith(` (${process.pid})`), `the process is this test, by its PID: ${process8213}`);
+  assert.equal(protocol, "tcp");
+  assert.deepEqual([host, named], ["–", "not tracked"], "node is not a browser: no hostname");
+  const api = await (await fetch(`${ORIGIN}/api/connections?limit=500`)).json();
+  const listed = api.connections.find((c) => c.remote_port === 8214 && c.remote_address === "10.213.0.2");
+  assert.equal(listed.pid, process.pid);
+  assert.ok(listed.sent_bytes > 6000, `the padded request's bytes so far (${listed.sent_bytes})`);
+
+  const remotes = () => columnTexts("connection-table", 2);
+  await page.click("#connection-table th[data-key='so_far']");
+  await page.waitForFunction(() => document.querySelector("#connection-table th[data-key='so_far']").dataset.sorted === "desc");
+  const peers = async () => (await remotes()).filter((r) => r === "10.213.0.2:8213" || r === "10.213.0.2:8214");
+  assert.deepEqual(await peers(), ["10.213.0.2:8214", "10.213.0.2:8213"], "most bytes first");
+  await page.click("#connection-table th[data-key='so_far']");
+  assert.deepEqual(await peers(), ["10.213.0.2:8213", "10.213.0.2:8214"], "again: fewest first");
+  await page.click("#connection-table th[data-key='remote']");
+  const byRemote = await remotes();
+  assert.deepEqual(byRemote, [...byRemote].sort((a, b) => a.localeCompare(b)), "sorted by remote address");
+
+  await page.fill("#connection-filter", "8214");
+  await page.waitForFunction(() => [...document.querySelectorAll("#connection-table tbody tr td:nth-child(2)")].every((td) => td.textContent.includes("8214")));
+  assert.deepEqual(await remotes(), ["10.213.0.2:8214"], "the filter matches the remote address");
+  await page.fill("#connection-filter", "not tracked");
+  assert.ok((await remotes()).includes("10.213.0.2:8213"), "and how a flow was named");
+  await page.fill("#connection-filter", "");
+  assert.match(await page.textContent("#connections-count"), /^\(\d+ open/);
+  await screenshot("connections");
+
+  small.destroy();
+  large.destroy();
+  await page.waitForFunction(() => ![...document.querySelectorAll("#connection-table tbody tr td:nth-child(2)")].some((td) => td.textContent.startsWith("10.213.0.2:821")), null, { timeout: 10_000 });
 });
 
 test("domains: bars, the domain → hostname sunburst and a domain's hostnames", async () => {

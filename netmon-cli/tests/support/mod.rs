@@ -202,6 +202,17 @@ impl Lab {
         self.wait_for_listener(port);
     }
 
+    /// Starts the test HTTP server over TLS on `port`, with a certificate for `name` (a steady
+    /// sender on slow links, unlike `openssl s_server -WWW`).
+    pub fn start_https_server(&mut self, name: &str, port: u16) {
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/http_server.py");
+        let (cert, key) = self.self_signed_certificate(name);
+        let mut command = self.command(&self.server.clone(), "python3");
+        command.arg(script).arg(port.to_string()).arg(cert).arg(key);
+        self.spawn(command);
+        self.wait_for_listener(port);
+    }
+
     /// Starts an iperf3 server on `port` in the server namespace.
     pub fn start_iperf_server(&mut self, port: u16) {
         let mut iperf = self.command(&self.server.clone(), "iperf3");
@@ -485,6 +496,26 @@ impl Lab {
             "advmss",
             &mss,
         ]);
+    }
+
+    /// Shapes what the server sends to `rate` (a `tc` rate such as `3mbit`), so downloads last
+    /// on the wire instead of filling the client's buffers at once. The burst holds a whole
+    /// 64 KiB segmentation-offload packet, which tbf would otherwise drop every time.
+    pub fn limit_server_rate(&self, rate: &str) {
+        let veth = self.server_veth();
+        let mut tc = Command::new("tc");
+        tc.args([
+            "-n",
+            &self.server,
+            "qdisc",
+            "replace",
+            "dev",
+            &veth,
+            "root",
+            "tbf",
+        ])
+        .args(["rate", rate, "burst", "128kb", "latency", "1s"]);
+        self.run(tc);
     }
 
     /// Starts dnsmasq on the server's address, answering each (name, address) and nothing else,

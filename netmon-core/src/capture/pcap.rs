@@ -15,9 +15,11 @@ use crate::process::ProcessCache;
 
 /// Bytes kept of each packet for counting and for the TLS/QUIC handshakes the domain parsers
 /// read. Bytes are counted from the IP header's length field, so the snap length never changes
-/// a count. DNS responses over UDP do not depend on it: a second capture reads them whole (see
-/// [`DNS_SNAPLEN`]).
-pub const SNAPLEN: i32 = 2048;
+/// a count. A ClientHello the sender's kernel hands to the capture as one segmentation-offload
+/// packet must fit whole: Chromium's (post-quantum key share, ECH GREASE) is about 2 KB, so with
+/// its headers over 2048 bytes, and a packet cut there spoiled its server name. DNS responses
+/// over UDP do not depend on it: a second capture reads them whole (see [`DNS_SNAPLEN`]).
+pub const SNAPLEN: i32 = 4608;
 /// Longest DNS response over UDP that live capture keeps whole: the 4096-byte EDNS buffer
 /// resolvers commonly offer (DNSSEC and CDN answers with many records reach 3 KB). A longer
 /// response, or one that crossed the network as IP fragments (only the first carries the UDP

@@ -139,6 +139,13 @@ impl AnswerHistory {
         before.or_else(raced).map(|answer| Arc::clone(&answer.host))
     }
 
+    /// Whether DNS answered `host` for `ip` among the answers held (of any time).
+    pub fn answered(&self, ip: IpAddr, host: &str) -> bool {
+        self.addresses
+            .peek(&ip.to_canonical())
+            .is_some_and(|answers| answers.iter().any(|answer| &*answer.host == host))
+    }
+
     /// The newest name of `ip` still counting at `now`.
     pub fn newest(&self, ip: IpAddr, now: Instant) -> Option<Arc<str>> {
         self.addresses

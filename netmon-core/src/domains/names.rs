@@ -245,6 +245,11 @@ impl NameMap {
         self.dns.name_at(ip, began, self.policy.race_grace)
     }
 
+    /// Whether a DNS answer held for `ip` gave it `host`.
+    pub fn dns_answered(&self, ip: IpAddr, host: &str) -> bool {
+        self.dns.answered(ip, host)
+    }
+
     /// The newest live name the extension reported for `ip`.
     pub fn extension_name(&self, ip: IpAddr, now: Instant) -> Option<Arc<str>> {
         self.extension.get(ip, now)

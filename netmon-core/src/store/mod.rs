@@ -45,7 +45,7 @@ pub use recover::open_or_set_aside;
 pub use retention::RetentionSummary;
 /// The SQLite connection type, for tests that build databases of older versions.
 pub use rusqlite::Connection;
-pub use schema::{current_version, migrate_to};
+pub use schema::{current_version, migrate_to, Migration};
 pub use tiers::Tier;
 pub use tunnels::TunnelTotal;
 pub use write::WriteSummary;
@@ -92,6 +92,16 @@ impl Store {
 
     /// Opens the database, bucketing days and weeks in `zone`.
     pub fn open_in_zone(path: &Path, zone: TimeZone) -> Result<Self, StoreError> {
+        Self::open_reporting(path, zone, &mut |_| {})
+    }
+
+    /// Opens the database, telling `report` each schema migration as it starts (the CLI shows
+    /// them as a progress bar).
+    pub fn open_reporting(
+        path: &Path,
+        zone: TimeZone,
+        report: &mut dyn FnMut(Migration),
+    ) -> Result<Self, StoreError> {
         create_private(path)?;
         let connection = Connection::open(path).map_err(|source| StoreError::Open {
             path: path.to_path_buf(),
@@ -100,15 +110,19 @@ impl Store {
         // Nothing is written to a database from a newer netmon, not even the journal mode.
         schema::refuse_newer(&connection)?;
         connection.pragma_update(None, "journal_mode", "WAL")?;
-        Self::setup(connection, zone)
+        Self::setup(connection, zone, report)
     }
 
     /// A database in memory (tests, benchmarks).
     pub fn in_memory(zone: TimeZone) -> Result<Self, StoreError> {
-        Self::setup(Connection::open_in_memory()?, zone)
+        Self::setup(Connection::open_in_memory()?, zone, &mut |_| {})
     }
 
-    fn setup(mut connection: Connection, zone: TimeZone) -> Result<Self, StoreError> {
+    fn setup(
+        mut connection: Connection,
+        zone: TimeZone,
+        report: &mut dyn FnMut(Migration),
+    ) -> Result<Self, StoreError> {
         // WAL with synchronous=NORMAL: a killed process loses no committed transaction.
         connection.pragma_update(None, "synchronous", "NORMAL")?;
         connection.pragma_update(None, "foreign_keys", "ON")?;
@@ -121,7 +135,7 @@ impl Store {
             // Before the first table: freed pages can be returned to the file system.
             connection.pragma_update(None, "auto_vacuum", "INCREMENTAL")?;
         }
-        schema::migrate(&mut connection)?;
+        schema::migrate(&mut connection, report)?;
         schema::enable_incremental_vacuum(&connection)?;
         Ok(Self {
             connection,

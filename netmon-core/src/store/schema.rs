@@ -219,8 +219,21 @@ pub fn current_version() -> i64 {
 }
 
 /// Runs the migrations the database has not had; refuses a database from a newer netmon.
-pub fn migrate(connection: &mut Connection) -> Result<i64, StoreError> {
-    migrate_to(connection, current_version())
+/// `report` is told each migration as it starts.
+pub fn migrate(
+    connection: &mut Connection,
+    report: &mut dyn FnMut(Migration),
+) -> Result<i64, StoreError> {
+    migrate_reporting(connection, current_version(), report)
+}
+
+/// One migration about to run: the version it brings the database to, of how many it runs
+/// (`first` to `target`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Migration {
+    pub version: i64,
+    pub first: i64,
+    pub target: i64,
 }
 
 /// Fails when the database was written by a newer netmon.
@@ -237,6 +250,14 @@ pub fn refuse_newer(connection: &Connection) -> Result<i64, StoreError> {
 
 /// Brings the database to `target` (tests build older versions with it).
 pub fn migrate_to(connection: &mut Connection, target: i64) -> Result<i64, StoreError> {
+    migrate_reporting(connection, target, &mut |_| {})
+}
+
+fn migrate_reporting(
+    connection: &mut Connection,
+    target: i64,
+    report: &mut dyn FnMut(Migration),
+) -> Result<i64, StoreError> {
     let found = refuse_newer(connection)?;
     MIGRATIONS
         .iter()
@@ -244,6 +265,11 @@ pub fn migrate_to(connection: &mut Connection, target: i64) -> Result<i64, Store
         .map(|(index, sql)| (index as i64 + 1, sql))
         .filter(|(version, _)| *version > found && *version <= target)
         .try_for_each(|(version, sql)| {
+            report(Migration {
+                version,
+                first: found + 1,
+                target,
+            });
             let transaction = connection.transaction()?;
             transaction.execute_batch(sql)?;
             transaction.pragma_update(None, "user_version", version)?;

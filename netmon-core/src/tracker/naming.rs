@@ -2,7 +2,10 @@
 //! its own ClientHello server name, the `Host` header of its plain-HTTP request, the browser
 //! extension's reports of hostnames on its address, the DNS answer current at its first packet
 //! (or given within the race grace after it), the outer name of an ECH ClientHello — else its
-//! address as `unresolved`. Once named, a flow keeps its name (only a stronger source of its
+//! address as `unresolved`. An ECH outer name that DNS answered for the flow's very address is
+//! the site itself, not a provider's public name (ECH GREASE: Chrome and Firefox send the
+//! extension in every ClientHello when they have no ECH configuration), so it counts as the
+//! flow's own server name. Once named, a flow keeps its name (only a stronger source of its
 //! own, SNI or HTTP, can replace it).
 //!
 //! The extension's reports arrive after the requests they count. At each window close the
@@ -81,10 +84,45 @@ impl FlowName {
         }
     }
 
+    /// What the flow is called now, for the live connections ([`super::connections`]):
+    /// [`Self::current`], or while nothing named it and its DNS answer is not decided yet, the
+    /// answer `names` holds for its first packet.
+    pub(super) fn live(
+        &self,
+        ip: IpAddr,
+        began: Instant,
+        names: &NameMap,
+    ) -> (Option<Arc<str>>, Provenance) {
+        match self.current() {
+            (None, _) if matches!(self.dns, DnsName::Undecided) => match names.dns_at(ip, began) {
+                Some(host) => (Some(host), Provenance::Dns),
+                None => (None, Provenance::Unresolved),
+            },
+            (host, provenance) => (host.cloned(), provenance),
+        }
+    }
+
     /// True while the extension's reports may still name the flow: neither its own packets
     /// nor an earlier report did.
     pub(super) fn open_to_reports(&self) -> bool {
         self.own.is_none() && self.reported.is_none()
+    }
+
+    /// Takes an ECH outer name as the flow's own server name when DNS answered that very name
+    /// for its address: the client resolved the site it connected to (ECH GREASE). A
+    /// provider's public name (`cloudflare-ech.com`) is not what a client resolves to reach a
+    /// site, so a real ECH outer name stays weak.
+    fn confirm_outer(&mut self, ip: IpAddr, names: &NameMap) {
+        if self.own.is_some() {
+            return;
+        }
+        if let Some(outer) = self
+            .outer
+            .as_ref()
+            .filter(|host| names.dns_answered(ip, host))
+        {
+            self.own = Some((Arc::clone(outer), Provenance::Sni));
+        }
     }
 
     /// Looks up the DNS answer current at `began` once the race grace has passed (or an answer
@@ -160,6 +198,7 @@ pub(super) fn close_window<'a>(
     let mut flows: Vec<Open<'a>> = flows.collect();
     flows.iter_mut().for_each(|flow| {
         let ip = flow.key.remote.ip();
+        flow.name.confirm_outer(ip, names);
         flow.name.decide_dns(ip, flow.began, names, now);
     });
     let reported = windows.per_address();

@@ -189,6 +189,27 @@ fn an_ech_outer_name_gives_way_to_dns_and_is_kept_only_as_a_last_resort() {
 }
 
 #[test]
+fn an_ech_grease_outer_name_that_dns_gave_its_address_names_the_flow_as_sni() {
+    let owners = owned(&[(5000, 443)], "chromium");
+    let names = HostnameMap::default();
+    let mut tracker = tracker(&owners).with_names(names.clone());
+    let start = Instant::now();
+    names.learn_dns(&answer("www.real-site.com"), start);
+    // Another name of the CDN address is resolved before the connection to the first begins.
+    names.learn_dns(&answer("www.other-site.org"), at(start, 100));
+    let hello = flow(&mut tracker, 5000, 443, 900, at(start, 200));
+    let grease = Naming::OuterServer("www.real-site.com".into());
+    tracker.name(machine().place(&hello), &grease);
+    tracker.attribute(at(start, 200));
+    let sample = tracker.close(0, 5000, at(start, 300));
+    assert_eq!(
+        named(&sample),
+        [("real-site.com".into(), Provenance::Sni, 900)],
+        "the ClientHello's name beats the newer answer for the address"
+    );
+}
+
+#[test]
 fn extension_reports_split_an_address_s_unnamed_browser_bytes_by_reported_bytes() {
     let owners = owned(&[(5000, 443), (5001, 443), (5002, 443)], "zen");
     owners.open(key("10.0.0.2:5003", &format!("{CDN}:443")), "curl");

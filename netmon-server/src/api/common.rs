@@ -15,7 +15,7 @@ pub(crate) enum Tag {
     Status,
     /// config.json, read and changed with the same validation as the file.
     Config,
-    /// Live rates as Server-Sent Events.
+    /// Live rates (Server-Sent Events) and the open connections.
     Live,
     /// Reports from the browser extension.
     Browser,

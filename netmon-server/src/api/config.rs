@@ -26,6 +26,8 @@ struct ConfigDocument {
     domain_tracking: String,
     browser_apps: Vec<String>,
     capture_interface: String,
+    metrics_enabled: bool,
+    metrics_top_n: u64,
 }
 
 /// The configuration after a change.
@@ -103,6 +105,8 @@ impl From<&Config> for ConfigDocument {
             domain_tracking: name_of(config.domain_tracking),
             browser_apps: config.browser_apps.clone(),
             capture_interface: config.capture_interface.clone(),
+            metrics_enabled: config.metrics_enabled,
+            metrics_top_n: config.metrics_top_n as u64,
         }
     }
 }

@@ -7,6 +7,7 @@
 //! - `history`: `/summary`, `/timeline`, `/apps…`, `/domains…`, `/heatmap`, `/trends/…`, `/purge`;
 //! - `export`: `/export…`, streamed CSV/JSON files;
 //! - `live`: `/live`, Server-Sent Events;
+//! - `connections`: `/connections`, the open flows now;
 //! - `common`: what they share (tags, the refusal body, range and limit parameters).
 //!
 //! A new resource is a module with its own `…Api` struct, added to the tuple in [`all`].
@@ -14,6 +15,7 @@
 mod browser;
 mod common;
 mod config;
+mod connections;
 mod export;
 mod history;
 mod live;
@@ -31,6 +33,7 @@ pub(crate) fn all(state: AppState) -> impl OpenApi {
         browser::BrowserApi::new(state.clone()),
         history::HistoryApi::new(state.clone()),
         live::LiveApi::new(state.clone()),
+        connections::ConnectionsApi::new(state.clone()),
         export::ExportApi::new(state),
     )
 }
