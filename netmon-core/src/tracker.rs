@@ -120,11 +120,14 @@ struct Peer {
     seen: Instant,
 }
 
+/// The open flows, hashed with foldhash (the flow table is looked up for every packet).
+type FlowTable = FastMap<FlowKey, FlowState>;
+
 /// Counts packets per flow and turns each window into a [`Sample`].
 pub struct Tracker {
     owners: Box<dyn SocketOwners>,
     options: TrackerOptions,
-    flows: FastMap<FlowKey, FlowState>,
+    flows: FlowTable,
     peers: FastMap<(u8, SocketAddr), Peer>,
     last_lookup: Option<Instant>,
     /// Per-process reports received during the window (sources without packets).
@@ -147,7 +150,7 @@ impl Tracker {
         Self {
             owners,
             options,
-            flows: FastMap::default(),
+            flows: FlowTable::default(),
             peers: FastMap::default(),
             last_lookup: None,
             reports: Vec::new(),

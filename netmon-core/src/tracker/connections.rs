@@ -12,13 +12,12 @@
 //! whose DNS answer is not decided yet shows the answer current at its first packet.
 
 use std::cmp::Ordering;
-use std::collections::HashMap;
 use std::sync::{Arc, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
-use super::{FlowState, Owner};
+use super::{FlowState, FlowTable, Owner};
 use crate::domains::{DomainPolicy, NameMap};
 use crate::flow::{protocol_name, FlowKey};
 use crate::packet::TcpFlags;
@@ -143,7 +142,7 @@ impl LiveConnections {
 /// `elapsed` since the previous snapshot (every flow's rate restarts from here), named from
 /// `names` as the tracker names them.
 pub(super) fn snapshot(
-    flows: &mut HashMap<FlowKey, FlowState>,
+    flows: &mut FlowTable,
     domains: &DomainPolicy,
     names: &NameMap,
     elapsed: Duration,
