@@ -35,7 +35,8 @@ const ADDRESS_REFRESH_ON_MISS: Duration = Duration::from_millis(500);
 /// while traffic flows.
 const TICK: Duration = Duration::from_millis(20);
 /// After this long without a batch the loop sleeps until the window ends (or traffic comes):
-/// an idle monitor wakes once per sampling interval, not every tick.
+/// an idle monitor wakes once per sampling interval, not every tick (and once a second while
+/// the live connections still list flows).
 const IDLE_AFTER: Duration = Duration::from_millis(200);
 /// Batches buffered between the capture thread and the loop.
 const CHANNEL_BATCHES: usize = 256;
@@ -114,7 +115,13 @@ pub fn run_steered(
             let now = Instant::now();
             let left = window.time_left(now);
             let idle = now.duration_since(last_batch) >= IDLE_AFTER;
-            let wait = if idle { left } else { left.min(TICK) };
+            // Idle, it sleeps to the window's end, or to the next snapshot of the connections
+            // while they list flows (so closed ones leave the list within about a second).
+            let wait = match tracker.connections_due_in(now) {
+                _ if !idle => left.min(TICK),
+                Some(snapshot) => left.min(snapshot),
+                None => left,
+            };
             match receiver.recv_timeout(wait) {
                 Ok(mut batch) => {
                     last_batch = Instant::now();

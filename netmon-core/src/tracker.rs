@@ -208,7 +208,14 @@ impl Tracker {
         let names = self.names.map();
         let snapshot =
             connections::snapshot(&mut self.flows, &self.domains, &names, elapsed, now, now_ms);
+        schedule.showed(snapshot.open);
         live.publish(snapshot);
+    }
+
+    /// How long an idle monitor may sleep before the live connections need a new snapshot:
+    /// `None` when none are published or the latest snapshot listed nothing.
+    pub fn connections_due_in(&self, now: Instant) -> Option<Duration> {
+        self.live.as_ref()?.1.wake_in(now)
     }
 
     /// Applies what a packet named: the server of the flow it was placed on (its ClientHello's
