@@ -119,15 +119,22 @@ def bandwhich_bytes(text):
     return totals
 
 
-def netmon_tool(name, binary, lab, interval):
+def netmon_tool(name, binary, lab, interval, port):
+    """`netmon run` with a home of its own whose config.json gives it its own API port, so a
+    baseline build can run beside it in the same namespace."""
+    home = lab.temp / f"{name}-home"
+    home.mkdir(parents=True, exist_ok=True)
+    config = home / "config.json"
+    config.write_text(json.dumps({"web_server_port": port}))
+    config.chmod(0o600)
     return Tool(name, [binary, "run", "--json", "--interval", interval], "ip", netmon_bytes,
-                env={"NETMON_HOME": str(lab.temp / f"{name}-home")})
+                env={"NETMON_HOME": str(home)})
 
 
 def tools(netmon, baseline, lab, interval):
-    netmons = [netmon_tool("netmon", netmon, lab, interval)]
+    netmons = [netmon_tool("netmon", netmon, lab, interval, 7601)]
     if baseline:
-        netmons.append(netmon_tool("netmon-base", baseline, lab, interval))
+        netmons.append(netmon_tool("netmon-base", baseline, lab, interval, 7602))
     return netmons + [
         Tool("nethogs", ["nethogs", "-t", "-C", "-v", "2", "-d", interval, lab.client_if], "frame",
              nethogs_bytes),

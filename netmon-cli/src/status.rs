@@ -112,8 +112,14 @@ fn text(status: &Value, exact: bool) -> String {
             .as_str()
             .map(|error| format!("last error: {error}\n"))
             .unwrap_or_default();
+        let dropped = match daemon["dropped_packets"].as_u64().unwrap_or(0) {
+            0 => String::new(),
+            dropped => format!(
+                "dropped:  {dropped} packets the capture could not keep up with (counts since start are short)\n"
+            ),
+        };
         format!(
-            "netmon is running{paused} on http://127.0.0.1:{port}\ncapture:  {}\nsince:    {since} ({} samples)\n{error}",
+            "netmon is running{paused} on http://127.0.0.1:{port}\ncapture:  {}\nsince:    {since} ({} samples)\n{dropped}{error}",
             daemon["capture_source"].as_str().unwrap_or("?"),
             daemon["samples"]
         )

@@ -64,6 +64,7 @@ fn status_top_and_config_with_a_running_daemon() {
             "privileged",
             "uptime_seconds",
             "samples",
+            "dropped_packets",
             "paused",
             "last_error",
             "database_bytes",

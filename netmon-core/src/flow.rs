@@ -1,7 +1,8 @@
 //! Flows: which side of a packet is this machine, and the 5-tuple that names a connection.
 
-use std::collections::HashSet;
 use std::net::{IpAddr, SocketAddr};
+
+use foldhash::HashSet;
 
 use crate::packet::PacketMeta;
 use crate::sample::Direction;

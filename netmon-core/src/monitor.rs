@@ -31,10 +31,17 @@ use crate::tunnel::TunnelWatch;
 const ADDRESS_REFRESH: Duration = Duration::from_secs(2);
 /// Soonest re-read after a packet that matched none of this machine's addresses.
 const ADDRESS_REFRESH_ON_MISS: Duration = Duration::from_millis(500);
-/// Longest the loop waits for a batch before doing its periodic work.
+/// Longest the loop waits for a batch before doing its periodic work (deferred owner lookups)
+/// while traffic flows.
 const TICK: Duration = Duration::from_millis(20);
+/// After this long without a batch the loop sleeps until the window ends (or traffic comes):
+/// an idle monitor wakes once per sampling interval, not every tick (and once a second while
+/// the live connections still list flows).
+const IDLE_AFTER: Duration = Duration::from_millis(200);
 /// Batches buffered between the capture thread and the loop.
 const CHANNEL_BATCHES: usize = 256;
+/// Emptied batch vectors kept for the capture thread to fill again.
+const RECYCLED_BATCHES: usize = 4;
 
 struct Batch {
     observations: Vec<Observation>,
@@ -90,30 +97,48 @@ pub fn run_steered(
     let stop = controls.stop.as_ref();
     let reopen = Mutex::new(None);
     let (sender, receiver) = mpsc::sync_channel::<Batch>(CHANNEL_BATCHES);
+    // Emptied batches go back to the capture thread, so their memory is reused; a few at most,
+    // so a burst that filled the channel does not keep its memory for good.
+    let (recycle, recycled) = mpsc::sync_channel::<Vec<Observation>>(RECYCLED_BATCHES);
     thread::scope(|scope| {
         let pending = &reopen;
-        let capture = scope.spawn(move || capture_loop(&mut source, &sender, stop, pending));
+        let capture =
+            scope.spawn(move || capture_loop(&mut source, &sender, &recycled, stop, pending));
         let mut addresses = Addresses::read();
         let mut tunnels = TunnelWatch::default();
         follow_tunnels(&mut tunnels, &mut tracker, Instant::now());
         let mut window = Window::starting_now(interval);
         let mut packet_log = PacketLog::new();
         let mut dropped_before = 0;
+        let mut last_batch = Instant::now();
         loop {
-            let wait = window.time_left(Instant::now()).min(TICK);
+            let now = Instant::now();
+            let left = window.time_left(now);
+            let idle = now.duration_since(last_batch) >= IDLE_AFTER;
+            // Idle, it sleeps to the window's end, or to the next snapshot of the connections
+            // while they list flows (so closed ones leave the list within about a second).
+            let wait = match tracker.connections_due_in(now) {
+                _ if !idle => left.min(TICK),
+                Some(snapshot) => left.min(snapshot),
+                None => left,
+            };
             match receiver.recv_timeout(wait) {
-                Ok(_) if controls.paused.load(Ordering::Relaxed) => {}
-                Ok(batch) => {
-                    let now = Instant::now();
-                    let inspecting = PacketLog::wanted();
-                    batch.observations.iter().for_each(|observation| {
-                        let placement = apply(observation, &mut addresses, &mut tracker, now);
-                        if inspecting {
-                            packet_log.record(observation, placement, unix_ms() / 1000);
-                        }
-                    });
-                    tracker.dropped(batch.dropped_total.saturating_sub(dropped_before));
-                    dropped_before = dropped_before.max(batch.dropped_total);
+                Ok(mut batch) => {
+                    last_batch = Instant::now();
+                    if !controls.paused.load(Ordering::Relaxed) {
+                        let inspecting = PacketLog::wanted();
+                        batch.observations.iter().for_each(|observation| {
+                            let placement =
+                                apply(observation, &mut addresses, &mut tracker, last_batch);
+                            if inspecting {
+                                packet_log.record(observation, placement, unix_ms() / 1000);
+                            }
+                        });
+                        tracker.dropped(batch.dropped_total.saturating_sub(dropped_before));
+                        dropped_before = dropped_before.max(batch.dropped_total);
+                    }
+                    batch.observations.clear();
+                    let _ = recycle.try_send(batch.observations);
                 }
                 Err(RecvTimeoutError::Timeout) => {}
                 Err(RecvTimeoutError::Disconnected) => break,
@@ -200,14 +225,19 @@ fn follow_tunnels(tunnels: &mut TunnelWatch, tracker: &mut Tracker, now: Instant
     }
 }
 
+/// Polls the source until `stop` is set, handing each non-empty batch (or a new drop count)
+/// to the monitor; batch vectors come back through `recycled` to be filled again.
 fn capture_loop(
     source: &mut Box<dyn CaptureSource>,
     sender: &mpsc::SyncSender<Batch>,
+    recycled: &mpsc::Receiver<Vec<Observation>>,
     stop: &AtomicBool,
     reopen: &Mutex<Option<Reopen>>,
 ) -> Result<(), CaptureError> {
     // Drops counted by sources that were replaced, so the total never goes back.
     let mut dropped_earlier = 0;
+    let mut dropped_sent = 0;
+    let mut observations = Vec::new();
     while !stop.load(Ordering::Relaxed) {
         if let Some(replacement) = lock(reopen).take().and_then(|open| open()) {
             dropped_earlier += source.dropped();
@@ -215,11 +245,18 @@ fn capture_loop(
             // counted, and nothing is read from both.
             *source = replacement;
         }
-        let mut observations = Vec::new();
+        if observations.capacity() == 0 {
+            observations = recycled.try_recv().unwrap_or_default();
+        }
         source.poll(&mut observations)?;
+        let dropped_total = dropped_earlier + source.dropped();
+        if observations.is_empty() && dropped_total == dropped_sent {
+            continue;
+        }
+        dropped_sent = dropped_total;
         let batch = Batch {
-            observations,
-            dropped_total: dropped_earlier + source.dropped(),
+            observations: std::mem::take(&mut observations),
+            dropped_total,
         };
         if sender.send(batch).is_err() {
             break;

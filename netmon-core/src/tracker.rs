@@ -12,10 +12,12 @@ pub mod connections;
 mod naming;
 mod usage;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+use foldhash::HashMap as FastMap;
 
 use crate::attribution::SocketOwners;
 use crate::capture::ProcessBytes;
@@ -118,12 +120,15 @@ struct Peer {
     seen: Instant,
 }
 
+/// The open flows, hashed with foldhash (the flow table is looked up for every packet).
+type FlowTable = FastMap<FlowKey, FlowState>;
+
 /// Counts packets per flow and turns each window into a [`Sample`].
 pub struct Tracker {
     owners: Box<dyn SocketOwners>,
     options: TrackerOptions,
-    flows: HashMap<FlowKey, FlowState>,
-    peers: HashMap<(u8, SocketAddr), Peer>,
+    flows: FlowTable,
+    peers: FastMap<(u8, SocketAddr), Peer>,
     last_lookup: Option<Instant>,
     /// Per-process reports received during the window (sources without packets).
     reports: Vec<ProcessBytes>,
@@ -145,8 +150,8 @@ impl Tracker {
         Self {
             owners,
             options,
-            flows: HashMap::new(),
-            peers: HashMap::new(),
+            flows: FlowTable::default(),
+            peers: FastMap::default(),
             last_lookup: None,
             reports: Vec::new(),
             domains: DomainPolicy::default(),
@@ -203,7 +208,14 @@ impl Tracker {
         let names = self.names.map();
         let snapshot =
             connections::snapshot(&mut self.flows, &self.domains, &names, elapsed, now, now_ms);
+        schedule.showed(snapshot.open);
         live.publish(snapshot);
+    }
+
+    /// How long an idle monitor may sleep before the live connections need a new snapshot:
+    /// `None` when none are published or the latest snapshot listed nothing.
+    pub fn connections_due_in(&self, now: Instant) -> Option<Duration> {
+        self.live.as_ref()?.1.wake_in(now)
     }
 
     /// Applies what a packet named: the server of the flow it was placed on (its ClientHello's
@@ -565,6 +577,7 @@ mod tests {
     use crate::capture::ConnectionBytes;
     use crate::flow::LocalAddrs;
     use crate::packet::{TcpFlags, Transport};
+    use std::collections::HashMap;
     use std::sync::Mutex;
 
     /// Socket owners that answer from a shared map the test edits (sockets open and close).

@@ -58,6 +58,7 @@ struct Inner {
     source: RwLock<String>,
     condition: RwLock<Condition>,
     samples: AtomicU64,
+    dropped_packets: AtomicU64,
     last_error: Mutex<Option<String>>,
     paused: Arc<AtomicBool>,
     active_tab: Mutex<Option<ActiveTab>>,
@@ -110,6 +111,7 @@ impl AppState {
                 source: RwLock::new(String::from("starting")),
                 condition: RwLock::new(Condition::default()),
                 samples: AtomicU64::new(0),
+                dropped_packets: AtomicU64::new(0),
                 last_error: Mutex::new(None),
                 paused,
                 active_tab: Mutex::new(None),
@@ -156,9 +158,12 @@ impl AppState {
         Ok((applied.config, restart))
     }
 
-    /// Hands a sample to live subscribers and counts it.
+    /// Hands a sample to live subscribers and counts it, with the packets its capture dropped.
     pub fn publish(&self, sample: Sample) {
         self.inner.samples.fetch_add(1, Ordering::Relaxed);
+        self.inner
+            .dropped_packets
+            .fetch_add(sample.stats.dropped_packets, Ordering::Relaxed);
         let config = self.inner.config.current();
         if config.metrics_enabled {
             self.inner
@@ -262,6 +267,11 @@ impl AppState {
 
     pub fn samples(&self) -> u64 {
         self.inner.samples.load(Ordering::Relaxed)
+    }
+
+    /// Packets the capture source dropped since start, summed over the published samples.
+    pub fn dropped_packets(&self) -> u64 {
+        self.inner.dropped_packets.load(Ordering::Relaxed)
     }
 
     pub fn uptime_seconds(&self) -> u64 {

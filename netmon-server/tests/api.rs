@@ -695,7 +695,10 @@ async fn status_counts_samples_and_measures_the_database() {
         end_ms: 1000,
         usage: vec![],
         processes: vec![],
-        stats: SampleStats::default(),
+        stats: SampleStats {
+            dropped_packets: 7,
+            ..SampleStats::default()
+        },
     };
     state.publish(sample.clone());
     state.publish(sample);
@@ -714,6 +717,7 @@ async fn status_counts_samples_and_measures_the_database() {
     let json = response.json().await;
     let status = json.value().object();
     status.get("samples").assert_i64(2);
+    status.get("dropped_packets").assert_i64(14);
     status.get("paused").assert_bool(true);
     status.get("capture_source").assert_string("pcap on lo");
     status

@@ -40,6 +40,7 @@ async function loadStatus() {
     ["Monitoring", status.paused ? "paused" : "running"],
     ["Uptime", duration(status.uptime_seconds)],
     ["Samples taken", status.samples.toLocaleString()],
+    ["Packets dropped", status.dropped_packets ? `${status.dropped_packets.toLocaleString()} — the capture fell behind; figures since start are short` : "none"],
     ["Database size", status.database_bytes === null || status.database_bytes === undefined ? "no database" : fmt.bytes(status.database_bytes)],
     ["Last error", status.last_error || "none"],
     ["Version", status.version],

@@ -97,7 +97,8 @@ pub trait CaptureSource: Send {
     /// What the source captures, for logs and status (`pcap on any`).
     fn describe(&self) -> String;
 
-    /// Waits briefly (about 100 ms at most) for traffic and appends what arrived to `batch`.
+    /// Waits for traffic (about a second at most: a stop request is seen then) and appends
+    /// what arrived to `batch`.
     fn poll(&mut self, batch: &mut Vec<Observation>) -> Result<(), CaptureError>;
 
     /// Packets the source lost since it started (kernel buffer full), when it can tell.

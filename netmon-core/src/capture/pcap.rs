@@ -37,11 +37,11 @@ const DNS_BUFFER_BYTES: i32 = 512 << 10;
 /// resident memory. 4 MB hold several gathering intervals (see [`GATHER`]) of the fastest
 /// traffic bench/compare.sh drives, with no loss.
 const BUFFER_BYTES: i32 = 4 << 20;
-/// Longest wait for packets in one poll, in milliseconds. Packets are delivered as they arrive
-/// (immediate mode): a connection's first packet must reach the socket lookup while the
-/// connection's socket still exists, and libpcap's buffered delivery can hold it back for the
-/// whole timeout.
-const POLL_TIMEOUT_MS: i32 = 100;
+/// Longest wait for packets in one poll, in milliseconds: an idle capture wakes once a second
+/// (to see a stop request), not more. Packets are delivered as they arrive (immediate mode): a
+/// connection's first packet must reach the socket lookup while the connection's socket still
+/// exists, and libpcap's buffered delivery can hold it back for the whole timeout.
+const POLL_TIMEOUT_MS: i32 = 1000;
 /// Most packets taken in one poll, so the monitor sees batches regularly.
 const MAX_BATCH: usize = 4096;
 /// How long a poll lets packets gather once traffic arrived: one wake-up and one hand-over to
@@ -206,14 +206,12 @@ impl PcapSource {
             .as_mut()
             .map_or(Ok(()), |dns| dns.read_available(batch));
         answers.map_err(|error| self.failed(error))?;
-        while batch.len() < MAX_BATCH {
-            match self.capture.next_packet() {
-                Ok(frame) => batch.push(self.frames.observe(frame.data, frame.header.len)),
-                Err(pcap::Error::TimeoutExpired) => return Ok(()),
-                Err(error) => return Err(self.failed(error)),
-            }
-        }
-        Ok(())
+        let frames = &mut self.frames;
+        let room = MAX_BATCH.saturating_sub(batch.len());
+        dispatch_ready(&mut self.capture, room, |data, wire_len| {
+            batch.push(frames.observe(data, wire_len));
+        })
+        .map_err(|error| self.failed(error))
     }
 
     fn failed(&self, error: pcap::Error) -> CaptureError {
@@ -244,20 +242,37 @@ impl DnsCapture {
 
     /// The answers of the DNS responses that are ready.
     fn read_available(&mut self, batch: &mut Vec<Observation>) -> Result<(), pcap::Error> {
-        loop {
-            let frame = match self.capture.next_packet() {
-                Ok(frame) => frame,
-                Err(pcap::Error::TimeoutExpired) => return Ok(()),
-                Err(error) => return Err(error),
-            };
-            let answers = packet::parse_with_payload(self.link, frame.data, frame.header.len)
+        let link = self.link;
+        dispatch_ready(&mut self.capture, MAX_BATCH, |data, wire_len| {
+            let answers = packet::parse_with_payload(link, data, wire_len)
                 .ok()
                 .filter(|(meta, _)| meta.ports().0 == DNS_PORT && meta.protocol() == UDP)
                 .and_then(|(_, payload)| dns::parse_response(payload).ok())
                 .filter(|answers| !answers.is_empty());
             batch.extend(answers.map(Observation::Answers));
+        })
+    }
+}
+
+/// Hands each packet that is ready (at most `limit`) to `each` as (captured bytes, length on
+/// the wire), without blocking. libpcap's dispatch passes each packet where the kernel put it
+/// (on Linux, in the ring mapped into netmon): no copy, unlike `pcap_next_ex`, which copies
+/// every packet out of the ring first.
+fn dispatch_ready(
+    capture: &mut Capture<Active>,
+    limit: usize,
+    mut each: impl FnMut(&[u8], u32),
+) -> Result<(), pcap::Error> {
+    let mut left = limit;
+    while left > 0 {
+        let read = capture.dispatch(Some(left), |frame| each(frame.data, frame.header.len));
+        match read {
+            Ok(0) | Err(pcap::Error::TimeoutExpired) => return Ok(()),
+            Ok(count) => left = left.saturating_sub(count),
+            Err(error) => return Err(error),
         }
     }
+    Ok(())
 }
 
 /// Opens `device` for live capture: `snaplen` bytes of each packet, a kernel buffer of

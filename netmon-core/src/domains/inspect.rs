@@ -168,6 +168,11 @@ impl Inspector {
     }
 
     fn tcp_segment(&mut self, key: StreamKey, segment: &[u8]) -> Option<Naming> {
+        // Most segments belong to established streams: with no ClientHello or request head
+        // pending and a segment that starts neither, no lookup.
+        if self.tls.is_empty() && self.http.is_empty() && !starts_a_head(segment) {
+            return None;
+        }
         let progress = match self.tls.get_mut(&key) {
             Some(assembler) => assembler.push(segment),
             None if segment.first() == Some(&TLS_HANDSHAKE) => {
@@ -269,6 +274,11 @@ fn answers(parsed: Result<Vec<DnsAnswer>, dns::DnsError>) -> Option<Naming> {
         .ok()
         .filter(|answers| !answers.is_empty())
         .map(Naming::Dns)
+}
+
+/// Whether `segment` can begin a TLS ClientHello or a plain-HTTP request head.
+fn starts_a_head(segment: &[u8]) -> bool {
+    segment.first() == Some(&TLS_HANDSHAKE) || http::looks_like_request(segment)
 }
 
 #[cfg(test)]

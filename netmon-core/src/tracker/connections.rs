@@ -12,13 +12,12 @@
 //! whose DNS answer is not decided yet shows the answer current at its first packet.
 
 use std::cmp::Ordering;
-use std::collections::HashMap;
 use std::sync::{Arc, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
-use super::{FlowState, Owner};
+use super::{FlowState, FlowTable, Owner};
 use crate::domains::{DomainPolicy, NameMap};
 use crate::flow::{protocol_name, FlowKey};
 use crate::packet::TcpFlags;
@@ -143,7 +142,7 @@ impl LiveConnections {
 /// `elapsed` since the previous snapshot (every flow's rate restarts from here), named from
 /// `names` as the tracker names them.
 pub(super) fn snapshot(
-    flows: &mut HashMap<FlowKey, FlowState>,
+    flows: &mut FlowTable,
     domains: &DomainPolicy,
     names: &NameMap,
     elapsed: Duration,
@@ -280,9 +279,24 @@ impl Tally {
 #[derive(Debug, Default)]
 pub(super) struct Schedule {
     previous: Option<Instant>,
+    /// Whether the latest snapshot listed any flow: then the next one is worth waking for
+    /// (closed flows leave the list, rates fall to 0), else nothing can change without a packet.
+    showing: bool,
 }
 
 impl Schedule {
+    /// How long until the next snapshot is due, when the latest one listed flows; `None` when
+    /// there is nothing listed to bring up to date.
+    pub(super) fn wake_in(&self, now: Instant) -> Option<Duration> {
+        let previous = self.previous.filter(|_| self.showing)?;
+        Some(REFRESH.saturating_sub(now.saturating_duration_since(previous)))
+    }
+
+    /// Records whether the snapshot just taken listed any flow.
+    pub(super) fn showed(&mut self, open: u64) {
+        self.showing = open > 0;
+    }
+
     /// How long since the previous snapshot, when a new one is due at `now` (then it is taken).
     pub(super) fn due(&mut self, now: Instant) -> Option<Duration> {
         let elapsed = self
@@ -406,5 +420,26 @@ mod tests {
             prop_assert_eq!(top.len(), n.min(all.len()));
             prop_assert_eq!(top, sorted);
         }
+    }
+
+    #[test]
+    fn a_listed_flow_wakes_the_monitor_for_the_next_snapshot_and_an_empty_list_does_not() {
+        let start = Instant::now();
+        let mut schedule = Schedule::default();
+        assert_eq!(schedule.wake_in(start), None, "no snapshot yet");
+        assert!(schedule.due(start).is_some());
+        schedule.showed(2);
+        let later = start + Duration::from_millis(300);
+        assert_eq!(
+            schedule.wake_in(later),
+            Some(REFRESH - Duration::from_millis(300))
+        );
+        assert_eq!(schedule.wake_in(start + 2 * REFRESH), Some(Duration::ZERO));
+        schedule.showed(0);
+        assert_eq!(
+            schedule.wake_in(later),
+            None,
+            "nothing listed, nothing to refresh"
+        );
     }
 }

@@ -19,6 +19,9 @@ struct Status {
     uptime_seconds: u64,
     /// Samples taken since start.
     samples: u64,
+    /// Packets the kernel dropped before netmon read them, since start (its capture buffer
+    /// overflowed): when not 0, the figures since start are short by those packets' bytes.
+    dropped_packets: u64,
     paused: bool,
     last_error: Option<String>,
     /// Size of network_monitor.db, when it exists.
@@ -73,6 +76,7 @@ impl StatusApi {
             privileged: netmon_core::os::is_root(),
             uptime_seconds: state.uptime_seconds(),
             samples: state.samples(),
+            dropped_packets: state.dropped_packets(),
             paused: state.paused(),
             last_error: state.last_error(),
             database_bytes: state.database_bytes(),
