@@ -26,8 +26,8 @@ use crate::sample::Sample;
 use crate::tracker::Tracker;
 use crate::tunnel::TunnelWatch;
 
-/// How often this machine's addresses are read again (interfaces come and go: Wi-Fi →
-/// Ethernet, VPN up).
+/// How often this machine's addresses are read again while packets arrive (interfaces come and
+/// go: Wi-Fi → Ethernet, VPN up); checked before each batch is placed.
 const ADDRESS_REFRESH: Duration = Duration::from_secs(2);
 /// Soonest re-read after a packet that matched none of this machine's addresses.
 const ADDRESS_REFRESH_ON_MISS: Duration = Duration::from_millis(500);
@@ -125,15 +125,28 @@ pub fn run_steered(
             match receiver.recv_timeout(wait) {
                 Ok(mut batch) => {
                     last_batch = Instant::now();
+                    // This machine's addresses (and tunnels) are read again when due, before
+                    // the packets they place: with no packets there is nothing to place, so an
+                    // idle monitor reads nothing.
+                    if addresses.refresh_if_due(last_batch) {
+                        follow_tunnels(&mut tunnels, &mut tracker, last_batch);
+                    }
                     if !controls.paused.load(Ordering::Relaxed) {
                         let inspecting = PacketLog::wanted();
-                        batch.observations.iter().for_each(|observation| {
-                            let placement =
-                                apply(observation, &mut addresses, &mut tracker, last_batch);
-                            if inspecting {
-                                packet_log.record(observation, placement, unix_ms() / 1000);
-                            }
-                        });
+                        // One instant per observation, in the batch's (capture) order, so
+                        // what came first on the wire also comes first in time.
+                        let instants = (0..).map(|n| last_batch + Duration::from_nanos(n));
+                        batch
+                            .observations
+                            .iter()
+                            .zip(instants)
+                            .for_each(|(observation, at)| {
+                                let placement =
+                                    apply(observation, &mut addresses, &mut tracker, at);
+                                if inspecting {
+                                    packet_log.record(observation, placement, unix_ms() / 1000);
+                                }
+                            });
                         tracker.dropped(batch.dropped_total.saturating_sub(dropped_before));
                         dropped_before = dropped_before.max(batch.dropped_total);
                     }
@@ -157,9 +170,6 @@ pub fn run_steered(
             let now = Instant::now();
             tracker.attribute(now);
             tracker.publish_connections(now, unix_ms());
-            if addresses.refresh_if_due(now) {
-                follow_tunnels(&mut tunnels, &mut tracker, now);
-            }
             if window.is_over(now) {
                 on_sample(window.close(&mut tracker, now));
             }
@@ -208,7 +218,7 @@ fn apply(
             Some(placement)
         }
         Observation::Answers(answers) => {
-            tracker.learn_answers(answers);
+            tracker.learn_answers_at(answers, now);
             None
         }
         Observation::Unreadable => {
@@ -368,13 +378,15 @@ pub fn unix_ms() -> i64 {
 mod tests {
     use super::*;
     use crate::attribution::NoOwners;
+    use crate::domains::DomainPolicy;
     use crate::packet::{PacketMeta, Transport};
     use crate::sample::UNKNOWN_APP;
     use crate::tracker::TrackerOptions;
 
-    /// Replays packets from an address of this machine, then asks to stop.
+    /// Replays observations (packets from an address of this machine) in one batch, then asks
+    /// to stop.
     struct Replay {
-        packets: Vec<PacketMeta>,
+        observations: Vec<Observation>,
         controls: Controls,
     }
 
@@ -384,8 +396,7 @@ mod tests {
         }
 
         fn poll(&mut self, batch: &mut Vec<Observation>) -> Result<(), CaptureError> {
-            batch.extend(self.packets.drain(..).map(Observation::Packet));
-            batch.push(Observation::Unreadable);
+            batch.append(&mut self.observations);
             thread::sleep(Duration::from_millis(30));
             self.controls.stop.store(true, Ordering::Relaxed);
             Ok(())
@@ -421,6 +432,56 @@ mod tests {
         let sample = replay(vec![packet; 2], true);
         assert!(sample.usage.is_empty());
         assert_eq!(sample.stats, crate::sample::SampleStats::default());
+    }
+
+    #[test]
+    fn a_flow_takes_the_answer_given_before_it_even_when_one_batch_holds_a_later_one() {
+        // One batch, in capture order: the answer for the site, the whole connection to its
+        // address, then an answer giving the same address another name (a CDN). The flow is
+        // named by what was known when it began, not by the newest answer.
+        let server: std::net::IpAddr = "192.0.2.80".parse().unwrap();
+        let answer = |host: &str| {
+            Observation::Answers(vec![crate::domains::DnsAnswer {
+                ip: server,
+                host: host.into(),
+                ttl: 300,
+            }])
+        };
+        let segment = |flags: crate::packet::TcpFlags| {
+            Observation::Packet(PacketMeta {
+                src: "127.0.0.1".parse().unwrap(),
+                dst: server,
+                transport: Transport::Tcp {
+                    src_port: 40000,
+                    dst_port: 5201,
+                    flags,
+                },
+                ip_len: 1000,
+            })
+        };
+        let syn = crate::packet::TcpFlags {
+            syn: true,
+            ..Default::default()
+        };
+        let observations = [answer("data.epsilon-files.com"), segment(syn)]
+            .into_iter()
+            .chain((0..5).map(|_| segment(Default::default())))
+            .chain([answer("www.never-fetched.com")])
+            .collect();
+        let domains = DomainPolicy {
+            tracking: crate::config::DomainTracking::All,
+            ..DomainPolicy::default()
+        };
+        let sample = replay_with(observations, false, domains);
+        let hosts: Vec<(&str, u64)> = sample
+            .usage
+            .iter()
+            .map(|usage| {
+                let host = usage.destination.as_ref().map_or("", |to| to.host.as_str());
+                (host, usage.bytes)
+            })
+            .collect();
+        assert_eq!(hosts, [("data.epsilon-files.com", 6000)]);
     }
 
     /// Sends one UDP packet of `length` bytes from this machine every 2 ms until dropped.
@@ -513,13 +574,23 @@ mod tests {
 
     /// Runs the monitor over `packets` and returns the one sample it emits.
     fn replay(packets: Vec<PacketMeta>, paused: bool) -> Sample {
+        let observations = packets
+            .into_iter()
+            .map(Observation::Packet)
+            .chain([Observation::Unreadable])
+            .collect();
+        replay_with(observations, paused, DomainPolicy::default())
+    }
+
+    fn replay_with(observations: Vec<Observation>, paused: bool, domains: DomainPolicy) -> Sample {
         let controls = Controls::default();
         controls.paused.store(paused, Ordering::Relaxed);
         let source = Replay {
-            packets,
+            observations,
             controls: controls.clone(),
         };
-        let tracker = Tracker::new(Box::new(NoOwners), TrackerOptions::default());
+        let tracker =
+            Tracker::new(Box::new(NoOwners), TrackerOptions::default()).with_domains(domains);
         let mut samples = Vec::new();
         let interval = Duration::from_secs(60);
         run(Box::new(source), tracker, interval, &controls, |sample| {

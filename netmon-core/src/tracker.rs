@@ -235,6 +235,12 @@ impl Tracker {
     /// the latest packet.
     pub fn learn_answers(&mut self, answers: &[DnsAnswer]) {
         let now = self.latest.unwrap_or_else(Instant::now);
+        self.learn_answers_at(answers, now);
+    }
+
+    /// Learns the addresses a DNS response answered, as given at `now` (its place among the
+    /// packets: see `monitor`).
+    pub fn learn_answers_at(&mut self, answers: &[DnsAnswer], now: Instant) {
         self.names.learn_dns(answers, now);
     }
 

@@ -37,11 +37,11 @@ const DNS_BUFFER_BYTES: i32 = 512 << 10;
 /// resident memory. 4 MB hold several gathering intervals (see [`GATHER`]) of the fastest
 /// traffic bench/compare.sh drives, with no loss.
 const BUFFER_BYTES: i32 = 4 << 20;
-/// Longest wait for packets in one poll, in milliseconds: an idle capture wakes once a second
-/// (to see a stop request), not more. Packets are delivered as they arrive (immediate mode): a
+/// Longest wait for packets in one poll, in milliseconds: an idle capture wakes every 2 s (to
+/// see a stop or reopen request), not more. Packets are delivered as they arrive (immediate mode): a
 /// connection's first packet must reach the socket lookup while the connection's socket still
 /// exists, and libpcap's buffered delivery can hold it back for the whole timeout.
-const POLL_TIMEOUT_MS: i32 = 1000;
+const POLL_TIMEOUT_MS: i32 = 2000;
 /// Most packets taken in one poll, so the monitor sees batches regularly.
 const MAX_BATCH: usize = 4096;
 /// How long a poll lets packets gather once traffic arrived: one wake-up and one hand-over to
@@ -71,10 +71,15 @@ pub struct PcapSource {
     device: String,
 }
 
-/// The DNS capture (see [`PcapSource`]) and the link type of its frames.
+/// The DNS capture (see [`PcapSource`]), the link type of its frames, and what places its
+/// answers among the main capture's packets in capture order (vectors kept between polls).
 struct DnsCapture {
     capture: Capture<Active>,
     link: LinkType,
+    /// Answers read in this poll, with when they were captured (µs since the epoch).
+    answers: Vec<(i64, Observation)>,
+    /// When each packet the main capture read in this poll was captured (µs).
+    stamps: Vec<i64>,
 }
 
 /// How the capture's frames are read.
@@ -201,17 +206,26 @@ impl PcapSource {
     /// Reads the packets that are ready, without blocking (the captures are non-blocking): DNS
     /// answers first, so they are learned before the connections they name are counted.
     fn read_available(&mut self, batch: &mut Vec<Observation>) -> Result<(), CaptureError> {
+        let start = batch.len();
+        let frames = &mut self.frames;
+        let mut stamps = self.dns.as_mut().map(|dns| {
+            dns.stamps.clear();
+            &mut dns.stamps
+        });
+        let room = MAX_BATCH.saturating_sub(batch.len());
+        let read = dispatch_ready(&mut self.capture, room, |data, wire_len, at| {
+            batch.push(frames.observe(data, wire_len));
+            if let Some(stamps) = stamps.as_mut() {
+                stamps.push(at);
+            }
+        });
+        read.map_err(|error| self.failed(error))?;
+        // Read after the packets: an answer captured since is placed after all of them.
         let answers = self
             .dns
             .as_mut()
-            .map_or(Ok(()), |dns| dns.read_available(batch));
-        answers.map_err(|error| self.failed(error))?;
-        let frames = &mut self.frames;
-        let room = MAX_BATCH.saturating_sub(batch.len());
-        dispatch_ready(&mut self.capture, room, |data, wire_len| {
-            batch.push(frames.observe(data, wire_len));
-        })
-        .map_err(|error| self.failed(error))
+            .map_or(Ok(()), |dns| dns.place_answers(batch, start));
+        answers.map_err(|error| self.failed(error))
     }
 
     fn failed(&self, error: pcap::Error) -> CaptureError {
@@ -232,7 +246,12 @@ impl DnsCapture {
             Ok(capture)
         });
         match opened {
-            Ok(capture) => Some(Self { capture, link }),
+            Ok(capture) => Some(Self {
+                capture,
+                link,
+                answers: Vec::new(),
+                stamps: Vec::new(),
+            }),
             Err(error) => {
                 tracing::warn!(%error, device, "no second capture for DNS responses: those over {SNAPLEN} bytes are read up to the last answer that fits");
                 None
@@ -240,32 +259,60 @@ impl DnsCapture {
         }
     }
 
-    /// The answers of the DNS responses that are ready.
-    fn read_available(&mut self, batch: &mut Vec<Observation>) -> Result<(), pcap::Error> {
+    /// Reads the answers of the DNS responses that are ready, then places them in `batch`
+    /// among the packets read from `start` on (whose capture times are in `stamps`), each
+    /// before the first packet captured after it.
+    fn place_answers(
+        &mut self,
+        batch: &mut Vec<Observation>,
+        start: usize,
+    ) -> Result<(), pcap::Error> {
         let link = self.link;
-        dispatch_ready(&mut self.capture, MAX_BATCH, |data, wire_len| {
-            let answers = packet::parse_with_payload(link, data, wire_len)
+        let answers = &mut self.answers;
+        dispatch_ready(&mut self.capture, MAX_BATCH, |data, wire_len, at| {
+            let found = packet::parse_with_payload(link, data, wire_len)
                 .ok()
                 .filter(|(meta, _)| meta.ports().0 == DNS_PORT && meta.protocol() == UDP)
                 .and_then(|(_, payload)| dns::parse_response(payload).ok())
                 .filter(|answers| !answers.is_empty());
-            batch.extend(answers.map(Observation::Answers));
-        })
+            answers.extend(found.map(|found| (at, Observation::Answers(found))));
+        })?;
+        place_in_capture_order(batch, start, &self.stamps, self.answers.drain(..));
+        Ok(())
     }
 }
 
+/// Inserts `answers` (in capture order, with their capture times) into `batch`, whose entries
+/// from `start` on were captured at `stamps`: each answer before the first entry captured
+/// after it. The monitor applies a batch in order, so a DNS answer read from the second
+/// capture counts from where it was on the wire: before the connection it named began, or
+/// after a connection to the same address that ended before it.
+fn place_in_capture_order(
+    batch: &mut Vec<Observation>,
+    start: usize,
+    stamps: &[i64],
+    answers: impl Iterator<Item = (i64, Observation)>,
+) {
+    answers.enumerate().for_each(|(placed, (at, answer))| {
+        let before = stamps.partition_point(|stamp| *stamp <= at);
+        batch.insert(start + placed + before, answer);
+    });
+}
+
 /// Hands each packet that is ready (at most `limit`) to `each` as (captured bytes, length on
-/// the wire), without blocking. libpcap's dispatch passes each packet where the kernel put it
+/// the wire, when it was captured in µs since the epoch), without blocking. libpcap's dispatch passes each packet where the kernel put it
 /// (on Linux, in the ring mapped into netmon): no copy, unlike `pcap_next_ex`, which copies
 /// every packet out of the ring first.
 fn dispatch_ready(
     capture: &mut Capture<Active>,
     limit: usize,
-    mut each: impl FnMut(&[u8], u32),
+    mut each: impl FnMut(&[u8], u32, i64),
 ) -> Result<(), pcap::Error> {
     let mut left = limit;
     while left > 0 {
-        let read = capture.dispatch(Some(left), |frame| each(frame.data, frame.header.len));
+        let read = capture.dispatch(Some(left), |frame| {
+            each(frame.data, frame.header.len, micros(&frame.header.ts))
+        });
         match read {
             Ok(0) | Err(pcap::Error::TimeoutExpired) => return Ok(()),
             Ok(count) => left = left.saturating_sub(count),
@@ -273,6 +320,13 @@ fn dispatch_ready(
         }
     }
     Ok(())
+}
+
+/// A capture time in µs since the epoch.
+// The casts are needed on macOS, where `tv_usec` is an i32; on Linux both fields are i64.
+#[allow(clippy::unnecessary_cast)]
+fn micros(time: &libc::timeval) -> i64 {
+    time.tv_sec as i64 * 1_000_000 + time.tv_usec as i64
 }
 
 /// Opens `device` for live capture: `snaplen` bytes of each packet, a kernel buffer of
@@ -353,5 +407,79 @@ fn open_error(device: &str, error: pcap::Error) -> CaptureError {
         CaptureError::NoDevice { device, detail }
     } else {
         CaptureError::Failed { device, detail }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domains::DnsAnswer;
+    use proptest::prelude::*;
+
+    /// An answer observation for `host` (the address does not matter here).
+    fn answer(host: &str) -> Observation {
+        Observation::Answers(vec![DnsAnswer {
+            ip: "192.0.2.7".parse().unwrap(),
+            host: host.into(),
+            ttl: 60,
+        }])
+    }
+
+    /// The hosts of the answers in `batch`, `-` for each packet.
+    fn order(batch: &[Observation]) -> Vec<String> {
+        batch
+            .iter()
+            .map(|observation| match observation {
+                Observation::Answers(answers) => answers[0].host.clone(),
+                _ => "-".into(),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn answers_go_where_they_were_on_the_wire() {
+        // Left from an earlier read of the same poll, then four packets captured at 10..40 µs.
+        let mut batch = vec![Observation::Unreadable; 5];
+        let answers = [
+            (5, answer("first")),
+            (25, answer("middle")),
+            (40, answer("tie")),
+        ];
+        place_in_capture_order(&mut batch, 1, &[10, 20, 30, 40], answers.into_iter());
+        assert_eq!(
+            order(&batch),
+            ["-", "first", "-", "-", "middle", "-", "-", "tie"],
+            "an answer goes before the first packet captured after it, a tie after the packet"
+        );
+        let mut later = vec![Observation::Unreadable; 2];
+        place_in_capture_order(&mut later, 0, &[1, 2], [(3, answer("last"))].into_iter());
+        assert_eq!(order(&later), ["-", "-", "last"]);
+    }
+
+    proptest! {
+        /// Whatever the times, every observation is kept, the packets keep their order, and the
+        /// answers come out in capture order among them.
+        #[test]
+        fn placing_keeps_everything_in_capture_order(
+            mut stamps in proptest::collection::vec(0i64..1_000, 0..40),
+            mut times in proptest::collection::vec(0i64..1_000, 0..8),
+        ) {
+            stamps.sort_unstable();
+            times.sort_unstable();
+            let mut batch = vec![Observation::Unreadable; stamps.len()];
+            let answers = times.iter().enumerate().map(|(n, at)| (*at, answer(&n.to_string())));
+            place_in_capture_order(&mut batch, 0, &stamps, answers);
+            prop_assert_eq!(batch.len(), stamps.len() + times.len());
+            // Each entry's capture time, in the batch's order, never goes back.
+            let mut packets = stamps.iter();
+            let when: Vec<i64> = batch
+                .iter()
+                .map(|observation| match observation {
+                    Observation::Answers(answers) => times[answers[0].host.parse::<usize>().unwrap()],
+                    _ => *packets.next().unwrap(),
+                })
+                .collect();
+            prop_assert!(when.windows(2).all(|pair| pair[0] <= pair[1]), "{:?}", when);
+        }
     }
 }
