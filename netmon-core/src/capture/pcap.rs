@@ -17,9 +17,12 @@ use crate::process::ProcessCache;
 /// read. Bytes are counted from the IP header's length field, so the snap length never changes
 /// a count. A ClientHello the sender's kernel hands to the capture as one segmentation-offload
 /// packet must fit whole: Chromium's (post-quantum key share, ECH GREASE) is about 2 KB, so with
-/// its headers over 2048 bytes, and a packet cut there spoiled its server name. DNS responses
-/// over UDP do not depend on it: a second capture reads them whole (see [`DNS_SNAPLEN`]).
-pub const SNAPLEN: i32 = 4608;
+/// its headers over 2048 bytes, and a packet cut there spoiled its server name. No longer than
+/// that: with immediate delivery libpcap's ring has one fixed slot of this size per packet, so
+/// at 4608 bytes a 4 MB ring held half the MTU-sized packets it holds at 2048 and lost packets
+/// at 1 Gbit/s (bench/compare.sh). DNS responses over UDP do not depend on it: a second capture
+/// reads them whole (see [`DNS_SNAPLEN`]).
+pub const SNAPLEN: i32 = 3072;
 /// Longest DNS response over UDP that live capture keeps whole: the 4096-byte EDNS buffer
 /// resolvers commonly offer (DNSSEC and CDN answers with many records reach 3 KB). A longer
 /// response, or one that crossed the network as IP fragments (only the first carries the UDP
@@ -34,9 +37,9 @@ const DNS_FILTER: &str = "udp src port 53";
 /// Kernel buffer of the DNS capture: DNS responses are few and small next to the traffic.
 const DNS_BUFFER_BYTES: i32 = 512 << 10;
 /// Kernel buffer for captured packets: on Linux a ring mapped into netmon, so it counts in its
-/// resident memory. 4 MB hold several gathering intervals (see [`GATHER`]) of the fastest
-/// traffic bench/compare.sh drives, with no loss.
-const BUFFER_BYTES: i32 = 4 << 20;
+/// resident memory. 6 MB of 3-KB slots (see [`SNAPLEN`]) hold about 1,900 packets: over 20 ms
+/// of MTU-sized packets at 1 Gbit/s, several gathering intervals (see [`GATHER`]).
+const BUFFER_BYTES: i32 = 6 << 20;
 /// Longest wait for packets in one poll, in milliseconds: an idle capture wakes every 2 s (to
 /// see a stop or reopen request), not more. Packets are delivered as they arrive (immediate mode): a
 /// connection's first packet must reach the socket lookup while the connection's socket still
