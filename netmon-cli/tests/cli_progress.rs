@@ -76,11 +76,13 @@ fn a_pipe_gets_no_bar_output() {
     assert_eq!(demo, "netmon: wrote 4320 synthetic samples (3 days)\n");
     let file = home.path().join("export.csv");
     let export = piped(&home, &["export", "-o", file.to_str().unwrap()]);
+    // The rows of 3 days of demo data depend on the hour it is made; the file tells how many.
+    let rows = std::fs::read_to_string(&file).unwrap().lines().count() - 1;
+    assert!(rows > 10_000, "{rows} rows exported");
     assert_eq!(
         export,
-        format!("netmon: exported 87720 rows to {}\n", file.display())
+        format!("netmon: exported {rows} rows to {}\n", file.display())
     );
-    assert!(std::fs::metadata(&file).unwrap().len() > 100_000);
     let purge = piped(&home, &["purge", "--yes", "--before", "1d"]);
     assert_eq!(purge, "", "purge with stderr piped");
 
