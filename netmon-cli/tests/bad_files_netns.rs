@@ -16,7 +16,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use support::{bytes_of_app, Lab, Netmon, SERVER_V4};
+use support::{bytes_of_app, print_apps, Lab, Netmon, SERVER_V4};
 
 const NETMON: &str = env!("CARGO_BIN_EXE_netmon");
 
@@ -137,6 +137,9 @@ fn a_database_that_is_not_one_is_kept_aside_and_monitoring_goes_on() {
 
     let samples = netmon.stop(first);
     let seen = bytes_of_app(&samples, "fetcher");
+    if seen < 2_000_000 {
+        print_apps(&samples);
+    }
     assert!(seen >= 2_000_000, "fetcher: {seen} bytes");
     let stored = lab.stored_totals();
     assert!(
