@@ -145,6 +145,11 @@ impl Client {
         self.get_json("/api/alerts", &[("limit", "20")])
     }
 
+    /// The user's budgets (`/api/budgets`).
+    pub fn budgets(&self) -> Result<Vec<crate::notify::ListedBudget>, ApiError> {
+        self.get_json("/api/budgets", &[])
+    }
+
     /// Pauses (`true`) or resumes monitoring.
     pub fn set_paused(&self, paused: bool) -> Result<(), ApiError> {
         let path = if paused {

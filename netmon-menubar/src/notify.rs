@@ -1,5 +1,6 @@
 //! The high-usage notification rule: one notification each time today's usage crosses
-//! `high_usage_threshold_gb`, never one per sample. And the daemon's alerts (`/api/alerts`:
+//! `high_usage_threshold_gb`, never one per sample, unless the daemon keeps a daily budget on
+//! everything (whose alerts then say it). And the daemon's alerts (`/api/alerts`:
 //! budgets at 80 % and 100 %, unusual hours, new applications) as notifications, each once:
 //! [`NewAlerts`] announces only alerts raised after its first look. Pure: the caller shows the
 //! notification.
@@ -132,6 +133,25 @@ impl RaisedAlert {
     }
 }
 
+/// A budget as `/api/budgets` lists it (the fields the menubar needs).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct ListedBudget {
+    /// `all`, `app` or `domain`.
+    pub scope: String,
+    /// `day`, `week` or `month`.
+    pub period: String,
+}
+
+/// Whether the daemon keeps a budget on everything per day: then its alerts (80 % and 100 %,
+/// see [`NewAlerts`]) say what the high-usage rule would, and the rule stays silent so the
+/// same crossing is not announced twice. `high_usage_threshold_gb` becomes such a budget once
+/// per database (docs/alerts.md).
+pub fn daily_budget_on_everything(budgets: &[ListedBudget]) -> bool {
+    budgets
+        .iter()
+        .any(|budget| budget.scope == "all" && budget.period == "day")
+}
+
 /// Remembers which alerts were announced: the first look only notes the newest (older alerts
 /// are history, not news); later looks return the alerts newer than any seen, oldest first.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -254,6 +274,24 @@ mod tests {
         assert!(rule
             .observe(true, date(2026, 11, 26), 11 * GB, 10 * GB)
             .is_some());
+    }
+
+    #[test]
+    fn only_a_daily_budget_on_everything_stands_for_the_high_usage_rule() {
+        let budget = |scope: &str, period: &str| ListedBudget {
+            scope: scope.into(),
+            period: period.into(),
+        };
+        assert!(!daily_budget_on_everything(&[]));
+        assert!(!daily_budget_on_everything(&[
+            budget("app", "day"),
+            budget("all", "month"),
+            budget("domain", "day"),
+        ]));
+        assert!(daily_budget_on_everything(&[
+            budget("app", "day"),
+            budget("all", "day"),
+        ]));
     }
 
     #[test]

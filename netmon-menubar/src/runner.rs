@@ -17,7 +17,9 @@ use netmon_core::service::{self, Scope};
 
 use crate::api::{Client, LiveRates};
 use crate::model::{Action, Daemon, Menu, Thresholds};
-use crate::notify::{threshold_bytes, HighUsage, NewAlerts, Notification};
+use crate::notify::{
+    daily_budget_on_everything, threshold_bytes, HighUsage, NewAlerts, Notification,
+};
 use crate::watch;
 
 /// How often the totals, the pause flag and the top applications are asked for.
@@ -215,9 +217,13 @@ fn poll(
         let now = ZonedDateTime::now();
         let daemon = watch::look(client, &now, live);
         let settings = Settings::read(paths);
+        // A daily budget on everything announces the same crossing as the daemon's alert.
+        let budgeted = client
+            .budgets()
+            .is_ok_and(|budgets| daily_budget_on_everything(&budgets));
         if let Some(today) = watch::today_bytes(&daemon) {
             let crossed = high_usage.observe(
-                settings.notifications,
+                settings.notifications && !budgeted,
                 now.date(),
                 today,
                 settings.threshold_bytes,

@@ -219,6 +219,29 @@ fn the_runner_notifies_once_above_the_threshold() {
 }
 
 #[test]
+fn a_daily_budget_on_everything_stands_for_the_threshold() {
+    let temp = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let config = Config {
+        enable_notifications: true,
+        high_usage_threshold_gb: 0.001,
+        ..config(port)
+    };
+    serve(temp.path(), config);
+    // What the daemon makes of the threshold: a budget on everything per day.
+    let mut store = netmon_core::store::Store::open(&Paths::at(temp.path()).database()).unwrap();
+    store.adopt_threshold(0.001, 0).unwrap().unwrap();
+    let (runner, shown, alerted) = start_runner(temp.path());
+    shown.recv_timeout(Duration::from_secs(10)).unwrap();
+    runner.refresh();
+    shown.recv_timeout(Duration::from_secs(10)).unwrap();
+    assert!(
+        alerted.recv_timeout(Duration::from_millis(500)).is_err(),
+        "the budget's alert says it; the threshold rule does not say it again"
+    );
+}
+
+#[test]
 fn the_runner_notifies_each_new_daemon_alert_once() {
     let temp = tempfile::tempdir().unwrap();
     let port = free_port();
