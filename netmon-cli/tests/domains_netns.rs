@@ -23,6 +23,7 @@ use support::{assert_within, files_containing, Counters, Lab};
 /// labs at once on a 2-core machine made it 1.3 % off in a CI run.
 static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
 
+/// Lets the last packets of a phase (FIN, ACK) cross before the counters are read.
 const SETTLE: Duration = Duration::from_millis(400);
 const CDN: (&str, &str) = ("video.example-cdn.net", "10.200.0.11");
 const NETFLIX: (&str, &str) = ("api.netflix.com", "10.200.0.12");
