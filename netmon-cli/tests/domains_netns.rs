@@ -395,9 +395,25 @@ fn hostnames_sharing_one_address_each_get_their_own_bytes() {
     let samples = netmon.stop(first);
     support::print_apps(&samples);
     let stored = stored(&lab);
+    // The interleaved phase's total is measured, its split between the domains estimated (a
+    // retransmission under load moves it): those domains are held to 1 % together and 2 %
+    // each; the others, measured alone, to 1 % each.
+    let interleaved: Vec<&str> = sequence.iter().map(|(domain, _)| *domain).collect();
     truth.iter().for_each(|(domain, expected)| {
-        assert_within(domain, bytes_stored(&stored, domain), *expected, 1.0);
+        let allowed = if interleaved.contains(domain) {
+            2.0
+        } else {
+            1.0
+        };
+        assert_within(domain, bytes_stored(&stored, domain), *expected, allowed);
     });
+    let together = |bytes: &dyn Fn(&str) -> u64| interleaved.iter().map(|d| bytes(d)).sum();
+    assert_within(
+        "the interleaved domains together",
+        together(&|domain| bytes_stored(&stored, domain)),
+        together(&|domain| truth[domain]),
+        1.0,
+    );
     assert_only(&stored, &truth.keys().copied().collect::<Vec<_>>());
     // How each was named: nearly all bytes by the expected source (a window may close between
     // a connection's first packet and its request, leaving a SYN named by DNS).
