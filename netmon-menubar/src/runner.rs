@@ -217,17 +217,14 @@ fn poll(
         let now = ZonedDateTime::now();
         let daemon = watch::look(client, &now, live);
         let settings = Settings::read(paths);
-        // A daily budget on everything announces the same crossing as the daemon's alert.
-        let budgeted = client
-            .budgets()
-            .is_ok_and(|budgets| daily_budget_on_everything(&budgets));
+        // A daily budget on everything announces the same crossing as the daemon's alert; the
+        // budgets are asked for only when a notification could be shown.
+        let speak = settings.notifications
+            && !client
+                .budgets()
+                .is_ok_and(|budgets| daily_budget_on_everything(&budgets));
         if let Some(today) = watch::today_bytes(&daemon) {
-            let crossed = high_usage.observe(
-                settings.notifications && !budgeted,
-                now.date(),
-                today,
-                settings.threshold_bytes,
-            );
+            let crossed = high_usage.observe(speak, now.date(), today, settings.threshold_bytes);
             crossed
                 .iter()
                 .for_each(|crossed| alert(Notification::from(crossed)));
