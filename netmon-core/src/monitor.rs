@@ -207,6 +207,11 @@ fn apply(
             }
             Some(placement)
         }
+        Observation::Run(run) => {
+            let placement = addresses.place(&run.meta);
+            tracker.record_run(run, placement, now);
+            Some(placement)
+        }
         Observation::ProcessBytes(report) => {
             tracker.record_report(report);
             None

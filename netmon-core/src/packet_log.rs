@@ -85,6 +85,7 @@ impl PacketLog {
 pub fn describe(observation: &Observation, placement: Option<Placement>) -> Option<String> {
     let (packet, process, naming) = match observation {
         Observation::Packet(packet) => (packet, None, None),
+        Observation::Run(run) => (&run.meta, run.process.as_ref(), None),
         Observation::Named(packet, naming) => (packet, None, Some(naming)),
         Observation::OwnedPacket(packet, process, naming) => {
             (packet, Some(process), naming.as_ref())
@@ -96,8 +97,12 @@ pub fn describe(observation: &Observation, placement: Option<Placement>) -> Opti
     let process = process
         .map(|process| format!(" process={}[{}]", process.app, process.pid))
         .unwrap_or_default();
+    let run = match observation {
+        Observation::Run(run) => format!(" packets={}", run.packets),
+        _ => String::new(),
+    };
     Some(format!(
-        "packet flow={} direction={} length={} reader={} named={}{process}",
+        "packet flow={} direction={} length={}{run} reader={} named={}{process}",
         flow(packet),
         direction(placement),
         packet.ip_len,

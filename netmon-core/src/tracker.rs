@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 use foldhash::HashMap as FastMap;
 
 use crate::attribution::SocketOwners;
-use crate::capture::ProcessBytes;
+use crate::capture::{ProcessBytes, Run};
 use crate::domains::names::HostnameMap;
 use crate::domains::{DnsAnswer, DomainPolicy, Naming};
 use crate::flow::{FlowKey, Placement};
@@ -253,6 +253,11 @@ impl Tracker {
         now: Instant,
     ) {
         self.record(packet, placement, now);
+        self.own(placement, process);
+    }
+
+    /// Names `process` the owner of the flow at `placement` (the capture tagged its packets).
+    fn own(&mut self, placement: Placement, process: &Arc<ProcessInfo>) {
         if let Placement::Flow(key, _) = placement {
             if let Some(flow) = self.flows.get_mut(&key) {
                 flow.owner = Owner::Known(Arc::clone(process));
@@ -269,6 +274,27 @@ impl Tracker {
 
     /// Counts one packet where `placement` puts it.
     pub fn record(&mut self, packet: &PacketMeta, placement: Placement, now: Instant) {
+        self.record_packets(packet, 1, placement, now);
+    }
+
+    /// Counts a run of packets (see [`crate::capture::coalesce`]) where `placement` puts it,
+    /// as its packets would be counted one by one; a run the capture tagged with its process
+    /// names the flow's owner.
+    pub fn record_run(&mut self, run: &Run, placement: Placement, now: Instant) {
+        self.record_packets(&run.meta, u64::from(run.packets), placement, now);
+        if let Some(process) = &run.process {
+            self.own(placement, process);
+        }
+    }
+
+    /// Counts `packets` packets of `bytes` in all (`packet.ip_len`).
+    fn record_packets(
+        &mut self,
+        packet: &PacketMeta,
+        packets: u64,
+        placement: Placement,
+        now: Instant,
+    ) {
         let bytes = u64::from(packet.ip_len);
         self.latest = Some(now);
         match placement {
@@ -279,7 +305,7 @@ impl Tracker {
                     Transport::Tcp { flags, .. } => Some(flags),
                     _ => None,
                 };
-                self.count(key, direction, bytes, flags, now);
+                self.count(key, direction, (bytes, packets), flags, now);
             }
         }
     }
@@ -298,7 +324,7 @@ impl Tracker {
         &mut self,
         key: FlowKey,
         direction: Direction,
-        bytes: u64,
+        (bytes, packets): (u64, u64),
         flags: Option<TcpFlags>,
         now: Instant,
     ) {
@@ -321,7 +347,7 @@ impl Tracker {
         }
         let counter = flow.counter(direction);
         counter.bytes += bytes;
-        counter.packets += 1;
+        counter.packets += packets;
         flow.last_seen = now;
         flow.tally.count(direction, bytes, flags);
     }

@@ -2,6 +2,7 @@
 //! [`CaptureSource`]; the monitor does not know which one it runs.
 
 pub mod choose;
+pub mod coalesce;
 pub mod nettop;
 pub mod pcap;
 pub mod pktap;
@@ -10,6 +11,7 @@ pub mod supervise;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+pub use coalesce::Run;
 use crate::domains::{DnsAnswer, Inspector, Naming};
 
 use crate::packet::PacketMeta;
@@ -24,6 +26,9 @@ pub enum Observation {
     /// the PID and name in each packet's header), with what its payload names, if anything
     /// (as [`Observation::Named`] for packets whose process comes from the socket tables).
     OwnedPacket(PacketMeta, Arc<ProcessInfo>, Option<Naming>),
+    /// Packets of one flow in one direction that the capture gathered from one batch (see
+    /// [`coalesce`]): counted as those packets would be one by one.
+    Run(Run),
     /// Bytes a process moved since its previous report, from a source that counts per process
     /// rather than per packet (`nettop` on macOS), with the part its connections moved.
     ProcessBytes(ProcessBytes),

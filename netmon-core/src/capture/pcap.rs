@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use pcap::{Active, Capture};
 
+use super::coalesce::Coalescer;
 use super::{pktap, CaptureError, CaptureSource, Observation};
 use crate::domains::{dns, Inspector};
 use crate::packet::{self, LinkType};
@@ -67,6 +68,8 @@ const PERMISSION_HINT: &str =
 pub struct PcapSource {
     capture: Capture<Active>,
     frames: Frames,
+    /// Gathers each batch's packets of one flow into runs.
+    runs: Coalescer,
     /// A second capture of the same device, filtered to DNS responses over UDP and read whole
     /// whatever [`SNAPLEN`] is; its packets are counted by the first capture. `None` for PKTAP
     /// (opened at [`DNS_SNAPLEN`] instead) or when it could not be opened.
@@ -143,6 +146,7 @@ impl PcapSource {
         Ok(Self {
             capture,
             frames,
+            runs: Coalescer::default(),
             dns,
             device: device.to_string(),
         })
@@ -211,14 +215,15 @@ impl PcapSource {
     fn read_available(&mut self, batch: &mut Vec<Observation>) -> Result<(), CaptureError> {
         let start = batch.len();
         let frames = &mut self.frames;
+        let runs = &mut self.runs;
         let mut stamps = self.dns.as_mut().map(|dns| {
             dns.stamps.clear();
             &mut dns.stamps
         });
         let room = MAX_BATCH.saturating_sub(batch.len());
         let read = dispatch_ready(&mut self.capture, room, |data, wire_len, at| {
-            batch.push(frames.observe(data, wire_len));
-            if let Some(stamps) = stamps.as_mut() {
+            let placed = runs.push(batch, frames.observe(data, wire_len));
+            if let Some(stamps) = stamps.as_mut().filter(|_| placed) {
                 stamps.push(at);
             }
         });
