@@ -49,12 +49,11 @@ impl Coalescer {
     /// place, like capture times, adds one).
     pub fn push(&mut self, batch: &mut Vec<Observation>, observation: Observation) -> bool {
         if joinable(&observation) {
-            let found = self
-                .recent
-                .iter()
-                .flatten()
-                .copied()
-                .find(|&at| batch.get(at).is_some_and(|entry| same_run(entry, &observation)));
+            let found = self.recent.iter().flatten().copied().find(|&at| {
+                batch
+                    .get(at)
+                    .is_some_and(|entry| same_run(entry, &observation))
+            });
             if let Some(at) = found {
                 join(&mut batch[at], &observation);
                 return false;
@@ -183,12 +182,20 @@ mod tests {
         let meta = segment(1, true, false, 100);
         let mut coalescer = Coalescer::default();
         let mut batch = Vec::new();
-        coalescer.push(&mut batch, Observation::OwnedPacket(meta, one.clone(), None));
+        coalescer.push(
+            &mut batch,
+            Observation::OwnedPacket(meta, one.clone(), None),
+        );
         coalescer.push(&mut batch, Observation::OwnedPacket(meta, two, None));
         coalescer.push(&mut batch, Observation::Packet(meta));
-        coalescer.push(&mut batch, Observation::OwnedPacket(meta, one.clone(), None));
+        coalescer.push(
+            &mut batch,
+            Observation::OwnedPacket(meta, one.clone(), None),
+        );
         assert_eq!(batch.len(), 3, "{batch:?}");
-        assert!(matches!(&batch[0], Observation::Run(run) if run.packets == 2 && run.meta.ip_len == 200));
+        assert!(
+            matches!(&batch[0], Observation::Run(run) if run.packets == 2 && run.meta.ip_len == 200)
+        );
     }
 
     proptest! {

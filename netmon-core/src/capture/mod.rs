@@ -11,8 +11,8 @@ pub mod supervise;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-pub use coalesce::Run;
 use crate::domains::{DnsAnswer, Inspector, Naming};
+pub use coalesce::Run;
 
 use crate::packet::PacketMeta;
 use crate::process::ProcessInfo;

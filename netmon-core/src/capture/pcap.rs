@@ -4,55 +4,65 @@
 use std::os::fd::{AsRawFd, RawFd};
 use std::path::Path;
 use std::thread;
-use std::time::Duration;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use pcap::{Active, Capture};
 
+mod events;
+
 use super::coalesce::Coalescer;
 use super::{pktap, CaptureError, CaptureSource, Observation};
-use crate::domains::{dns, Inspector};
+use crate::domains::Inspector;
 use crate::packet::{self, LinkType};
 use crate::process::ProcessCache;
+use events::EventsCapture;
 
 /// Bytes kept of each packet for counting and for the TLS/QUIC handshakes the domain parsers
 /// read. Bytes are counted from the IP header's length field, so the snap length never changes
 /// a count. A ClientHello the sender's kernel hands to the capture as one segmentation-offload
 /// packet must fit whole: Chromium's (post-quantum key share, ECH GREASE) is about 2 KB, so with
-/// its headers over 2048 bytes, and a packet cut there spoiled its server name. No longer than
-/// that: with immediate delivery libpcap's ring has one fixed slot of this size per packet, so
-/// at 4608 bytes a 4 MB ring held half the MTU-sized packets it holds at 2048 and lost packets
-/// at 1 Gbit/s (bench/compare.sh). DNS responses over UDP do not depend on it: a second capture
-/// reads them whole (see [`DNS_SNAPLEN`]).
+/// its headers over 2048 bytes, and a packet cut there spoiled its server name. Where libpcap
+/// gives each packet a fixed slot of this size (immediate delivery: macOS, and Linux's
+/// TPACKET_V2), a longer one would hold fewer packets in the same memory; Linux's block delivery
+/// stores each packet in the bytes it takes. DNS responses over UDP do not depend on it: a
+/// second capture reads them whole (see [`DNS_SNAPLEN`]).
 pub const SNAPLEN: i32 = 3072;
 /// Longest DNS response over UDP that live capture keeps whole: the 4096-byte EDNS buffer
 /// resolvers commonly offer (DNSSEC and CDN answers with many records reach 3 KB). A longer
 /// response, or one that crossed the network as IP fragments (only the first carries the UDP
 /// header), is read up to its last whole answer record (see [`crate::domains::dns`]).
 pub const DNS_UDP_MAX: usize = 4096;
-/// Snap length of the capture that reads DNS responses (and of PKTAP captures, which have no
-/// second capture): [`DNS_UDP_MAX`] plus room for a PKTAP header (156 bytes) or a link header,
-/// the longest IPv4 header (60) or IPv6 with extension headers, and the UDP header.
+/// Snap length of the events capture (and of PKTAP captures, which have no second capture):
+/// [`DNS_UDP_MAX`] plus room for a PKTAP header (156 bytes) or a link header, the longest IPv4
+/// header (60) or IPv6 with extension headers, and the UDP header.
 pub const DNS_SNAPLEN: i32 = (DNS_UDP_MAX + 512) as i32;
-/// What the DNS capture takes: DNS responses over UDP, filtered in the kernel.
-const DNS_FILTER: &str = "udp src port 53";
-/// Kernel buffer of the DNS capture: DNS responses are few and small next to the traffic.
-const DNS_BUFFER_BYTES: i32 = 512 << 10;
+/// What the events capture takes, filtered in the kernel: DNS over UDP (the responses are read
+/// whole for their answers; a query's socket is short-lived) and TCP segments with SYN (a
+/// connection opening, whose owner must be looked up while its socket exists). They are few,
+/// and each one ends a gathering wait at once (see [`Gathering`]).
+const EVENTS_FILTER: &str = "udp port 53 or tcp[tcpflags] & tcp-syn != 0";
+/// Kernel buffer of the events capture: a slot of [`DNS_SNAPLEN`] bytes per packet, about 55.
+const EVENTS_BUFFER_BYTES: i32 = 256 << 10;
 /// Kernel buffer for captured packets: on Linux a ring mapped into netmon, so it counts in its
-/// resident memory. 6 MB of 3-KB slots (see [`SNAPLEN`]) hold about 1,900 packets: over 20 ms
-/// of MTU-sized packets at 1 Gbit/s, several gathering intervals (see [`GATHER`]).
-const BUFFER_BYTES: i32 = 6 << 20;
+/// resident memory. 4 MB of blocks hold about 2,600 MTU-sized packets, 30 ms at 1 Gbit/s.
+const BUFFER_BYTES: i32 = 5 << 20;
+/// How packets are delivered. On Linux, in blocks (libpcap's TPACKET_V3): the kernel hands
+/// over a block of packets when it is full or [`BLOCK_TIMEOUT_MS`] after its first packet, and
+/// stores each packet in the bytes it takes (immediate delivery gives each packet a slot of the
+/// snap length). Elsewhere (macOS BPF, PKTAP) each packet as it arrives.
+const IMMEDIATE: bool = !cfg!(target_os = "linux");
+/// Longest a packet waits in a partly filled block (Linux): a connection's first packet must
+/// reach the socket lookup while the connection's socket still exists.
+const BLOCK_TIMEOUT_MS: i32 = 4;
 /// Longest wait for packets in one poll, in milliseconds: an idle capture wakes every 2 s (to
-/// see a stop or reopen request), not more. Packets are delivered as they arrive (immediate mode): a
-/// connection's first packet must reach the socket lookup while the connection's socket still
-/// exists, and libpcap's buffered delivery can hold it back for the whole timeout.
+/// see a stop or reopen request), not more.
 const POLL_TIMEOUT_MS: i32 = 2000;
 /// Most packets taken in one poll, so the monitor sees batches regularly.
 const MAX_BATCH: usize = 4096;
-/// How long a poll lets packets gather once traffic arrived: one wake-up and one hand-over to
-/// the monitor per few milliseconds of traffic instead of one per packet (waking for each
-/// packet cost more CPU than reading them). A batch that opens a TCP connection goes at once,
-/// so the connection's owner is looked up while its socket exists.
-const GATHER: Duration = Duration::from_millis(4);
+/// How long a DNS answer captured after every packet read so far waits for the packets
+/// captured before it (still in a partly filled block), so it is placed after them: a few
+/// block timeouts.
+const ANSWER_HOLD_MICROS: i64 = 3 * BLOCK_TIMEOUT_MS as i64 * 1000;
 /// DNS server port.
 const DNS_PORT: u16 = 53;
 /// IP protocol number of UDP.
@@ -70,22 +80,15 @@ pub struct PcapSource {
     frames: Frames,
     /// Gathers each batch's packets of one flow into runs.
     runs: Coalescer,
-    /// A second capture of the same device, filtered to DNS responses over UDP and read whole
-    /// whatever [`SNAPLEN`] is; its packets are counted by the first capture. `None` for PKTAP
-    /// (opened at [`DNS_SNAPLEN`] instead) or when it could not be opened.
-    dns: Option<DnsCapture>,
+    /// The events capture (see [`events`]): DNS responses read whole, and the packets that end
+    /// a gathering wait. `None` for PKTAP (opened at [`DNS_SNAPLEN`] instead) or when it could
+    /// not be opened.
+    events: Option<EventsCapture>,
+    /// How long a poll lets packets gather.
+    gathering: Gathering,
+    /// Packets the capture has read (runs counted by their packets).
+    packets_read: u64,
     device: String,
-}
-
-/// The DNS capture (see [`PcapSource`]), the link type of its frames, and what places its
-/// answers among the main capture's packets in capture order (vectors kept between polls).
-struct DnsCapture {
-    capture: Capture<Active>,
-    link: LinkType,
-    /// Answers read in this poll, with when they were captured (µs since the epoch).
-    answers: Vec<(i64, Observation)>,
-    /// When each packet the main capture read in this poll was captured (µs).
-    stamps: Vec<i64>,
 }
 
 /// How the capture's frames are read.
@@ -130,8 +133,8 @@ impl PcapSource {
     }
 
     fn open_with(device: &str, snaplen: i32) -> Result<Self, CaptureError> {
-        let capture =
-            activate(device, snaplen, BUFFER_BYTES).map_err(|error| open_error(device, error))?;
+        let capture = activate(device, snaplen, BUFFER_BYTES, IMMEDIATE)
+            .map_err(|error| open_error(device, error))?;
         let dlt = capture.get_datalink().0;
         let frames = Frames::of_dlt(dlt, crate::os::process_cache).ok_or_else(|| {
             CaptureError::UnsupportedLink {
@@ -139,15 +142,17 @@ impl PcapSource {
                 dlt,
             }
         })?;
-        let dns = match frames {
-            Frames::Link(link, _) => DnsCapture::open(device, link),
+        let events = match frames {
+            Frames::Link(link, _) => EventsCapture::open(device, link),
             Frames::Pktap(..) => None,
         };
         Ok(Self {
             capture,
             frames,
             runs: Coalescer::default(),
-            dns,
+            events,
+            gathering: Gathering::default(),
+            packets_read: 0,
             device: device.to_string(),
         })
     }
@@ -181,15 +186,31 @@ impl CaptureSource for PcapSource {
     fn poll(&mut self, batch: &mut Vec<Observation>) -> Result<(), CaptureError> {
         self.read_available(batch)?;
         if batch.is_empty() {
-            if !wait_readable(&self.fds(), POLL_TIMEOUT_MS) {
-                return Ok(());
+            let wait = if self.events.as_ref().is_some_and(EventsCapture::holding) {
+                BLOCK_TIMEOUT_MS
+            } else {
+                POLL_TIMEOUT_MS
+            };
+            wait_readable(&self.fds(), wait);
+            self.read_available(batch)?;
+        }
+        // Nothing yet (an event came before its block) or a connection opening: no gathering.
+        if batch.is_empty()
+            || batch.len() >= MAX_BATCH
+            || batch.iter().any(Observation::opens_connection)
+        {
+            return Ok(());
+        }
+        let (read_before, started) = (self.packets_read, Instant::now());
+        match &self.events {
+            Some(events) => {
+                wait_readable(&[events.fd()], self.gathering.wait_ms());
             }
-            self.read_available(batch)?;
+            None => thread::sleep(self.gathering.wait),
         }
-        if batch.len() < MAX_BATCH && !batch.iter().any(Observation::opens_connection) {
-            thread::sleep(GATHER);
-            self.read_available(batch)?;
-        }
+        self.read_available(batch)?;
+        self.gathering
+            .adapt(self.packets_read - read_before, started.elapsed());
         Ok(())
     }
 
@@ -202,26 +223,28 @@ impl CaptureSource for PcapSource {
 }
 
 impl PcapSource {
-    /// The descriptors to wait on: the capture's, and the DNS capture's.
+    /// The descriptors to wait on: the capture's, and the events capture's.
     fn fds(&self) -> Vec<RawFd> {
-        let dns = self.dns.iter().map(|dns| dns.capture.as_raw_fd());
+        let events = self.events.iter().map(EventsCapture::fd);
         std::iter::once(self.capture.as_raw_fd())
-            .chain(dns)
+            .chain(events)
             .collect()
     }
 
-    /// Reads the packets that are ready, without blocking (the captures are non-blocking): DNS
-    /// answers first, so they are learned before the connections they name are counted.
+    /// Reads the packets that are ready, without blocking (the captures are non-blocking), then
+    /// the events, placing DNS answers among the packets in capture order.
     fn read_available(&mut self, batch: &mut Vec<Observation>) -> Result<(), CaptureError> {
         let start = batch.len();
         let frames = &mut self.frames;
         let runs = &mut self.runs;
-        let mut stamps = self.dns.as_mut().map(|dns| {
-            dns.stamps.clear();
-            &mut dns.stamps
+        let packets_read = &mut self.packets_read;
+        let mut stamps = self.events.as_mut().map(|events| {
+            events.stamps.clear();
+            &mut events.stamps
         });
         let room = MAX_BATCH.saturating_sub(batch.len());
         let read = dispatch_ready(&mut self.capture, room, |data, wire_len, at| {
+            *packets_read += 1;
             let placed = runs.push(batch, frames.observe(data, wire_len));
             if let Some(stamps) = stamps.as_mut().filter(|_| placed) {
                 stamps.push(at);
@@ -230,9 +253,9 @@ impl PcapSource {
         read.map_err(|error| self.failed(error))?;
         // Read after the packets: an answer captured since is placed after all of them.
         let answers = self
-            .dns
+            .events
             .as_mut()
-            .map_or(Ok(()), |dns| dns.place_answers(batch, start));
+            .map_or(Ok(()), |events| events.place_answers(batch, start));
         answers.map_err(|error| self.failed(error))
     }
 
@@ -242,69 +265,6 @@ impl PcapSource {
             detail: error.to_string(),
         }
     }
-}
-
-impl DnsCapture {
-    /// A capture of `device` (frames of type `link`) that takes DNS responses over UDP whole;
-    /// `None`, with a warning, when it cannot be opened (the main capture still reads DNS
-    /// responses, up to its snap length).
-    fn open(device: &str, link: LinkType) -> Option<Self> {
-        let opened = activate(device, DNS_SNAPLEN, DNS_BUFFER_BYTES).and_then(|mut capture| {
-            capture.filter(DNS_FILTER, true)?;
-            Ok(capture)
-        });
-        match opened {
-            Ok(capture) => Some(Self {
-                capture,
-                link,
-                answers: Vec::new(),
-                stamps: Vec::new(),
-            }),
-            Err(error) => {
-                tracing::warn!(%error, device, "no second capture for DNS responses: those over {SNAPLEN} bytes are read up to the last answer that fits");
-                None
-            }
-        }
-    }
-
-    /// Reads the answers of the DNS responses that are ready, then places them in `batch`
-    /// among the packets read from `start` on (whose capture times are in `stamps`), each
-    /// before the first packet captured after it.
-    fn place_answers(
-        &mut self,
-        batch: &mut Vec<Observation>,
-        start: usize,
-    ) -> Result<(), pcap::Error> {
-        let link = self.link;
-        let answers = &mut self.answers;
-        dispatch_ready(&mut self.capture, MAX_BATCH, |data, wire_len, at| {
-            let found = packet::parse_with_payload(link, data, wire_len)
-                .ok()
-                .filter(|(meta, _)| meta.ports().0 == DNS_PORT && meta.protocol() == UDP)
-                .and_then(|(_, payload)| dns::parse_response(payload).ok())
-                .filter(|answers| !answers.is_empty());
-            answers.extend(found.map(|found| (at, Observation::Answers(found))));
-        })?;
-        place_in_capture_order(batch, start, &self.stamps, self.answers.drain(..));
-        Ok(())
-    }
-}
-
-/// Inserts `answers` (in capture order, with their capture times) into `batch`, whose entries
-/// from `start` on were captured at `stamps`: each answer before the first entry captured
-/// after it. The monitor applies a batch in order, so a DNS answer read from the second
-/// capture counts from where it was on the wire: before the connection it named began, or
-/// after a connection to the same address that ended before it.
-fn place_in_capture_order(
-    batch: &mut Vec<Observation>,
-    start: usize,
-    stamps: &[i64],
-    answers: impl Iterator<Item = (i64, Observation)>,
-) {
-    answers.enumerate().for_each(|(placed, (at, answer))| {
-        let before = stamps.partition_point(|stamp| *stamp <= at);
-        batch.insert(start + placed + before, answer);
-    });
 }
 
 /// Hands each packet that is ready (at most `limit`) to `each` as (captured bytes, length on
@@ -338,19 +298,72 @@ fn micros(time: &libc::timeval) -> i64 {
 }
 
 /// Opens `device` for live capture: `snaplen` bytes of each packet, a kernel buffer of
-/// `buffer` bytes, each packet delivered as it arrives, non-blocking.
-fn activate(device: &str, snaplen: i32, buffer: i32) -> Result<Capture<Active>, pcap::Error> {
+/// `buffer` bytes, non-blocking; each packet delivered as it arrives when `immediate`, else
+/// in blocks (see [`IMMEDIATE`]).
+fn activate(
+    device: &str,
+    snaplen: i32,
+    buffer: i32,
+    immediate: bool,
+) -> Result<Capture<Active>, pcap::Error> {
     Capture::from_device(device)
         .and_then(|inactive| {
             inactive
                 .snaplen(snaplen)
                 .buffer_size(buffer)
-                .timeout(POLL_TIMEOUT_MS)
+                .timeout(BLOCK_TIMEOUT_MS)
                 .promisc(false)
-                .immediate_mode(true)
+                .immediate_mode(immediate)
                 .open()
         })
         .and_then(|capture| capture.setnonblock())
+}
+
+/// Now, in µs since the epoch (the clock of capture times).
+fn unix_micros() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |since| {
+            i64::try_from(since.as_micros()).unwrap_or(i64::MAX)
+        })
+}
+
+/// How long a poll lets packets gather once traffic arrived: one wake-up and one hand-over to
+/// the monitor per several milliseconds of traffic instead of one per packet or block. The wait
+/// follows the rate: long while few packets come (light traffic costs few wake-ups), short
+/// while many do (the kernel's buffer must not fill meanwhile). A batch that opens a TCP
+/// connection goes at once, and an event (a DNS packet, a connection opening) ends the wait.
+#[derive(Debug, Clone, Copy)]
+struct Gathering {
+    wait: Duration,
+}
+
+impl Gathering {
+    const SHORTEST: Duration = Duration::from_millis(2);
+    const LONGEST: Duration = Duration::from_millis(20);
+    /// Packets one wait should gather at most: under a third of what [`BUFFER_BYTES`] holds
+    /// of MTU-sized packets.
+    const PACKETS: f64 = 600.0;
+
+    fn wait_ms(&self) -> i32 {
+        i32::try_from(self.wait.as_millis()).unwrap_or(i32::MAX)
+    }
+
+    /// The next wait, after `packets` packets came in `elapsed`: as long as [`Self::PACKETS`]
+    /// take at that rate, within [`Self::SHORTEST`]..[`Self::LONGEST`].
+    fn adapt(&mut self, packets: u64, elapsed: Duration) {
+        let per_second = packets as f64 / elapsed.as_secs_f64().max(1e-4);
+        let wait = Duration::from_secs_f64((Self::PACKETS / per_second.max(1.0)).min(1.0));
+        self.wait = wait.clamp(Self::SHORTEST, Self::LONGEST);
+    }
+}
+
+impl Default for Gathering {
+    fn default() -> Self {
+        Self {
+            wait: Self::SHORTEST,
+        }
+    }
 }
 
 /// Reads a saved capture (a `.pcap` file of any link type netmon reads, PKTAP included) and
@@ -421,73 +434,25 @@ fn open_error(device: &str, error: pcap::Error) -> CaptureError {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domains::DnsAnswer;
-    use proptest::prelude::*;
-
-    /// An answer observation for `host` (the address does not matter here).
-    fn answer(host: &str) -> Observation {
-        Observation::Answers(vec![DnsAnswer {
-            ip: "192.0.2.7".parse().unwrap(),
-            host: host.into(),
-            ttl: 60,
-        }])
-    }
-
-    /// The hosts of the answers in `batch`, `-` for each packet.
-    fn order(batch: &[Observation]) -> Vec<String> {
-        batch
-            .iter()
-            .map(|observation| match observation {
-                Observation::Answers(answers) => answers[0].host.clone(),
-                _ => "-".into(),
-            })
-            .collect()
-    }
 
     #[test]
-    fn answers_go_where_they_were_on_the_wire() {
-        // Left from an earlier read of the same poll, then four packets captured at 10..40 µs.
-        let mut batch = vec![Observation::Unreadable; 5];
-        let answers = [
-            (5, answer("first")),
-            (25, answer("middle")),
-            (40, answer("tie")),
-        ];
-        place_in_capture_order(&mut batch, 1, &[10, 20, 30, 40], answers.into_iter());
-        assert_eq!(
-            order(&batch),
-            ["-", "first", "-", "-", "middle", "-", "-", "tie"],
-            "an answer goes before the first packet captured after it, a tie after the packet"
-        );
-        let mut later = vec![Observation::Unreadable; 2];
-        place_in_capture_order(&mut later, 0, &[1, 2], [(3, answer("last"))].into_iter());
-        assert_eq!(order(&later), ["-", "-", "last"]);
-    }
-
-    proptest! {
-        /// Whatever the times, every observation is kept, the packets keep their order, and the
-        /// answers come out in capture order among them.
-        #[test]
-        fn placing_keeps_everything_in_capture_order(
-            mut stamps in proptest::collection::vec(0i64..1_000, 0..40),
-            mut times in proptest::collection::vec(0i64..1_000, 0..8),
-        ) {
-            stamps.sort_unstable();
-            times.sort_unstable();
-            let mut batch = vec![Observation::Unreadable; stamps.len()];
-            let answers = times.iter().enumerate().map(|(n, at)| (*at, answer(&n.to_string())));
-            place_in_capture_order(&mut batch, 0, &stamps, answers);
-            prop_assert_eq!(batch.len(), stamps.len() + times.len());
-            // Each entry's capture time, in the batch's order, never goes back.
-            let mut packets = stamps.iter();
-            let when: Vec<i64> = batch
-                .iter()
-                .map(|observation| match observation {
-                    Observation::Answers(answers) => times[answers[0].host.parse::<usize>().unwrap()],
-                    _ => *packets.next().unwrap(),
-                })
-                .collect();
-            prop_assert!(when.windows(2).all(|pair| pair[0] <= pair[1]), "{:?}", when);
-        }
+    fn gathering_follows_the_rate() {
+        let mut gathering = Gathering::default();
+        let ms = |millis| Duration::from_millis(millis);
+        // 1 Gbit/s of MTU-sized packets: ~85 a millisecond.
+        gathering.adapt(850, ms(10));
+        let busy = gathering.wait;
+        assert!(busy > ms(5) && busy < ms(9), "{busy:?}");
+        // A few packets: the longest wait; none at all: the same.
+        gathering.adapt(3, ms(5));
+        assert_eq!(gathering.wait, Gathering::LONGEST);
+        gathering.adapt(0, ms(20));
+        assert_eq!(gathering.wait, Gathering::LONGEST);
+        // Far more than the buffer takes in the longest wait: the shortest.
+        gathering.adapt(50_000, ms(20));
+        assert_eq!(gathering.wait, Gathering::SHORTEST);
+        // A wait cut short by an event still measures the rate from what it took.
+        gathering.adapt(85, Duration::from_micros(1_000));
+        assert_eq!(gathering.wait, busy);
     }
 }

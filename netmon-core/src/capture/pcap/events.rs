@@ -1,0 +1,197 @@
+//! The events capture: a second capture of the same device beside the packet capture, filtered
+//! in the kernel to the few packets that must not wait ([`super::EVENTS_FILTER`]): DNS over UDP
+//! and TCP connection openings. It delivers each as it arrives, so a gathering wait ends at
+//! once (see `super::Gathering`), and it reads DNS responses whole up to
+//! [`super::DNS_SNAPLEN`] whatever the packet capture's snap length. Its packets are counted by
+//! the packet capture, not here.
+//!
+//! A DNS answer is placed among the packet capture's packets by capture time: the monitor
+//! applies a batch in order, so an answer counts from where it was on the wire — before the
+//! connection it named began, or after a connection to the same address that ended before it.
+//! The packet capture delivers in blocks (Linux), so packets captured just before an answer
+//! may come in a later read: an answer captured after every packet read so far is held until
+//! a later packet is read, or for [`super::ANSWER_HOLD_MICROS`] at most.
+
+use std::collections::VecDeque;
+use std::os::fd::{AsRawFd, RawFd};
+
+use pcap::{Active, Capture};
+
+use super::{activate, dispatch_ready, unix_micros};
+use super::{ANSWER_HOLD_MICROS, DNS_PORT, DNS_SNAPLEN, EVENTS_BUFFER_BYTES, EVENTS_FILTER};
+use super::{MAX_BATCH, SNAPLEN, UDP};
+use crate::capture::Observation;
+use crate::domains::dns;
+use crate::packet::{self, LinkType};
+
+/// The events capture, the link type of its frames, and what places its answers among the
+/// packet capture's packets (kept between polls).
+pub(super) struct EventsCapture {
+    capture: Capture<Active>,
+    link: LinkType,
+    /// Answers not placed yet, in capture order, with when they were captured (µs since the
+    /// epoch).
+    held: VecDeque<(i64, Observation)>,
+    /// When each entry the packet capture added to the batch in this read was captured (µs).
+    pub(super) stamps: Vec<i64>,
+    /// When the latest packet the packet capture read was captured (µs).
+    latest: i64,
+}
+
+impl EventsCapture {
+    /// The events capture of `device` (frames of type `link`); `None`, with a warning, when it
+    /// cannot be opened (the packet capture still reads DNS responses, up to its snap length,
+    /// and gathering waits run their course).
+    pub(super) fn open(device: &str, link: LinkType) -> Option<Self> {
+        let opened =
+            activate(device, DNS_SNAPLEN, EVENTS_BUFFER_BYTES, true).and_then(|mut capture| {
+                capture.filter(EVENTS_FILTER, true)?;
+                Ok(capture)
+            });
+        match opened {
+            Ok(capture) => Some(Self {
+                capture,
+                link,
+                held: VecDeque::new(),
+                stamps: Vec::new(),
+                latest: i64::MIN,
+            }),
+            Err(error) => {
+                tracing::warn!(%error, device, "no second capture for DNS responses and connection openings: responses over {SNAPLEN} bytes are read up to the last answer that fits");
+                None
+            }
+        }
+    }
+
+    pub(super) fn fd(&self) -> RawFd {
+        self.capture.as_raw_fd()
+    }
+
+    /// Whether answers wait to be placed: the caller wakes again soon to place them.
+    pub(super) fn holding(&self) -> bool {
+        !self.held.is_empty()
+    }
+
+    /// Reads the events that are ready, then places in `batch` the answers that are due among
+    /// the entries added from `start` on (captured at [`Self::stamps`]), each before the first
+    /// entry captured after it.
+    pub(super) fn place_answers(
+        &mut self,
+        batch: &mut Vec<Observation>,
+        start: usize,
+    ) -> Result<(), pcap::Error> {
+        let link = self.link;
+        let held = &mut self.held;
+        dispatch_ready(&mut self.capture, MAX_BATCH, |data, wire_len, at| {
+            held.extend(answers_in(link, data, wire_len).map(|answers| (at, answers)));
+        })?;
+        self.latest = self.stamps.iter().copied().fold(self.latest, i64::max);
+        let now = unix_micros();
+        let due = self
+            .held
+            .iter()
+            .take_while(|(at, _)| *at <= self.latest || now - at >= ANSWER_HOLD_MICROS)
+            .count();
+        place_in_capture_order(batch, start, &self.stamps, self.held.drain(..due));
+        Ok(())
+    }
+}
+
+/// The answers of a frame that is a DNS response over UDP naming addresses.
+fn answers_in(link: LinkType, frame: &[u8], wire_len: u32) -> Option<Observation> {
+    packet::parse_with_payload(link, frame, wire_len)
+        .ok()
+        .filter(|(meta, _)| meta.ports().0 == DNS_PORT && meta.protocol() == UDP)
+        .and_then(|(_, payload)| dns::parse_response(payload).ok())
+        .filter(|answers| !answers.is_empty())
+        .map(Observation::Answers)
+}
+
+/// Inserts `answers` (in capture order, with their capture times) into `batch`, whose entries
+/// from `start` on were captured at `stamps`: each answer before the first entry captured
+/// after it.
+fn place_in_capture_order(
+    batch: &mut Vec<Observation>,
+    start: usize,
+    stamps: &[i64],
+    answers: impl Iterator<Item = (i64, Observation)>,
+) {
+    answers.enumerate().for_each(|(placed, (at, answer))| {
+        let before = stamps.partition_point(|stamp| *stamp <= at);
+        batch.insert(start + placed + before, answer);
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domains::DnsAnswer;
+    use proptest::prelude::*;
+
+    /// An answer observation for `host` (the address does not matter here).
+    fn answer(host: &str) -> Observation {
+        Observation::Answers(vec![DnsAnswer {
+            ip: "192.0.2.7".parse().unwrap(),
+            host: host.into(),
+            ttl: 60,
+        }])
+    }
+
+    /// The hosts of the answers in `batch`, `-` for each packet.
+    fn order(batch: &[Observation]) -> Vec<String> {
+        batch
+            .iter()
+            .map(|observation| match observation {
+                Observation::Answers(answers) => answers[0].host.clone(),
+                _ => "-".into(),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn answers_go_where_they_were_on_the_wire() {
+        // Left from an earlier read of the same poll, then four packets captured at 10..40 µs.
+        let mut batch = vec![Observation::Unreadable; 5];
+        let answers = [
+            (5, answer("first")),
+            (25, answer("middle")),
+            (40, answer("tie")),
+        ];
+        place_in_capture_order(&mut batch, 1, &[10, 20, 30, 40], answers.into_iter());
+        assert_eq!(
+            order(&batch),
+            ["-", "first", "-", "-", "middle", "-", "-", "tie"],
+            "an answer goes before the first packet captured after it, a tie after the packet"
+        );
+        let mut later = vec![Observation::Unreadable; 2];
+        place_in_capture_order(&mut later, 0, &[1, 2], [(3, answer("last"))].into_iter());
+        assert_eq!(order(&later), ["-", "-", "last"]);
+    }
+
+    proptest! {
+        /// Whatever the times, every observation is kept, the packets keep their order, and the
+        /// answers come out in capture order among them.
+        #[test]
+        fn placing_keeps_everything_in_capture_order(
+            mut stamps in proptest::collection::vec(0i64..1_000, 0..40),
+            mut times in proptest::collection::vec(0i64..1_000, 0..8),
+        ) {
+            stamps.sort_unstable();
+            times.sort_unstable();
+            let mut batch = vec![Observation::Unreadable; stamps.len()];
+            let answers = times.iter().enumerate().map(|(n, at)| (*at, answer(&n.to_string())));
+            place_in_capture_order(&mut batch, 0, &stamps, answers);
+            prop_assert_eq!(batch.len(), stamps.len() + times.len());
+            // Each entry's capture time, in the batch's order, never goes back.
+            let mut packets = stamps.iter();
+            let when: Vec<i64> = batch
+                .iter()
+                .map(|observation| match observation {
+                    Observation::Answers(answers) => times[answers[0].host.parse::<usize>().unwrap()],
+                    _ => *packets.next().unwrap(),
+                })
+                .collect();
+            prop_assert!(when.windows(2).all(|pair| pair[0] <= pair[1]), "{:?}", when);
+        }
+    }
+}
