@@ -317,6 +317,15 @@ fn activate(
                 .open()
         })
         .and_then(|capture| capture.setnonblock())
+        .and_then(|mut capture| {
+            // Block delivery copies whole packets into the kernel's buffer unless a filter
+            // cuts them: the empty filter (take everything) returns the snap length, so a
+            // 64-KB segmentation-offload packet takes `snaplen` bytes there, not 64 KB.
+            if !immediate {
+                capture.filter("", true)?;
+            }
+            Ok(capture)
+        })
 }
 
 /// Now, in µs since the epoch (the clock of capture times).
