@@ -88,6 +88,16 @@ impl Reader {
 /// One direction of a connection: (protocol, source, destination).
 type StreamKey = (u8, SocketAddr, SocketAddr);
 
+/// The direction of a connection a packet travels in.
+fn stream_key(meta: &PacketMeta) -> StreamKey {
+    let (src_port, dst_port) = meta.ports();
+    (
+        meta.protocol(),
+        SocketAddr::new(meta.src, src_port),
+        SocketAddr::new(meta.dst, dst_port),
+    )
+}
+
 /// Per-capture state for reading server names from packets (see the module docs).
 pub struct Inspector {
     tls: LruCache<StreamKey, ClientHelloAssembler>,
@@ -127,17 +137,11 @@ impl Inspector {
         if payload.is_empty() {
             return None;
         }
-        let (src_port, dst_port) = meta.ports();
-        let key = (
-            meta.protocol(),
-            SocketAddr::new(meta.src, src_port),
-            SocketAddr::new(meta.dst, dst_port),
-        );
         match Reader::of(meta)? {
             Reader::Dns => answers(dns::parse_response(payload)),
-            Reader::DnsOverTcp => self.dns_segment(key, payload),
-            Reader::Quic => self.quic_datagram(key, payload),
-            Reader::Tls => self.tcp_segment(key, payload),
+            Reader::DnsOverTcp => self.dns_segment(stream_key(meta), payload),
+            Reader::Quic => self.quic_datagram(stream_key(meta), payload),
+            Reader::Tls => self.tcp_segment(stream_key(meta), payload),
         }
     }
 
