@@ -122,6 +122,8 @@ pub fn run_steered(
                 Some(snapshot) => left.min(snapshot),
                 None => left,
             };
+            // A flow that just began wants its owner while its socket exists.
+            let wait = tracker.lookup_due_in(now).map_or(wait, |due| wait.min(due));
             match receiver.recv_timeout(wait) {
                 Ok(mut batch) => {
                     last_batch = Instant::now();
@@ -225,6 +227,11 @@ fn apply(
         Observation::Answers(answers) => {
             tracker.learn_answers_at(answers, now);
             None
+        }
+        Observation::Opening(packet) => {
+            let placement = addresses.place(packet);
+            tracker.open(packet, placement, now);
+            Some(placement)
         }
         Observation::Unreadable => {
             tracker.skipped();

@@ -90,9 +90,10 @@ pub fn describe(observation: &Observation, placement: Option<Placement>) -> Opti
         Observation::OwnedPacket(packet, process, naming) => {
             (packet, Some(process), naming.as_ref())
         }
-        Observation::ProcessBytes(_) | Observation::Answers(_) | Observation::Unreadable => {
-            return None
-        }
+        Observation::ProcessBytes(_)
+        | Observation::Answers(_)
+        | Observation::Opening(_)
+        | Observation::Unreadable => return None,
     };
     let process = process
         .map(|process| format!(" process={}[{}]", process.app, process.pid))

@@ -88,6 +88,9 @@ struct FlowState {
     name: FlowName,
     /// Bytes since the first packet and how the connection ended (see `connections`).
     tally: Tally,
+    /// Opened ahead of its first packet (see [`Tracker::open`]): that packet, when counted,
+    /// belongs to this connection and does not start another.
+    opened_early: bool,
 }
 
 impl FlowState {
@@ -143,6 +146,8 @@ pub struct Tracker {
     tunnels: Tunnels,
     /// Where the live connections are published, when someone reads them.
     live: Option<(LiveConnections, Schedule)>,
+    /// A flow began since the latest lookup: its owner is wanted soon.
+    awaiting_lookup: bool,
 }
 
 impl Tracker {
@@ -161,6 +166,7 @@ impl Tracker {
             stats: SampleStats::default(),
             tunnels: Tunnels::default(),
             live: None,
+            awaiting_lookup: false,
         }
     }
 
@@ -320,6 +326,36 @@ impl Tracker {
         self.stats.dropped_packets += packets;
     }
 
+    /// Opens the TCP connection whose first packet `packet` is, ahead of that packet (an events
+    /// capture delivers it at once, the packet capture later): the flow begins now, named from
+    /// what is known now, and its owner is looked up at the next [`Self::attribute`], while the
+    /// connection's socket surely exists. The packet is counted when it comes.
+    pub fn open(&mut self, packet: &PacketMeta, placement: Placement, now: Instant) {
+        let Placement::Flow(key, direction) = placement else {
+            return;
+        };
+        let syn = TcpFlags {
+            syn: true,
+            ..TcpFlags::default()
+        };
+        self.count(key, direction, (0, 0), Some(syn), now);
+        if let Some(flow) = self.flows.get_mut(&key) {
+            flow.opened_early = packet.opens_connection();
+        }
+    }
+
+    /// How soon [`Self::attribute`] should run again: a flow that began since the latest
+    /// lookup wants its owner while its socket exists. `None` when no flow waits.
+    pub fn lookup_due_in(&self, now: Instant) -> Option<Duration> {
+        self.awaiting_lookup.then(|| {
+            self.last_lookup.map_or(Duration::ZERO, |last| {
+                self.options
+                    .lookup_interval
+                    .saturating_sub(now.duration_since(last))
+            })
+        })
+    }
+
     fn count(
         &mut self,
         key: FlowKey,
@@ -336,8 +372,12 @@ impl Tracker {
             last_seen: now,
             name: FlowName::default(),
             tally: Tally::default(),
+            opened_early: false,
         });
-        if flags.is_some_and(TcpFlags::opens_connection) {
+        let opens = flags.is_some_and(TcpFlags::opens_connection);
+        if opens && std::mem::take(&mut flow.opened_early) {
+            // The connection's first packet, after its opening was seen: nothing to reset.
+        } else if opens {
             // A new connection on a known 5-tuple: the port was reused, maybe by another process
             // and towards another server name.
             flow.owner = Owner::Pending;
@@ -345,6 +385,7 @@ impl Tracker {
             flow.name = FlowName::default();
             flow.tally = Tally::default();
         }
+        self.awaiting_lookup |= matches!(flow.owner, Owner::Pending);
         let counter = flow.counter(direction);
         counter.bytes += bytes;
         counter.packets += packets;
@@ -363,6 +404,7 @@ impl Tracker {
     }
 
     fn lookup(&mut self, now: Instant) {
+        self.awaiting_lookup = false;
         let wanted: Vec<FlowKey> = self
             .flows
             .iter()
@@ -707,6 +749,39 @@ mod tests {
         assert_eq!(sample.stats.packets, 3);
         assert_eq!(sample.stats.unknown_bytes, 0);
         assert_eq!(sample.processes.len(), 1);
+    }
+
+    #[test]
+    fn a_connection_opened_ahead_of_its_packets_keeps_the_owner_found_then() {
+        let owners = FakeOwners::default();
+        let flow = key("10.0.0.2:5000", "1.1.1.1:80");
+        owners.open(flow, "chromium");
+        let mut tracker = tracker(&owners);
+        let start = Instant::now();
+        let syn = tcp("10.0.0.2:5000", "1.1.1.1:80", 60, true);
+        assert_eq!(tracker.lookup_due_in(start), None);
+        tracker.open(&syn, machine().place(&syn), start);
+        assert_eq!(tracker.lookup_due_in(start), Some(Duration::ZERO));
+        tracker.attribute(start);
+        assert_eq!(tracker.lookup_due_in(start), None, "looked up");
+        // The socket is gone by the time the packets come, SYN first: the owner found at the
+        // opening stays, and every packet is counted once.
+        owners.close(&flow);
+        let later = start + Duration::from_millis(30);
+        feed(&mut tracker, syn, later);
+        feed(
+            &mut tracker,
+            tcp("1.1.1.1:80", "10.0.0.2:5000", 1500, false),
+            later,
+        );
+        tracker.attribute(later);
+        let sample = tracker.close(0, 5000, later);
+        assert_eq!(sample.bytes_of("chromium", Direction::Sent), 60);
+        assert_eq!(sample.bytes_of("chromium", Direction::Received), 1500);
+        assert_eq!(sample.stats.packets, 2);
+        // A second SYN on the same 5-tuple is a new connection: its owner is looked up again.
+        feed(&mut tracker, syn, later);
+        assert!(tracker.lookup_due_in(later).is_some());
     }
 
     #[test]

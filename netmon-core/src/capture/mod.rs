@@ -39,6 +39,10 @@ pub enum Observation {
     /// source reads DNS responses whole in a capture of their own (see
     /// [`pcap::DNS_SNAPLEN`]), apart from the packets it counts.
     Answers(Vec<DnsAnswer>),
+    /// A TCP connection's first packet (SYN), delivered ahead of the packets by a capture that
+    /// takes it at once (the libpcap source's events capture): the connection is opened and its
+    /// owner looked up now; the packet itself is counted when the packet capture delivers it.
+    Opening(PacketMeta),
     /// A frame that could not be read as IP (ARP, malformed, an unknown link layer).
     Unreadable,
 }
@@ -48,7 +52,9 @@ impl Observation {
     /// while the connection's socket still exists.
     pub fn opens_connection(&self) -> bool {
         match self {
-            Self::Packet(meta) | Self::Named(meta, _) => meta.opens_connection(),
+            Self::Packet(meta) | Self::Named(meta, _) | Self::Opening(meta) => {
+                meta.opens_connection()
+            }
             _ => false,
         }
     }

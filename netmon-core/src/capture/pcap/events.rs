@@ -83,26 +83,38 @@ impl EventsCapture {
         let link = self.link;
         let held = &mut self.held;
         dispatch_ready(&mut self.capture, MAX_BATCH, |data, wire_len, at| {
-            held.extend(answers_in(link, data, wire_len).map(|answers| (at, answers)));
+            held.extend(event_in(link, data, wire_len).map(|event| (at, event)));
         })?;
         self.latest = self.stamps.iter().copied().fold(self.latest, i64::max);
         let now = unix_micros();
-        let due = self
+        // Answers wait (see the module's text); an opening goes at once, with every answer
+        // captured before it.
+        let waited = self
             .held
             .iter()
             .take_while(|(at, _)| *at <= self.latest || now - at >= ANSWER_HOLD_MICROS)
             .count();
+        let opening = self
+            .held
+            .iter()
+            .rposition(|(_, event)| matches!(event, Observation::Opening(_)))
+            .map_or(0, |last| last + 1);
+        let due = waited.max(opening);
         place_in_capture_order(batch, start, &self.stamps, self.held.drain(..due));
         Ok(())
     }
 }
 
-/// The answers of a frame that is a DNS response over UDP naming addresses.
-fn answers_in(link: LinkType, frame: &[u8], wire_len: u32) -> Option<Observation> {
-    packet::parse_with_payload(link, frame, wire_len)
-        .ok()
-        .filter(|(meta, _)| meta.ports().0 == DNS_PORT && meta.protocol() == UDP)
-        .and_then(|(_, payload)| dns::parse_response(payload).ok())
+/// What an event frame tells: the answers of a DNS response over UDP, or a TCP connection's
+/// opening.
+fn event_in(link: LinkType, frame: &[u8], wire_len: u32) -> Option<Observation> {
+    let (meta, payload) = packet::parse_with_payload(link, frame, wire_len).ok()?;
+    if meta.opens_connection() {
+        return Some(Observation::Opening(meta));
+    }
+    Some(meta)
+        .filter(|meta| meta.ports().0 == DNS_PORT && meta.protocol() == UDP)
+        .and_then(|_| dns::parse_response(payload).ok())
         .filter(|answers| !answers.is_empty())
         .map(Observation::Answers)
 }
