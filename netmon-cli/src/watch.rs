@@ -1,22 +1,23 @@
-//! Hand edits of config.json reach the running netmon: the file's directory is watched with
-//! `notify`, and once the events about config.json have settled (editors write a temporary
-//! file, rename it over the old one, and touch it again) the live configuration reads the file
-//! again, applying what changed or keeping everything and logging each problem.
+//! Hand edits of config.json reach the running netmon: the file is watched
+//! (`netmon_core::os::watch`, which on Linux keeps the kernel from waking netmon for the
+//! database's writes beside it), and once the events about config.json have settled (editors
+//! write a temporary file, rename it over the old one, and touch it again) the live
+//! configuration reads the file again, applying what changed or keeping everything and logging
+//! each problem.
 
-use std::ffi::OsString;
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
+use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 use netmon_core::live::LiveConfig;
-use notify::{Event, RecursiveMode, Watcher};
+use netmon_core::os::watch::{self, FileWatch};
 
 /// Quiet time after the last event about config.json before it is read.
 pub const SETTLE: Duration = Duration::from_millis(300);
 
 /// A running watch of config.json; it ends when dropped.
 pub struct ConfigWatch {
-    watcher: Option<notify::RecommendedWatcher>,
+    watch: Option<FileWatch>,
     thread: Option<JoinHandle<()>>,
 }
 
@@ -30,78 +31,47 @@ pub struct WatchError {
 
 /// Starts watching `live`'s config.json.
 pub fn watch(live: LiveConfig) -> Result<ConfigWatch, WatchError> {
-    let path = live.path().to_path_buf();
-    let failed = |detail: String| WatchError {
-        path: path.display().to_string(),
-        detail,
+    let path = live.path().display().to_string();
+    let failed = |error: std::io::Error| WatchError {
+        path: path.clone(),
+        detail: error.to_string(),
     };
-    let (directory, name) = match (path.parent(), path.file_name()) {
-        (Some(directory), Some(name)) => (directory.to_path_buf(), name.to_os_string()),
-        _ => return Err(failed("not a file path".into())),
-    };
-    let (sender, events) = mpsc::channel();
-    let mut watcher = notify::recommended_watcher(move |event| {
-        // The receiving thread is gone only when the watch is being dropped.
-        let _ = sender.send(event);
-    })
-    .map_err(|error| failed(error.to_string()))?;
-    watcher
-        .watch(&directory, RecursiveMode::NonRecursive)
-        .map_err(|error| failed(error.to_string()))?;
+    let (watch, changes) = watch::watch_file(live.path()).map_err(failed)?;
     let thread = thread::Builder::new()
         .name("netmon-config".into())
-        .spawn(move || follow(&events, &name, &live))
-        .map_err(|error| failed(error.to_string()))?;
+        .spawn(move || follow(&changes, &live))
+        .map_err(failed)?;
     Ok(ConfigWatch {
-        watcher: Some(watcher),
+        watch: Some(watch),
         thread: Some(thread),
     })
 }
 
-type Events = Receiver<notify::Result<Event>>;
-
-/// Reads config.json again after each settled burst of events about it, until the watch ends.
-fn follow(events: &Events, name: &OsString, live: &LiveConfig) {
-    while let Ok(event) = events.recv() {
-        if concerns(&event, name) {
-            settle(events, name);
-            // Problems are logged and kept by the live configuration itself.
-            let _ = live.reload();
-        }
+/// Reads config.json again after each settled burst of changes, until the watch ends.
+fn follow(changes: &Receiver<()>, live: &LiveConfig) {
+    while changes.recv().is_ok() {
+        settle(changes);
+        // Problems are logged and kept by the live configuration itself.
+        let _ = live.reload();
     }
 }
 
-/// Waits until no event about config.json came for [`SETTLE`].
-fn settle(events: &Events, name: &OsString) {
+/// Waits until no change came for [`SETTLE`].
+fn settle(changes: &Receiver<()>) {
     let mut quiet_from = Instant::now();
     loop {
         let wait = (quiet_from + SETTLE).saturating_duration_since(Instant::now());
-        match events.recv_timeout(wait) {
-            Ok(event) if concerns(&event, name) => quiet_from = Instant::now(),
-            Ok(_) => {}
+        match changes.recv_timeout(wait) {
+            Ok(()) => quiet_from = Instant::now(),
             Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => return,
-        }
-    }
-}
-
-/// Whether an event is about the file `name` (an error of the watch is logged).
-fn concerns(event: &notify::Result<Event>, name: &OsString) -> bool {
-    match event {
-        Ok(event) => event
-            .paths
-            .iter()
-            .any(|path| path.file_name() == Some(name.as_os_str())),
-        Err(error) => {
-            tracing::warn!(%error, "watching config.json failed");
-            false
         }
     }
 }
 
 impl Drop for ConfigWatch {
     fn drop(&mut self) {
-        // Dropping the watcher drops the sender, which ends the thread.
-        drop(self.watcher.take());
+        // Ending the watch disconnects the changes, which ends the thread.
+        drop(self.watch.take());
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();
         }

@@ -18,7 +18,7 @@ use netmon_core::logging;
 use poem::endpoint::EmbeddedFilesEndpoint;
 use poem::listener::{Listener, TcpAcceptor, TcpListener};
 use poem::{Endpoint, EndpointExt, Route};
-use poem_openapi::OpenApiService;
+use poem_openapi::{OpenApi, OpenApiService};
 
 pub use api::range_at;
 pub use state::AppState;
@@ -55,16 +55,14 @@ struct Dashboard;
 pub fn app(state: AppState) -> impl Endpoint {
     let port = state.port();
     let metrics = metrics_endpoint(state.clone());
-    let api = OpenApiService::new(api::all(state), "netmon", env!("CARGO_PKG_VERSION"))
-        .description("The local API of netmon: what the dashboard, menubar, CLI and browser extension speak.")
-        .server(format!("http://127.0.0.1:{port}/api"));
+    let docs = swagger_ui(api_service(state.clone()));
+    let api = api_service(state);
     let document = openapi::document(&api.spec());
     let spec = poem::endpoint::make_sync(move |_| {
         poem::Response::builder()
             .content_type("application/json; charset=utf-8")
             .body(document.clone())
     });
-    let docs = api.swagger_ui();
     Route::new()
         .nest("/", EmbeddedFilesEndpoint::<Dashboard>::new())
         .nest("/api", api)
@@ -73,6 +71,24 @@ pub fn app(state: AppState) -> impl Endpoint {
         .at("/metrics", poem::get(metrics))
         .with(security::LocalOnly::new(port))
         .around(access_log)
+}
+
+/// The operations under `/api`, described for OpenAPI.
+fn api_service(state: AppState) -> OpenApiService<impl OpenApi + Send + Sync + 'static, ()> {
+    let port = state.port();
+    OpenApiService::new(api::all(state), "netmon", env!("CARGO_PKG_VERSION"))
+        .description("The local API of netmon: what the dashboard, menubar, CLI and browser extension speak.")
+        .server(format!("http://127.0.0.1:{port}/api"))
+}
+
+/// Swagger UI (`/docs`), its page made for each request: the page carries a 1.6 MB script,
+/// which poem-openapi's own endpoint copies onto the heap at start, so a netmon nobody reads the
+/// docs of held it (and the script's pages of the executable) resident all along (3 MB).
+fn swagger_ui(api: OpenApiService<impl OpenApi + Send + Sync + 'static, ()>) -> impl Endpoint {
+    Route::new().at(
+        "/",
+        poem::endpoint::make_sync(move |_| poem::web::Html(api.swagger_ui_html())),
+    )
 }
 
 /// `GET /metrics`: the OpenMetrics text while `metrics_enabled`, else 404 saying how to turn

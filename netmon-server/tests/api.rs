@@ -257,6 +257,10 @@ async fn the_openapi_document_and_swagger_ui_are_served() {
     }
     let docs = client.get("/docs").header("host", HOST).send().await;
     docs.assert_status_is_ok();
+    // The page is made on request: it carries Swagger UI's script and the API's document.
+    let page = docs.0.into_body().into_string().await.unwrap();
+    assert!(page.contains("SwaggerUIBundle("), "no Swagger UI script");
+    assert!(page.contains("\"/monitoring/pause\""), "no document");
 }
 
 #[tokio::test]

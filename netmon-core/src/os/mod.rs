@@ -9,6 +9,7 @@ pub mod linux;
 pub mod macos;
 #[cfg(unix)]
 pub mod privileges;
+pub mod watch;
 
 use std::str::FromStr;
 

@@ -1,8 +1,10 @@
 //! Linux: socket inodes from netlink `sock_diag`, socket owners from `/proc/PID/fd`, tunnel
-//! devices and their holders (`tun`); glibc's allocator settings for the daemon.
+//! devices and their holders (`tun`); glibc's allocator settings for the daemon; inotify
+//! watching one file (`watch`).
 
 pub mod diag;
 #[cfg(target_env = "gnu")]
 pub mod memory;
 pub mod sockets;
 pub mod tun;
+pub mod watch;
