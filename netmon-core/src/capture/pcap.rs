@@ -44,8 +44,9 @@ const EVENTS_FILTER: &str = "udp port 53 or tcp[tcpflags] & tcp-syn != 0";
 /// Kernel buffer of the events capture: a slot of [`DNS_SNAPLEN`] bytes per packet, about 55.
 const EVENTS_BUFFER_BYTES: i32 = 256 << 10;
 /// Kernel buffer for captured packets: on Linux a ring mapped into netmon, so it counts in its
-/// resident memory. 4 MB of blocks hold about 2,600 MTU-sized packets, 30 ms at 1 Gbit/s.
-const BUFFER_BYTES: i32 = 5 << 20;
+/// resident memory. 8 MB of blocks hold about 5,000 MTU-sized packets, 60 ms at 1 Gbit/s: room
+/// for a gathering wait and a capture thread kept off the CPU by a busy machine.
+const BUFFER_BYTES: i32 = 8 << 20;
 /// How packets are delivered. On Linux, in blocks (libpcap's TPACKET_V3): the kernel hands
 /// over a block of packets when it is full or [`BLOCK_TIMEOUT_MS`] after its first packet, and
 /// stores each packet in the bytes it takes (immediate delivery gives each packet a slot of the
