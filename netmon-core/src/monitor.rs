@@ -31,9 +31,10 @@ use crate::tunnel::TunnelWatch;
 const ADDRESS_REFRESH: Duration = Duration::from_secs(2);
 /// Soonest re-read after a packet that matched none of this machine's addresses.
 const ADDRESS_REFRESH_ON_MISS: Duration = Duration::from_millis(500);
-/// Longest the loop waits for a batch before doing its periodic work (deferred owner lookups)
-/// while traffic flows.
-const TICK: Duration = Duration::from_millis(20);
+/// Longest the loop waits for a batch before doing its periodic work (retried owner lookups)
+/// while traffic flows; a new flow's lookup has its own wake-up (`Tracker::lookup_due_in`),
+/// and batches come every few milliseconds.
+const TICK: Duration = Duration::from_millis(100);
 /// After this long without a batch the loop sleeps until the window ends (or traffic comes):
 /// an idle monitor wakes once per sampling interval, not every tick (and once a second while
 /// the live connections still list flows).
