@@ -11,7 +11,9 @@ use std::time::Instant;
 
 use etherparse::PacketBuilder;
 // The oracle names these as its parent's.
-use netmon_core::packet::{self, LinkType, PacketError, PacketMeta, TcpFlags, Transport};
+use netmon_core::packet::{
+    self, with_wire_len, LinkType, PacketError, PacketMeta, TcpFlags, Transport,
+};
 
 #[path = "../src/packet/oracle.rs"]
 mod oracle;

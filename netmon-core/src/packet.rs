@@ -161,14 +161,27 @@ pub fn parse_with_payload(
     frame: &[u8],
     wire_len: u32,
 ) -> Result<(PacketMeta, &[u8]), PacketError> {
-    let Parsed { mut meta, payload } = parse_frame(link, frame)?;
+    let Parsed { meta, payload } = parse_frame(link, frame)?;
+    Ok((with_wire_len(link, frame, wire_len, meta), payload))
+}
+
+/// `meta` of `frame` (`wire_len` bytes on the wire), its length taken from the wire where the
+/// IP header states none: 0 (BIG TCP), or an IPv6 jumbogram's. Public for the parser's oracle
+/// (`packet/oracle.rs`, also built into `benches/parse.rs`).
+#[doc(hidden)]
+pub fn with_wire_len(
+    link: LinkType,
+    frame: &[u8],
+    wire_len: u32,
+    mut meta: PacketMeta,
+) -> PacketMeta {
     // An IPv6 jumbogram states payload length 0 (so 40 here) and is longer than any stated
     // length could be; a short IPv6 packet padded to Ethernet's minimum frame is not one.
     let jumbogram = meta.dst.is_ipv6() && meta.ip_len == 40 && wire_len > MAX_STATED_LEN;
     if meta.ip_len == 0 || jumbogram {
         meta.ip_len = wire_len.saturating_sub(link_header_len(link, frame, &meta));
     }
-    Ok((meta, payload))
+    meta
 }
 
 /// A parsed packet and its transport payload.

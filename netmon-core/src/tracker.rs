@@ -768,17 +768,22 @@ mod tests {
         // opening stays, and every packet is counted once.
         owners.close(&flow);
         let later = start + Duration::from_millis(30);
-        feed(&mut tracker, syn, later);
-        feed(
-            &mut tracker,
-            tcp("1.1.1.1:80", "10.0.0.2:5000", 1500, false),
-            later,
-        );
+        let reply = tcp("1.1.1.1:80", "10.0.0.2:5000", 1500, false);
+        [syn, reply]
+            .into_iter()
+            .for_each(|packet| feed(&mut tracker, packet, later));
         tracker.attribute(later);
         let sample = tracker.close(0, 5000, later);
-        assert_eq!(sample.bytes_of("chromium", Direction::Sent), 60);
-        assert_eq!(sample.bytes_of("chromium", Direction::Received), 1500);
-        assert_eq!(sample.stats.packets, 2);
+        let counted = (
+            sample.bytes_of("chromium", Direction::Sent),
+            sample.bytes_of("chromium", Direction::Received),
+            sample.stats.packets,
+        );
+        assert_eq!(
+            counted,
+            (60, 1500, 2),
+            "each packet once, to the opening's owner"
+        );
         // A second SYN on the same 5-tuple is a new connection: its owner is looked up again.
         feed(&mut tracker, syn, later);
         assert!(tracker.lookup_due_in(later).is_some());

@@ -9,48 +9,20 @@ use etherparse::{EtherType, LaxNetSlice, LaxSlicedPacket, TransportSlice};
 
 use super::{LinkType, PacketError, PacketMeta, TcpFlags, Transport};
 
-/// Longest IP packet a header's length field can state, plus the longest link header.
-const MAX_STATED_LEN: u32 = 65_535 + 40 + 32;
-
-/// The old `parse_with_payload`.
+/// The old `parse_with_payload` (the length from the wire is the new parser's own).
 pub fn parse_with_payload(
     link: LinkType,
     frame: &[u8],
     wire_len: u32,
 ) -> Result<(PacketMeta, &[u8]), PacketError> {
-    let Parsed { mut meta, payload } = parse_frame(link, frame)?;
-    // An IPv6 jumbogram states payload length 0 (so 40 here) and is longer than any stated
-    // length could be; a short IPv6 packet padded to Ethernet's minimum frame is not one.
-    let jumbogram = meta.dst.is_ipv6() && meta.ip_len == 40 && wire_len > MAX_STATED_LEN;
-    if meta.ip_len == 0 || jumbogram {
-        meta.ip_len = wire_len.saturating_sub(link_header_len(link, frame, &meta));
-    }
-    Ok((meta, payload))
+    let Parsed { meta, payload } = parse_frame(link, frame)?;
+    Ok((super::with_wire_len(link, frame, wire_len, meta), payload))
 }
 
 /// A parsed packet and its transport payload.
 struct Parsed<'a> {
     meta: PacketMeta,
     payload: &'a [u8],
-}
-
-/// Bytes before the IP header: the captured frame's length minus what the IP packet would
-/// occupy, found by locating the IP version nibble after the fixed link headers.
-fn link_header_len(link: LinkType, frame: &[u8], meta: &PacketMeta) -> u32 {
-    let fixed = match link {
-        LinkType::Ethernet => 14,
-        LinkType::LinuxSll => 16,
-        LinkType::LinuxSll2 => 20,
-        LinkType::RawIp => 0,
-        LinkType::Null => 4,
-    };
-    let version = if meta.src.is_ipv4() { 4 } else { 6 };
-    // VLAN tags (4 bytes each) may sit between the Ethernet header and the IP header.
-    (fixed..frame.len())
-        .step_by(4)
-        .take(3)
-        .find(|offset| frame.get(*offset).map(|byte| byte >> 4) == Some(version))
-        .unwrap_or(fixed) as u32
 }
 
 fn parse_frame(link: LinkType, frame: &[u8]) -> Result<Parsed<'_>, PacketError> {
