@@ -3,8 +3,10 @@
 
 Starts `netmon run` capturing in the lab's client namespace, lets it settle, then reads every
 thread's voluntary context switches (each one a sleep that ended in a wake-up) from
-/proc/PID/task/TID/status and its CPU time from /proc/PID/task/TID/stat at the start and the end
-of `--seconds` (default 60). Prints wake-ups per second and CPU seconds per hour, in total and
+/proc/PID/task/TID/status and its CPU time from /proc/PID/task/TID/schedstat (nanoseconds: the
+10 ms ticks of /proc/PID/task/TID/stat charge a whole tick to whichever thread ran when it
+fell, too coarse for the few milliseconds an idle minute costs) at the start and the end of
+`--seconds` (default 60). Prints wake-ups per second and CPU seconds per hour, in total and
 per thread, against the targets (<= 2 wake-ups/s, <= 2 CPU-s/hour), and writes JSON to
 bench/results/. Run through bench/idle.sh.
 """
@@ -29,12 +31,11 @@ def threads(pid):
     for task in Path(f"/proc/{pid}/task").iterdir():
         try:
             status = (task / "status").read_text()
-            stat = (task / "stat").read_text()
+            schedstat = (task / "schedstat").read_text()
         except FileNotFoundError:
             continue  # the thread ended meanwhile
         fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
-        after_name = stat[stat.rindex(")") + 2:].split()
-        cpu = (int(after_name[11]) + int(after_name[12])) / benchlab.CLOCK_TICKS
+        cpu = int(schedstat.split()[0]) / 1e9
         readings[int(task.name)] = (fields["Name"].strip(),
                                     int(fields["voluntary_ctxt_switches"]), cpu)
     return readings
