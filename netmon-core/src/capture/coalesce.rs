@@ -15,10 +15,11 @@
 //! is never ordered before an earlier observation that changed how its flow is counted (a SYN,
 //! which never joins a run, starts a new one after it).
 
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use super::Observation;
-use crate::packet::PacketMeta;
+use crate::packet::{PacketMeta, Transport};
 use crate::process::ProcessInfo;
 
 /// Runs remembered at once: enough for the two directions of a few concurrent flows; a packet
@@ -48,12 +49,13 @@ impl Coalescer {
     /// whether it took a place of its own in the batch (so a caller keeping one entry per
     /// place, like capture times, adds one).
     pub fn push(&mut self, batch: &mut Vec<Observation>, observation: Observation) -> bool {
-        if joinable(&observation) {
-            let found = self.recent.iter().flatten().copied().find(|&at| {
-                batch
-                    .get(at)
-                    .is_some_and(|entry| same_run(entry, &observation))
-            });
+        if let Some(key) = run_key(&observation) {
+            let found = self
+                .recent
+                .iter()
+                .flatten()
+                .copied()
+                .find(|&at| batch.get(at).and_then(run_key) == Some(key));
             if let Some(at) = found {
                 join(&mut batch[at], &observation);
                 return false;
@@ -78,33 +80,19 @@ fn runnable(observation: &Observation) -> Option<(&PacketMeta, Option<&Arc<Proce
     .filter(|(meta, _)| !meta.opens_connection())
 }
 
-fn joinable(observation: &Observation) -> bool {
-    runnable(observation).is_some()
+/// What the packets of one run share: endpoints, direction and TCP flags (the packet without
+/// its length), and the very process they were tagged with.
+type RunKey = (IpAddr, IpAddr, Transport, Option<*const ProcessInfo>);
+
+fn run_key(observation: &Observation) -> Option<RunKey> {
+    runnable(observation)
+        .map(|(meta, process)| (meta.src, meta.dst, meta.transport, process.map(Arc::as_ptr)))
 }
 
-/// Whether `packet` belongs to the run (or single packet) `entry`.
-fn same_run(entry: &Observation, packet: &Observation) -> bool {
-    match (runnable(entry), runnable(packet)) {
-        (Some((a, a_process)), Some((b, b_process))) => {
-            a.src == b.src
-                && a.dst == b.dst
-                && a.transport == b.transport
-                && match (a_process, b_process) {
-                    (None, None) => true,
-                    (Some(a), Some(b)) => Arc::ptr_eq(a, b),
-                    _ => false,
-                }
-        }
-        _ => false,
-    }
-}
-
-/// Adds `packet` to `entry`, which becomes a run if it was a single packet.
+/// Adds the single packet `packet` to `entry`, which becomes a run if it was a single packet.
 fn join(entry: &mut Observation, packet: &Observation) {
-    let (bytes, packets) = match packet {
-        Observation::Run(run) => (run.meta.ip_len, run.packets),
-        Observation::Packet(meta) | Observation::OwnedPacket(meta, _, _) => (meta.ip_len, 1),
-        _ => return,
+    let Some((meta, _)) = runnable(packet) else {
+        return;
     };
     if !matches!(entry, Observation::Run(_)) {
         let single = runnable(entry).map(|(first, process)| Run {
@@ -117,8 +105,8 @@ fn join(entry: &mut Observation, packet: &Observation) {
         }
     }
     if let Observation::Run(run) = entry {
-        run.meta.ip_len = run.meta.ip_len.saturating_add(bytes);
-        run.packets = run.packets.saturating_add(packets);
+        run.meta.ip_len = run.meta.ip_len.saturating_add(meta.ip_len);
+        run.packets = run.packets.saturating_add(1);
     }
 }
 
