@@ -105,9 +105,17 @@ impl PacketMeta {
         }
     }
 
+    /// The TCP flags of a TCP packet.
+    pub fn tcp_flags(&self) -> Option<TcpFlags> {
+        match self.transport {
+            Transport::Tcp { flags, .. } => Some(flags),
+            _ => None,
+        }
+    }
+
     /// A TCP connection's first packet (see [`TcpFlags::opens_connection`]).
     pub fn opens_connection(&self) -> bool {
-        matches!(self.transport, Transport::Tcp { flags, .. } if flags.opens_connection())
+        self.tcp_flags().is_some_and(TcpFlags::opens_connection)
     }
 
     /// (source port, destination port); zero for protocols without ports.

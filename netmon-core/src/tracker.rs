@@ -24,7 +24,7 @@ use crate::capture::{ProcessBytes, Run};
 use crate::domains::names::HostnameMap;
 use crate::domains::{DnsAnswer, DomainPolicy, Naming};
 use crate::flow::{FlowKey, Placement};
-use crate::packet::{PacketMeta, TcpFlags, Transport};
+use crate::packet::{PacketMeta, TcpFlags};
 use crate::process::ProcessInfo;
 use crate::sample::{Direction, Sample, SampleStats, Usage, UNKNOWN_APP};
 use crate::tunnel::{self, Split, Tunnels};
@@ -307,11 +307,7 @@ impl Tracker {
             Placement::Local => self.stats.local_bytes += bytes,
             Placement::Transit => self.stats.transit_bytes += bytes,
             Placement::Flow(key, direction) => {
-                let flags = match packet.transport {
-                    Transport::Tcp { flags, .. } => Some(flags),
-                    _ => None,
-                };
-                self.count(key, direction, (bytes, packets), flags, now);
+                self.count(key, direction, (bytes, packets), packet.tcp_flags(), now);
             }
         }
     }
@@ -334,13 +330,12 @@ impl Tracker {
         let Placement::Flow(key, direction) = placement else {
             return;
         };
-        let syn = TcpFlags {
-            syn: true,
-            ..TcpFlags::default()
-        };
-        self.count(key, direction, (0, 0), Some(syn), now);
+        if !packet.opens_connection() {
+            return;
+        }
+        self.count(key, direction, (0, 0), packet.tcp_flags(), now);
         if let Some(flow) = self.flows.get_mut(&key) {
-            flow.opened_early = packet.opens_connection();
+            flow.opened_early = true;
         }
     }
 
