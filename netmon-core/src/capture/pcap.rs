@@ -256,7 +256,7 @@ impl PcapSource {
         let answers = self
             .events
             .as_mut()
-            .map_or(Ok(()), |events| events.place_answers(batch, start));
+            .map_or(Ok(()), |events| events.place_events(batch, start));
         answers.map_err(|error| self.failed(error))
     }
 

@@ -72,10 +72,10 @@ impl EventsCapture {
         !self.held.is_empty()
     }
 
-    /// Reads the events that are ready, then places in `batch` the answers that are due among
-    /// the entries added from `start` on (captured at [`Self::stamps`]), each before the first
-    /// entry captured after it.
-    pub(super) fn place_answers(
+    /// Reads the events that are ready, then places in `batch` the answers and openings that
+    /// are due among the entries added from `start` on (captured at [`Self::stamps`]), each
+    /// before the first entry captured after it.
+    pub(super) fn place_events(
         &mut self,
         batch: &mut Vec<Observation>,
         start: usize,
