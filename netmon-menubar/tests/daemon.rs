@@ -191,16 +191,22 @@ fn start_runner(home: &Path) -> (Runner, mpsc::Receiver<Menu>, mpsc::Receiver<No
     (runner, shown, alerted)
 }
 
-#[test]
-fn the_runner_notifies_once_above_the_threshold() {
+/// A daemon serving the fixture history, with notifications on and a daily threshold of 1 MB,
+/// from a directory of its own.
+fn serve_notifying_above_1_mb() -> tempfile::TempDir {
     let temp = tempfile::tempdir().unwrap();
-    let port = free_port();
     let config = Config {
         enable_notifications: true,
         high_usage_threshold_gb: 0.001,
-        ..config(port)
+        ..config(free_port())
     };
     serve(temp.path(), config);
+    temp
+}
+
+#[test]
+fn the_runner_notifies_once_above_the_threshold() {
+    let temp = serve_notifying_above_1_mb();
     let (runner, shown, alerted) = start_runner(temp.path());
     let alert = alerted.recv_timeout(Duration::from_secs(10)).unwrap();
     assert_eq!(alert.title, "High network usage");
@@ -220,14 +226,7 @@ fn the_runner_notifies_once_above_the_threshold() {
 
 #[test]
 fn a_daily_budget_on_everything_stands_for_the_threshold() {
-    let temp = tempfile::tempdir().unwrap();
-    let port = free_port();
-    let config = Config {
-        enable_notifications: true,
-        high_usage_threshold_gb: 0.001,
-        ..config(port)
-    };
-    serve(temp.path(), config);
+    let temp = serve_notifying_above_1_mb();
     // What the daemon makes of the threshold: a budget on everything per day.
     let mut store = netmon_core::store::Store::open(&Paths::at(temp.path()).database()).unwrap();
     store.adopt_threshold(0.001, 0).unwrap().unwrap();
