@@ -12,7 +12,7 @@ use std::time::Instant;
 use etherparse::PacketBuilder;
 // The oracle names these as its parent's.
 use netmon_core::packet::{
-    self, with_wire_len, LinkType, PacketError, PacketMeta, TcpFlags, Transport,
+    self, loopback_ip, with_wire_len, LinkType, PacketError, PacketMeta, TcpFlags, Transport,
 };
 
 #[path = "../src/packet/oracle.rs"]

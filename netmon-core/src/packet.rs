@@ -281,6 +281,14 @@ fn parse_sll2(frame: &[u8]) -> Result<Parsed<'_>, PacketError> {
 
 /// BSD loopback: the address family in host byte order, then the IP packet.
 fn parse_null(frame: &[u8]) -> Result<Parsed<'_>, PacketError> {
+    loopback_ip(frame).and_then(parse_ip_payload)
+}
+
+/// The IP packet of a BSD loopback frame, after its address family (in host byte order), which
+/// must be IPv4's or IPv6's. Public for the parser's oracle (`packet/oracle.rs`), which reads
+/// loopback frames the same way.
+#[doc(hidden)]
+pub fn loopback_ip(frame: &[u8]) -> Result<&[u8], PacketError> {
     let family = frame
         .get(..4)
         .and_then(|bytes| <[u8; 4]>::try_from(bytes).ok())
@@ -289,7 +297,7 @@ fn parse_null(frame: &[u8]) -> Result<Parsed<'_>, PacketError> {
     let family = [u32::from_ne_bytes(family), u32::from_be_bytes(family)];
     // AF_INET is 2 everywhere; AF_INET6 is 24, 28 or 30 depending on the BSD.
     if family.iter().any(|f| matches!(f, 2 | 24 | 28 | 30)) {
-        parse_ip_payload(rest)
+        Ok(rest)
     } else {
         Err(PacketError::UnknownFamily(family[0]))
     }

@@ -73,20 +73,9 @@ fn parse_sll2(frame: &[u8]) -> Result<Parsed<'_>, PacketError> {
     parse_ether_payload(EtherType(protocol), rest)
 }
 
-/// BSD loopback: the address family in host byte order, then the IP packet.
+/// BSD loopback (the family check is the new parser's own).
 fn parse_null(frame: &[u8]) -> Result<Parsed<'_>, PacketError> {
-    let family = frame
-        .get(..4)
-        .and_then(|bytes| <[u8; 4]>::try_from(bytes).ok())
-        .ok_or(PacketError::Truncated("loopback"))?;
-    let rest = frame.get(4..).unwrap_or_default();
-    let family = [u32::from_ne_bytes(family), u32::from_be_bytes(family)];
-    // AF_INET is 2 everywhere; AF_INET6 is 24, 28 or 30 depending on the BSD.
-    if family.iter().any(|f| matches!(f, 2 | 24 | 28 | 30)) {
-        parse_ip_payload(rest)
-    } else {
-        Err(PacketError::UnknownFamily(family[0]))
-    }
+    super::loopback_ip(frame).and_then(parse_ip_payload)
 }
 
 fn parse_ether_payload(ether_type: EtherType, rest: &[u8]) -> Result<Parsed<'_>, PacketError> {
