@@ -1,12 +1,18 @@
 //! Socket owners on Linux: netlink `sock_diag` maps a flow to its socket inode (see
 //! [`super::diag`]), and `/proc/PID/fd` maps the inode to its process.
 //!
-//! Scanning processes' descriptors is the expensive part, so owners are cached per inode, and a
-//! scan visits the processes that owned sockets recently first, then the newest processes (a
-//! short-lived client was usually just started), and stops as soon as every wanted inode is
-//! found.
+//! Scanning processes' descriptors is the expensive part, and a short connection's socket may
+//! be closed before the scan reaches its process: a browser fetches a page and closes the
+//! connection within tens of milliseconds, and a busy machine makes every step slower. So
+//! owners are cached per inode, and a scan visits the processes that owned sockets recently
+//! first, then the processes in this network namespace (whose sockets these are, unless one was
+//! handed to another namespace), newest first (a short-lived client was usually just started;
+//! PIDs wrap around, so "newest" counts back from the latest PID handed out), then every other
+//! process. It stops as soon as every wanted socket is found or closed: every few processes it
+//! asks the kernel again, so a socket that closed meanwhile (a DNS query's, typically) does not
+//! cost a walk through every process while new connections wait for their lookup.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{HashMap, VecDeque};
 use std::fs;
 use std::sync::Arc;
 
@@ -19,6 +25,8 @@ use crate::process::ProcessInfo;
 const HOT_PROCESSES: usize = 64;
 /// Most cached inode owners; the cache is cleared when it grows past this.
 const MAX_CACHED: usize = 65_536;
+/// How many processes a scan visits between two checks that its sockets still exist.
+const RECHECK_EVERY: usize = 8;
 
 /// [`SocketOwners`] for Linux.
 #[derive(Default)]
@@ -31,10 +39,10 @@ pub struct ProcSockets {
 impl SocketOwners for ProcSockets {
     fn lookup(&mut self, flows: &[FlowKey]) -> HashMap<FlowKey, Arc<ProcessInfo>> {
         let wanted = self.inodes_of(flows);
-        let missing: HashSet<u64> = wanted
+        let missing: HashMap<u64, FlowKey> = wanted
             .iter()
-            .map(|(_, inode)| *inode)
-            .filter(|inode| !self.owner_of_inode.contains_key(inode))
+            .filter(|(_, inode)| !self.owner_of_inode.contains_key(inode))
+            .map(|(flow, inode)| (*inode, *flow))
             .collect();
         if !missing.is_empty() {
             self.scan_processes(missing);
@@ -82,26 +90,41 @@ impl ProcSockets {
         self.diag.as_mut()
     }
 
-    /// Visits processes until every missing inode has an owner.
-    fn scan_processes(&mut self, mut missing: HashSet<u64>) {
+    /// Visits processes until every missing inode (with the flow it was found for) has an
+    /// owner or its socket has closed.
+    fn scan_processes(&mut self, mut missing: HashMap<u64, FlowKey>) {
         if self.owner_of_inode.len() > MAX_CACHED {
             self.owner_of_inode.clear();
         }
         let hot: Vec<u32> = self.hot.iter().copied().collect();
-        let mut others: Vec<u32> = all_pids().filter(|pid| !hot.contains(pid)).collect();
-        others.sort_unstable_by(|a, b| b.cmp(a));
-        for pid in hot.into_iter().chain(others) {
+        let others = others_in_scan_order(all_pids().filter(|pid| !hot.contains(pid)));
+        for (visited, pid) in hot.into_iter().chain(others).enumerate() {
+            if visited > 0 && visited % RECHECK_EVERY == 0 {
+                self.forget_closed(&mut missing);
+            }
             if missing.is_empty() {
                 break;
             }
             let inodes = socket_inodes(pid);
-            if inodes.iter().any(|inode| missing.contains(inode)) {
+            if inodes.iter().any(|inode| missing.contains_key(inode)) {
                 inodes.iter().for_each(|inode| {
                     missing.remove(inode);
                 });
                 self.remember(pid, &inodes);
             }
         }
+    }
+
+    /// Drops the sockets that closed since they were found: no process holds them any more.
+    /// One that cannot be asked about is kept.
+    fn forget_closed(&mut self, missing: &mut HashMap<u64, FlowKey>) {
+        let Some(diag) = self.diag_socket() else {
+            return;
+        };
+        missing.retain(|inode, flow| match diag.inode(flow) {
+            Ok(now) => now == Some(*inode),
+            Err(_) => true,
+        });
     }
 
     fn remember(&mut self, pid: u32, inodes: &[u64]) {
@@ -116,6 +139,54 @@ impl ProcSockets {
         self.hot.push_front(pid);
         self.hot.truncate(HOT_PROCESSES);
     }
+}
+
+/// `pids` in the order a scan visits them (see [`scan_order`]).
+fn others_in_scan_order(pids: impl Iterator<Item = u32>) -> Vec<u32> {
+    let here = network_namespace("self");
+    let in_this_namespace =
+        |pid: u32| here.is_some() && network_namespace(&pid.to_string()) == here;
+    let (latest, pid_max) = latest_pid();
+    scan_order(
+        pids.map(|pid| (pid, in_this_namespace(pid))),
+        latest,
+        pid_max,
+    )
+}
+
+/// `(pid, in this network namespace)` in scan order: this namespace's processes first, each
+/// group newest first (see [`pid_age`]).
+fn scan_order(pids: impl Iterator<Item = (u32, bool)>, latest: u32, pid_max: u32) -> Vec<u32> {
+    let mut keyed: Vec<(bool, u64, u32)> = pids
+        .map(|(pid, here)| (!here, pid_age(pid, latest, pid_max), pid))
+        .collect();
+    keyed.sort_unstable();
+    keyed.into_iter().map(|(.., pid)| pid).collect()
+}
+
+/// The network namespace of `/proc/{pid}` (`net:[4026531840]`), when it can be read.
+fn network_namespace(pid: &str) -> Option<std::path::PathBuf> {
+    fs::read_link(format!("/proc/{pid}/ns/net")).ok()
+}
+
+/// The latest PID handed out (the last field of `/proc/loadavg`) and the PID limit; (0, 1 << 22)
+/// when unknown, which orders PIDs from the highest down.
+fn latest_pid() -> (u32, u32) {
+    let read = |path: &str| fs::read_to_string(path).ok();
+    let latest = read("/proc/loadavg")
+        .and_then(|text| text.split_whitespace().last()?.parse().ok())
+        .unwrap_or(0);
+    let pid_max = read("/proc/sys/kernel/pid_max")
+        .and_then(|text| text.trim().parse().ok())
+        .unwrap_or(1 << 22);
+    (latest, pid_max)
+}
+
+/// How many PIDs were handed out after `pid`: the kernel hands them out upwards from the
+/// latest and wraps around at `pid_max`, so after a wrap a high PID is older than a low one.
+fn pid_age(pid: u32, latest: u32, pid_max: u32) -> u64 {
+    let (pid, latest, pid_max) = (u64::from(pid), u64::from(latest), u64::from(pid_max));
+    (latest + pid_max - pid % pid_max) % pid_max
 }
 
 pub(crate) fn all_pids() -> impl Iterator<Item = u32> {
@@ -183,6 +254,55 @@ mod tests {
         let exe = std::env::current_exe().unwrap();
         let owner = owners.values().next().unwrap();
         assert_eq!(owner.exe.as_deref(), exe.to_str());
+    }
+
+    #[test]
+    fn newest_pids_count_back_from_the_latest_across_the_wrap() {
+        let ages: Vec<u64> = [12_567, 12_000, 300, 31_631, 30_091]
+            .iter()
+            .map(|pid| pid_age(*pid, 12_567, 32_768))
+            .collect();
+        assert_eq!(ages, [0, 567, 12_267, 13_704, 15_244]);
+        assert!(
+            pid_age(100, 0, 1 << 22) > pid_age(200, 0, 1 << 22),
+            "no latest: highest first"
+        );
+    }
+
+    #[test]
+    fn this_namespace_s_processes_are_scanned_first_each_newest_first() {
+        let pids = [
+            (31_631, false),
+            (12_000, true),
+            (12_500, false),
+            (31_000, true),
+            (40, true),
+        ];
+        assert_eq!(
+            scan_order(pids.into_iter(), 12_567, 32_768),
+            [12_000, 40, 31_000, 12_500, 31_631]
+        );
+    }
+
+    #[test]
+    fn a_scan_stops_looking_for_sockets_that_closed() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let open = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let closing = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let key = |stream: &TcpStream| {
+            FlowKey::new(6, stream.local_addr().unwrap(), stream.peer_addr().unwrap())
+        };
+        let flows = [key(&open), key(&closing)];
+        let mut sockets = ProcSockets::default();
+        let mut missing: HashMap<u64, FlowKey> = sockets
+            .inodes_of(&flows)
+            .into_iter()
+            .map(|(flow, inode)| (inode, flow))
+            .collect();
+        assert_eq!(missing.len(), 2);
+        drop(closing);
+        sockets.forget_closed(&mut missing);
+        assert_eq!(missing.into_values().collect::<Vec<_>>(), [key(&open)]);
     }
 
     #[test]
