@@ -1,15 +1,17 @@
 //! Samples into the database: one transaction every `batch_write_seconds` and a last one at
 //! stop; retention at start and hourly. An idle window's sample, which would add no row
-//! (`store::adds_nothing`), is not queued, so an idle daemon writes nothing. A file that is not a database at start is set aside
-//! and a new database started, so a daemon never stops (and restarts forever) on it. A failed write keeps its samples for the next attempt
-//! (up to a day of them), so a full disk delays history instead of losing it. A database file
-//! deleted or replaced under the daemon is reported and started anew at the next write.
+//! (`store::adds_nothing`), is not queued, so an idle daemon writes nothing. A file that is
+//! not a database at start is set aside and a new database started, so a daemon never stops
+//! (and restarts forever) on it. A failed write keeps its samples for the next attempt (up to
+//! a day of them), so a full disk delays history instead of losing it. A database file deleted
+//! or replaced under the daemon is reported and started anew at the next batch time.
 //! Following the live configuration, a new `batch_write_seconds` applies from the next sample
 //! and new retention days run a retention pass at the next sample. After each write the
 //! budgets and the current hour are judged (core's `alerts::evaluate`); the alerts raised are
-//! logged and kept for the caller to stream ([`History::take_alerts`]); with nothing written,
-//! only when another connection changed the database (a budget added through the API or the
-//! CLI) or the sensitivity changed, since nothing else can raise one. At the first open, the
+//! logged and kept for the caller to stream ([`History::take_alerts`]). With nothing written
+//! they are judged only when another connection changed the database (a budget added through
+//! the API or the CLI) or the sensitivity changed: alerts follow from the database and the
+//! hour alone, and an hour that begins with no bytes raises none. At the first open, the
 //! former `high_usage_threshold_gb` becomes a budget on everything per day.
 
 use std::collections::VecDeque;

@@ -10,7 +10,9 @@
 //! interval of the next windows, the domain policy, and a new capture source, which the capture
 //! thread opens between two polls and swaps in for the old one (closed unread, so no packet is
 //! read from both). In debug mode each batch's packets go to [`PacketLog`] as well. The open
-//! flows are published about once a second (`Tracker::publish_connections`).
+//! flows are published about once a second (`Tracker::publish_connections`). A source that
+//! waits on descriptors is handed [`Controls::wake`], so an idle capture sleeps until packets
+//! come or a stop or new source wakes it.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, RecvTimeoutError};
@@ -37,8 +39,9 @@ const ADDRESS_REFRESH_ON_MISS: Duration = Duration::from_millis(500);
 const TICK: Duration = Duration::from_millis(100);
 /// After this long without a batch the loop sleeps until the window ends (or traffic comes):
 /// an idle monitor wakes once per sampling interval, not every tick (and once a second while
-/// the live connections still list flows).
-const IDLE_AFTER: Duration = Duration::from_millis(200);
+/// the live connections still list flows). One tick: a lone packet (a router solicitation on
+/// an idle link) costs the loop two wake-ups, not three.
+const IDLE_AFTER: Duration = TICK;
 /// Batches buffered between the capture thread and the loop.
 const CHANNEL_BATCHES: usize = 256;
 /// Emptied batch vectors kept for the capture thread to fill again.
