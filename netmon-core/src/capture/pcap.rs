@@ -61,6 +61,9 @@ const POLL_TIMEOUT_MS: i32 = 2000;
 /// The same with a [`Wake`] to end the wait (a stop or reopen request wakes it at once): an
 /// idle capture wakes once a minute.
 const WOKEN_POLL_TIMEOUT_MS: i32 = 60_000;
+/// A poll that waited this long for its first packet hands it over without a gathering wait:
+/// a lone packet on a quiet link (a router solicitation) costs one wake-up, not two.
+const QUIET: Duration = Duration::from_secs(1);
 /// Most packets taken in one poll, so the monitor sees batches regularly.
 const MAX_BATCH: usize = 4096;
 /// How long a DNS answer captured after every packet read so far waits for the packets
@@ -192,6 +195,7 @@ impl CaptureSource for PcapSource {
 
     fn poll(&mut self, batch: &mut Vec<Observation>) -> Result<(), CaptureError> {
         self.read_available(batch)?;
+        let mut after_quiet = false;
         if batch.is_empty() {
             let wait = if self.events.as_ref().is_some_and(EventsCapture::holding) {
                 BLOCK_TIMEOUT_MS
@@ -200,7 +204,9 @@ impl CaptureSource for PcapSource {
             } else {
                 POLL_TIMEOUT_MS
             };
+            let waiting = Instant::now();
             wait_readable(&self.fds(), wait);
+            after_quiet = waiting.elapsed() >= QUIET;
             self.read_available(batch)?;
             // Woken (or timed out) with nothing to read: what woke it is read, so the next
             // wait sleeps again.
@@ -208,8 +214,10 @@ impl CaptureSource for PcapSource {
                 self.wake.iter().for_each(Wake::drain);
             }
         }
-        // Nothing yet (an event came before its block) or a connection opening: no gathering.
+        // Nothing yet (an event came before its block), the first packets after a quiet spell
+        // or a connection opening: no gathering.
         if batch.is_empty()
+            || after_quiet
             || batch.len() >= MAX_BATCH
             || batch.iter().any(Observation::opens_connection)
         {
