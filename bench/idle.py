@@ -98,7 +98,9 @@ def main():
         "cpu": results["cpu_seconds_per_hour"] <= TARGET_CPU_SECONDS_PER_HOUR,
     }
     RESULTS.mkdir(parents=True, exist_ok=True)
-    out = RESULTS / f"idle-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}.json"
+    # The binary's name too: two builds measured side by side (two labs) end in the same second.
+    stamp = time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())
+    out = RESULTS / f"idle-{stamp}-{args.netmon.name}.json"
     out.write_text(json.dumps(results, indent=2) + "\n")
     for thread in results["threads"]:
         print(f"  {thread['name']:<16} {thread['wakeups_per_second']:7.2f} wake-ups/s "

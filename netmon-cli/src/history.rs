@@ -1,12 +1,17 @@
 //! Samples into the database: one transaction every `batch_write_seconds` and a last one at
-//! stop; retention at start and hourly. A file that is not a database at start is set aside
-//! and a new database started, so a daemon never stops (and restarts forever) on it. A failed write keeps its samples for the next attempt
-//! (up to a day of them), so a full disk delays history instead of losing it. A database file
-//! deleted or replaced under the daemon is reported and started anew at the next write.
+//! stop; retention at start and hourly. An idle window's sample, which would add no row
+//! (`store::adds_nothing`), is not queued, so an idle daemon writes nothing. A file that is
+//! not a database at start is set aside and a new database started, so a daemon never stops
+//! (and restarts forever) on it. A failed write keeps its samples for the next attempt (up to
+//! a day of them), so a full disk delays history instead of losing it. A database file deleted
+//! or replaced under the daemon is reported and started anew at the next batch time.
 //! Following the live configuration, a new `batch_write_seconds` applies from the next sample
 //! and new retention days run a retention pass at the next sample. After each write the
 //! budgets and the current hour are judged (core's `alerts::evaluate`); the alerts raised are
-//! logged and kept for the caller to stream ([`History::take_alerts`]). At the first open, the
+//! logged and kept for the caller to stream ([`History::take_alerts`]). With nothing written
+//! they are judged only when another connection changed the database (a budget added through
+//! the API or the CLI) or the sensitivity changed: alerts follow from the database and the
+//! hour alone, and an hour that begins with no bytes raises none. At the first open, the
 //! former `high_usage_threshold_gb` becomes a budget on everything per day.
 
 use std::collections::VecDeque;
@@ -35,6 +40,8 @@ pub struct History {
     config: Option<Subscription>,
     sensitivity: Sensitivity,
     raised: Vec<Alert>,
+    /// The database's `data_version` when alerts were last judged (`None`: judge again).
+    judged_at_version: Option<i64>,
 }
 
 impl History {
@@ -53,6 +60,7 @@ impl History {
             config: None,
             sensitivity: config.sensitivity(),
             raised: Vec::new(),
+            judged_at_version: None,
         };
         history.apply_retention();
         history.adopt_threshold(config.high_usage_threshold_gb);
@@ -68,7 +76,10 @@ impl History {
     /// Takes a changed batch interval, and runs retention when its days changed.
     fn reconfigure(&mut self, config: &Config) {
         self.batch_every = Duration::from_secs(config.batch_write_seconds);
-        self.sensitivity = config.sensitivity();
+        if config.sensitivity() != self.sensitivity {
+            self.sensitivity = config.sensitivity();
+            self.judged_at_version = None;
+        }
         let days = (
             config.data_retention_days_raw,
             config.data_retention_days_hourly,
@@ -79,16 +90,19 @@ impl History {
         }
     }
 
-    /// Queues a sample; writes the batch when it is due.
+    /// Queues a sample (unless it adds nothing to the database); writes the batch when it is
+    /// due.
     pub fn add(&mut self, sample: Sample) {
         if let Some(config) = self.config.as_mut().and_then(Subscription::changed) {
             self.reconfigure(&config);
         }
-        if self.pending.len() >= MAX_PENDING {
-            self.pending.pop_front();
-            tracing::error!("the database has refused writes for too long; dropping the oldest unwritten sample");
+        if !store::adds_nothing(&sample) {
+            if self.pending.len() >= MAX_PENDING {
+                self.pending.pop_front();
+                tracing::error!("the database has refused writes for too long; dropping the oldest unwritten sample");
+            }
+            self.pending.push_back(sample);
         }
-        self.pending.push_back(sample);
         if self.last_write.elapsed() >= self.batch_every {
             self.flush();
         }
@@ -97,13 +111,17 @@ impl History {
         }
     }
 
-    /// Writes every queued sample in one transaction.
+    /// Writes every queued sample in one transaction; with none, judges alerts only if the
+    /// database changed elsewhere.
     pub fn flush(&mut self) {
         self.last_write = Instant::now();
+        self.reopen_if_gone();
         if self.pending.is_empty() {
+            if self.changed_since_judged() {
+                self.evaluate();
+            }
             return;
         }
-        self.reopen_if_gone();
         // The queue itself is the batch: no copy of the samples.
         let batch = self.pending.make_contiguous();
         match self.store.store_mut().write(batch) {
@@ -123,8 +141,16 @@ impl History {
         }
     }
 
+    /// Whether alerts may have to be judged again with nothing written: another connection
+    /// committed to the database (a budget added), or the sensitivity changed.
+    fn changed_since_judged(&self) -> bool {
+        let version = self.store.store().data_version().ok();
+        version.is_none() || version != self.judged_at_version
+    }
+
     /// Judges budgets and the current hour; keeps and logs the alerts not raised before.
     fn evaluate(&mut self) {
+        self.judged_at_version = self.store.store().data_version().ok();
         let now = monitor::unix_ms();
         match alerts::evaluate(self.store.store_mut(), now, &self.sensitivity) {
             Ok(raised) => {

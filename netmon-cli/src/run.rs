@@ -113,7 +113,7 @@ pub fn run(args: RunArgs) -> u8 {
     }
     let controls = monitor::Controls::default();
     for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
-        if let Err(error) = signal_hook::flag::register(signal, Arc::clone(&controls.stop)) {
+        if let Err(error) = handle_stop(signal, &controls) {
             eprintln!("netmon: cannot handle signal {signal}: {error}");
         }
     }
@@ -179,6 +179,16 @@ pub fn run(args: RunArgs) -> u8 {
             exit::of_capture(&error)
         }
     }
+}
+
+/// Makes `signal` stop the monitor: its flag is set first, then an idle capture is woken to
+/// see it (signal-hook runs a signal's actions in the order they were registered).
+fn handle_stop(signal: i32, controls: &monitor::Controls) -> std::io::Result<()> {
+    signal_hook::flag::register(signal, Arc::clone(&controls.stop))?;
+    if let Some(wake) = &controls.wake {
+        signal_hook::low_level::pipe::register(signal, wake.signal_writer()?)?;
+    }
+    Ok(())
 }
 
 /// Where netmon's files are: `$NETMON_HOME`, else `.netmonitor` in the home of the user netmon

@@ -10,7 +10,9 @@
 //! interval of the next windows, the domain policy, and a new capture source, which the capture
 //! thread opens between two polls and swaps in for the old one (closed unread, so no packet is
 //! read from both). In debug mode each batch's packets go to [`PacketLog`] as well. The open
-//! flows are published about once a second (`Tracker::publish_connections`).
+//! flows are published about once a second (`Tracker::publish_connections`). A source that
+//! waits on descriptors is handed [`Controls::wake`], so an idle capture sleeps until packets
+//! come or a stop or new source wakes it.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, RecvTimeoutError};
@@ -18,7 +20,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::thread;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use crate::capture::{CaptureError, CaptureSource, Observation};
+use crate::capture::{CaptureError, CaptureSource, Observation, Wake};
 use crate::domains::DomainPolicy;
 use crate::flow::{LocalAddrs, Placement};
 use crate::packet_log::PacketLog;
@@ -37,8 +39,9 @@ const ADDRESS_REFRESH_ON_MISS: Duration = Duration::from_millis(500);
 const TICK: Duration = Duration::from_millis(100);
 /// After this long without a batch the loop sleeps until the window ends (or traffic comes):
 /// an idle monitor wakes once per sampling interval, not every tick (and once a second while
-/// the live connections still list flows).
-const IDLE_AFTER: Duration = Duration::from_millis(200);
+/// the live connections still list flows). One tick: a lone packet (a router solicitation on
+/// an idle link) costs the loop two wake-ups, not three.
+const IDLE_AFTER: Duration = TICK;
 /// Batches buffered between the capture thread and the loop.
 const CHANNEL_BATCHES: usize = 256;
 /// Emptied batch vectors kept for the capture thread to fill again.
@@ -50,12 +53,42 @@ struct Batch {
 }
 
 /// Switches that steer a running monitor from other threads (signal handlers, the API).
-#[derive(Debug, Default, Clone)]
+#[derive(Debug, Clone)]
 pub struct Controls {
-    /// Ends capture; the last window is still emitted.
+    /// Ends capture; the last window is still emitted. Whoever sets it also wakes `wake`
+    /// ([`Controls::request_stop`]; a signal handler writes to [`Wake::signal_writer`]).
     pub stop: Arc<AtomicBool>,
     /// While set, captured traffic is not counted (samples keep coming, empty).
     pub paused: Arc<AtomicBool>,
+    /// Wakes an idle capture at once to see a stop or a new source, so it need not wake
+    /// every few seconds to look; `None` when it could not be made (the capture then looks
+    /// every 2 seconds).
+    pub wake: Option<Wake>,
+}
+
+impl Default for Controls {
+    fn default() -> Self {
+        let wake = Wake::new()
+            .map_err(|error| tracing::warn!(%error, "an idle capture wakes every 2 s to look for a stop"))
+            .ok();
+        Self {
+            stop: Arc::default(),
+            paused: Arc::default(),
+            wake,
+        }
+    }
+}
+
+impl Controls {
+    /// Ends capture (the last window is still emitted), waking an idle capture to see it.
+    pub fn request_stop(&self) {
+        self.stop.store(true, Ordering::SeqCst);
+        self.wake();
+    }
+
+    fn wake(&self) {
+        self.wake.iter().for_each(Wake::wake);
+    }
 }
 
 /// Opens the capture source that replaces the running one, on the capture thread between two
@@ -101,10 +134,14 @@ pub fn run_steered(
     // Emptied batches go back to the capture thread, so their memory is reused; a few at most,
     // so a burst that filled the channel does not keep its memory for good.
     let (recycle, recycled) = mpsc::sync_channel::<Vec<Observation>>(RECYCLED_BATCHES);
+    let wake = controls.wake.as_ref();
+    if let Some(wake) = wake {
+        source.wake_on(wake);
+    }
     thread::scope(|scope| {
         let pending = &reopen;
-        let capture =
-            scope.spawn(move || capture_loop(&mut source, &sender, &recycled, stop, pending));
+        let capture = scope
+            .spawn(move || capture_loop(&mut source, &sender, &recycled, stop, (pending, wake)));
         let mut addresses = Addresses::read();
         let mut tunnels = TunnelWatch::default();
         follow_tunnels(&mut tunnels, &mut tracker, Instant::now());
@@ -168,6 +205,7 @@ pub fn run_steered(
                 }
                 if change.reopen.is_some() {
                     *lock(&reopen) = change.reopen;
+                    controls.wake();
                 }
             }
             let now = Instant::now();
@@ -249,13 +287,14 @@ fn follow_tunnels(tunnels: &mut TunnelWatch, tracker: &mut Tracker, now: Instant
 }
 
 /// Polls the source until `stop` is set, handing each non-empty batch (or a new drop count)
-/// to the monitor; batch vectors come back through `recycled` to be filled again.
+/// to the monitor; batch vectors come back through `recycled` to be filled again. A source
+/// swapped in (`reopen`) is given `wake` as the first one was.
 fn capture_loop(
     source: &mut Box<dyn CaptureSource>,
     sender: &mpsc::SyncSender<Batch>,
     recycled: &mpsc::Receiver<Vec<Observation>>,
     stop: &AtomicBool,
-    reopen: &Mutex<Option<Reopen>>,
+    (reopen, wake): (&Mutex<Option<Reopen>>, Option<&Wake>),
 ) -> Result<(), CaptureError> {
     // Drops counted by sources that were replaced, so the total never goes back.
     let mut dropped_earlier = 0;
@@ -267,6 +306,9 @@ fn capture_loop(
             // The old source is closed unread: what it buffered since its last poll is not
             // counted, and nothing is read from both.
             *source = replacement;
+            if let Some(wake) = wake {
+                source.wake_on(wake);
+            }
         }
         if observations.capacity() == 0 {
             observations = recycled.try_recv().unwrap_or_default();
@@ -583,6 +625,80 @@ mod tests {
             later > 0 && later.is_multiple_of(7),
             "only the new source: {later}"
         );
+    }
+
+    /// Waits up to a minute for its wake, as an idle capture does; counts its wakes.
+    struct Sleeper {
+        wake: Option<Wake>,
+        woken: Arc<std::sync::atomic::AtomicUsize>,
+    }
+
+    impl CaptureSource for Sleeper {
+        fn describe(&self) -> String {
+            "sleeper".into()
+        }
+
+        fn poll(&mut self, _batch: &mut Vec<Observation>) -> Result<(), CaptureError> {
+            let wake = self.wake.as_ref().expect("the monitor hands its wake over");
+            let mut fd = libc::pollfd {
+                fd: wake.fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            };
+            // SAFETY: one valid pollfd for the duration of the call.
+            if unsafe { libc::poll(&mut fd, 1, 60_000) } > 0 {
+                wake.drain();
+                self.woken.fetch_add(1, Ordering::SeqCst);
+            }
+            Ok(())
+        }
+
+        fn wake_on(&mut self, wake: &Wake) {
+            self.wake = Some(wake.clone());
+        }
+    }
+
+    #[test]
+    fn a_stop_or_a_new_source_wakes_an_idle_capture_at_once() {
+        let woken = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let sleeper = |woken: &Arc<_>| Sleeper {
+            wake: None,
+            woken: Arc::clone(woken),
+        };
+        let replacement = sleeper(&woken);
+        let mut change = Some(Change {
+            reopen: Some(Box::new(move || {
+                Some(Box::new(replacement) as Box<dyn CaptureSource>)
+            })),
+            ..Change::default()
+        });
+        let controls = Controls::default();
+        let tracker = Tracker::new(Box::new(NoOwners), TrackerOptions::default());
+        let started = Instant::now();
+        thread::scope(|scope| {
+            let stopper = controls.clone();
+            let first_woken = Arc::clone(&woken);
+            scope.spawn(move || {
+                // The reopen wakes the first source; then the stop wakes the new one.
+                while first_woken.load(Ordering::SeqCst) == 0 {
+                    thread::sleep(Duration::from_millis(10));
+                }
+                thread::sleep(Duration::from_millis(200));
+                stopper.request_stop();
+            });
+            run_steered(
+                Box::new(sleeper(&woken)),
+                tracker,
+                Duration::from_secs(60),
+                &controls,
+                || change.take(),
+                drop,
+            )
+            .unwrap();
+        });
+        assert_eq!(woken.load(Ordering::SeqCst), 2, "each source woken once");
+        let took = started.elapsed();
+        assert!(took < Duration::from_secs(5), "stopped after {took:?}");
     }
 
     /// Runs the monitor over `packets` and returns the one sample it emits.

@@ -653,3 +653,82 @@ fn a_timeline_of_too_many_buckets_is_refused_not_allocated() {
         "{error}"
     );
 }
+
+/// Every table's rows, in order: what the database holds.
+fn every_row(path: &std::path::Path) -> Vec<String> {
+    let connection = store::Connection::open(path).unwrap();
+    let tables: Vec<String> = connection
+        .prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
+        .unwrap()
+        .query_map([], |row| row.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    tables
+        .iter()
+        .flat_map(|table| {
+            let mut statement = connection
+                .prepare(&format!("SELECT * FROM {table} ORDER BY 1"))
+                .unwrap();
+            let columns = statement.column_count();
+            let rows: Vec<String> = statement
+                .query_map([], |row| {
+                    let values: Vec<String> = (0..columns)
+                        .map(|index| format!("{:?}", row.get_ref(index).unwrap()))
+                        .collect();
+                    Ok(format!("{table}: {}", values.join(", ")))
+                })
+                .unwrap()
+                .collect::<Result<_, _>>()
+                .unwrap();
+            rows
+        })
+        .collect()
+}
+
+#[test]
+fn an_idle_window_adds_nothing_to_the_database() {
+    let temp = tempfile::tempdir().unwrap();
+    let path = temp.path().join("network_monitor.db");
+    let mut store = Store::open_in_zone(&path, zone()).unwrap();
+    let t = ny("2026-11-20T10:00:00");
+    let busy = sample(t, &[("zen", Direction::Received, 1000)]);
+    assert!(!store::adds_nothing(&busy));
+    store.write(&[busy]).unwrap();
+    let before = every_row(&path);
+    assert!(before.iter().any(|row| row.starts_with("network_samples")));
+
+    let idle = sample(t + 5000, &[]);
+    assert!(store::adds_nothing(&idle));
+    store.write(&[idle.clone(), idle.clone()]).unwrap();
+    assert_eq!(every_row(&path), before, "an idle window leaves no row");
+
+    // A process seen, even without bytes, is kept (its last-seen time).
+    let seen = Sample {
+        processes: vec![ProcessSeen {
+            app: "zen".into(),
+            pid: 7,
+            name: "zen".into(),
+            exe: None,
+        }],
+        ..idle
+    };
+    assert!(!store::adds_nothing(&seen));
+}
+
+#[test]
+fn data_version_changes_only_with_other_connections_commits() {
+    let temp = tempfile::tempdir().unwrap();
+    let path = temp.path().join("network_monitor.db");
+    let mut daemon = Store::open_in_zone(&path, zone()).unwrap();
+    let mut api = Store::open_in_zone(&path, zone()).unwrap();
+    let t = ny("2026-11-20T10:00:00");
+    let first = daemon.data_version().unwrap();
+    daemon
+        .write(&[sample(t, &[("zen", Direction::Received, 1000)])])
+        .unwrap();
+    assert_eq!(daemon.data_version().unwrap(), first, "its own write");
+    api.write(&[sample(t + 5000, &[("zen", Direction::Sent, 10)])])
+        .unwrap();
+    assert_ne!(daemon.data_version().unwrap(), first, "another's write");
+}

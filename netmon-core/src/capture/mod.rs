@@ -7,12 +7,14 @@ pub mod nettop;
 pub mod pcap;
 pub mod pktap;
 pub mod supervise;
+pub mod wake;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 
 use crate::domains::{DnsAnswer, Inspector, Naming};
 pub use coalesce::Run;
+pub use wake::Wake;
 
 use crate::packet::PacketMeta;
 use crate::process::ProcessInfo;
@@ -108,9 +110,14 @@ pub trait CaptureSource: Send {
     /// What the source captures, for logs and status (`pcap on any`).
     fn describe(&self) -> String;
 
-    /// Waits for traffic (about a second at most: a stop request is seen then) and appends
-    /// what arrived to `batch`.
+    /// Waits for traffic (a few seconds at most, so a stop request is seen then, unless
+    /// [`Self::wake_on`] gave it a [`Wake`]) and appends what arrived to `batch`.
     fn poll(&mut self, batch: &mut Vec<Observation>) -> Result<(), CaptureError>;
+
+    /// Lets `wake` end a wait early (a stop or a new source asked for); a source that takes it
+    /// may then wait as long as no traffic comes. Sources that cannot wait on it ignore it and
+    /// keep their short waits.
+    fn wake_on(&mut self, _wake: &Wake) {}
 
     /// Packets the source lost since it started (kernel buffer full), when it can tell.
     fn dropped(&mut self) -> u64 {

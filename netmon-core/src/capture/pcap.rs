@@ -11,7 +11,7 @@ use pcap::{Active, Capture};
 mod events;
 
 use super::coalesce::Coalescer;
-use super::{pktap, CaptureError, CaptureSource, Observation};
+use super::{pktap, CaptureError, CaptureSource, Observation, Wake};
 use crate::domains::Inspector;
 use crate::packet::{self, LinkType};
 use crate::process::ProcessCache;
@@ -58,6 +58,12 @@ const BLOCK_TIMEOUT_MS: i32 = 4;
 /// Longest wait for packets in one poll, in milliseconds: an idle capture wakes every 2 s (to
 /// see a stop or reopen request), not more.
 const POLL_TIMEOUT_MS: i32 = 2000;
+/// The same with a [`Wake`] to end the wait (a stop or reopen request wakes it at once): an
+/// idle capture wakes once a minute.
+const WOKEN_POLL_TIMEOUT_MS: i32 = 60_000;
+/// A poll that waited this long for its first packet hands it over without a gathering wait:
+/// a lone packet on a quiet link (a router solicitation) costs one wake-up, not two.
+const QUIET: Duration = Duration::from_secs(1);
 /// Most packets taken in one poll, so the monitor sees batches regularly.
 const MAX_BATCH: usize = 4096;
 /// How long a DNS answer captured after every packet read so far waits for the packets
@@ -87,6 +93,8 @@ pub struct PcapSource {
     events: Option<EventsCapture>,
     /// How long a poll lets packets gather.
     gathering: Gathering,
+    /// Ends an idle wait early (see [`CaptureSource::wake_on`]).
+    wake: Option<Wake>,
     /// Packets the capture has read (runs counted by their packets).
     packets_read: u64,
     device: String,
@@ -153,6 +161,7 @@ impl PcapSource {
             runs: Coalescer::default(),
             events,
             gathering: Gathering::default(),
+            wake: None,
             packets_read: 0,
             device: device.to_string(),
         })
@@ -186,17 +195,29 @@ impl CaptureSource for PcapSource {
 
     fn poll(&mut self, batch: &mut Vec<Observation>) -> Result<(), CaptureError> {
         self.read_available(batch)?;
+        let mut after_quiet = false;
         if batch.is_empty() {
             let wait = if self.events.as_ref().is_some_and(EventsCapture::holding) {
                 BLOCK_TIMEOUT_MS
+            } else if self.wake.is_some() {
+                WOKEN_POLL_TIMEOUT_MS
             } else {
                 POLL_TIMEOUT_MS
             };
+            let waiting = Instant::now();
             wait_readable(&self.fds(), wait);
+            after_quiet = waiting.elapsed() >= QUIET;
             self.read_available(batch)?;
+            // Woken (or timed out) with nothing to read: what woke it is read, so the next
+            // wait sleeps again.
+            if batch.is_empty() {
+                self.wake.iter().for_each(Wake::drain);
+            }
         }
-        // Nothing yet (an event came before its block) or a connection opening: no gathering.
+        // Nothing yet (an event came before its block), the first packets after a quiet spell
+        // or a connection opening: no gathering.
         if batch.is_empty()
+            || after_quiet
             || batch.len() >= MAX_BATCH
             || batch.iter().any(Observation::opens_connection)
         {
@@ -215,6 +236,10 @@ impl CaptureSource for PcapSource {
         Ok(())
     }
 
+    fn wake_on(&mut self, wake: &Wake) {
+        self.wake = Some(wake.clone());
+    }
+
     fn dropped(&mut self) -> u64 {
         self.capture
             .stats()
@@ -224,11 +249,13 @@ impl CaptureSource for PcapSource {
 }
 
 impl PcapSource {
-    /// The descriptors to wait on: the capture's, and the events capture's.
+    /// The descriptors to wait on: the capture's, the events capture's, and the wake's.
     fn fds(&self) -> Vec<RawFd> {
         let events = self.events.iter().map(EventsCapture::fd);
+        let wake = self.wake.iter().map(Wake::fd);
         std::iter::once(self.capture.as_raw_fd())
             .chain(events)
+            .chain(wake)
             .collect()
     }
 

@@ -50,7 +50,7 @@ pub use rusqlite::Connection;
 pub use schema::{current_version, migrate_to, Migration};
 pub use tiers::Tier;
 pub use tunnels::TunnelTotal;
-pub use write::WriteSummary;
+pub use write::{adds_nothing, WriteSummary};
 
 /// An hour in milliseconds.
 pub const HOUR_MS: i64 = 3_600_000;
@@ -155,6 +155,15 @@ impl Store {
         Ok(self
             .connection
             .query_row("PRAGMA integrity_check", [], |row| row.get(0))?)
+    }
+
+    /// `PRAGMA data_version`: changes when another connection (the API's, the CLI's) commits
+    /// to the database, never with this connection's own writes; so an idle daemon can tell
+    /// whether a budget was added without judging its alerts again.
+    pub fn data_version(&self) -> Result<i64, StoreError> {
+        Ok(self
+            .connection
+            .query_row("PRAGMA data_version", [], |row| row.get(0))?)
     }
 
     /// The schema version of the open database.

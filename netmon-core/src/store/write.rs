@@ -19,6 +19,13 @@ pub struct WriteSummary {
     pub bytes: u64,
 }
 
+/// Whether writing `sample` adds nothing to the database: no usage, no process seen, no
+/// tunnel's bytes (an idle window). Such a sample leaves no row in any table, so a writer may
+/// skip it and the history is the same.
+pub fn adds_nothing(sample: &Sample) -> bool {
+    sample.usage.is_empty() && sample.processes.is_empty() && sample.stats.tunnels.is_empty()
+}
+
 impl Store {
     /// Writes `samples` in one transaction: all of them, or (on error) none.
     pub fn write(&mut self, samples: &[Sample]) -> Result<WriteSummary, StoreError> {
