@@ -37,10 +37,12 @@ pub struct Run {
     pub process: Option<Arc<ProcessInfo>>,
 }
 
-/// Where a batch's recent runs are, by their first packet's position in the batch.
+/// Where a batch's recent runs are, by their first packet's position in the batch, with their
+/// keys (so a packet is compared with each run's key, not with a key made again from the
+/// run's entry).
 #[derive(Debug, Default)]
 pub struct Coalescer {
-    recent: [Option<usize>; RECENT],
+    recent: [Option<(usize, RunKey)>; RECENT],
     next: usize,
 }
 
@@ -50,17 +52,20 @@ impl Coalescer {
     /// place, like capture times, adds one).
     pub fn push(&mut self, batch: &mut Vec<Observation>, observation: Observation) -> bool {
         if let Some(key) = run_key(&observation) {
+            // The remembered place is checked: the batch may be a new one, or have had entries
+            // inserted since (DNS answers placed by capture time).
             let found = self
                 .recent
                 .iter()
                 .flatten()
-                .copied()
+                .filter(|(_, run)| *run == key)
+                .map(|(at, _)| *at)
                 .find(|&at| batch.get(at).and_then(run_key) == Some(key));
             if let Some(at) = found {
                 join(&mut batch[at], &observation);
                 return false;
             }
-            self.recent[self.next] = Some(batch.len());
+            self.recent[self.next] = Some((batch.len(), key));
             self.next = (self.next + 1) % RECENT;
         }
         batch.push(observation);
@@ -81,12 +86,14 @@ fn runnable(observation: &Observation) -> Option<(&PacketMeta, Option<&Arc<Proce
 }
 
 /// What the packets of one run share: endpoints, direction and TCP flags (the packet without
-/// its length), and the very process they were tagged with.
-type RunKey = (IpAddr, IpAddr, Transport, Option<*const ProcessInfo>);
+/// its length), and the very process they were tagged with (its address).
+type RunKey = (IpAddr, IpAddr, Transport, Option<usize>);
 
 fn run_key(observation: &Observation) -> Option<RunKey> {
-    runnable(observation)
-        .map(|(meta, process)| (meta.src, meta.dst, meta.transport, process.map(Arc::as_ptr)))
+    runnable(observation).map(|(meta, process)| {
+        let process = process.map(|process| Arc::as_ptr(process).addr());
+        (meta.src, meta.dst, meta.transport, process)
+    })
 }
 
 /// Adds the single packet `packet` to `entry`, which becomes a run if it was a single packet.

@@ -33,13 +33,15 @@ pub enum HttpError {
 }
 
 /// True when `bytes` begin like an HTTP request (a known method and a space), so a stream is
-/// worth following.
+/// worth following. Every captured TCP segment's payload is asked, so most answers come from
+/// the first byte (every method is upper case).
 pub fn looks_like_request(bytes: &[u8]) -> bool {
-    METHODS.iter().any(|method| {
-        bytes.len() > method.len()
-            && bytes.starts_with(method.as_bytes())
-            && bytes[method.len()] == b' '
-    })
+    bytes.first().is_some_and(u8::is_ascii_uppercase)
+        && METHODS.iter().any(|method| {
+            bytes.len() > method.len()
+                && bytes.starts_with(method.as_bytes())
+                && bytes[method.len()] == b' '
+        })
 }
 
 /// The hostname of the request head at the start of `bytes`: `Ok(Some(host))` once its Host

@@ -140,8 +140,8 @@ impl Inspector {
         match Reader::of(meta)? {
             Reader::Dns => answers(dns::parse_response(payload)),
             Reader::DnsOverTcp => self.dns_segment(stream_key(meta), payload),
-            Reader::Quic => self.quic_datagram(stream_key(meta), payload),
-            Reader::Tls => self.tcp_segment(stream_key(meta), payload),
+            Reader::Quic => self.quic_datagram(meta, payload),
+            Reader::Tls => self.tcp_segment(meta, payload),
         }
     }
 
@@ -171,12 +171,13 @@ impl Inspector {
         answers(Ok(found))
     }
 
-    fn tcp_segment(&mut self, key: StreamKey, segment: &[u8]) -> Option<Naming> {
+    fn tcp_segment(&mut self, meta: &PacketMeta, segment: &[u8]) -> Option<Naming> {
         // Most segments belong to established streams: with no ClientHello or request head
         // pending and a segment that starts neither, no lookup.
         if self.tls.is_empty() && self.http.is_empty() && !starts_a_head(segment) {
             return None;
         }
+        let key = stream_key(meta);
         let progress = match self.tls.get_mut(&key) {
             Some(assembler) => assembler.push(segment),
             None if segment.first() == Some(&TLS_HANDSHAKE) => {
@@ -213,12 +214,18 @@ impl Inspector {
         }
     }
 
-    fn quic_datagram(&mut self, key: StreamKey, datagram: &[u8]) -> Option<Naming> {
+    fn quic_datagram(&mut self, meta: &PacketMeta, datagram: &[u8]) -> Option<Naming> {
+        // Most datagrams belong to established connections: with no Initial pending and a short
+        // header, no lookup.
+        if self.quic.is_empty() && !is_long_header(datagram) {
+            return None;
+        }
+        let key = stream_key(meta);
         let progress = match self.quic.get_mut(&key) {
             Some(assembler) => assembler.push_datagram(datagram),
             // Only long-header packets can be Initials; short headers are the established
             // connection.
-            None if datagram.first().is_some_and(|first| first & 0x80 != 0) => {
+            None if is_long_header(datagram) => {
                 let mut assembler = QuicClientHelloAssembler::new();
                 let progress = assembler.push_datagram(datagram);
                 if !progress.is_finished() {
@@ -278,6 +285,11 @@ fn answers(parsed: Result<Vec<DnsAnswer>, dns::DnsError>) -> Option<Naming> {
         .ok()
         .filter(|answers| !answers.is_empty())
         .map(Naming::Dns)
+}
+
+/// Whether a QUIC datagram begins with a long header (an Initial's is one).
+fn is_long_header(datagram: &[u8]) -> bool {
+    datagram.first().is_some_and(|first| first & 0x80 != 0)
 }
 
 /// Whether `segment` can begin a TLS ClientHello or a plain-HTTP request head.
