@@ -9,6 +9,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use pcap::{Active, Capture};
 
 mod events;
+pub mod snap;
 
 use super::coalesce::Coalescer;
 use super::{pktap, CaptureError, CaptureSource, Observation, Wake};
@@ -64,8 +65,14 @@ const WOKEN_POLL_TIMEOUT_MS: i32 = 60_000;
 /// A poll that waited this long for its first packet hands it over without a gathering wait:
 /// a lone packet on a quiet link (a router solicitation) costs one wake-up, not two.
 const QUIET: Duration = Duration::from_secs(1);
-/// Most packets taken in one poll, so the monitor sees batches regularly.
+/// Most entries (packets and runs) in one batch, so a batch's vector stays small whatever the
+/// traffic: a read stops there. Runs of many packets take one entry each.
 const MAX_BATCH: usize = 4096;
+/// What the kernel's buffer adds to each packet's captured bytes: on Linux its header
+/// (TPACKET_V3: 48 bytes) and link address (20), aligned; BPF's header is smaller.
+const PACKET_OVERHEAD: u64 = 80;
+/// Most packets one read takes (runs of a few flows take few places: this bounds a read).
+const MAX_READ: usize = 65_536;
 /// How long a DNS answer captured after every packet read so far waits for the packets
 /// captured before it (still in a partly filled block), so it is placed after them: a few
 /// block timeouts.
@@ -95,8 +102,9 @@ pub struct PcapSource {
     gathering: Gathering,
     /// Ends an idle wait early (see [`CaptureSource::wake_on`]).
     wake: Option<Wake>,
-    /// Packets the capture has read (runs counted by their packets).
-    packets_read: u64,
+    /// Bytes the packets read so far took in the kernel's buffer (captured bytes plus
+    /// [`PACKET_OVERHEAD`] each).
+    buffered: u64,
     device: String,
 }
 
@@ -152,7 +160,12 @@ impl PcapSource {
             }
         })?;
         let events = match frames {
-            Frames::Link(link, _) => EventsCapture::open(device, link),
+            Frames::Link(link, _) => {
+                if !IMMEDIATE {
+                    snap_in_kernel(&capture, link, snaplen);
+                }
+                EventsCapture::open(device, link)
+            }
             Frames::Pktap(..) => None,
         };
         Ok(Self {
@@ -162,7 +175,7 @@ impl PcapSource {
             events,
             gathering: Gathering::default(),
             wake: None,
-            packets_read: 0,
+            buffered: 0,
             device: device.to_string(),
         })
     }
@@ -223,7 +236,7 @@ impl CaptureSource for PcapSource {
         {
             return Ok(());
         }
-        let (read_before, started) = (self.packets_read, Instant::now());
+        let (buffered_before, started) = (self.buffered, Instant::now());
         match &self.events {
             Some(events) => {
                 wait_readable(&[events.fd()], self.gathering.wait_ms());
@@ -232,7 +245,7 @@ impl CaptureSource for PcapSource {
         }
         self.read_available(batch)?;
         self.gathering
-            .adapt(self.packets_read - read_before, started.elapsed());
+            .adapt(self.buffered - buffered_before, started.elapsed());
         Ok(())
     }
 
@@ -265,18 +278,19 @@ impl PcapSource {
         let start = batch.len();
         let frames = &mut self.frames;
         let runs = &mut self.runs;
-        let packets_read = &mut self.packets_read;
+        let buffered = &mut self.buffered;
         let mut stamps = self.events.as_mut().map(|events| {
             events.stamps.clear();
             &mut events.stamps
         });
         let room = MAX_BATCH.saturating_sub(batch.len());
         let read = dispatch_ready(&mut self.capture, room, |data, wire_len, at| {
-            *packets_read += 1;
+            *buffered += data.len() as u64 + PACKET_OVERHEAD;
             let placed = runs.push(batch, frames.observe(data, wire_len));
             if let Some(stamps) = stamps.as_mut().filter(|_| placed) {
                 stamps.push(at);
             }
+            placed
         });
         read.map_err(|error| self.failed(error))?;
         // Read after the packets: an answer captured since is placed after all of them.
@@ -295,23 +309,27 @@ impl PcapSource {
     }
 }
 
-/// Hands each packet that is ready (at most `limit`) to `each` as (captured bytes, length on
-/// the wire, when it was captured in µs since the epoch), without blocking. libpcap's dispatch passes each packet where the kernel put it
-/// (on Linux, in the ring mapped into netmon): no copy, unlike `pcap_next_ex`, which copies
+/// Hands each packet that is ready to `each` as (captured bytes, length on the wire, when it was
+/// captured in µs since the epoch), without blocking, until `each` has said for `places`
+/// packets that they took a place of their own (a packet that joins a run takes none) or
+/// [`MAX_READ`] packets were read. libpcap's dispatch passes each packet where the kernel put
+/// it (on Linux, in the ring mapped into netmon): no copy, unlike `pcap_next_ex`, which copies
 /// every packet out of the ring first.
 fn dispatch_ready(
     capture: &mut Capture<Active>,
-    limit: usize,
-    mut each: impl FnMut(&[u8], u32, i64),
+    places: usize,
+    mut each: impl FnMut(&[u8], u32, i64) -> bool,
 ) -> Result<(), pcap::Error> {
-    let mut left = limit;
-    while left > 0 {
-        let read = capture.dispatch(Some(left), |frame| {
-            each(frame.data, frame.header.len, micros(&frame.header.ts))
+    let (mut placed, mut read) = (0, 0);
+    // Each call reads at most the places left, so `placed` never passes `places`.
+    while placed < places && read < MAX_READ {
+        let count = capture.dispatch(Some(places - placed), |frame| {
+            let at = micros(&frame.header.ts);
+            placed += usize::from(each(frame.data, frame.header.len, at));
         });
-        match read {
+        match count {
             Ok(0) | Err(pcap::Error::TimeoutExpired) => return Ok(()),
-            Ok(count) => left = left.saturating_sub(count),
+            Ok(count) => read += count,
             Err(error) => return Err(error),
         }
     }
@@ -356,6 +374,31 @@ fn activate(
         })
 }
 
+/// Has the kernel cut the packets no domain reader needs to their headers (see [`snap`]); where
+/// it cannot (a link type whose header length is not known for sure, or a refusal), packets
+/// are kept up to the snap length, by the empty filter [`activate`] set.
+#[cfg(target_os = "linux")]
+fn snap_in_kernel(capture: &Capture<Active>, link: LinkType, snaplen: i32) {
+    let Some(offset) = snap::link_offset(link) else {
+        return;
+    };
+    let program: Vec<libc::sock_filter> = snap::program(offset, snaplen.unsigned_abs())
+        .iter()
+        .map(|insn| libc::sock_filter {
+            code: insn.code,
+            jt: insn.jt,
+            jf: insn.jf,
+            k: insn.k,
+        })
+        .collect();
+    if let Err(error) = crate::os::linux::socket_filter::attach(capture.as_raw_fd(), &program) {
+        tracing::warn!(%error, "the kernel refused the filter that cuts packets to their headers: each packet is kept up to {snaplen} bytes");
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn snap_in_kernel(_capture: &Capture<Active>, _link: LinkType, _snaplen: i32) {}
+
 /// Now, in µs since the epoch (the clock of capture times).
 fn unix_micros() -> i64 {
     SystemTime::now()
@@ -367,9 +410,11 @@ fn unix_micros() -> i64 {
 
 /// How long a poll lets packets gather once traffic arrived: one wake-up and one hand-over to
 /// the monitor per several milliseconds of traffic instead of one per packet or block. The wait
-/// follows the rate: long while few packets come (light traffic costs few wake-ups), short
-/// while many do (the kernel's buffer must not fill meanwhile). A batch that opens a TCP
-/// connection goes at once, and an event (a DNS packet, a connection opening) ends the wait.
+/// follows the rate at which packets fill the kernel's buffer: long while little comes (light
+/// traffic costs few wake-ups, and so does heavy traffic whose packets the kernel cut to their
+/// headers, see [`snap`]), short while the buffer fills fast (it must not fill meanwhile). A
+/// batch that opens a TCP connection goes at once, and an event (a DNS packet, a connection
+/// opening) ends the wait.
 #[derive(Debug, Clone, Copy)]
 struct Gathering {
     wait: Duration,
@@ -378,19 +423,19 @@ struct Gathering {
 impl Gathering {
     const SHORTEST: Duration = Duration::from_millis(2);
     const LONGEST: Duration = Duration::from_millis(25);
-    /// Packets one wait should gather at most: under a third of what [`BUFFER_BYTES`] holds
-    /// of MTU-sized packets.
-    const PACKETS: f64 = 1500.0;
+    /// Bytes of the kernel's buffer one wait should fill at most: a third of [`BUFFER_BYTES`].
+    const SHARE: f64 = BUFFER_BYTES as f64 / 3.0;
 
     fn wait_ms(&self) -> i32 {
         i32::try_from(self.wait.as_millis()).unwrap_or(i32::MAX)
     }
 
-    /// The next wait, after `packets` packets came in `elapsed`: as long as [`Self::PACKETS`]
-    /// take at that rate, within [`Self::SHORTEST`]..[`Self::LONGEST`].
-    fn adapt(&mut self, packets: u64, elapsed: Duration) {
-        let per_second = packets as f64 / elapsed.as_secs_f64().max(1e-4);
-        let wait = Duration::from_secs_f64((Self::PACKETS / per_second.max(1.0)).min(1.0));
+    /// The next wait, after packets taking `buffered` bytes of the kernel's buffer came in
+    /// `elapsed`: as long as [`Self::SHARE`] takes at that rate, within
+    /// [`Self::SHORTEST`]..[`Self::LONGEST`].
+    fn adapt(&mut self, buffered: u64, elapsed: Duration) {
+        let per_second = buffered as f64 / elapsed.as_secs_f64().max(1e-4);
+        let wait = Duration::from_secs_f64((Self::SHARE / per_second.max(1.0)).min(1.0));
         self.wait = wait.clamp(Self::SHORTEST, Self::LONGEST);
     }
 }
@@ -476,20 +521,26 @@ mod tests {
     fn gathering_follows_the_rate() {
         let mut gathering = Gathering::default();
         let ms = |millis| Duration::from_millis(millis);
-        // 1 Gbit/s of MTU-sized packets: ~85 a millisecond, so 1,500 take ~18 ms.
-        gathering.adapt(850, ms(10));
+        // 1 Gbit/s of MTU-sized packets kept whole: ~85 a millisecond, ~1,580 bytes each in
+        // the buffer, so a third of its 8 MB takes ~21 ms.
+        let whole = 1_580;
+        gathering.adapt(850 * whole, ms(10));
         let busy = gathering.wait;
-        assert!(busy > ms(15) && busy < ms(20), "{busy:?}");
+        assert!(busy > ms(18) && busy < ms(23), "{busy:?}");
+        // The same packets cut to their headers (~240 bytes each) fill it 6 times slower: the
+        // longest wait.
+        gathering.adapt(850 * 240, ms(10));
+        assert_eq!(gathering.wait, Gathering::LONGEST);
         // A few packets: the longest wait; none at all: the same.
-        gathering.adapt(3, ms(5));
+        gathering.adapt(3 * whole, ms(5));
         assert_eq!(gathering.wait, Gathering::LONGEST);
         gathering.adapt(0, ms(20));
         assert_eq!(gathering.wait, Gathering::LONGEST);
         // Far more than the buffer takes in the longest wait: the shortest.
-        gathering.adapt(50_000, ms(20));
+        gathering.adapt(50_000 * whole, ms(20));
         assert_eq!(gathering.wait, Gathering::SHORTEST);
         // A wait cut short by an event still measures the rate from what it took.
-        gathering.adapt(85, Duration::from_micros(1_000));
+        gathering.adapt(85 * whole, Duration::from_micros(1_000));
         assert_eq!(gathering.wait, busy);
     }
 }

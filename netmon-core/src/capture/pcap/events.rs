@@ -84,6 +84,7 @@ impl EventsCapture {
         let held = &mut self.held;
         dispatch_ready(&mut self.capture, MAX_BATCH, |data, wire_len, at| {
             held.extend(event_in(link, data, wire_len).map(|event| (at, event)));
+            true
         })?;
         self.latest = self.stamps.iter().copied().fold(self.latest, i64::max);
         let now = unix_micros();

@@ -1,10 +1,11 @@
 //! Linux: socket inodes from netlink `sock_diag`, socket owners from `/proc/PID/fd`, tunnel
 //! devices and their holders (`tun`); glibc's allocator settings for the daemon; inotify
-//! watching one file (`watch`).
+//! watching one file (`watch`); a capture socket's kernel filter (`socket_filter`).
 
 pub mod diag;
 #[cfg(target_env = "gnu")]
 pub mod memory;
+pub mod socket_filter;
 pub mod sockets;
 pub mod tun;
 pub mod watch;
