@@ -7,9 +7,9 @@
 //! The kernel runs a classic BPF program on every packet before storing it; its answer is how
 //! many bytes to keep. [`program`] keeps whole:
 //!
-//! - every packet of at most [`WHOLE_UP_TO`] bytes (the rest of a ClientHello or request head
-//!   that spans segments, acknowledgements, anything small), and every packet that is not
-//!   IPv4 or IPv6, or IPv6 with extension headers;
+//! - every packet of at most [`CUT_LEN`] bytes (there is nothing to cut), every TCP segment of
+//!   at most [`WHOLE_TCP_UP_TO`] IP bytes (the rest of a ClientHello or request head that spans
+//!   segments), and every packet that is not IPv4 or IPv6, or IPv6 with extension headers;
 //! - DNS over UDP or TCP (either port 53);
 //! - QUIC long-header packets (Initials) to UDP port 443;
 //! - TCP segments whose payload begins a TLS handshake record or an HTTP request (a known
@@ -17,21 +17,25 @@
 //!
 //! Every other packet is cut to [`CUT_LEN`] bytes: its link, IP and TCP or UDP headers (with
 //! options) and the first payload bytes, which is all the counting and the domain readers'
-//! first look need. What is lost: a ClientHello or request head that spans segments and whose
-//! later segment is a full-sized one (over [`WHOLE_UP_TO`] bytes: a ClientHello over ~2.6 KB
-//! sent as MTU-sized segments); its first segment still names nothing by itself.
+//! first look need — UDP of any size but DNS and QUIC Initials (nothing reads other datagrams'
+//! payload), and full-sized TCP segments. What is lost: a ClientHello or request head that
+//! spans segments and whose later segment is itself over [`WHOLE_TCP_UP_TO`] bytes (a
+//! ClientHello over ~2.8 KB sent as 1500-byte segments); its first segment names nothing by
+//! itself.
 //!
 //! Loads are relative to the start of what the socket sees: the link header on an Ethernet
 //! capture, the IP header on a cooked one (`any`), so the program is built for the capture's
 //! link type, and only for those whose offset is known ([`link_offset`]). Every load it makes
-//! lies within the first `link + 124` bytes, and it makes them only once the packet's real
-//! length (not its header's claim) is over `link + WHOLE_UP_TO`: a load past a packet's end
-//! would drop the packet, and no packet is ever dropped.
+//! lies within the first `link + 124` bytes (under [`CUT_LEN`] for the offsets of
+//! [`link_offset`]), and it makes them only once the packet's real length (not its header's
+//! claim) is over [`CUT_LEN`]: a load past a packet's end would drop the packet, and no packet
+//! is ever dropped.
 
 use crate::packet::LinkType;
 
-/// IP packets of at most this many bytes are kept whole (see the module's text).
-pub const WHOLE_UP_TO: u32 = 1200;
+/// TCP segments of at most this many IP bytes are kept whole (see the module's text): below the
+/// 1420 to 1500 bytes of full-sized segments on Ethernet, Wi-Fi and WireGuard links.
+pub const WHOLE_TCP_UP_TO: u32 = 1400;
 /// Bytes kept of the packets that are cut, from the start of what the socket sees: an Ethernet
 /// header (14), the longest IPv4 header (60), the longest TCP header (60), and the first
 /// payload bytes the domain readers look at to decide whether a stream is worth following.
@@ -122,14 +126,16 @@ enum Step {
 /// keeping `whole` bytes of the packets it keeps whole (the snap length) and [`CUT_LEN`] of
 /// the others.
 pub fn program(link: u32, whole: u32) -> Vec<Insn> {
-    let long = link + WHOLE_UP_TO;
+    // A packet of at most CUT_LEN bytes is kept whole (cutting it would keep as much), and
+    // one over it holds every byte the program loads (link + 124 < CUT_LEN).
+    let cuttable = CUT_LEN;
     let net = |offset: u32| link + offset;
     let mut steps = vec![
         Step::Plain(LD | H | ABS, AD_PROTOCOL),
         Step::Jump(JMP | JEQ | K, ETHERTYPE_IPV4, To::Next, To::Ipv6),
         // IPv4: X = its header's length.
         Step::Plain(LD | W | LEN, 0),
-        Step::Jump(JMP | JGT | K, long, To::Next, To::Whole),
+        Step::Jump(JMP | JGT | K, cuttable, To::Next, To::Whole),
         Step::Plain(LD | B | ABS, net(0)),
         Step::Plain(ALU | AND | K, 0x0f),
         Step::Plain(ALU | LSH | K, 2),
@@ -140,7 +146,7 @@ pub fn program(link: u32, whole: u32) -> Vec<Insn> {
         Step::Label(To::Ipv6),
         Step::Jump(JMP | JEQ | K, ETHERTYPE_IPV6, To::Next, To::Whole),
         Step::Plain(LD | W | LEN, 0),
-        Step::Jump(JMP | JGT | K, long, To::Next, To::Whole),
+        Step::Jump(JMP | JGT | K, cuttable, To::Next, To::Whole),
         Step::Plain(LDX | W | IMM, 40),
         Step::Plain(LD | B | ABS, net(6)),
         Step::Jump(JMP | JEQ | K, TCP, To::Tcp, To::Next),
@@ -154,8 +160,11 @@ pub fn program(link: u32, whole: u32) -> Vec<Insn> {
         Step::Jump(JMP | JEQ | K, QUIC_PORT, To::Next, To::Cut),
         Step::Plain(LD | B | IND, net(8)),
         Step::Jump(JMP | JSET | K, 0x80, To::Whole, To::Cut),
-        // TCP at X: DNS, then X += the TCP header's length and the payload's first bytes.
+        // TCP at X: a segment short of full size, DNS, then X += the TCP header's length and
+        // the payload's first bytes.
         Step::Label(To::Tcp),
+        Step::Plain(LD | W | LEN, 0),
+        Step::Jump(JMP | JGT | K, link + WHOLE_TCP_UP_TO, To::Next, To::Whole),
         Step::Plain(LD | H | IND, net(0)),
         Step::Jump(JMP | JEQ | K, DNS_PORT, To::Whole, To::Next),
         Step::Plain(LD | H | IND, net(2)),

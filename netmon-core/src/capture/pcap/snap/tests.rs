@@ -124,8 +124,9 @@ fn read_by_a_domain_reader(meta: &PacketMeta, payload: &[u8]) -> bool {
     }
 }
 
-/// What the program keeps whole whatever its size, as the module's text says: either port 53,
-/// a long header to UDP port 443, a TCP payload beginning a TLS record or an HTTP method.
+/// What the program keeps whole, as the module's text says (packets of at most [`CUT_LEN`]
+/// bytes come whole either way): either port 53, a long header to UDP port 443, a TCP segment
+/// short of full size or whose payload begins a TLS record or an HTTP method.
 fn kept_whole(meta: &PacketMeta, payload: &[u8]) -> bool {
     let (src, dst) = meta.ports();
     let first = payload.first().copied().unwrap_or_default();
@@ -135,7 +136,7 @@ fn kept_whole(meta: &PacketMeta, payload: &[u8]) -> bool {
     match meta.protocol() {
         _ if src == 53 || dst == 53 => true,
         17 => dst == 443 && first & 0x80 != 0,
-        6 => first == 0x16 || http,
+        6 => meta.ip_len <= WHOLE_TCP_UP_TO || first == 0x16 || http,
         _ => true,
     }
 }
@@ -202,10 +203,10 @@ proptest! {
         if read_by_a_domain_reader(&meta, payload) {
             prop_assert_eq!(kept, data.len() as u32, "read by a domain reader: {:?}", meta);
         }
-        let expected = if meta.ip_len <= WHOLE_UP_TO || kept_whole(&meta, payload) {
+        let expected = if kept_whole(&meta, payload) {
             data.len() as u32
         } else {
-            CUT_LEN
+            CUT_LEN.min(data.len() as u32)
         };
         prop_assert_eq!(kept, expected, "{:?}", meta);
         let (link, cut_frame) = captured(&built, cooked, kept);
@@ -249,6 +250,20 @@ fn an_mtu_sized_data_segment_is_cut_and_a_client_hello_is_not() {
     let mut ack = shape(&[], (40000, 443), true);
     ack.payload_len = 0;
     assert_eq!(kept(&ack), 14 + 20 + 20 + 12);
+    let mut datagram = shape(&[0x40], (40000, 5201), false);
+    datagram.payload_len = 600;
+    assert_eq!(
+        kept(&datagram),
+        CUT_LEN,
+        "UDP nobody reads, whatever its size"
+    );
+    let mut rest_of_a_hello = shape(&[0x02], (40000, 443), true);
+    rest_of_a_hello.payload_len = 1300;
+    assert_eq!(
+        kept(&rest_of_a_hello),
+        1300 + 12 + 20 + 20 + 14,
+        "a segment short of full size"
+    );
     let arp = [0u8; 60];
     assert_eq!(run(&program(14, WHOLE), &arp, 0x0806), 60, "not IP: whole");
 }
