@@ -25,8 +25,9 @@ use events::EventsCapture;
 /// its headers over 2048 bytes, and a packet cut there spoiled its server name. Where libpcap
 /// gives each packet a fixed slot of this size (immediate delivery: macOS, and Linux's
 /// TPACKET_V2), a longer one would hold fewer packets in the same memory; Linux's block delivery
-/// stores each packet in the bytes it takes. DNS responses over UDP do not depend on it: a
-/// second capture reads them whole (see [`DNS_SNAPLEN`]).
+/// stores each packet in the bytes it takes, and its kernel filter keeps this much only of the
+/// packets a domain reader may read, the others' headers (see [`snap`]). DNS responses over UDP
+/// do not depend on it: a second capture reads them whole (see [`DNS_SNAPLEN`]).
 pub const SNAPLEN: i32 = 3072;
 /// Longest DNS response over UDP that live capture keeps whole: the 4096-byte EDNS buffer
 /// resolvers commonly offer (DNSSEC and CDN answers with many records reach 3 KB). A longer
@@ -45,8 +46,9 @@ const EVENTS_FILTER: &str = "udp port 53 or tcp[tcpflags] & tcp-syn != 0";
 /// Kernel buffer of the events capture: a slot of [`DNS_SNAPLEN`] bytes per packet, about 55.
 const EVENTS_BUFFER_BYTES: i32 = 256 << 10;
 /// Kernel buffer for captured packets: on Linux a ring mapped into netmon, so it counts in its
-/// resident memory. 8 MB of blocks hold about 5,000 MTU-sized packets, 60 ms at 1 Gbit/s: room
-/// for a gathering wait and a capture thread kept off the CPU by a busy machine.
+/// resident memory. 8 MB of blocks hold about 5,000 MTU-sized packets kept whole, 60 ms at
+/// 1 Gbit/s, or about 33,000 cut to their headers ([`snap`]): room for a gathering wait and a
+/// capture thread kept off the CPU by a busy machine.
 const BUFFER_BYTES: i32 = 8 << 20;
 /// How packets are delivered. On Linux, in blocks (libpcap's TPACKET_V3): the kernel hands
 /// over a block of packets when it is full or [`BLOCK_TIMEOUT_MS`] after its first packet, and
