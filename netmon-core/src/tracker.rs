@@ -118,10 +118,19 @@ impl FlowState {
 #[derive(Debug, Clone)]
 struct Peer {
     owner: Option<Arc<ProcessInfo>>,
-    /// When the earliest flow attributed to it began: only flows that began later are inferred.
+    /// When the earliest flow attributed to it began: only flows that began later (or at most
+    /// [`SIBLING_LEAD`] before) are inferred.
     since: Instant,
     seen: Instant,
 }
+
+/// How long before an application's first known flow to a remote endpoint another flow to it
+/// may have begun and still be inferred as the application's. Browsers open parallel
+/// connections to a server at once, and the first one's lookup can lose the race with its
+/// short life (a page fetched and the connection closed within tens of milliseconds, while the
+/// monitor was busy): its sibling, looked up moments later, names it. Two applications opening
+/// connections to the same endpoint within this span are the price.
+const SIBLING_LEAD: Duration = Duration::from_millis(250);
 
 /// The open flows, hashed with foldhash (the flow table is looked up for every packet).
 type FlowTable = FastMap<FlowKey, FlowState>;
@@ -488,7 +497,9 @@ impl Tracker {
                         owner: Some(owner),
                         since,
                         ..
-                    }) if *since <= flow.first_seen => Owner::Inferred(Arc::clone(owner)),
+                    }) if *since <= flow.first_seen + SIBLING_LEAD => {
+                        Owner::Inferred(Arc::clone(owner))
+                    }
                     _ => Owner::Unknown {
                         retry_at: now + retry,
                         backoff: retry,
@@ -840,6 +851,33 @@ mod tests {
     }
 
     #[test]
+    fn a_sibling_connection_opened_at_once_names_one_whose_socket_vanished() {
+        let owners = FakeOwners::default();
+        let mut tracker = tracker(&owners);
+        let now = Instant::now();
+        // The first connection's socket is gone before its lookup; its sibling, opened 80 ms
+        // later (the monitor was busy meanwhile), is found.
+        feed(
+            &mut tracker,
+            tcp("10.0.0.2:5000", "1.1.1.1:8080", 500_000, true),
+            now,
+        );
+        tracker.attribute(now);
+        let sibling = now + Duration::from_millis(80);
+        owners.open(key("10.0.0.2:5001", "1.1.1.1:8080"), "browser");
+        feed(
+            &mut tracker,
+            tcp("10.0.0.2:5001", "1.1.1.1:8080", 100, true),
+            sibling,
+        );
+        tracker.attribute(sibling);
+        let sample = tracker.close(0, 5000, sibling);
+        assert_eq!(sample.bytes_of("browser", Direction::Sent), 500_100);
+        assert_eq!(sample.stats.inferred_bytes, 500_000);
+        assert_eq!(sample.stats.unknown_bytes, 0);
+    }
+
+    #[test]
     fn an_app_seen_only_after_a_flow_began_is_not_credited_with_it() {
         let owners = FakeOwners::default();
         let mut tracker = tracker(&owners);
@@ -850,7 +888,7 @@ mod tests {
             now,
         );
         tracker.attribute(now);
-        let later = now + Duration::from_millis(30);
+        let later = now + SIBLING_LEAD + Duration::from_millis(30);
         owners.open(key("10.0.0.2:5001", "1.1.1.1:443"), "latecomer");
         feed(
             &mut tracker,
