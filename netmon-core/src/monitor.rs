@@ -3,7 +3,8 @@
 //! The capture source runs on its own thread and hands batches of observations over a bounded
 //! channel; this loop places each packet (sent, received, local, transit), counts it on its flow,
 //! looks up owners of new flows, and closes a [`Sample`] every interval. This machine's
-//! addresses and tunnels ([`crate::tunnel`]) are read again every 2 seconds. Stopping (the `stop`
+//! addresses and tunnels ([`crate::tunnel`]) are read again when the system announces a change
+//! (every 30 seconds regardless; every 2 seconds where it announces none). Stopping (the `stop`
 //! flag) ends capture, and the last, partial window is still emitted.
 //!
 //! [`run_steered`] also takes [`Change`]s while it runs (a live configuration change): the
@@ -23,16 +24,23 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use crate::capture::{CaptureError, CaptureSource, Observation, Wake};
 use crate::domains::DomainPolicy;
 use crate::flow::{LocalAddrs, Placement};
+use crate::os::InterfaceChanges;
 use crate::packet_log::PacketLog;
 use crate::sample::Sample;
 use crate::tracker::Tracker;
 use crate::tunnel::TunnelWatch;
 
 /// How often this machine's addresses are read again while packets arrive (interfaces come and
-/// go: Wi-Fi → Ethernet, VPN up); checked before each batch is placed.
+/// go: Wi-Fi → Ethernet, VPN up) where the system does not announce changes
+/// ([`InterfaceChanges`]); checked before each batch is placed.
 const ADDRESS_REFRESH: Duration = Duration::from_secs(2);
-/// Soonest re-read after a packet that matched none of this machine's addresses.
+/// Soonest re-read after a packet that matched none of this machine's addresses, where the
+/// system does not announce changes.
 const ADDRESS_REFRESH_ON_MISS: Duration = Duration::from_millis(500);
+/// How often they are read again while packets arrive where the system announces changes (they
+/// are read at once after one): a safety net, and the tunnels' holders are looked at again
+/// (`tunnel::watch::HOLDER_RESCAN`).
+const ADDRESS_REFRESH_ANNOUNCED: Duration = Duration::from_secs(30);
 /// Longest the loop waits for a batch before doing its periodic work (retried owner lookups)
 /// while traffic flows; a new flow's lookup has its own wake-up (`Tracker::lookup_due_in`),
 /// and batches come every few milliseconds.
@@ -334,19 +342,24 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-/// This machine's addresses, re-read periodically and soon after a packet matched none.
+/// This machine's addresses, read again after the system announced a change; where it does
+/// not, periodically and soon after a packet matched none.
 struct Addresses {
     current: LocalAddrs,
     read_at: Instant,
     missed: bool,
+    changes: Option<InterfaceChanges>,
 }
 
 impl Addresses {
     fn read() -> Self {
+        // Followed before the first read, so no change falls between the two.
+        let changes = InterfaceChanges::open();
         Self {
             current: read_local_addrs(),
             read_at: Instant::now(),
             missed: false,
+            changes,
         }
     }
 
@@ -359,17 +372,18 @@ impl Addresses {
     /// Reads the addresses again when due; whether it did.
     fn refresh_if_due(&mut self, now: Instant) -> bool {
         let age = now.duration_since(self.read_at);
-        let due = age >= ADDRESS_REFRESH || (self.missed && age >= ADDRESS_REFRESH_ON_MISS);
+        let due = match &mut self.changes {
+            Some(changes) => changes.changed() || age >= ADDRESS_REFRESH_ANNOUNCED,
+            None => age >= ADDRESS_REFRESH || (self.missed && age >= ADDRESS_REFRESH_ON_MISS),
+        };
         if due {
             let fresh = read_local_addrs();
             if fresh != self.current {
                 tracing::info!(addresses = fresh.len(), "this machine's addresses changed");
             }
-            *self = Self {
-                current: fresh,
-                read_at: now,
-                missed: false,
-            };
+            self.current = fresh;
+            self.read_at = now;
+            self.missed = false;
         }
         due
     }

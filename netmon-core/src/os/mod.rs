@@ -9,6 +9,8 @@ pub mod linux;
 pub mod macos;
 #[cfg(unix)]
 pub mod privileges;
+#[cfg(any(target_os = "macos", test))]
+mod route_messages;
 pub mod watch;
 
 use std::str::FromStr;
@@ -75,6 +77,50 @@ pub fn effective_uid() -> u32 {
 /// A process cache that finds executables through this platform ([`executable_path`]).
 pub fn process_cache() -> ProcessCache {
     ProcessCache::new(Box::new(executable_path))
+}
+
+/// This machine's address and interface changes, as the system announces them: whether any
+/// came since the last look, read without waiting. `None` where the system offers none (or the
+/// socket could not be opened): the caller reads the interfaces on a timer instead.
+pub struct InterfaceChanges {
+    #[cfg(target_os = "linux")]
+    inner: linux::route::RouteChanges,
+    #[cfg(target_os = "macos")]
+    inner: macos::route::RouteChanges,
+}
+
+impl InterfaceChanges {
+    pub fn open() -> Option<Self> {
+        #[cfg(any(target_os = "linux", target_os = "macos"))]
+        {
+            #[cfg(target_os = "linux")]
+            let opened = linux::route::RouteChanges::open();
+            #[cfg(target_os = "macos")]
+            let opened = macos::route::RouteChanges::open();
+            opened
+                .map(|inner| Self { inner })
+                .map_err(|error| {
+                    tracing::warn!(%error, "cannot follow address changes: interfaces are read every few seconds instead");
+                })
+                .ok()
+        }
+        #[cfg(not(any(target_os = "linux", target_os = "macos")))]
+        {
+            None
+        }
+    }
+
+    /// Whether an address or interface change was announced since the last call.
+    pub fn changed(&mut self) -> bool {
+        #[cfg(any(target_os = "linux", target_os = "macos"))]
+        {
+            self.inner.changed()
+        }
+        #[cfg(not(any(target_os = "linux", target_os = "macos")))]
+        {
+            true
+        }
+    }
 }
 
 /// The socket-owner lookup of this platform.

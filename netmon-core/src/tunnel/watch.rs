@@ -81,10 +81,17 @@ impl TunnelWatch {
     /// Reads the machine again; the tunnels when they changed.
     pub fn refresh(&mut self, now: Instant) -> Option<Tunnels> {
         let addresses = self.facts.addresses();
-        let candidates: BTreeSet<String> = addresses
+        // Each interface's kind is read once (an interface has several addresses).
+        let names: BTreeSet<&str> = addresses.iter().map(|(name, _)| name.as_str()).collect();
+        let kinds: BTreeSet<&str> = names
             .iter()
-            .map(|(name, _)| name.clone())
-            .filter(|name| is_tunnel_name(name) || self.facts.is_tunnel_kind(name))
+            .copied()
+            .filter(|name| self.facts.is_tunnel_kind(name))
+            .collect();
+        let candidates: BTreeSet<String> = names
+            .iter()
+            .filter(|name| is_tunnel_name(name) || kinds.contains(*name))
+            .map(|name| name.to_string())
             .collect();
         let rescan = match &self.scanned {
             None => true,
@@ -101,8 +108,7 @@ impl TunnelWatch {
             };
             self.scanned = Some((candidates, now));
         }
-        let facts = &self.facts;
-        let fresh = Tunnels::new(&addresses, &self.holders, |name| facts.is_tunnel_kind(name));
+        let fresh = Tunnels::new(&addresses, &self.holders, |name| kinds.contains(name));
         if fresh == self.current {
             return None;
         }
