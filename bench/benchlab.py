@@ -205,10 +205,50 @@ def run_phase(lab, phase, timeout):
 
 
 def cpu_seconds(pid):
-    """utime + stime of a process (all its threads), in seconds."""
+    """utime + stime of a process (all its threads, ended ones too), in seconds: counted in
+    clock ticks (10 ms), so a difference of two readings is off by up to a tick at each end."""
     stat = Path(f"/proc/{pid}/stat").read_text()
     fields = stat[stat.rindex(")") + 2:].split()
     return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+
+
+def threads(pid):
+    """{tid: (name, voluntary switches, CPU seconds)} of every thread of `pid`. The CPU time is
+    /proc/PID/task/TID/schedstat's, in nanoseconds: the ticks of /proc/PID/stat are too coarse
+    for the few milliseconds an idle minute or a light traffic phase costs."""
+    readings = {}
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            status = (task / "status").read_text()
+            schedstat = (task / "schedstat").read_text()
+        except (FileNotFoundError, ProcessLookupError):
+            continue  # the thread ended meanwhile
+        fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
+        cpu = int(schedstat.split()[0]) / 1e9
+        readings[int(task.name)] = (fields["Name"].strip(),
+                                    int(fields["voluntary_ctxt_switches"]), cpu)
+    return readings
+
+
+@dataclass(frozen=True)
+class CpuReading:
+    """A process's CPU time at one moment: per live thread (exact) and in ticks (ended
+    threads included)."""
+
+    ticks: float
+    threads: dict
+
+    @staticmethod
+    def of(pid):
+        return CpuReading(cpu_seconds(pid), threads(pid))
+
+    def since(self, earlier):
+        """CPU seconds used since `earlier`: the threads' exact times, unless a thread of
+        `earlier` has ended (its time went with it), then the ticks."""
+        if not set(earlier.threads) <= set(self.threads):
+            return self.ticks - earlier.ticks
+        return sum(cpu - earlier.threads.get(tid, (None, 0, 0.0))[2]
+                   for tid, (_name, _switches, cpu) in self.threads.items())
 
 
 def status_kb(pid, key):

@@ -3,10 +3,12 @@
 
 All three capture the client side of a veth pair at once while a fixed traffic mix runs, one
 program at a time, each a copy of iperf3 or curl under its own name. For each tool: CPU seconds
-(utime + stime), CPU seconds per GB moved, peak RSS (VmHWM) and the share of each program's
-bytes credited to that program, against the veth's own counters. The mix runs twice: with the
-veth's offloads on (the capture sees GSO/TSO superframes of up to 64 KB) and off (every packet
-MTU-sized, as on Wi-Fi or Ethernet); the two kinds are reported apart. `--baseline` runs a second
+(each thread's exact time on CPU, from /proc/PID/task/TID/schedstat: utime + stime count 10 ms
+ticks, as much as a light phase costs), CPU seconds per GB moved, peak RSS (VmHWM) and the
+share of each program's bytes credited to that program, against the veth's own counters. The
+mix runs twice: with the veth's offloads on (the capture sees GSO/TSO superframes of up to
+64 KB) and off (every packet MTU-sized, as on Wi-Fi or Ethernet); the two kinds are reported
+apart. `--baseline` runs a second
 netmon build (say main's) in the same run, so before and after are compared on the same traffic
 and the same load. Prints the tables and writes JSON to bench/results/. Run through
 bench/compare.sh, which installs the peers and builds netmon.
@@ -47,7 +49,7 @@ class Tool:
     env: dict = field(default_factory=dict)
     child: object = None
     stdout: Path = None
-    cpu_start: float = 0.0
+    cpu_start: benchlab.CpuReading = None
 
     def start(self, lab):
         self.stdout = lab.temp / f"{self.name}.out"
@@ -150,7 +152,7 @@ def wait_until_capturing(lab, monitors):
     for tool in monitors:
         if not tool.alive():
             raise RuntimeError(f"{tool.name} exited at start: {tool.stderr(lab)}")
-        tool.cpu_start = benchlab.cpu_seconds(tool.child.pid)
+        tool.cpu_start = benchlab.CpuReading.of(tool.child.pid)
 
 
 def measure(args):
@@ -184,7 +186,7 @@ def run_phase(lab, monitors, phase, kind, seconds):
     started_ms = time.time() * 1000
     ip_bytes, frame_bytes = benchlab.run_phase(lab, phase, timeout=seconds * 6 + 60)
     time.sleep(1.5)  # each tool has read the phase's last packets
-    cpu = {name: round(now - cpu_before[name], 3) for name, now in cpu_of(monitors).items()}
+    cpu = {name: round(now.since(cpu_before[name]), 4) for name, now in cpu_of(monitors).items()}
     load = Path("/proc/loadavg").read_text().split()[0]
     print(f"  {phase.name:<14} {phase.what:<34} {ip_bytes / 1e6:10.1f} MB  load {load}",
           file=sys.stderr)
@@ -194,8 +196,8 @@ def run_phase(lab, monitors, phase, kind, seconds):
 
 
 def cpu_of(monitors):
-    """CPU seconds each monitor has used so far."""
-    return {tool.name: benchlab.cpu_seconds(tool.child.pid) for tool in monitors}
+    """Each monitor's CPU time so far."""
+    return {tool.name: benchlab.CpuReading.of(tool.child.pid) for tool in monitors}
 
 
 def read_process(tool):
@@ -203,7 +205,7 @@ def read_process(tool):
     if not tool.alive():
         raise RuntimeError(f"{tool.name} exited during the run")
     return {
-        "cpu_seconds": round(benchlab.cpu_seconds(pid) - tool.cpu_start, 3),
+        "cpu_seconds": round(benchlab.CpuReading.of(pid).since(tool.cpu_start), 3),
         "peak_rss_mb": round(benchlab.status_kb(pid, "VmHWM") / 1024, 1),
     }
 

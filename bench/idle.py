@@ -25,22 +25,6 @@ TARGET_WAKEUPS_PER_SECOND = 2.0
 TARGET_CPU_SECONDS_PER_HOUR = 2.0
 
 
-def threads(pid):
-    """{tid: (name, voluntary switches, CPU seconds)} of every thread of `pid`."""
-    readings = {}
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        try:
-            status = (task / "status").read_text()
-            schedstat = (task / "schedstat").read_text()
-        except FileNotFoundError:
-            continue  # the thread ended meanwhile
-        fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
-        cpu = int(schedstat.split()[0]) / 1e9
-        readings[int(task.name)] = (fields["Name"].strip(),
-                                    int(fields["voluntary_ctxt_switches"]), cpu)
-    return readings
-
-
 def measure(netmon, seconds, settle):
     lab = benchlab.Lab(f"i{os.getpid()}")
     try:
@@ -52,9 +36,9 @@ def measure(netmon, seconds, settle):
         time.sleep(settle)
         if child.poll() is not None:
             raise RuntimeError(f"netmon exited: {(lab.temp / 'netmon.err').read_text()[-2000:]}")
-        before, started = threads(child.pid), time.monotonic()
+        before, started = benchlab.threads(child.pid), time.monotonic()
         time.sleep(seconds)
-        after, elapsed = threads(child.pid), time.monotonic() - started
+        after, elapsed = benchlab.threads(child.pid), time.monotonic() - started
         process_cpu = benchlab.cpu_seconds(child.pid)
         benchlab.stop_process(child)
         per_thread = []

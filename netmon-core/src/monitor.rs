@@ -41,14 +41,15 @@ const ADDRESS_REFRESH_ON_MISS: Duration = Duration::from_millis(500);
 /// are read at once after one): a safety net, and the tunnels' holders are looked at again
 /// (`tunnel::watch::HOLDER_RESCAN`).
 const ADDRESS_REFRESH_ANNOUNCED: Duration = Duration::from_secs(30);
-/// Longest the loop waits for a batch before doing its periodic work (retried owner lookups)
-/// while traffic flows; a new flow's lookup has its own wake-up (`Tracker::lookup_due_in`),
-/// and batches come every few milliseconds.
-const TICK: Duration = Duration::from_millis(100);
+/// Longest the loop waits for a batch while traffic flows before asking for live changes of the
+/// configuration (a new source, the domain policy); owner lookups retried for flows still
+/// active are done as their batches come, and a new flow's lookup has its own wake-up
+/// (`Tracker::lookup_due_in`). Longer than the gaps of light traffic (a paced sender's bursts
+/// every 100 ms, a page's requests), so those cost one wake-up per batch, not two.
+const TICK: Duration = Duration::from_millis(500);
 /// After this long without a batch the loop sleeps until the window ends (or traffic comes):
 /// an idle monitor wakes once per sampling interval, not every tick (and once a second while
-/// the live connections still list flows). One tick: a lone packet (a router solicitation on
-/// an idle link) costs the loop two wake-ups, not three.
+/// the live connections still list flows).
 const IDLE_AFTER: Duration = TICK;
 /// Batches buffered between the capture thread and the loop.
 const CHANNEL_BATCHES: usize = 256;
@@ -161,15 +162,19 @@ pub fn run_steered(
             let now = Instant::now();
             let left = window.time_left(now);
             let idle = now.duration_since(last_batch) >= IDLE_AFTER;
-            // Idle, it sleeps to the window's end, or to the next snapshot of the connections
-            // while they list flows (so closed ones leave the list within about a second).
-            let wait = match tracker.connections_due_in(now) {
-                _ if !idle => left.min(TICK),
-                Some(snapshot) => left.min(snapshot),
-                None => left,
-            };
-            // A flow that just began wants its owner while its socket exists.
-            let wait = tracker.lookup_due_in(now).map_or(wait, |due| wait.min(due));
+            // It sleeps to the window's end (while traffic flows, a tick at most), to the next
+            // snapshot of the connections while they list flows (so closed ones leave the list
+            // within about a second), or to a new flow's owner lookup (wanted while its socket
+            // exists).
+            let tick = (!idle).then_some(TICK);
+            let wait = [
+                tick,
+                tracker.connections_due_in(now),
+                tracker.lookup_due_in(now),
+            ]
+            .into_iter()
+            .flatten()
+            .fold(left, Duration::min);
             match receiver.recv_timeout(wait) {
                 Ok(mut batch) => {
                     last_batch = Instant::now();
