@@ -210,7 +210,7 @@ impl CaptureSource for PcapSource {
 
     fn poll(&mut self, batch: &mut Vec<Observation>) -> Result<(), CaptureError> {
         self.read_available(batch)?;
-        let mut after_quiet = false;
+        let mut at_once = false;
         if batch.is_empty() {
             let wait = if self.events.as_ref().is_some_and(EventsCapture::holding) {
                 BLOCK_TIMEOUT_MS
@@ -221,7 +221,8 @@ impl CaptureSource for PcapSource {
             };
             let waiting = Instant::now();
             wait_readable(&self.fds(), wait);
-            after_quiet = waiting.elapsed() >= QUIET;
+            let waited = waiting.elapsed();
+            at_once = waited >= QUIET || !self.gathering.wanted_after(waited);
             self.read_available(batch)?;
             // Woken (or timed out) with nothing to read: what woke it is read, so the next
             // wait sleeps again.
@@ -230,9 +231,10 @@ impl CaptureSource for PcapSource {
             }
         }
         // Nothing yet (an event came before its block), the first packets after a quiet spell
-        // or a connection opening: no gathering.
+        // (or a burst after a gap, see `Gathering::wanted_after`) or a connection opening: no
+        // gathering.
         if batch.is_empty()
-            || after_quiet
+            || at_once
             || batch.len() >= MAX_BATCH
             || batch.iter().any(Observation::opens_connection)
         {
@@ -416,10 +418,14 @@ fn unix_micros() -> i64 {
 /// traffic costs few wake-ups, and so does heavy traffic whose packets the kernel cut to their
 /// headers, see [`snap`]), short while the buffer fills fast (it must not fill meanwhile). A
 /// batch that opens a TCP connection goes at once, and an event (a DNS packet, a connection
-/// opening) ends the wait.
+/// opening) ends the wait. Traffic in bursts with gaps longer than a wait (a paced sender, a
+/// page's requests) is not gathered: once a wait found nothing after a burst, a burst that
+/// comes after such a gap goes at once, read whole in one wake-up.
 #[derive(Debug, Clone, Copy)]
 struct Gathering {
     wait: Duration,
+    /// The last wait found no packet: what came before it was a burst, read whole.
+    found_nothing: bool,
 }
 
 impl Gathering {
@@ -439,6 +445,14 @@ impl Gathering {
         let per_second = buffered as f64 / elapsed.as_secs_f64().max(1e-4);
         let wait = Duration::from_secs_f64((Self::SHARE / per_second.max(1.0)).min(1.0));
         self.wait = wait.clamp(Self::SHORTEST, Self::LONGEST);
+        self.found_nothing = buffered == 0;
+    }
+
+    /// Whether packets that came after `waited` without any are worth a wait for more: not when
+    /// the last wait found nothing and this gap was longer than a wait (bursts, each whole);
+    /// packets that come sooner (steady traffic) are gathered again.
+    fn wanted_after(&self, waited: Duration) -> bool {
+        !(self.found_nothing && waited >= self.wait)
     }
 }
 
@@ -446,6 +460,7 @@ impl Default for Gathering {
     fn default() -> Self {
         Self {
             wait: Self::SHORTEST,
+            found_nothing: false,
         }
     }
 }
@@ -544,5 +559,21 @@ mod tests {
         // A wait cut short by an event still measures the rate from what it took.
         gathering.adapt(85 * whole, Duration::from_micros(1_000));
         assert_eq!(gathering.wait, busy);
+    }
+
+    #[test]
+    fn bursts_after_gaps_go_at_once_and_steady_traffic_is_gathered() {
+        let mut gathering = Gathering::default();
+        let ms = |millis| Duration::from_millis(millis);
+        // A wait that found more: the next packets are gathered, whatever the gap before them.
+        gathering.adapt(20 * 240, ms(25));
+        assert!(gathering.wanted_after(ms(100)));
+        // A wait that found nothing: the burst before it was whole. The next burst, after a
+        // gap longer than a wait, goes at once; packets that come sooner are gathered.
+        gathering.adapt(0, ms(25));
+        assert!(!gathering.wanted_after(ms(100)));
+        assert!(gathering.wanted_after(ms(4)));
+        // No wait yet: gathered.
+        assert!(Gathering::default().wanted_after(ms(100)));
     }
 }
