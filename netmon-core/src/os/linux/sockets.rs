@@ -34,6 +34,39 @@ pub struct ProcSockets {
     diag: Option<SockDiag>,
     owner_of_inode: HashMap<u64, Arc<ProcessInfo>>,
     hot: VecDeque<u32>,
+    /// What orders a scan and stays for netmon's life, read at its first scan.
+    basis: Option<ScanBasis>,
+}
+
+/// netmon's own network namespace (`net:[4026531840]`, when it can be read) and the PID limit
+/// (`/proc/sys/kernel/pid_max`; 1 << 22 when unknown).
+struct ScanBasis {
+    namespace: Option<std::path::PathBuf>,
+    pid_max: u32,
+}
+
+impl ScanBasis {
+    fn read() -> Self {
+        Self {
+            namespace: network_namespace("self"),
+            pid_max: fs::read_to_string("/proc/sys/kernel/pid_max")
+                .ok()
+                .and_then(|text| text.trim().parse().ok())
+                .unwrap_or(1 << 22),
+        }
+    }
+
+    /// `pids` in the order a scan visits them (see [`scan_order`]).
+    fn order(&self, pids: impl Iterator<Item = u32>) -> Vec<u32> {
+        let here = self.namespace.as_ref();
+        let in_this_namespace =
+            |pid: u32| here.is_some() && network_namespace(&pid.to_string()).as_ref() == here;
+        scan_order(
+            pids.map(|pid| (pid, in_this_namespace(pid))),
+            latest_pid(),
+            self.pid_max,
+        )
+    }
 }
 
 impl SocketOwners for ProcSockets {
@@ -97,7 +130,10 @@ impl ProcSockets {
             self.owner_of_inode.clear();
         }
         let hot: Vec<u32> = self.hot.iter().copied().collect();
-        let others = others_in_scan_order(all_pids().filter(|pid| !hot.contains(pid)));
+        let others = self
+            .basis
+            .get_or_insert_with(ScanBasis::read)
+            .order(all_pids().filter(|pid| !hot.contains(pid)));
         for (visited, pid) in hot.into_iter().chain(others).enumerate() {
             if visited > 0 && visited % RECHECK_EVERY == 0 {
                 self.forget_closed(&mut missing);
@@ -141,19 +177,6 @@ impl ProcSockets {
     }
 }
 
-/// `pids` in the order a scan visits them (see [`scan_order`]).
-fn others_in_scan_order(pids: impl Iterator<Item = u32>) -> Vec<u32> {
-    let here = network_namespace("self");
-    let in_this_namespace =
-        |pid: u32| here.is_some() && network_namespace(&pid.to_string()) == here;
-    let (latest, pid_max) = latest_pid();
-    scan_order(
-        pids.map(|pid| (pid, in_this_namespace(pid))),
-        latest,
-        pid_max,
-    )
-}
-
 /// `(pid, in this network namespace)` in scan order: this namespace's processes first, each
 /// group newest first (see [`pid_age`]).
 fn scan_order(pids: impl Iterator<Item = (u32, bool)>, latest: u32, pid_max: u32) -> Vec<u32> {
@@ -169,17 +192,13 @@ fn network_namespace(pid: &str) -> Option<std::path::PathBuf> {
     fs::read_link(format!("/proc/{pid}/ns/net")).ok()
 }
 
-/// The latest PID handed out (the last field of `/proc/loadavg`) and the PID limit; (0, 1 << 22)
-/// when unknown, which orders PIDs from the highest down.
-fn latest_pid() -> (u32, u32) {
-    let read = |path: &str| fs::read_to_string(path).ok();
-    let latest = read("/proc/loadavg")
+/// The latest PID handed out (the last field of `/proc/loadavg`); 0 when unknown, which orders
+/// PIDs from the highest down.
+fn latest_pid() -> u32 {
+    fs::read_to_string("/proc/loadavg")
+        .ok()
         .and_then(|text| text.split_whitespace().last()?.parse().ok())
-        .unwrap_or(0);
-    let pid_max = read("/proc/sys/kernel/pid_max")
-        .and_then(|text| text.trim().parse().ok())
-        .unwrap_or(1 << 22);
-    (latest, pid_max)
+        .unwrap_or(0)
 }
 
 /// How many PIDs were handed out after `pid`: the kernel hands them out upwards from the
