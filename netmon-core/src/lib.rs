@@ -9,6 +9,7 @@ pub mod anomaly;
 pub mod attribution;
 pub mod budget;
 pub mod capture;
+pub mod clock;
 pub mod condition;
 pub mod config;
 pub mod domains;

@@ -19,7 +19,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use crate::capture::{CaptureError, CaptureSource, Observation, Wake};
 use crate::domains::DomainPolicy;
@@ -440,13 +440,7 @@ impl Window {
     }
 }
 
-/// Now, in milliseconds since the Unix epoch.
-pub fn unix_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|elapsed| elapsed.as_millis() as i64)
-        .unwrap_or_default()
-}
+pub use crate::clock::unix_ms;
 
 #[cfg(test)]
 mod tests {

@@ -4,7 +4,7 @@
 use std::os::fd::{AsRawFd, RawFd};
 use std::path::Path;
 use std::thread;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use pcap::{Active, Capture};
 
@@ -402,15 +402,6 @@ fn snap_in_kernel(capture: &Capture<Active>, link: LinkType, snaplen: i32) {
 
 #[cfg(not(target_os = "linux"))]
 fn snap_in_kernel(_capture: &Capture<Active>, _link: LinkType, _snaplen: i32) {}
-
-/// Now, in µs since the epoch (the clock of capture times).
-fn unix_micros() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |since| {
-            i64::try_from(since.as_micros()).unwrap_or(i64::MAX)
-        })
-}
 
 /// How long a poll lets packets gather once traffic arrived: one wake-up and one hand-over to
 /// the monitor per several milliseconds of traffic instead of one per packet or block. The wait

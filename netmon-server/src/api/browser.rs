@@ -265,8 +265,5 @@ fn normal_hostname(text: &str) -> Option<String> {
 }
 
 fn unix_now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|elapsed| elapsed.as_secs() as i64)
-        .unwrap_or_default()
+    netmon_core::clock::unix_ms() / 1000
 }

@@ -17,10 +17,11 @@ use std::os::fd::{AsRawFd, RawFd};
 
 use pcap::{Active, Capture};
 
-use super::{activate, dispatch_ready, unix_micros};
+use super::{activate, dispatch_ready};
 use super::{ANSWER_HOLD_MICROS, DNS_PORT, DNS_SNAPLEN, EVENTS_BUFFER_BYTES, EVENTS_FILTER};
 use super::{MAX_BATCH, SNAPLEN, UDP};
 use crate::capture::Observation;
+use crate::clock::unix_micros;
 use crate::domains::dns;
 use crate::packet::{self, LinkType};
 
