@@ -123,6 +123,23 @@ impl InterfaceChanges {
     }
 }
 
+/// Reads every pending announcement of a non-blocking socket with `read_one` (whether the
+/// message it read was a change; `WouldBlock` when none is left), without waiting: whether any
+/// was a change. Lost messages (an overrun) and a failing socket count as a change.
+#[cfg(any(target_os = "linux", target_os = "macos"))]
+fn any_announced(mut read_one: impl FnMut() -> std::io::Result<bool>) -> bool {
+    use std::io::ErrorKind;
+    let mut changed = false;
+    loop {
+        match read_one() {
+            Ok(change) => changed |= change,
+            Err(error) if error.kind() == ErrorKind::WouldBlock => return changed,
+            Err(error) if error.kind() == ErrorKind::Interrupted => {}
+            Err(_) => return true,
+        }
+    }
+}
+
 /// The socket-owner lookup of this platform.
 pub fn socket_owners() -> Box<dyn SocketOwners> {
     #[cfg(target_os = "linux")]
@@ -193,5 +210,34 @@ pub fn is_tunnel_kind(name: &str) -> bool {
     {
         let _ = name;
         false
+    }
+}
+
+#[cfg(all(test, any(target_os = "linux", target_os = "macos")))]
+mod tests {
+    use super::any_announced;
+    use std::io::{Error, ErrorKind};
+
+    /// Whether `any_announced` calls it a change when reads return `results` in turn.
+    fn announced(results: Vec<std::io::Result<bool>>) -> bool {
+        let mut results = results.into_iter();
+        any_announced(|| results.next().expect("it stops at WouldBlock or an error"))
+    }
+
+    #[test]
+    fn a_change_among_the_pending_messages_is_one() {
+        let none_left = || Err(Error::from(ErrorKind::WouldBlock));
+        assert!(announced(vec![Ok(false), Ok(true), Ok(false), none_left()]));
+        assert!(!announced(vec![Ok(false), Ok(false), none_left()]));
+        assert!(!announced(vec![none_left()]));
+        // Interrupted reads are tried again; lost messages and failures count as a change.
+        assert!(!announced(vec![
+            Err(Error::from(ErrorKind::Interrupted)),
+            none_left()
+        ]));
+        assert!(announced(vec![
+            Ok(false),
+            Err(Error::from_raw_os_error(105))
+        ]));
     }
 }

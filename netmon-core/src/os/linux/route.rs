@@ -33,16 +33,8 @@ impl RouteChanges {
     /// Whether anything was announced since the last call (or announcements were lost to an
     /// overrun); reads them all, without waiting.
     pub fn changed(&mut self) -> bool {
-        let mut changed = false;
-        loop {
-            match self.socket.recv(&mut &mut self.buffer[..], 0) {
-                Ok(_) => changed = true,
-                Err(error) if error.kind() == io::ErrorKind::WouldBlock => return changed,
-                Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
-                // ENOBUFS: the kernel dropped announcements; anything else: assume a change.
-                Err(_) => return true,
-            }
-        }
+        // Every message of the subscribed groups is a change.
+        crate::os::any_announced(|| self.socket.recv(&mut &mut self.buffer[..], 0).map(|_| true))
     }
 }
 

@@ -42,8 +42,7 @@ impl RouteChanges {
     /// Whether an address or interface change was announced since the last call (or messages
     /// were lost to an overrun); reads every pending message, without waiting.
     pub fn changed(&mut self) -> bool {
-        let mut changed = false;
-        loop {
+        crate::os::any_announced(|| {
             // SAFETY: the buffer is valid for its length; the socket is open.
             let read = unsafe {
                 libc::recv(
@@ -54,15 +53,11 @@ impl RouteChanges {
                 )
             };
             match usize::try_from(read) {
-                Ok(0) => return changed,
-                Ok(length) => changed |= announces_change(&self.buffer[..length]),
-                Err(_) => match io::Error::last_os_error().kind() {
-                    io::ErrorKind::WouldBlock => return changed,
-                    io::ErrorKind::Interrupted => {}
-                    // ENOBUFS: messages were dropped; anything else: assume a change.
-                    _ => return true,
-                },
+                // Nothing more to read.
+                Ok(0) => Err(io::ErrorKind::WouldBlock.into()),
+                Ok(length) => Ok(announces_change(&self.buffer[..length])),
+                Err(_) => Err(io::Error::last_os_error()),
             }
-        }
+        })
     }
 }
