@@ -250,6 +250,12 @@ class CpuReading:
         return sum(cpu - earlier.threads.get(tid, (None, 0, 0.0))[2]
                    for tid, (_name, _switches, cpu) in self.threads.items())
 
+    def wakeups_since(self, earlier):
+        """Voluntary context switches (sleeps that ended in a wake-up) of the threads alive
+        now since `earlier` (those of a thread that ended are not counted)."""
+        return sum(switches - earlier.threads.get(tid, (None, 0, 0.0))[1]
+                   for tid, (_name, switches, _cpu) in self.threads.items())
+
 
 def status_kb(pid, key):
     """A `kB` field of /proc/PID/status (VmHWM: peak RSS, VmRSS: current RSS)."""

@@ -4,7 +4,8 @@
 All three capture the client side of a veth pair at once while a fixed traffic mix runs, one
 program at a time, each a copy of iperf3 or curl under its own name. For each tool: CPU seconds
 (each thread's exact time on CPU, from /proc/PID/task/TID/schedstat: utime + stime count 10 ms
-ticks, as much as a light phase costs), CPU seconds per GB moved, peak RSS (VmHWM) and the
+ticks, as much as a light phase costs) and wake-ups (voluntary context switches) per phase,
+CPU seconds per GB moved, peak RSS (VmHWM) and the
 share of each program's bytes credited to that program, against the veth's own counters. The
 mix runs twice: with the veth's offloads on (the capture sees GSO/TSO superframes of up to
 64 KB) and off (every packet MTU-sized, as on Wi-Fi or Ethernet); the two kinds are reported
@@ -186,12 +187,15 @@ def run_phase(lab, monitors, phase, kind, seconds):
     started_ms = time.time() * 1000
     ip_bytes, frame_bytes = benchlab.run_phase(lab, phase, timeout=seconds * 6 + 60)
     time.sleep(1.5)  # each tool has read the phase's last packets
-    cpu = {name: round(now.since(cpu_before[name]), 4) for name, now in cpu_of(monitors).items()}
+    after = cpu_of(monitors)
+    cpu = {name: round(now.since(cpu_before[name]), 4) for name, now in after.items()}
+    wakeups = {name: now.wakeups_since(cpu_before[name]) for name, now in after.items()}
     load = Path("/proc/loadavg").read_text().split()[0]
     print(f"  {phase.name:<14} {phase.what:<34} {ip_bytes / 1e6:10.1f} MB  load {load}",
           file=sys.stderr)
     return {"name": phase.name, "what": phase.what, "kind": kind, "ip_bytes": ip_bytes,
-            "frame_bytes": frame_bytes, "cpu_seconds": cpu, "load_average_1m": float(load),
+            "frame_bytes": frame_bytes, "cpu_seconds": cpu, "wakeups": wakeups,
+            "load_average_1m": float(load),
             "started_ms": started_ms, "ended_ms": time.time() * 1000}
 
 
@@ -321,7 +325,7 @@ def table(results):
             dropped = figures["netmon"]["dropped_per_phase"][phase["name"]]
             rows.append((f"  {phase['name']} ({phase['ip_bytes'] / 1e6:.0f} MB, "
                          f"load {phase['load_average_1m']}, netmon dropped {dropped})",
-                         *[f"{cpu[n]:.2f} s, "
+                         *[f"{cpu[n]:.3f} s, {phase['wakeups'][n]} w, "
                            f"{figures[n]['attributed_percent_per_phase'][phase['name']]:.1f} %"
                            for n in names],
                          f"{cpu['netmon'] / best_phase:.2f}" if best_phase else "-"))
@@ -332,7 +336,7 @@ def table(results):
     verdict_lines = [f"{name}: netmon {v['netmon']} (target {v['target']}): "
                      f"{'met' if v['met'] else 'MISSED'}"
                      for name, v in results["verdicts"].items()]
-    return "\n".join(lines + ["", "phase cells: CPU seconds, bytes to the right process", ""]
+    return "\n".join(lines + ["", "phase cells: CPU seconds, wake-ups (voluntary context switches), bytes to the right process", ""]
                      + verdict_lines)
 
 
