@@ -90,14 +90,13 @@ def floor(wakeups, seconds):
                              stdout=subprocess.PIPE, text=True)
     try:
         child.stdout.readline()
-        before, started = benchlab.threads(child.pid), time.monotonic()
+        before, started = benchlab.CpuReading.of(child.pid), time.monotonic()
         child.stdout.readline()
-        after, elapsed = benchlab.threads(child.pid), time.monotonic() - started
+        after, elapsed = benchlab.CpuReading.of(child.pid), time.monotonic() - started
     finally:
         child.kill()
         child.wait()
-    cpu = sum(cpu - before.get(tid, (None, 0, 0.0))[2] for tid, (_n, _s, cpu) in after.items())
-    switches = sum(s - before.get(tid, (None, 0, 0.0))[1] for tid, (_n, s, _c) in after.items())
+    cpu, switches = after.since(before), after.wakeups_since(before)
     return {
         "wakeups_per_second": round(switches / elapsed, 2),
         "cpu_seconds_per_hour": round(cpu * 3600 / elapsed, 2),

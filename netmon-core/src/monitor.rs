@@ -30,6 +30,8 @@ use crate::sample::Sample;
 use crate::tracker::Tracker;
 use crate::tunnel::TunnelWatch;
 
+pub use crate::clock::unix_ms;
+
 /// How often this machine's addresses are read again while packets arrive (interfaces come and
 /// go: Wi-Fi → Ethernet, VPN up) where the system does not announce changes
 /// ([`InterfaceChanges`]); checked before each batch is placed.
@@ -439,8 +441,6 @@ impl Window {
         sample
     }
 }
-
-pub use crate::clock::unix_ms;
 
 #[cfg(test)]
 mod tests {

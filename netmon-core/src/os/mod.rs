@@ -83,31 +83,27 @@ pub fn process_cache() -> ProcessCache {
 /// came since the last look, read without waiting. `None` where the system offers none (or the
 /// socket could not be opened): the caller reads the interfaces on a timer instead.
 pub struct InterfaceChanges {
-    #[cfg(target_os = "linux")]
-    inner: linux::route::RouteChanges,
-    #[cfg(target_os = "macos")]
-    inner: macos::route::RouteChanges,
+    #[cfg(any(target_os = "linux", target_os = "macos"))]
+    inner: RouteChanges,
 }
+
+#[cfg(target_os = "linux")]
+use linux::route::RouteChanges;
+#[cfg(target_os = "macos")]
+use macos::route::RouteChanges;
 
 impl InterfaceChanges {
     pub fn open() -> Option<Self> {
         #[cfg(any(target_os = "linux", target_os = "macos"))]
-        {
-            #[cfg(target_os = "linux")]
-            let opened = linux::route::RouteChanges::open();
-            #[cfg(target_os = "macos")]
-            let opened = macos::route::RouteChanges::open();
-            opened
-                .map(|inner| Self { inner })
-                .map_err(|error| {
-                    tracing::warn!(%error, "cannot follow address changes: interfaces are read every few seconds instead");
-                })
-                .ok()
-        }
+        let opened = RouteChanges::open()
+            .map(|inner| Self { inner })
+            .map_err(|error| {
+                tracing::warn!(%error, "cannot follow address changes: interfaces are read every few seconds instead");
+            })
+            .ok();
         #[cfg(not(any(target_os = "linux", target_os = "macos")))]
-        {
-            None
-        }
+        let opened = None;
+        opened
     }
 
     /// Whether an address or interface change was announced since the last call.
