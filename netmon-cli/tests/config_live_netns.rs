@@ -390,11 +390,14 @@ fn capture_reopens_on_another_interface_without_losing_or_doubling() {
     support::print_apps(&samples);
     assert_back_to_back(&samples);
     eprintln!("{} samples during the switches", during.len());
+    // The new capture counts from the instant the old one's last read stops: a switch loses
+    // nothing (closing the old capture unread lost the ~30 ms its successor took to open,
+    // 0.5 % of this traffic per two switches, 1.1 % on a busy machine).
     assert_within(
         "udpswitch across veth → any → veth",
         bytes_of_app(&samples, "udpswitch"),
         after.ip_bytes_since(&before),
-        1.0,
+        0.25,
     );
     let after_lo: Vec<&Sample> = on_lo
         .iter()

@@ -303,7 +303,8 @@ fn follow_tunnels(tunnels: &mut TunnelWatch, tracker: &mut Tracker, now: Instant
 
 /// Polls the source until `stop` is set, handing each non-empty batch (or a new drop count)
 /// to the monitor; batch vectors come back through `recycled` to be filled again. A source
-/// swapped in (`reopen`) is given `wake` as the first one was.
+/// swapped in (`reopen`) is given `wake` as the first one was, and takes over without a gap
+/// or an overlap (see [`hand_over`]).
 fn capture_loop(
     source: &mut Box<dyn CaptureSource>,
     sender: &mpsc::SyncSender<Batch>,
@@ -316,17 +317,15 @@ fn capture_loop(
     let mut dropped_sent = 0;
     let mut observations = Vec::new();
     while !stop.load(Ordering::Relaxed) {
+        if observations.capacity() == 0 {
+            observations = recycled.try_recv().unwrap_or_default();
+        }
         if let Some(replacement) = lock(reopen).take().and_then(|open| open()) {
             dropped_earlier += source.dropped();
-            // The old source is closed unread: what it buffered since its last poll is not
-            // counted, and nothing is read from both.
-            *source = replacement;
+            hand_over(source, replacement, &mut observations);
             if let Some(wake) = wake {
                 source.wake_on(wake);
             }
-        }
-        if observations.capacity() == 0 {
-            observations = recycled.try_recv().unwrap_or_default();
         }
         source.poll(&mut observations)?;
         let dropped_total = dropped_earlier + source.dropped();
@@ -343,6 +342,22 @@ fn capture_loop(
         }
     }
     Ok(())
+}
+
+/// Replaces `source` with `replacement`, already capturing: what the old one captured before
+/// this instant is read into `observations` and the new one counts from it on, so the traffic
+/// of the switch (the new source's opening took milliseconds) is neither lost nor counted twice.
+fn hand_over(
+    source: &mut Box<dyn CaptureSource>,
+    mut replacement: Box<dyn CaptureSource>,
+    observations: &mut Vec<Observation>,
+) {
+    let switched_at = crate::clock::unix_micros();
+    replacement.count_from(switched_at);
+    if let Err(error) = source.read_before(observations, switched_at) {
+        tracing::warn!(%error, "the replaced capture's last packets could not be read");
+    }
+    *source = replacement;
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {

@@ -123,6 +123,22 @@ pub trait CaptureSource: Send {
     fn dropped(&mut self) -> u64 {
         0
     }
+
+    /// Counts only what is captured from `from` on (µs since the epoch): a source it replaces
+    /// counted what came before (see [`Self::read_before`]). Sources without capture times
+    /// count all they see.
+    fn count_from(&mut self, _from: i64) {}
+
+    /// The last read of a source being replaced: appends, without waiting for new traffic,
+    /// what it captured before `until` (µs since the epoch), which the source replacing it
+    /// does not count (see [`Self::count_from`]). Sources without capture times read nothing.
+    fn read_before(
+        &mut self,
+        _batch: &mut Vec<Observation>,
+        _until: i64,
+    ) -> Result<(), CaptureError> {
+        Ok(())
+    }
 }
 
 /// Why capture could not start or continue. Each variant is a kind of failure the caller maps

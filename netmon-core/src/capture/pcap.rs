@@ -1,6 +1,7 @@
 //! libpcap capture: every interface (`any`) or one, read with [`crate::packet`]; on macOS the
 //! `pktap` pseudo-interface, whose records name each packet's process ([`super::pktap`]).
 
+use std::ops::Range;
 use std::os::fd::{AsRawFd, RawFd};
 use std::path::Path;
 use std::thread;
@@ -13,6 +14,7 @@ pub mod snap;
 
 use super::coalesce::Coalescer;
 use super::{pktap, CaptureError, CaptureSource, Observation, Wake};
+use crate::clock::unix_micros;
 use crate::domains::Inspector;
 use crate::packet::{self, LinkType};
 use crate::process::ProcessCache;
@@ -107,6 +109,9 @@ pub struct PcapSource {
     /// Bytes the packets read so far took in the kernel's buffer (captured bytes plus
     /// [`PACKET_OVERHEAD`] each).
     buffered: u64,
+    /// Capture times (µs since the epoch) of the packets counted: all, unless this source
+    /// took over from another or hands over to one (see [`CaptureSource::count_from`]).
+    counted: Range<i64>,
     device: String,
 }
 
@@ -178,6 +183,7 @@ impl PcapSource {
             gathering: Gathering::default(),
             wake: None,
             buffered: 0,
+            counted: i64::MIN..i64::MAX,
             device: device.to_string(),
         })
     }
@@ -263,6 +269,33 @@ impl CaptureSource for PcapSource {
             .map(|stats| u64::from(stats.dropped) + u64::from(stats.if_dropped))
             .unwrap_or_default()
     }
+
+    fn count_from(&mut self, from: i64) {
+        self.counted.start = from;
+    }
+
+    fn read_before(
+        &mut self,
+        batch: &mut Vec<Observation>,
+        until: i64,
+    ) -> Result<(), CaptureError> {
+        self.counted.end = until;
+        // Packets captured before `until` may still sit in a partly filled block: each is
+        // handed over within a block timeout of its block's first packet.
+        if !IMMEDIATE {
+            let handed_over = until + 2 * i64::from(BLOCK_TIMEOUT_MS) * 1000;
+            let left = u64::try_from(handed_over - unix_micros()).unwrap_or(0);
+            thread::sleep(Duration::from_micros(left));
+        }
+        // A backlog may take more than one read.
+        loop {
+            let before = batch.len();
+            self.read_available(batch)?;
+            if batch.len() == before || batch.len() >= MAX_BATCH {
+                return Ok(());
+            }
+        }
+    }
 }
 
 impl PcapSource {
@@ -288,8 +321,12 @@ impl PcapSource {
             &mut events.stamps
         });
         let room = MAX_BATCH.saturating_sub(batch.len());
+        let counted = self.counted.clone();
         let read = dispatch_ready(&mut self.capture, room, |data, wire_len, at| {
             *buffered += data.len() as u64 + PACKET_OVERHEAD;
+            if !counted.contains(&at) {
+                return false;
+            }
             let placed = runs.push(batch, frames.observe(data, wire_len));
             if let Some(stamps) = stamps.as_mut().filter(|_| placed) {
                 stamps.push(at);
