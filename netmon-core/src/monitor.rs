@@ -51,7 +51,9 @@ const ADDRESS_REFRESH_ANNOUNCED: Duration = Duration::from_secs(30);
 const TICK: Duration = Duration::from_millis(500);
 /// After this long without a batch the loop sleeps until the window ends (or traffic comes):
 /// an idle monitor wakes once per sampling interval, not every tick (and once a second while
-/// the live connections still list flows).
+/// the live connections still list flows). A batch that came this long after the one before
+/// (a lone packet on an idle link) does not start the ticks either: it costs the loop one
+/// wake-up, not two.
 const IDLE_AFTER: Duration = TICK;
 /// Batches buffered between the capture thread and the loop.
 const CHANNEL_BATCHES: usize = 256;
@@ -160,10 +162,13 @@ pub fn run_steered(
         let mut packet_log = PacketLog::new();
         let mut dropped_before = 0;
         let mut last_batch = Instant::now();
+        // How long before the latest batch the one before it came.
+        let mut gap_before_last = Duration::ZERO;
         loop {
             let now = Instant::now();
             let left = window.time_left(now);
-            let idle = now.duration_since(last_batch) >= IDLE_AFTER;
+            let idle =
+                gap_before_last >= IDLE_AFTER || now.duration_since(last_batch) >= IDLE_AFTER;
             // It sleeps to the window's end (while traffic flows, a tick at most), to the next
             // snapshot of the connections while they list flows (so closed ones leave the list
             // within about a second), or to a new flow's owner lookup (wanted while its socket
@@ -179,7 +184,9 @@ pub fn run_steered(
             .fold(left, Duration::min);
             match receiver.recv_timeout(wait) {
                 Ok(mut batch) => {
-                    last_batch = Instant::now();
+                    let arrived = Instant::now();
+                    gap_before_last = arrived.duration_since(last_batch);
+                    last_batch = arrived;
                     // This machine's addresses (and tunnels) are read again when due, before
                     // the packets they place: with no packets there is nothing to place, so an
                     // idle monitor reads nothing.
