@@ -850,28 +850,34 @@ mod tests {
         assert_eq!(sample.stats.unknown_bytes, 0);
     }
 
-    #[test]
-    fn a_sibling_connection_opened_at_once_names_one_whose_socket_vanished() {
+    /// A connection of `first_bytes` whose socket is gone before its lookup, then one of 100
+    /// bytes to the same server that `app` opens `later` and whose lookup finds it: the sample
+    /// closed then.
+    fn vanished_then_sibling(later: Duration, first_bytes: u32, app: &str) -> Sample {
         let owners = FakeOwners::default();
         let mut tracker = tracker(&owners);
         let now = Instant::now();
-        // The first connection's socket is gone before its lookup; its sibling, opened 80 ms
-        // later (the monitor was busy meanwhile), is found.
         feed(
             &mut tracker,
-            tcp("10.0.0.2:5000", "1.1.1.1:8080", 500_000, true),
+            tcp("10.0.0.2:5000", "1.1.1.1:443", first_bytes, true),
             now,
         );
         tracker.attribute(now);
-        let sibling = now + Duration::from_millis(80);
-        owners.open(key("10.0.0.2:5001", "1.1.1.1:8080"), "browser");
+        let sibling = now + later;
+        owners.open(key("10.0.0.2:5001", "1.1.1.1:443"), app);
         feed(
             &mut tracker,
-            tcp("10.0.0.2:5001", "1.1.1.1:8080", 100, true),
+            tcp("10.0.0.2:5001", "1.1.1.1:443", 100, true),
             sibling,
         );
         tracker.attribute(sibling);
-        let sample = tracker.close(0, 5000, sibling);
+        tracker.close(0, 5000, sibling)
+    }
+
+    #[test]
+    fn a_sibling_connection_opened_at_once_names_one_whose_socket_vanished() {
+        // The sibling opened 80 ms later (the monitor was busy meanwhile).
+        let sample = vanished_then_sibling(Duration::from_millis(80), 500_000, "browser");
         assert_eq!(sample.bytes_of("browser", Direction::Sent), 500_100);
         assert_eq!(sample.stats.inferred_bytes, 500_000);
         assert_eq!(sample.stats.unknown_bytes, 0);
@@ -879,24 +885,8 @@ mod tests {
 
     #[test]
     fn an_app_seen_only_after_a_flow_began_is_not_credited_with_it() {
-        let owners = FakeOwners::default();
-        let mut tracker = tracker(&owners);
-        let now = Instant::now();
-        feed(
-            &mut tracker,
-            tcp("10.0.0.2:5000", "1.1.1.1:443", 900, true),
-            now,
-        );
-        tracker.attribute(now);
-        let later = now + SIBLING_LEAD + Duration::from_millis(30);
-        owners.open(key("10.0.0.2:5001", "1.1.1.1:443"), "latecomer");
-        feed(
-            &mut tracker,
-            tcp("10.0.0.2:5001", "1.1.1.1:443", 100, true),
-            later,
-        );
-        tracker.attribute(later);
-        let sample = tracker.close(0, 5000, later);
+        let later = SIBLING_LEAD + Duration::from_millis(30);
+        let sample = vanished_then_sibling(later, 900, "latecomer");
         assert_eq!(sample.bytes_of("latecomer", Direction::Sent), 100);
         assert_eq!(sample.bytes_of(UNKNOWN_APP, Direction::Sent), 900);
     }
