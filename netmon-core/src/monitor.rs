@@ -376,34 +376,45 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 struct Addresses {
     current: LocalAddrs,
     read_at: Instant,
-    missed: bool,
-    changes: Option<InterfaceChanges>,
+    follow: Follow,
+}
+
+/// How changes of this machine's addresses are noticed.
+enum Follow {
+    /// The system announces them.
+    Announced(InterfaceChanges),
+    /// On a timer, and soon after a packet matched none of the addresses (`missed`).
+    Timed { missed: bool },
 }
 
 impl Addresses {
     fn read() -> Self {
         // Followed before the first read, so no change falls between the two.
-        let changes = InterfaceChanges::open();
+        let follow =
+            InterfaceChanges::open().map_or(Follow::Timed { missed: false }, Follow::Announced);
         Self {
             current: read_local_addrs(),
             read_at: Instant::now(),
-            missed: false,
-            changes,
+            follow,
         }
     }
 
     fn place(&mut self, packet: &crate::packet::PacketMeta) -> Placement {
         let placement = self.current.place(packet);
-        self.missed |= placement == Placement::Transit;
+        if let Follow::Timed { missed } = &mut self.follow {
+            *missed |= placement == Placement::Transit;
+        }
         placement
     }
 
     /// Reads the addresses again when due; whether it did.
     fn refresh_if_due(&mut self, now: Instant) -> bool {
         let age = now.duration_since(self.read_at);
-        let due = match &mut self.changes {
-            Some(changes) => changes.changed() || age >= ADDRESS_REFRESH_ANNOUNCED,
-            None => age >= ADDRESS_REFRESH || (self.missed && age >= ADDRESS_REFRESH_ON_MISS),
+        let due = match &mut self.follow {
+            Follow::Announced(changes) => changes.changed() || age >= ADDRESS_REFRESH_ANNOUNCED,
+            Follow::Timed { missed } => {
+                age >= ADDRESS_REFRESH || (*missed && age >= ADDRESS_REFRESH_ON_MISS)
+            }
         };
         if due {
             let fresh = read_local_addrs();
@@ -412,7 +423,9 @@ impl Addresses {
             }
             self.current = fresh;
             self.read_at = now;
-            self.missed = false;
+            if let Follow::Timed { missed } = &mut self.follow {
+                *missed = false;
+            }
         }
         due
     }
