@@ -73,6 +73,35 @@ impl Coalescer {
     }
 }
 
+/// The runs of the batch last handed over to the monitor: a batch whose entries all continue
+/// them brings the monitor nothing new (no flow, server name, DNS answer or connection
+/// opening), only more packets of flows it already knows, so the capture may hold it a while
+/// and gather more (see `super::pcap`).
+#[derive(Debug, Default)]
+pub struct Continuing {
+    runs: Vec<RunKey>,
+}
+
+impl Continuing {
+    /// Most runs remembered: a batch of more flows than this is handed over as it comes.
+    const MOST: usize = 16;
+
+    /// Remembers the runs of `batch`, which is being handed over.
+    pub fn remember(&mut self, batch: &[Observation]) {
+        self.runs.clear();
+        self.runs
+            .extend(batch.iter().filter_map(run_key).take(Self::MOST));
+    }
+
+    /// Whether `batch` holds something and every entry continues a remembered run.
+    pub fn continues(&self, batch: &[Observation]) -> bool {
+        !batch.is_empty()
+            && batch
+                .iter()
+                .all(|entry| run_key(entry).is_some_and(|key| self.runs.contains(&key)))
+    }
+}
+
 /// The packet an observation is about and its tagged process, when it may join a run: plain
 /// packets that do not open a connection and name nothing.
 fn runnable(observation: &Observation) -> Option<(&PacketMeta, Option<&Arc<ProcessInfo>>)> {
@@ -191,6 +220,32 @@ mod tests {
         assert!(
             matches!(&batch[0], Observation::Run(run) if run.packets == 2 && run.meta.ip_len == 200)
         );
+    }
+
+    #[test]
+    fn only_more_packets_of_the_runs_handed_over_continue_them() {
+        let mut continuing = Continuing::default();
+        let packets = |metas: &[PacketMeta]| {
+            let mut coalescer = Coalescer::default();
+            let mut batch = Vec::new();
+            metas.iter().for_each(|meta| {
+                coalescer.push(&mut batch, Observation::Packet(*meta));
+            });
+            batch
+        };
+        let (data, other) = (segment(1, true, false, 1400), segment(2, true, false, 60));
+        continuing.remember(&packets(&[data, data, other]));
+        assert!(continuing.continues(&packets(&[other, data, data])));
+        // Nothing, a new flow, a connection opening, a name or an answer: news.
+        assert!(!continuing.continues(&[]));
+        assert!(!continuing.continues(&packets(&[data, segment(3, true, false, 60)])));
+        assert!(!continuing.continues(&packets(&[data, segment(1, false, true, 60)])));
+        let named = Observation::Named(data, crate::domains::Naming::Server("a.example".into()));
+        assert!(!continuing.continues(&[Observation::Packet(data), named]));
+        assert!(!continuing.continues(&[Observation::Answers(Vec::new())]));
+        // What is remembered is the last batch handed over.
+        continuing.remember(&packets(&[other]));
+        assert!(!continuing.continues(&packets(&[data])));
     }
 
     proptest! {

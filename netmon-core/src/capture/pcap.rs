@@ -12,7 +12,7 @@ use pcap::{Active, Capture};
 mod events;
 pub mod snap;
 
-use super::coalesce::Coalescer;
+use super::coalesce::{Coalescer, Continuing};
 use super::{pktap, CaptureError, CaptureSource, Observation, Wake};
 use crate::clock::unix_micros;
 use crate::domains::Inspector;
@@ -69,6 +69,10 @@ const WOKEN_POLL_TIMEOUT_MS: i32 = 60_000;
 /// A poll that waited this long for its first packet hands it over without a gathering wait:
 /// a lone packet on a quiet link (a router solicitation) costs one wake-up, not two.
 const QUIET: Duration = Duration::from_secs(1);
+/// Longest a batch that brings the monitor nothing new is held to gather more of the same
+/// flows (see [`PcapSource::hold`]): steady traffic wakes the monitor about 4 times a second.
+/// Its packets are counted up to this much later (their sampling window may be the next one).
+const HOLD: Duration = Duration::from_millis(250);
 /// Most entries (packets and runs) in one batch, so a batch's vector stays small whatever the
 /// traffic: a read stops there. Runs of many packets take one entry each.
 const MAX_BATCH: usize = 4096;
@@ -104,6 +108,10 @@ pub struct PcapSource {
     events: Option<EventsCapture>,
     /// How long a poll lets packets gather.
     gathering: Gathering,
+    /// The runs of the batch handed over last, and when: a batch that only continues them
+    /// soon after may be held (see [`PcapSource::hold`]).
+    continuing: Continuing,
+    handed_over: Instant,
     /// Ends an idle wait early (see [`CaptureSource::wake_on`]).
     wake: Option<Wake>,
     /// Bytes the packets read so far took in the kernel's buffer (captured bytes plus
@@ -181,6 +189,8 @@ impl PcapSource {
             runs: Coalescer::default(),
             events,
             gathering: Gathering::default(),
+            continuing: Continuing::default(),
+            handed_over: Instant::now(),
             wake: None,
             buffered: 0,
             counted: i64::MIN..i64::MAX,
@@ -216,7 +226,7 @@ impl CaptureSource for PcapSource {
 
     fn poll(&mut self, batch: &mut Vec<Observation>) -> Result<(), CaptureError> {
         self.read_available(batch)?;
-        let mut at_once = false;
+        let (mut at_once, mut gap) = (false, Duration::ZERO);
         if batch.is_empty() {
             let wait = if self.events.as_ref().is_some_and(EventsCapture::holding) {
                 BLOCK_TIMEOUT_MS
@@ -227,8 +237,8 @@ impl CaptureSource for PcapSource {
             };
             let waiting = Instant::now();
             wait_readable(&self.fds(), wait);
-            let waited = waiting.elapsed();
-            at_once = waited >= QUIET || !self.gathering.wanted_after(waited);
+            gap = waiting.elapsed();
+            at_once = gap >= QUIET || !self.gathering.wanted_after(gap);
             self.read_available(batch)?;
             // Woken (or timed out) with nothing to read: what woke it is read, so the next
             // wait sleeps again.
@@ -236,26 +246,22 @@ impl CaptureSource for PcapSource {
                 self.wake.iter().for_each(Wake::drain);
             }
         }
-        // Nothing yet (an event came before its block), the first packets after a quiet spell
-        // (or a burst after a gap, see `Gathering::wanted_after`) or a connection opening: no
-        // gathering.
-        if batch.is_empty()
-            || at_once
-            || batch.len() >= MAX_BATCH
-            || batch.iter().any(Observation::opens_connection)
-        {
+        if batch.is_empty() {
+            // Nothing yet (an event came before its block).
             return Ok(());
         }
-        let (buffered_before, started) = (self.buffered, Instant::now());
-        match &self.events {
-            Some(events) => {
-                wait_readable(&[events.fd()], self.gathering.wait_ms());
-            }
-            None => thread::sleep(self.gathering.wait),
+        let first_read = Instant::now();
+        // The first packets after a quiet spell (or a burst after a gap, see
+        // `Gathering::wanted_after`) or a connection opening: no gathering.
+        if !(at_once || batch.len() >= MAX_BATCH || batch.iter().any(Observation::opens_connection))
+        {
+            self.gather(batch)?;
         }
-        self.read_available(batch)?;
-        self.gathering
-            .adapt(self.buffered - buffered_before, started.elapsed());
+        if self.handed_over.elapsed() < HOLD {
+            self.hold(batch, first_read, gap)?;
+        }
+        self.continuing.remember(batch);
+        self.handed_over = Instant::now();
         Ok(())
     }
 
@@ -299,6 +305,61 @@ impl CaptureSource for PcapSource {
 }
 
 impl PcapSource {
+    /// Lets packets gather for [`Gathering::wait`] (an event ends the wait early), reads them,
+    /// and adapts the next wait to the rate they came at.
+    fn gather(&mut self, batch: &mut Vec<Observation>) -> Result<(), CaptureError> {
+        let (buffered_before, started) = (self.buffered, Instant::now());
+        match &self.events {
+            Some(events) => {
+                wait_readable(&[events.fd()], self.gathering.wait_ms());
+            }
+            None => thread::sleep(self.gathering.wait),
+        }
+        self.read_available(batch)?;
+        self.gathering
+            .adapt(self.buffered - buffered_before, started.elapsed());
+        Ok(())
+    }
+
+    /// Keeps gathering while traffic flows and what comes only continues the runs handed over
+    /// before ([`Continuing`]), until [`HOLD`] after the poll's first packets: steady traffic
+    /// is handed to the monitor a few times a second, not after every gathering wait or
+    /// burst. What is news to the monitor (a new flow, a server name, a DNS answer, a
+    /// connection opening) ends the hold at once. Bursts with gaps (`gap` before the first)
+    /// are each read whole as they come; the hold ends after a burst when the next is not due
+    /// before its end, or when a wait for one ends with nothing (the traffic paused, or a stop
+    /// or reopen request woke the capture).
+    fn hold(
+        &mut self,
+        batch: &mut Vec<Observation>,
+        since: Instant,
+        mut gap: Duration,
+    ) -> Result<(), CaptureError> {
+        while batch.len() < MAX_BATCH && self.continuing.continues(batch) {
+            let left = HOLD.saturating_sub(since.elapsed());
+            if left.is_zero() {
+                break;
+            }
+            if self.gathering.found_nothing {
+                if left < gap {
+                    break;
+                }
+                let (buffered_before, waiting) = (self.buffered, Instant::now());
+                wait_readable(&self.fds(), duration_ms(left));
+                gap = waiting.elapsed();
+                self.read_available(batch)?;
+                if self.buffered == buffered_before {
+                    break;
+                }
+                if !self.gathering.wanted_after(gap) {
+                    continue;
+                }
+            }
+            self.gather(batch)?;
+        }
+        Ok(())
+    }
+
     /// The descriptors to wait on: the capture's, the events capture's, and the wake's.
     fn fds(&self) -> Vec<RawFd> {
         let events = self.events.iter().map(EventsCapture::fd);
@@ -463,7 +524,7 @@ impl Gathering {
     const SHARE: f64 = BUFFER_BYTES as f64 / 3.0;
 
     fn wait_ms(&self) -> i32 {
-        i32::try_from(self.wait.as_millis()).unwrap_or(i32::MAX)
+        duration_ms(self.wait)
     }
 
     /// The next wait, after packets taking `buffered` bytes of the kernel's buffer came in
@@ -521,6 +582,11 @@ pub fn read_file(path: &Path, mut each: impl FnMut(Observation)) -> Result<u64, 
         }
         count += 1;
     }
+}
+
+/// `duration` in whole milliseconds, for a poll's timeout.
+fn duration_ms(duration: Duration) -> i32 {
+    i32::try_from(duration.as_millis()).unwrap_or(i32::MAX)
 }
 
 /// Waits until one of `fds` is readable or `timeout_ms` passed; whether one is readable.
@@ -587,6 +653,110 @@ mod tests {
         // A wait cut short by an event still measures the rate from what it took.
         gathering.adapt(85 * whole, Duration::from_micros(1_000));
         assert_eq!(gathering.wait, busy);
+    }
+
+    /// Packets per source port in a batch.
+    fn packets_by_port(batch: &[Observation]) -> Vec<(u16, u32)> {
+        batch
+            .iter()
+            .filter_map(|entry| match entry {
+                Observation::Packet(meta) => Some((meta.ports().0, 1)),
+                Observation::Run(run) => Some((run.meta.ports().0, run.packets)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Sends one steady UDP flow (a datagram every 2 ms for 1.5 s) and, from 0.5 s on, one
+    /// datagram of a new flow every 200 ms; returns the steady flow's port and datagram count,
+    /// and each new flow's port with when it was sent.
+    fn steady_flow_and_newcomers(to: std::net::SocketAddr) -> (u16, u32, Vec<(u16, Instant)>) {
+        let socket = |()| std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let steady = socket(());
+        let port = steady.local_addr().unwrap().port();
+        let (started, mut sent, mut newcomers) = (Instant::now(), 0, Vec::new());
+        while started.elapsed() < Duration::from_millis(1500) {
+            steady.send_to(&[0; 1000], to).unwrap();
+            sent += 1;
+            let due = Duration::from_millis(500 + 200 * newcomers.len() as u64);
+            if newcomers.len() < 5 && started.elapsed() >= due {
+                let newcomer = socket(());
+                newcomer.send_to(&[1; 100], to).unwrap();
+                newcomers.push((newcomer.local_addr().unwrap().port(), Instant::now()));
+            }
+            thread::sleep(Duration::from_millis(2));
+        }
+        (port, sent, newcomers)
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn steady_traffic_is_held_and_a_new_flow_is_handed_over_at_once() {
+        // A namespace of this thread's own (see `os::linux::route`'s test), so only the test's
+        // packets cross its loopback; threads it starts share it.
+        thread::spawn(|| {
+            // SAFETY: unshare has no memory preconditions; it changes this thread's namespace.
+            let entered = unsafe { libc::unshare(libc::CLONE_NEWNET) } == 0;
+            assert!(
+                entered,
+                "this test makes a network namespace and needs root (CI runs as root)"
+            );
+            let up = std::process::Command::new("ip")
+                .args(["link", "set", "lo", "up"])
+                .status();
+            assert!(up.is_ok_and(|status| status.success()));
+            let mut source = PcapSource::open("lo").expect("capture on lo");
+            let receiver = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+            let to = receiver.local_addr().unwrap();
+            let sender = thread::spawn(move || steady_flow_and_newcomers(to));
+            let started = Instant::now();
+            let mut handed = Vec::new();
+            while started.elapsed() < Duration::from_millis(2000) {
+                let mut batch = Vec::new();
+                source.poll(&mut batch).unwrap();
+                if !batch.is_empty() {
+                    handed.push((Instant::now(), packets_by_port(&batch)));
+                }
+            }
+            let (port, sent, newcomers) = sender.join().unwrap();
+            let steady = |ports: &[(u16, u32)]| -> u32 {
+                ports
+                    .iter()
+                    .filter(|(from, _)| *from == port)
+                    .map(|(_, packets)| packets)
+                    .sum()
+            };
+            let counted: u32 = handed.iter().map(|(_, ports)| steady(ports)).sum();
+            assert_eq!(counted, sent, "every datagram of the steady flow, once");
+            // Gathering alone hands the steady flow over every 25 ms at most: ~45 times in its
+            // middle 1.2 s. Held, about 5 times, and once more for each newcomer.
+            let middle = handed
+                .iter()
+                .filter(|(at, ports)| {
+                    let since = at.duration_since(started);
+                    since > Duration::from_millis(200)
+                        && since < Duration::from_millis(1400)
+                        && steady(ports) > 0
+                })
+                .count();
+            assert!(
+                middle <= 16,
+                "{middle} hand-overs of the steady flow in 1.2 s"
+            );
+            for (newcomer, sent_at) in newcomers {
+                let (at, _) = handed
+                    .iter()
+                    .find(|(_, ports)| ports.iter().any(|(from, _)| *from == newcomer))
+                    .expect("each newcomer is handed over");
+                let late = at.duration_since(sent_at);
+                assert!(
+                    late < Duration::from_millis(120),
+                    "a new flow waited {late:?}"
+                );
+            }
+        })
+        .join()
+        .unwrap();
     }
 
     #[test]
