@@ -30,9 +30,13 @@ fn random_bytes(count: u64) -> Vec<u8> {
     bytes
 }
 
+/// Downloads `bytes` at 8 MB/s: a connection that lives a few hundred milliseconds, like a real
+/// one. Over the veth unpaced it would end within milliseconds, and on a loaded 2-core machine
+/// its socket could be gone before the owner lookup ran (that race is the subject of
+/// unresolved_share_netns, not of these tests).
 fn download(lab: &Lab, program: &Path, bytes: u64) {
     let mut get = lab.command(&lab.client, program);
-    get.args(["-sS", "-o", "/dev/null"])
+    get.args(["-sS", "-o", "/dev/null", "--limit-rate", "8M"])
         .arg(format!("http://{SERVER_V4}:8080/bytes/{bytes}"));
     lab.run(get);
 }
