@@ -655,110 +655,6 @@ mod tests {
         assert_eq!(gathering.wait, busy);
     }
 
-    /// Packets per source port in a batch.
-    fn packets_by_port(batch: &[Observation]) -> Vec<(u16, u32)> {
-        batch
-            .iter()
-            .filter_map(|entry| match entry {
-                Observation::Packet(meta) => Some((meta.ports().0, 1)),
-                Observation::Run(run) => Some((run.meta.ports().0, run.packets)),
-                _ => None,
-            })
-            .collect()
-    }
-
-    /// Sends one steady UDP flow (a datagram every 2 ms for 1.5 s) and, from 0.5 s on, one
-    /// datagram of a new flow every 200 ms; returns the steady flow's port and datagram count,
-    /// and each new flow's port with when it was sent.
-    fn steady_flow_and_newcomers(to: std::net::SocketAddr) -> (u16, u32, Vec<(u16, Instant)>) {
-        let socket = |()| std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
-        let steady = socket(());
-        let port = steady.local_addr().unwrap().port();
-        let (started, mut sent, mut newcomers) = (Instant::now(), 0, Vec::new());
-        while started.elapsed() < Duration::from_millis(1500) {
-            steady.send_to(&[0; 1000], to).unwrap();
-            sent += 1;
-            let due = Duration::from_millis(500 + 200 * newcomers.len() as u64);
-            if newcomers.len() < 5 && started.elapsed() >= due {
-                let newcomer = socket(());
-                newcomer.send_to(&[1; 100], to).unwrap();
-                newcomers.push((newcomer.local_addr().unwrap().port(), Instant::now()));
-            }
-            thread::sleep(Duration::from_millis(2));
-        }
-        (port, sent, newcomers)
-    }
-
-    #[cfg(target_os = "linux")]
-    #[test]
-    fn steady_traffic_is_held_and_a_new_flow_is_handed_over_at_once() {
-        // A namespace of this thread's own (see `os::linux::route`'s test), so only the test's
-        // packets cross its loopback; threads it starts share it.
-        thread::spawn(|| {
-            // SAFETY: unshare has no memory preconditions; it changes this thread's namespace.
-            let entered = unsafe { libc::unshare(libc::CLONE_NEWNET) } == 0;
-            assert!(
-                entered,
-                "this test makes a network namespace and needs root (CI runs as root)"
-            );
-            let up = std::process::Command::new("ip")
-                .args(["link", "set", "lo", "up"])
-                .status();
-            assert!(up.is_ok_and(|status| status.success()));
-            let mut source = PcapSource::open("lo").expect("capture on lo");
-            let receiver = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
-            let to = receiver.local_addr().unwrap();
-            let sender = thread::spawn(move || steady_flow_and_newcomers(to));
-            let started = Instant::now();
-            let mut handed = Vec::new();
-            while started.elapsed() < Duration::from_millis(2000) {
-                let mut batch = Vec::new();
-                source.poll(&mut batch).unwrap();
-                if !batch.is_empty() {
-                    handed.push((Instant::now(), packets_by_port(&batch)));
-                }
-            }
-            let (port, sent, newcomers) = sender.join().unwrap();
-            let steady = |ports: &[(u16, u32)]| -> u32 {
-                ports
-                    .iter()
-                    .filter(|(from, _)| *from == port)
-                    .map(|(_, packets)| packets)
-                    .sum()
-            };
-            let counted: u32 = handed.iter().map(|(_, ports)| steady(ports)).sum();
-            assert_eq!(counted, sent, "every datagram of the steady flow, once");
-            // Gathering alone hands the steady flow over every 25 ms at most: ~45 times in its
-            // middle 1.2 s. Held, about 5 times, and once more for each newcomer.
-            let middle = handed
-                .iter()
-                .filter(|(at, ports)| {
-                    let since = at.duration_since(started);
-                    since > Duration::from_millis(200)
-                        && since < Duration::from_millis(1400)
-                        && steady(ports) > 0
-                })
-                .count();
-            assert!(
-                middle <= 16,
-                "{middle} hand-overs of the steady flow in 1.2 s"
-            );
-            for (newcomer, sent_at) in newcomers {
-                let (at, _) = handed
-                    .iter()
-                    .find(|(_, ports)| ports.iter().any(|(from, _)| *from == newcomer))
-                    .expect("each newcomer is handed over");
-                let late = at.duration_since(sent_at);
-                assert!(
-                    late < Duration::from_millis(120),
-                    "a new flow waited {late:?}"
-                );
-            }
-        })
-        .join()
-        .unwrap();
-    }
-
     #[test]
     fn bursts_after_gaps_go_at_once_and_steady_traffic_is_gathered() {
         let mut gathering = Gathering::default();
@@ -773,5 +669,103 @@ mod tests {
         assert!(gathering.wanted_after(ms(4)));
         // No wait yet: gathered.
         assert!(Gathering::default().wanted_after(ms(100)));
+    }
+
+    /// A live capture on a namespace's loopback.
+    #[cfg(target_os = "linux")]
+    mod live {
+        use super::*;
+        use crate::os::linux::netns::{ip, isolated};
+
+        /// Packets per source port in a batch.
+        fn packets_by_port(batch: &[Observation]) -> Vec<(u16, u32)> {
+            batch
+                .iter()
+                .filter_map(|entry| match entry {
+                    Observation::Packet(meta) => Some((meta.ports().0, 1)),
+                    Observation::Run(run) => Some((run.meta.ports().0, run.packets)),
+                    _ => None,
+                })
+                .collect()
+        }
+
+        /// Sends one steady UDP flow (a datagram every 2 ms for 1.5 s) and, from 0.5 s on, one
+        /// datagram of a new flow every 200 ms; returns the steady flow's port and datagram count,
+        /// and each new flow's port with when it was sent.
+        fn steady_flow_and_newcomers(to: std::net::SocketAddr) -> (u16, u32, Vec<(u16, Instant)>) {
+            let socket = |()| std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+            let steady = socket(());
+            let port = steady.local_addr().unwrap().port();
+            let (started, mut sent, mut newcomers) = (Instant::now(), 0, Vec::new());
+            while started.elapsed() < Duration::from_millis(1500) {
+                steady.send_to(&[0; 1000], to).unwrap();
+                sent += 1;
+                let due = Duration::from_millis(500 + 200 * newcomers.len() as u64);
+                if newcomers.len() < 5 && started.elapsed() >= due {
+                    let newcomer = socket(());
+                    newcomer.send_to(&[1; 100], to).unwrap();
+                    newcomers.push((newcomer.local_addr().unwrap().port(), Instant::now()));
+                }
+                thread::sleep(Duration::from_millis(2));
+            }
+            (port, sent, newcomers)
+        }
+
+        #[test]
+        fn steady_traffic_is_held_and_a_new_flow_is_handed_over_at_once() {
+            // Only the test's packets cross the loopback of a namespace of its own.
+            isolated(|| {
+                ip(&["link", "set", "lo", "up"]);
+                let mut source = PcapSource::open("lo").expect("capture on lo");
+                let receiver = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+                let to = receiver.local_addr().unwrap();
+                let sender = thread::spawn(move || steady_flow_and_newcomers(to));
+                let started = Instant::now();
+                let mut handed = Vec::new();
+                while started.elapsed() < Duration::from_millis(2000) {
+                    let mut batch = Vec::new();
+                    source.poll(&mut batch).unwrap();
+                    if !batch.is_empty() {
+                        handed.push((Instant::now(), packets_by_port(&batch)));
+                    }
+                }
+                let (port, sent, newcomers) = sender.join().unwrap();
+                let steady = |ports: &[(u16, u32)]| -> u32 {
+                    ports
+                        .iter()
+                        .filter(|(from, _)| *from == port)
+                        .map(|(_, packets)| packets)
+                        .sum()
+                };
+                let counted: u32 = handed.iter().map(|(_, ports)| steady(ports)).sum();
+                assert_eq!(counted, sent, "every datagram of the steady flow, once");
+                // Gathering alone hands the steady flow over every 25 ms at most: ~45 times in its
+                // middle 1.2 s. Held, about 5 times, and once more for each newcomer.
+                let middle = handed
+                    .iter()
+                    .filter(|(at, ports)| {
+                        let since = at.duration_since(started);
+                        since > Duration::from_millis(200)
+                            && since < Duration::from_millis(1400)
+                            && steady(ports) > 0
+                    })
+                    .count();
+                assert!(
+                    middle <= 16,
+                    "{middle} hand-overs of the steady flow in 1.2 s"
+                );
+                for (newcomer, sent_at) in newcomers {
+                    let (at, _) = handed
+                        .iter()
+                        .find(|(_, ports)| ports.iter().any(|(from, _)| *from == newcomer))
+                        .expect("each newcomer is handed over");
+                    let late = at.duration_since(sent_at);
+                    assert!(
+                        late < Duration::from_millis(120),
+                        "a new flow waited {late:?}"
+                    );
+                }
+            });
+        }
     }
 }

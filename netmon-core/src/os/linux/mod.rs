@@ -11,3 +11,34 @@ pub mod socket_filter;
 pub mod sockets;
 pub mod tun;
 pub mod watch;
+
+/// For tests: a network namespace of a thread's own.
+#[cfg(test)]
+pub mod netns {
+    use std::process::Command;
+    use std::thread;
+
+    /// Runs `body` on a new thread in a new, empty network namespace (namespaces are per
+    /// thread, and threads it starts share it), so the machine's own interfaces are left
+    /// alone. Needs root, as CI has.
+    pub fn isolated<T: Send + 'static>(body: impl FnOnce() -> T + Send + 'static) -> T {
+        thread::spawn(|| {
+            // SAFETY: unshare has no memory preconditions; it changes this thread's namespace.
+            let entered = unsafe { libc::unshare(libc::CLONE_NEWNET) } == 0;
+            assert!(
+                entered,
+                "this test makes a network namespace and needs root (CI runs as root): {}",
+                std::io::Error::last_os_error()
+            );
+            body()
+        })
+        .join()
+        .unwrap()
+    }
+
+    /// Runs `ip ARGS` in the calling thread's network namespace.
+    pub fn ip(args: &[&str]) {
+        let status = Command::new("ip").args(args).status().expect("ip runs");
+        assert!(status.success(), "ip {args:?} failed");
+    }
+}

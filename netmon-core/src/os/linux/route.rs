@@ -41,15 +41,9 @@ impl RouteChanges {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::process::Command;
+    use crate::os::linux::netns::{ip, isolated};
     use std::thread;
     use std::time::{Duration, Instant};
-
-    /// Runs `ip ARGS` in the calling thread's network namespace.
-    fn ip(args: &[&str]) {
-        let status = Command::new("ip").args(args).status().expect("ip runs");
-        assert!(status.success(), "ip {args:?} failed");
-    }
 
     fn changed_within(changes: &mut RouteChanges, limit: Duration) -> bool {
         let start = Instant::now();
@@ -64,16 +58,7 @@ mod tests {
 
     #[test]
     fn an_address_added_or_removed_is_announced_once() {
-        // A namespace of its own, entered by this thread only (network namespaces are
-        // per-thread), so the machine's own interfaces are left alone.
-        thread::spawn(|| {
-            // SAFETY: unshare has no memory preconditions; it changes this thread's namespace.
-            let entered = unsafe { libc::unshare(libc::CLONE_NEWNET) } == 0;
-            assert!(
-                entered,
-                "this test makes a network namespace and needs root (CI runs as root): {}",
-                io::Error::last_os_error()
-            );
+        isolated(|| {
             let mut changes = RouteChanges::open().unwrap();
             assert!(!changes.changed(), "nothing happened yet");
             ip(&["link", "set", "lo", "up"]);
@@ -90,8 +75,6 @@ mod tests {
             while changes.changed() {}
             ip(&["addr", "del", "10.77.0.1/32", "dev", "lo"]);
             assert!(changed_within(&mut changes, Duration::from_secs(2)));
-        })
-        .join()
-        .unwrap();
+        });
     }
 }
