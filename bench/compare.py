@@ -134,16 +134,20 @@ def netmon_tool(name, binary, lab, interval, port):
                 env={"NETMON_HOME": str(home)})
 
 
-def tools(netmon, baseline, lab, interval):
+PEERS = ("nethogs", "bandwhich")
+
+
+def tools(netmon, baseline, peers, lab, interval):
     netmons = [netmon_tool("netmon", netmon, lab, interval, 7601)]
     if baseline:
         netmons.append(netmon_tool("netmon-base", baseline, lab, interval, 7602))
-    return netmons + [
+    every_peer = [
         Tool("nethogs", ["nethogs", "-t", "-C", "-v", "2", "-d", interval, lab.client_if], "frame",
              nethogs_bytes),
         Tool("bandwhich", ["bandwhich", "--raw", "--no-resolve", "--total-utilization",
                            "--processes", "--interface", lab.client_if], "ip", bandwhich_bytes),
     ]
+    return netmons + [tool for tool in every_peer if tool.name in peers]
 
 
 def wait_until_capturing(lab, monitors):
@@ -160,7 +164,7 @@ def measure(args):
     lab = benchlab.Lab(os.getpid())
     try:
         lab.start_servers()
-        monitors = tools(args.netmon, args.baseline, lab, "1")
+        monitors = tools(args.netmon, args.baseline, args.peers, lab, "1")
         for tool in monitors:
             tool.start(lab)
         wait_until_capturing(lab, monitors)
@@ -350,7 +354,15 @@ def main():
                         help="skip the phases with the veth's offloads off")
     parser.add_argument("--mtu-only", action="store_true",
                         help="only the phases with the veth's offloads off")
+    parser.add_argument("--peers", default=",".join(PEERS),
+                        help="the peers to run beside netmon, comma-separated (default: "
+                             "nethogs,bandwhich); fewer peers leave the two vCPUs idler, "
+                             "closer to one tool alone")
     args = parser.parse_args()
+    args.peers = [peer for peer in args.peers.split(",") if peer]
+    unknown = sorted(set(args.peers) - set(PEERS))
+    if unknown or not args.peers:
+        sys.exit(f"--peers takes one or more of {', '.join(PEERS)} (got {', '.join(unknown) or 'none'})")
     if args.no_mtu and args.mtu_only:
         sys.exit("--no-mtu and --mtu-only leave no phase to run")
     if os.geteuid() != 0:

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # netmon next to nethogs and bandwhich on the same traffic (see docs/benchmarks.md).
-# Usage: sudo bench/compare.sh [--seconds N] [--baseline PATH] [--no-mtu]
+# Usage: sudo bench/compare.sh [--seconds N] [--baseline PATH] [--no-mtu | --mtu-only] [--peers LIST]
 #   N seconds per traffic phase (default 8); PATH: a second netmon build run alongside (before/after
-#   in one run); --no-mtu skips the phases with the veth's offloads off (ethtool -K).
+#   in one run); --no-mtu skips the phases with the veth's offloads off (ethtool -K), --mtu-only runs
+#   only those; LIST: the peers to run, comma-separated (default nethogs,bandwhich).
 # Installs what it needs when missing (nethogs and ethtool from apt, bandwhich with cargo install), builds
 # netmon's release binary, then runs bench/compare.py. Needs root: it builds network namespaces.
 set -euo pipefail
