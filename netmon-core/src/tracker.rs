@@ -91,6 +91,36 @@ struct FlowState {
     /// Opened ahead of its first packet (see [`Tracker::open`]): that packet, when counted,
     /// belongs to this connection and does not start another.
     opened_early: bool,
+    /// While pending: when its owner is asked for next, and the wait before the time after.
+    lookup: Retry,
+}
+
+/// When a pending flow's owner is asked for again. A flow whose socket was not found is asked
+/// again after 5 ms, then after a wait that doubles each time: its socket is most often gone
+/// (a connection of a few milliseconds, or one whose socket is already in TIME_WAIT), and
+/// asking for it at every lookup until the window closes cost two netlink requests per flow
+/// every 5 ms (a page's hundred short connections: most of the monitor's time). The window's
+/// close settles it as before: inferred from a sibling, else unknown.
+#[derive(Debug, Clone, Copy)]
+struct Retry {
+    at: Instant,
+    gap: Duration,
+}
+
+impl Retry {
+    /// Asked for at once.
+    fn now(now: Instant) -> Self {
+        Self {
+            at: now,
+            gap: Duration::ZERO,
+        }
+    }
+
+    /// Not found at `now`: asked again after twice the last wait (`first` the first time).
+    fn missed(&mut self, now: Instant, first: Duration) {
+        self.gap = (self.gap * 2).max(first);
+        self.at = now + self.gap;
+    }
 }
 
 impl FlowState {
@@ -100,7 +130,7 @@ impl FlowState {
 
     fn wants_lookup(&self, now: Instant) -> bool {
         match self.owner {
-            Owner::Pending => true,
+            Owner::Pending => self.lookup.at <= now,
             Owner::Unknown { retry_at, .. } => self.active() && retry_at <= now,
             Owner::Known(_) | Owner::Inferred(_) | Owner::Unowned => false,
         }
@@ -157,6 +187,8 @@ pub struct Tracker {
     live: Option<(LiveConnections, Schedule)>,
     /// A flow began since the latest lookup: its owner is wanted soon.
     awaiting_lookup: bool,
+    /// When the earliest pending flow not found yet is asked for again.
+    next_retry: Option<Instant>,
 }
 
 impl Tracker {
@@ -176,6 +208,7 @@ impl Tracker {
             tunnels: Tunnels::default(),
             live: None,
             awaiting_lookup: false,
+            next_retry: None,
         }
     }
 
@@ -349,15 +382,18 @@ impl Tracker {
     }
 
     /// How soon [`Self::attribute`] should run again: a flow that began since the latest
-    /// lookup wants its owner while its socket exists. `None` when no flow waits.
+    /// lookup wants its owner while its socket exists, and one not found yet is asked for
+    /// again (see [`Retry`]). `None` when no flow waits.
     pub fn lookup_due_in(&self, now: Instant) -> Option<Duration> {
-        self.awaiting_lookup.then(|| {
+        let began = self.awaiting_lookup.then(|| {
             self.last_lookup.map_or(Duration::ZERO, |last| {
                 self.options
                     .lookup_interval
                     .saturating_sub(now.duration_since(last))
             })
-        })
+        });
+        let retry = self.next_retry.map(|at| at.saturating_duration_since(now));
+        began.into_iter().chain(retry).min()
     }
 
     fn count(
@@ -377,6 +413,7 @@ impl Tracker {
             name: FlowName::default(),
             tally: Tally::default(),
             opened_early: false,
+            lookup: Retry::now(now),
         });
         let opens = flags.is_some_and(TcpFlags::opens_connection);
         if opens && std::mem::take(&mut flow.opened_early) {
@@ -385,11 +422,12 @@ impl Tracker {
             // A new connection on a known 5-tuple: the port was reused, maybe by another process
             // and towards another server name.
             flow.owner = Owner::Pending;
+            flow.lookup = Retry::now(now);
             flow.first_seen = now;
             flow.name = FlowName::default();
             flow.tally = Tally::default();
         }
-        self.awaiting_lookup |= matches!(flow.owner, Owner::Pending);
+        self.awaiting_lookup |= flow.wants_lookup(now);
         let counter = flow.counter(direction);
         counter.bytes += bytes;
         counter.packets += packets;
@@ -403,31 +441,50 @@ impl Tracker {
             .last_lookup
             .is_none_or(|last| now.duration_since(last) >= self.options.lookup_interval);
         if due {
-            self.lookup(now);
+            self.lookup(now, false);
         }
     }
 
-    fn lookup(&mut self, now: Instant) {
+    /// Asks for the owners of the flows that want a lookup now, or, for the `last` lookup
+    /// before a window closes, of every pending flow.
+    fn lookup(&mut self, now: Instant, last: bool) {
         self.awaiting_lookup = false;
         let wanted: Vec<FlowKey> = self
             .flows
             .iter()
-            .filter(|(_, flow)| flow.wants_lookup(now))
+            .filter(|(_, flow)| {
+                flow.wants_lookup(now) || (last && matches!(flow.owner, Owner::Pending))
+            })
             .map(|(key, _)| *key)
             .collect();
-        if wanted.is_empty() {
-            return;
+        if !wanted.is_empty() {
+            self.last_lookup = Some(now);
+            let found = self.owners.lookup(&wanted);
+            found.into_iter().for_each(|(key, owner)| {
+                let Some(flow) = self.flows.get_mut(&key) else {
+                    return;
+                };
+                let began = flow.first_seen;
+                flow.owner = Owner::Known(Arc::clone(&owner));
+                self.remember_peer(&key, owner, began, now);
+            });
+            let first = self.options.lookup_interval;
+            let flows = &mut self.flows;
+            wanted.iter().for_each(|key| {
+                if let Some(flow) = flows
+                    .get_mut(key)
+                    .filter(|flow| matches!(flow.owner, Owner::Pending))
+                {
+                    flow.lookup.missed(now, first);
+                }
+            });
         }
-        self.last_lookup = Some(now);
-        let found = self.owners.lookup(&wanted);
-        found.into_iter().for_each(|(key, owner)| {
-            let Some(flow) = self.flows.get_mut(&key) else {
-                return;
-            };
-            let began = flow.first_seen;
-            flow.owner = Owner::Known(Arc::clone(&owner));
-            self.remember_peer(&key, owner, began, now);
-        });
+        self.next_retry = self
+            .flows
+            .values()
+            .filter(|flow| matches!(flow.owner, Owner::Pending))
+            .map(|flow| flow.lookup.at)
+            .min();
     }
 
     fn remember_peer(
@@ -458,7 +515,7 @@ impl Tracker {
 
     /// Ends the window: resolves what is still pending, emits the sample and starts the next.
     pub fn close(&mut self, start_ms: i64, end_ms: i64, now: Instant) -> Sample {
-        self.lookup(now);
+        self.lookup(now, true);
         self.settle_pending(now);
         let splits = self.name_flows(now);
         let sample = self.sample(start_ms, end_ms, now, &splits);
@@ -486,6 +543,7 @@ impl Tracker {
 
     /// Pending flows after the last lookup: inferred from their remote endpoint, or unknown.
     fn settle_pending(&mut self, now: Instant) {
+        self.next_retry = None;
         let retry = self.options.retry_after;
         let peers = &self.peers;
         self.flows
@@ -889,6 +947,66 @@ mod tests {
         let sample = vanished_then_sibling(later, 900, "latecomer");
         assert_eq!(sample.bytes_of("latecomer", Direction::Sent), 100);
         assert_eq!(sample.bytes_of(UNKNOWN_APP, Direction::Sent), 900);
+    }
+
+    #[test]
+    fn a_flow_not_found_is_asked_for_less_and_less_often_until_found() {
+        let owners = FakeOwners::default();
+        let mut tracker = tracker(&owners);
+        let start = Instant::now();
+        let at = |millis: u64| start + Duration::from_millis(millis);
+        feed(
+            &mut tracker,
+            tcp("10.0.0.2:5000", "1.1.1.1:443", 60, true),
+            start,
+        );
+        // Its packets come every 5 ms, and the monitor asks for owners as often as it may.
+        let mut asked_at = Vec::new();
+        for millis in (0..1000).step_by(5) {
+            if millis == 300 {
+                owners.open(key("10.0.0.2:5000", "1.1.1.1:443"), "late");
+            }
+            feed(
+                &mut tracker,
+                tcp("10.0.0.2:5000", "1.1.1.1:443", 100, false),
+                at(millis),
+            );
+            let before = *owners.lookups.lock().unwrap();
+            tracker.attribute(at(millis));
+            if *owners.lookups.lock().unwrap() > before {
+                asked_at.push(millis);
+            }
+        }
+        // Asked at once, then after 5, 10, 20 ... ms: found at the first retry after it opened
+        // (315 ms), and not asked again.
+        assert_eq!(
+            asked_at,
+            [0, 5, 15, 35, 75, 155, 315],
+            "asked at {asked_at:?} ms"
+        );
+        let sample = tracker.close(0, 1000, at(1000));
+        assert_eq!(sample.bytes_of("late", Direction::Sent), 60 + 200 * 100);
+    }
+
+    #[test]
+    fn the_monitor_is_woken_for_a_retry_and_not_after_the_window_settled_it() {
+        let owners = FakeOwners::default();
+        let mut tracker = tracker(&owners);
+        let start = Instant::now();
+        feed(
+            &mut tracker,
+            tcp("10.0.0.2:5000", "1.1.1.1:443", 60, true),
+            start,
+        );
+        assert_eq!(tracker.lookup_due_in(start), Some(Duration::ZERO));
+        tracker.attribute(start);
+        assert_eq!(tracker.lookup_due_in(start), Some(Duration::from_millis(5)));
+        tracker.close(0, 5000, start + Duration::from_millis(2));
+        assert_eq!(
+            tracker.lookup_due_in(start),
+            None,
+            "settled: unknown, retried in 5 s"
+        );
     }
 
     #[test]
