@@ -2,9 +2,10 @@
 //! direction, IP length, the reader that looked at its payload and what that reader named —
 //! never payload bytes, never URLs (a TLS or QUIC server name, or the hostnames of a DNS answer).
 //!
-//! A 1 Gbit/s download is ~80,000 packets a second, so lines are rate-limited: at most
-//! [`LINES_PER_SECOND`] packets are described per clock second (the first ones of each second),
-//! then one line counts the packets that were not. At ~200 bytes a line that is under 5 KB/s of log,
+//! A 1 Gbit/s download is ~80,000 packets a second, which the capture hands over mostly as runs
+//! of one flow's packets (one line each, with `packets=`), so lines are rate-limited: at most
+//! [`LINES_PER_SECOND`] packets or runs are described per clock second (the first ones of each
+//! second), then one line counts those that were not. At ~200 bytes a line that is under 5 KB/s of log,
 //! and the log's rotation bounds the disk whatever the rate. At any other level the monitor asks
 //! [`PacketLog::wanted`] once per batch of packets — one level comparison — and does nothing
 //! else.
