@@ -187,8 +187,6 @@ pub struct Tracker {
     live: Option<(LiveConnections, Schedule)>,
     /// A flow began since the latest lookup: its owner is wanted soon.
     awaiting_lookup: bool,
-    /// When the earliest pending flow not found yet is asked for again.
-    next_retry: Option<Instant>,
 }
 
 impl Tracker {
@@ -208,7 +206,6 @@ impl Tracker {
             tunnels: Tunnels::default(),
             live: None,
             awaiting_lookup: false,
-            next_retry: None,
         }
     }
 
@@ -382,18 +379,17 @@ impl Tracker {
     }
 
     /// How soon [`Self::attribute`] should run again: a flow that began since the latest
-    /// lookup wants its owner while its socket exists, and one not found yet is asked for
-    /// again (see [`Retry`]). `None` when no flow waits.
+    /// lookup wants its owner while its socket exists. `None` when no flow waits: a flow not
+    /// found yet is asked for again when the monitor wakes anyway (see [`Retry`]), and at the
+    /// window's close.
     pub fn lookup_due_in(&self, now: Instant) -> Option<Duration> {
-        let began = self.awaiting_lookup.then(|| {
+        self.awaiting_lookup.then(|| {
             self.last_lookup.map_or(Duration::ZERO, |last| {
                 self.options
                     .lookup_interval
                     .saturating_sub(now.duration_since(last))
             })
-        });
-        let retry = self.next_retry.map(|at| at.saturating_duration_since(now));
-        began.into_iter().chain(retry).min()
+        })
     }
 
     fn count(
@@ -457,34 +453,29 @@ impl Tracker {
             })
             .map(|(key, _)| *key)
             .collect();
-        if !wanted.is_empty() {
-            self.last_lookup = Some(now);
-            let found = self.owners.lookup(&wanted);
-            found.into_iter().for_each(|(key, owner)| {
-                let Some(flow) = self.flows.get_mut(&key) else {
-                    return;
-                };
-                let began = flow.first_seen;
-                flow.owner = Owner::Known(Arc::clone(&owner));
-                self.remember_peer(&key, owner, began, now);
-            });
-            let first = self.options.lookup_interval;
-            let flows = &mut self.flows;
-            wanted.iter().for_each(|key| {
-                if let Some(flow) = flows
-                    .get_mut(key)
-                    .filter(|flow| matches!(flow.owner, Owner::Pending))
-                {
-                    flow.lookup.missed(now, first);
-                }
-            });
+        if wanted.is_empty() {
+            return;
         }
-        self.next_retry = self
-            .flows
-            .values()
-            .filter(|flow| matches!(flow.owner, Owner::Pending))
-            .map(|flow| flow.lookup.at)
-            .min();
+        self.last_lookup = Some(now);
+        let found = self.owners.lookup(&wanted);
+        found.into_iter().for_each(|(key, owner)| {
+            let Some(flow) = self.flows.get_mut(&key) else {
+                return;
+            };
+            let began = flow.first_seen;
+            flow.owner = Owner::Known(Arc::clone(&owner));
+            self.remember_peer(&key, owner, began, now);
+        });
+        let first = self.options.lookup_interval;
+        let flows = &mut self.flows;
+        wanted.iter().for_each(|key| {
+            if let Some(flow) = flows
+                .get_mut(key)
+                .filter(|flow| matches!(flow.owner, Owner::Pending))
+            {
+                flow.lookup.missed(now, first);
+            }
+        });
     }
 
     fn remember_peer(
@@ -543,7 +534,6 @@ impl Tracker {
 
     /// Pending flows after the last lookup: inferred from their remote endpoint, or unknown.
     fn settle_pending(&mut self, now: Instant) {
-        self.next_retry = None;
         let retry = self.options.retry_after;
         let peers = &self.peers;
         self.flows
@@ -989,7 +979,7 @@ mod tests {
     }
 
     #[test]
-    fn the_monitor_is_woken_for_a_retry_and_not_after_the_window_settled_it() {
+    fn a_retry_does_not_wake_the_monitor() {
         let owners = FakeOwners::default();
         let mut tracker = tracker(&owners);
         let start = Instant::now();
@@ -1000,12 +990,10 @@ mod tests {
         );
         assert_eq!(tracker.lookup_due_in(start), Some(Duration::ZERO));
         tracker.attribute(start);
-        assert_eq!(tracker.lookup_due_in(start), Some(Duration::from_millis(5)));
-        tracker.close(0, 5000, start + Duration::from_millis(2));
         assert_eq!(
             tracker.lookup_due_in(start),
             None,
-            "settled: unknown, retried in 5 s"
+            "asked again when it wakes anyway"
         );
     }
 
