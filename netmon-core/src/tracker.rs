@@ -775,6 +775,17 @@ mod tests {
         tracker.record(&packet, placement, now);
     }
 
+    /// A tracker that saw the SYN (`len` bytes) of 10.0.0.2:5000 → 1.1.1.1:443 at `at`.
+    fn opened(owners: &FakeOwners, len: u32, at: Instant) -> Tracker {
+        let mut tracker = tracker(owners);
+        feed(
+            &mut tracker,
+            tcp("10.0.0.2:5000", "1.1.1.1:443", len, true),
+            at,
+        );
+        tracker
+    }
+
     #[test]
     fn bytes_go_to_the_owning_process_per_direction() {
         let owners = FakeOwners::default();
@@ -846,13 +857,8 @@ mod tests {
     #[test]
     fn a_flow_found_late_in_the_window_keeps_its_early_bytes() {
         let owners = FakeOwners::default();
-        let mut tracker = tracker(&owners);
         let now = Instant::now();
-        feed(
-            &mut tracker,
-            tcp("10.0.0.2:5000", "1.1.1.1:443", 100, true),
-            now,
-        );
+        let mut tracker = opened(&owners, 100, now);
         tracker.attribute(now);
         owners.open(key("10.0.0.2:5000", "1.1.1.1:443"), "late");
         let sample = tracker.close(0, 5000, now + Duration::from_millis(1));
@@ -942,14 +948,9 @@ mod tests {
     #[test]
     fn a_flow_not_found_is_asked_for_less_and_less_often_until_found() {
         let owners = FakeOwners::default();
-        let mut tracker = tracker(&owners);
         let start = Instant::now();
         let at = |millis: u64| start + Duration::from_millis(millis);
-        feed(
-            &mut tracker,
-            tcp("10.0.0.2:5000", "1.1.1.1:443", 60, true),
-            start,
-        );
+        let mut tracker = opened(&owners, 60, start);
         // Its packets come every 5 ms, and the monitor asks for owners as often as it may.
         let mut asked_at = Vec::new();
         for millis in (0..1000).step_by(5) {
@@ -981,13 +982,8 @@ mod tests {
     #[test]
     fn a_retry_does_not_wake_the_monitor() {
         let owners = FakeOwners::default();
-        let mut tracker = tracker(&owners);
         let start = Instant::now();
-        feed(
-            &mut tracker,
-            tcp("10.0.0.2:5000", "1.1.1.1:443", 60, true),
-            start,
-        );
+        let mut tracker = opened(&owners, 60, start);
         assert_eq!(tracker.lookup_due_in(start), Some(Duration::ZERO));
         tracker.attribute(start);
         assert_eq!(
