@@ -96,11 +96,12 @@ struct FlowState {
 }
 
 /// When a pending flow's owner is asked for again. A flow whose socket was not found is asked
-/// again after 5 ms, then after a wait that doubles each time: its socket is most often gone
-/// (a connection of a few milliseconds, or one whose socket is already in TIME_WAIT), and
-/// asking for it at every lookup until the window closes cost two netlink requests per flow
-/// every 5 ms (a page's hundred short connections: most of the monitor's time). The window's
-/// close settles it as before: inferred from a sibling, else unknown.
+/// again after 5 ms, then after a wait that doubles each time, at the monitor's next wake-up
+/// after that: its socket is most often gone (a connection of a few milliseconds, already
+/// closed or in TIME_WAIT), and asking for it at every lookup until the window closed cost two
+/// netlink requests per flow each time, for up to a whole window (in a profile of 150 short
+/// connections a second, lookups were three quarters of the monitor's time). The window's close
+/// asks once more and settles it as before: inferred from a sibling, else unknown.
 #[derive(Debug, Clone, Copy)]
 struct Retry {
     at: Instant,

@@ -693,8 +693,8 @@ mod tests {
         /// datagram of a new flow every 200 ms; returns the steady flow's port and datagram count,
         /// and each new flow's port with when it was sent.
         fn steady_flow_and_newcomers(to: std::net::SocketAddr) -> (u16, u32, Vec<(u16, Instant)>) {
-            let socket = |()| std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
-            let steady = socket(());
+            let socket = || std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+            let steady = socket();
             let port = steady.local_addr().unwrap().port();
             let (started, mut sent, mut newcomers) = (Instant::now(), 0, Vec::new());
             while started.elapsed() < Duration::from_millis(1500) {
@@ -702,7 +702,7 @@ mod tests {
                 sent += 1;
                 let due = Duration::from_millis(500 + 200 * newcomers.len() as u64);
                 if newcomers.len() < 5 && started.elapsed() >= due {
-                    let newcomer = socket(());
+                    let newcomer = socket();
                     newcomer.send_to(&[1; 100], to).unwrap();
                     newcomers.push((newcomer.local_addr().unwrap().port(), Instant::now()));
                 }
