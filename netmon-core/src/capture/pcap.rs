@@ -235,11 +235,8 @@ impl CaptureSource for PcapSource {
             } else {
                 POLL_TIMEOUT_MS
             };
-            let waiting = Instant::now();
-            wait_readable(&self.fds(), wait);
-            gap = waiting.elapsed();
+            gap = self.wait_and_read(batch, wait)?;
             at_once = gap >= QUIET || !self.gathering.wanted_after(gap);
-            self.read_available(batch)?;
             // Woken (or timed out) with nothing to read: what woke it is read, so the next
             // wait sleeps again.
             if batch.is_empty() {
@@ -305,6 +302,20 @@ impl CaptureSource for PcapSource {
 }
 
 impl PcapSource {
+    /// Waits up to `timeout_ms` for packets, an event or the wake, then reads what is ready;
+    /// returns how long it waited.
+    fn wait_and_read(
+        &mut self,
+        batch: &mut Vec<Observation>,
+        timeout_ms: i32,
+    ) -> Result<Duration, CaptureError> {
+        let waiting = Instant::now();
+        wait_readable(&self.fds(), timeout_ms);
+        let waited = waiting.elapsed();
+        self.read_available(batch)?;
+        Ok(waited)
+    }
+
     /// Lets packets gather for [`Gathering::wait`] (an event ends the wait early), reads them,
     /// and adapts the next wait to the rate they came at.
     fn gather(&mut self, batch: &mut Vec<Observation>) -> Result<(), CaptureError> {
@@ -344,10 +355,8 @@ impl PcapSource {
                 if left < gap {
                     break;
                 }
-                let (buffered_before, waiting) = (self.buffered, Instant::now());
-                wait_readable(&self.fds(), duration_ms(left));
-                gap = waiting.elapsed();
-                self.read_available(batch)?;
+                let buffered_before = self.buffered;
+                gap = self.wait_and_read(batch, duration_ms(left))?;
                 if self.buffered == buffered_before {
                     break;
                 }
