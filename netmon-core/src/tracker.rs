@@ -362,19 +362,21 @@ impl Tracker {
         self.stats.dropped_packets += packets;
     }
 
-    /// Opens the TCP connection whose first packet `packet` is, ahead of that packet (an events
-    /// capture delivers it at once, the packet capture later): the flow begins now, named from
-    /// what is known now, and its owner is looked up at the next [`Self::attribute`], while the
-    /// connection's socket surely exists. The packet is counted when it comes.
+    /// Opens the flow whose first packet `packet` is (a TCP connection's SYN, or a UDP flow's
+    /// first datagram), ahead of that packet (an events capture delivers it at once, the packet
+    /// capture later): the flow begins now, named from what is known now, and its owner is
+    /// looked up at the next [`Self::attribute`], while its socket surely exists. The packet is
+    /// counted when it comes.
     pub fn open(&mut self, packet: &PacketMeta, placement: Placement, now: Instant) {
         let Placement::Flow(key, direction) = placement else {
             return;
         };
-        if !packet.opens_connection() {
+        let flags = packet.tcp_flags();
+        if flags.is_some() && !packet.opens_connection() {
             return;
         }
-        self.count(key, direction, (0, 0), packet.tcp_flags(), now);
-        if let Some(flow) = self.flows.get_mut(&key) {
+        self.count(key, direction, (0, 0), flags, now);
+        if let Some(flow) = self.flows.get_mut(&key).filter(|_| flags.is_some()) {
             flow.opened_early = true;
         }
     }
@@ -853,6 +855,49 @@ mod tests {
         // A second SYN on the same 5-tuple is a new connection: its owner is looked up again.
         feed(&mut tracker, syn, later);
         assert!(tracker.lookup_due_in(later).is_some());
+    }
+
+    #[test]
+    fn a_dns_query_opened_ahead_of_its_packet_keeps_the_owner_found_then() {
+        let owners = FakeOwners::default();
+        let flow = FlowKey {
+            protocol: 17,
+            ..key("10.0.0.2:40000", "10.0.0.1:53")
+        };
+        owners.open(flow, "resolver");
+        let mut tracker = tracker(&owners);
+        let start = Instant::now();
+        let udp = |src: &str, dst: &str, len| {
+            let packet = tcp(src, dst, len, false);
+            let (src_port, dst_port) = packet.ports();
+            PacketMeta {
+                transport: Transport::Udp { src_port, dst_port },
+                ..packet
+            }
+        };
+        let query = udp("10.0.0.2:40000", "10.0.0.1:53", 70);
+        tracker.open(&query, machine().place(&query), start);
+        assert_eq!(tracker.lookup_due_in(start), Some(Duration::ZERO));
+        tracker.attribute(start);
+        // The resolver's socket closed with its answer, before the packets came.
+        owners.close(&flow);
+        let later = start + Duration::from_millis(250);
+        let answer = udp("10.0.0.1:53", "10.0.0.2:40000", 120);
+        [query, answer]
+            .into_iter()
+            .for_each(|packet| feed(&mut tracker, packet, later));
+        tracker.attribute(later);
+        let sample = tracker.close(0, 5000, later);
+        let counted = (
+            sample.bytes_of("resolver", Direction::Sent),
+            sample.bytes_of("resolver", Direction::Received),
+            sample.stats.unknown_bytes,
+        );
+        assert_eq!(
+            counted,
+            (70, 120, 0),
+            "both packets, to the opening's owner"
+        );
     }
 
     #[test]

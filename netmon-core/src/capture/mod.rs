@@ -41,22 +41,22 @@ pub enum Observation {
     /// source reads DNS responses whole in a capture of their own (see
     /// [`pcap::DNS_SNAPLEN`]), apart from the packets it counts.
     Answers(Vec<DnsAnswer>),
-    /// A TCP connection's first packet (SYN), delivered ahead of the packets by a capture that
-    /// takes it at once (the libpcap source's events capture): the connection is opened and its
-    /// owner looked up now; the packet itself is counted when the packet capture delivers it.
+    /// A flow's first packet (a TCP SYN, a DNS query, a QUIC Initial), delivered ahead of the
+    /// packets by a capture that takes it at once (the libpcap source's events capture): the
+    /// flow is opened and its owner looked up now; the packet itself is counted when the packet
+    /// capture delivers it.
     Opening(PacketMeta),
     /// A frame that could not be read as IP (ARP, malformed, an unknown link layer).
     Unreadable,
 }
 
 impl Observation {
-    /// Whether this is a TCP connection's first packet, whose owner must be looked up soon:
-    /// while the connection's socket still exists.
+    /// Whether this begins a flow (a TCP connection's first packet, or an opening) whose owner
+    /// must be looked up soon: while its socket still exists.
     pub fn opens_connection(&self) -> bool {
         match self {
-            Self::Packet(meta) | Self::Named(meta, _) | Self::Opening(meta) => {
-                meta.opens_connection()
-            }
+            Self::Packet(meta) | Self::Named(meta, _) => meta.opens_connection(),
+            Self::Opening(_) => true,
             _ => false,
         }
     }

@@ -1,6 +1,6 @@
 //! The events capture: a second capture of the same device beside the packet capture, filtered
-//! in the kernel to the few packets that must not wait ([`super::EVENTS_FILTER`]): DNS over UDP
-//! and TCP connection openings. It delivers each as it arrives, so a gathering wait ends at
+//! in the kernel to the few packets that must not wait ([`super::EVENTS_FILTER`]): DNS over UDP,
+//! TCP connection openings and QUIC connections' first packets. It delivers each as it arrives, so a gathering wait ends at
 //! once (see `super::Gathering`), and it reads DNS responses whole up to
 //! [`super::DNS_SNAPLEN`] whatever the packet capture's snap length. Its packets are counted by
 //! the packet capture, not here.
@@ -17,13 +17,14 @@ use std::os::fd::{AsRawFd, RawFd};
 
 use pcap::{Active, Capture};
 
+use super::QUIC_PORT;
 use super::{activate, dispatch_ready};
 use super::{ANSWER_HOLD_MICROS, DNS_PORT, DNS_SNAPLEN, EVENTS_BUFFER_BYTES, EVENTS_FILTER};
 use super::{MAX_BATCH, SNAPLEN, UDP};
 use crate::capture::Observation;
 use crate::clock::unix_micros;
 use crate::domains::dns;
-use crate::packet::{self, LinkType};
+use crate::packet::{self, LinkType, PacketMeta};
 
 /// The events capture, the link type of its frames, and what places its answers among the
 /// packet capture's packets (kept between polls).
@@ -107,18 +108,30 @@ impl EventsCapture {
     }
 }
 
-/// What an event frame tells: the answers of a DNS response over UDP, or a TCP connection's
-/// opening.
+/// What an event frame tells: the answers of a DNS response over UDP, or a flow's opening.
 fn event_in(link: LinkType, frame: &[u8], wire_len: u32) -> Option<Observation> {
     let (meta, payload) = packet::parse_with_payload(link, frame, wire_len).ok()?;
-    if meta.opens_connection() {
-        return Some(Observation::Opening(meta));
+    if meta.protocol() == UDP && meta.ports().0 == DNS_PORT {
+        return dns::parse_response(payload)
+            .ok()
+            .filter(|answers| !answers.is_empty())
+            .map(Observation::Answers);
     }
-    Some(meta)
-        .filter(|meta| meta.ports().0 == DNS_PORT && meta.protocol() == UDP)
-        .and_then(|_| dns::parse_response(payload).ok())
-        .filter(|answers| !answers.is_empty())
-        .map(Observation::Answers)
+    opens_flow(&meta, payload).then_some(Observation::Opening(meta))
+}
+
+/// Whether `meta` (with `payload`) begins a flow whose owner must be looked up while its socket
+/// exists: a TCP connection's SYN, a DNS query over UDP (a resolver's socket lives for one
+/// answer), or a QUIC long-header packet to port 443 (a connection's Initial).
+fn opens_flow(meta: &PacketMeta, payload: &[u8]) -> bool {
+    let long_header = || payload.first().is_some_and(|first| first & 0x80 != 0);
+    meta.opens_connection()
+        || (meta.protocol() == UDP
+            && match meta.ports().1 {
+                DNS_PORT => true,
+                QUIC_PORT => long_header(),
+                _ => false,
+            })
 }
 
 /// Inserts `answers` (in capture order, with their capture times) into `batch`, whose entries
@@ -180,6 +193,75 @@ mod tests {
         let mut later = vec![Observation::Unreadable; 2];
         place_in_capture_order(&mut later, 0, &[1, 2], [(3, answer("last"))].into_iter());
         assert_eq!(order(&later), ["-", "-", "last"]);
+    }
+
+    /// The events capture on a namespace's loopback.
+    #[cfg(target_os = "linux")]
+    mod live {
+        use super::*;
+        use crate::os::linux::netns::{ip, isolated};
+        use std::io::Write;
+        use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
+        use std::time::Duration;
+
+        /// Connects to a listener on `host` and sends data on the connection; returns (client
+        /// port, listener port).
+        fn connection(host: &str) -> (u16, u16) {
+            let listener = TcpListener::bind((host, 0)).unwrap();
+            let server = listener.local_addr().unwrap();
+            let mut client = TcpStream::connect(server).unwrap();
+            client.write_all(&[0x17; 500]).unwrap();
+            (client.local_addr().unwrap().port(), server.port())
+        }
+
+        /// Sends `payload` to `host`:`port` from a new socket; returns its port.
+        fn datagram(host: &str, port: u16, payload: &[u8]) -> u16 {
+            let socket = UdpSocket::bind((host, 0)).unwrap();
+            let to: SocketAddr = (host.parse::<std::net::IpAddr>().unwrap(), port).into();
+            socket.send_to(payload, to).unwrap();
+            socket.local_addr().unwrap().port()
+        }
+
+        #[test]
+        fn openings_over_ipv4_and_ipv6_come_at_once_and_other_packets_do_not() {
+            isolated(|| {
+                ip(&["link", "set", "lo", "up"]);
+                let mut events = EventsCapture::open("lo", LinkType::Ethernet).expect("opened");
+                let quic_initial = [0xc3, 0, 0, 0, 1, 8];
+                let quic_short = [0x43, 1, 2, 3, 4, 5];
+                let mut expected: Vec<(u16, u16)> = ["127.0.0.1", "::1"]
+                    .into_iter()
+                    .flat_map(|host| {
+                        [
+                            connection(host),
+                            (datagram(host, 53, b"query"), 53),
+                            (datagram(host, 443, &quic_initial), 443),
+                        ]
+                    })
+                    .collect();
+                // Not openings: a QUIC short-header packet, a long header to another port.
+                for host in ["127.0.0.1", "::1"] {
+                    datagram(host, 443, &quic_short);
+                    datagram(host, 8443, &quic_initial);
+                }
+                std::thread::sleep(Duration::from_millis(50));
+                let mut batch = Vec::new();
+                events.place_events(&mut batch, 0).unwrap();
+                let mut opened: Vec<(u16, u16)> = batch
+                    .iter()
+                    .filter_map(|event| match event {
+                        Observation::Opening(meta) => Some(meta.ports()),
+                        _ => None,
+                    })
+                    .collect();
+                expected.sort_unstable();
+                opened.sort_unstable();
+                assert_eq!(
+                    opened, expected,
+                    "TCP SYNs, DNS queries and QUIC Initials, v4 and v6"
+                );
+            });
+        }
     }
 
     proptest! {
