@@ -819,6 +819,31 @@ mod tests {
         assert_eq!(sample.processes.len(), 1);
     }
 
+    /// Closes `flow`'s socket, then feeds `packets` at `at`, and closes the window.
+    fn after_socket_closed(
+        tracker: &mut Tracker,
+        owners: &FakeOwners,
+        flow: FlowKey,
+        packets: [PacketMeta; 2],
+        at: Instant,
+    ) -> Sample {
+        owners.close(&flow);
+        packets
+            .into_iter()
+            .for_each(|packet| feed(tracker, packet, at));
+        tracker.attribute(at);
+        tracker.close(0, 5000, at)
+    }
+
+    /// `app`'s bytes sent and received in `sample`, and the sample's packets.
+    fn counted(sample: &Sample, app: &str) -> (u64, u64, u64) {
+        (
+            sample.bytes_of(app, Direction::Sent),
+            sample.bytes_of(app, Direction::Received),
+            sample.stats.packets,
+        )
+    }
+
     #[test]
     fn a_connection_opened_ahead_of_its_packets_keeps_the_owner_found_then() {
         let owners = FakeOwners::default();
@@ -834,21 +859,11 @@ mod tests {
         assert_eq!(tracker.lookup_due_in(start), None, "looked up");
         // The socket is gone by the time the packets come, SYN first: the owner found at the
         // opening stays, and every packet is counted once.
-        owners.close(&flow);
         let later = start + Duration::from_millis(30);
         let reply = tcp("1.1.1.1:80", "10.0.0.2:5000", 1500, false);
-        [syn, reply]
-            .into_iter()
-            .for_each(|packet| feed(&mut tracker, packet, later));
-        tracker.attribute(later);
-        let sample = tracker.close(0, 5000, later);
-        let counted = (
-            sample.bytes_of("chromium", Direction::Sent),
-            sample.bytes_of("chromium", Direction::Received),
-            sample.stats.packets,
-        );
+        let closed = after_socket_closed(&mut tracker, &owners, flow, [syn, reply], later);
         assert_eq!(
-            counted,
+            counted(&closed, "chromium"),
             (60, 1500, 2),
             "each packet once, to the opening's owner"
         );
@@ -880,22 +895,12 @@ mod tests {
         assert_eq!(tracker.lookup_due_in(start), Some(Duration::ZERO));
         tracker.attribute(start);
         // The resolver's socket closed with its answer, before the packets came.
-        owners.close(&flow);
         let later = start + Duration::from_millis(250);
         let answer = udp("10.0.0.1:53", "10.0.0.2:40000", 120);
-        [query, answer]
-            .into_iter()
-            .for_each(|packet| feed(&mut tracker, packet, later));
-        tracker.attribute(later);
-        let sample = tracker.close(0, 5000, later);
-        let counted = (
-            sample.bytes_of("resolver", Direction::Sent),
-            sample.bytes_of("resolver", Direction::Received),
-            sample.stats.unknown_bytes,
-        );
+        let closed = after_socket_closed(&mut tracker, &owners, flow, [query, answer], later);
         assert_eq!(
-            counted,
-            (70, 120, 0),
+            counted(&closed, "resolver"),
+            (70, 120, 2),
             "both packets, to the opening's owner"
         );
     }
