@@ -130,13 +130,27 @@ impl ProcSockets {
             self.owner_of_inode.clear();
         }
         let hot: Vec<u32> = self.hot.iter().copied().collect();
+        self.visit(&hot, &mut missing);
+        // The recent owners usually hold the sockets, or they closed meanwhile (a connection of
+        // a millisecond): every other process is listed and ordered (a link read for each) only
+        // for a socket still missing and still open.
+        self.forget_closed(&mut missing);
+        if missing.is_empty() {
+            return;
+        }
         let others = self
             .basis
             .get_or_insert_with(ScanBasis::read)
             .order(all_pids().filter(|pid| !hot.contains(pid)));
-        for (visited, pid) in hot.into_iter().chain(others).enumerate() {
+        self.visit(&others, &mut missing);
+    }
+
+    /// Visits `pids` in order until every missing inode has an owner, asking every
+    /// [`RECHECK_EVERY`] processes which of the sockets have closed.
+    fn visit(&mut self, pids: &[u32], missing: &mut HashMap<u64, FlowKey>) {
+        for (visited, &pid) in pids.iter().enumerate() {
             if visited > 0 && visited % RECHECK_EVERY == 0 {
-                self.forget_closed(&mut missing);
+                self.forget_closed(missing);
             }
             if missing.is_empty() {
                 break;
