@@ -2,7 +2,10 @@
 //!
 //! The capture source runs on its own thread and hands batches of observations over a bounded
 //! channel; this loop places each packet (sent, received, local, transit), counts it on its flow,
-//! looks up owners of new flows, and closes a [`Sample`] every interval. This machine's
+//! looks up owners of new flows, and closes a [`Sample`] every interval: with a source that
+//! knows when its packets were captured, each packet in the window it was captured in (the
+//! source cuts its batches at the window's end, [`CaptureSource::cut_at`], and the window is
+//! closed once the packets captured before its end came, [`CUT_GRACE`]). This machine's
 //! addresses and tunnels ([`crate::tunnel`]) are read again when the system announces a change
 //! (every 30 seconds regardless; every 2 seconds where it announces none). Stopping (the `stop`
 //! flag) ends capture, and the last, partial window is still emitted.
@@ -15,13 +18,13 @@
 //! waits on descriptors is handed [`Controls::wake`], so an idle capture sleeps until packets
 //! come or a stop or new source wakes it.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use crate::capture::{CaptureError, CaptureSource, Observation, Wake};
+use crate::capture::{CaptureError, CaptureSource, Cut, Observation, Wake};
 use crate::domains::DomainPolicy;
 use crate::flow::{LocalAddrs, Placement};
 use crate::os::InterfaceChanges;
@@ -55,6 +58,12 @@ const TICK: Duration = Duration::from_millis(500);
 /// (a lone packet on an idle link) does not start the ticks either: it costs the loop one
 /// wake-up, not two.
 const IDLE_AFTER: Duration = TICK;
+/// How long after a window's end a source that cuts its batches there
+/// ([`CaptureSource::cut_at`]) may still hand over packets captured before it: Linux's
+/// libpcap source gives a partly filled block up 250 ms after its first packet and holds a
+/// batch up to 250 ms after its oldest packet (`capture::pcap`). The window is closed then, or
+/// as soon as a batch captured after its end comes.
+const CUT_GRACE: Duration = Duration::from_millis(400);
 /// Batches buffered between the capture thread and the loop.
 const CHANNEL_BATCHES: usize = 256;
 /// Emptied batch vectors kept for the capture thread to fill again.
@@ -63,6 +72,8 @@ const RECYCLED_BATCHES: usize = 4;
 struct Batch {
     observations: Vec<Observation>,
     dropped_total: u64,
+    /// When its oldest packet was captured (µs since the epoch), if the source can tell.
+    captured_from: Option<i64>,
 }
 
 /// Switches that steer a running monitor from other threads (signal handlers, the API).
@@ -151,14 +162,20 @@ pub fn run_steered(
     if let Some(wake) = wake {
         source.wake_on(wake);
     }
+    let mut window = Window::starting_now(interval);
+    let cut: Cut = Arc::new(AtomicI64::new(window.end_micros()));
+    source.cut_at(&cut);
     thread::scope(|scope| {
         let pending = &reopen;
-        let capture = scope
-            .spawn(move || capture_loop(&mut source, &sender, &recycled, stop, (pending, wake)));
+        let shared = (pending, wake, &cut);
+        let capture =
+            scope.spawn(move || capture_loop(&mut source, &sender, &recycled, stop, shared));
         let mut addresses = Addresses::read();
         let mut tunnels = TunnelWatch::default();
         follow_tunnels(&mut tunnels, &mut tracker, Instant::now());
-        let mut window = Window::starting_now(interval);
+        // The source cuts its batches at the window's end: the window waits for the packets
+        // captured before it (see `CUT_GRACE`).
+        let mut grace = Duration::ZERO;
         let mut packet_log = PacketLog::new();
         let mut dropped_before = 0;
         let mut last_batch = Instant::now();
@@ -166,7 +183,7 @@ pub fn run_steered(
         let mut gap_before_last = Duration::ZERO;
         loop {
             let now = Instant::now();
-            let left = window.time_left(now);
+            let left = window.time_left(now, grace);
             let idle =
                 gap_before_last >= IDLE_AFTER || now.duration_since(last_batch) >= IDLE_AFTER;
             // It sleeps to the window's end (while traffic flows, a tick at most), to the next
@@ -185,6 +202,13 @@ pub fn run_steered(
             match receiver.recv_timeout(wait) {
                 Ok(mut batch) => {
                     let arrived = Instant::now();
+                    grace = batch.captured_from.map_or(Duration::ZERO, |_| CUT_GRACE);
+                    // Captured after the window's end: the window is complete.
+                    let after = batch.captured_from >= Some(window.end_micros());
+                    if after && window.is_over(arrived) {
+                        on_sample(window.close(&mut tracker, arrived, grace));
+                        cut.store(window.end_micros(), Ordering::Relaxed);
+                    }
                     gap_before_last = arrived.duration_since(last_batch);
                     last_batch = arrived;
                     // This machine's addresses (and tunnels) are read again when due, before
@@ -233,11 +257,12 @@ pub fn run_steered(
             let now = Instant::now();
             tracker.attribute(now);
             tracker.publish_connections(now, unix_ms());
-            if window.is_over(now) {
-                on_sample(window.close(&mut tracker, now));
+            if window.time_left(now, grace).is_zero() {
+                on_sample(window.close(&mut tracker, now, grace));
+                cut.store(window.end_micros(), Ordering::Relaxed);
             }
         }
-        on_sample(window.close(&mut tracker, Instant::now()));
+        on_sample(window.close(&mut tracker, Instant::now(), Duration::ZERO));
         capture.join().unwrap_or_else(|_| {
             Err(CaptureError::Failed {
                 device: "capture thread".into(),
@@ -317,7 +342,7 @@ fn capture_loop(
     sender: &mpsc::SyncSender<Batch>,
     recycled: &mpsc::Receiver<Vec<Observation>>,
     stop: &AtomicBool,
-    (reopen, wake): (&Mutex<Option<Reopen>>, Option<&Wake>),
+    (reopen, wake, cut): (&Mutex<Option<Reopen>>, Option<&Wake>, &Cut),
 ) -> Result<(), CaptureError> {
     // Drops counted by sources that were replaced, so the total never goes back.
     let mut dropped_earlier = 0;
@@ -333,6 +358,7 @@ fn capture_loop(
             if let Some(wake) = wake {
                 source.wake_on(wake);
             }
+            source.cut_at(cut);
         }
         source.poll(&mut observations)?;
         let dropped_total = dropped_earlier + source.dropped();
@@ -343,6 +369,7 @@ fn capture_loop(
         let batch = Batch {
             observations: std::mem::take(&mut observations),
             dropped_total,
+            captured_from: source.captured_from(),
         };
         if sender.send(batch).is_err() {
             break;
@@ -457,20 +484,38 @@ impl Window {
         }
     }
 
-    fn time_left(&self, now: Instant) -> Duration {
-        (self.started + self.interval).saturating_duration_since(now)
+    fn end(&self) -> Instant {
+        self.started + self.interval
+    }
+
+    /// Its end, µs since the epoch (where the capture cuts its batches).
+    fn end_micros(&self) -> i64 {
+        let interval = i64::try_from(self.interval.as_millis()).unwrap_or(i64::MAX / 2000);
+        self.started_ms
+            .saturating_add(interval)
+            .saturating_mul(1000)
+    }
+
+    /// How long until `grace` after its end.
+    fn time_left(&self, now: Instant, grace: Duration) -> Duration {
+        (self.end() + grace).saturating_duration_since(now)
     }
 
     fn is_over(&self, now: Instant) -> bool {
-        self.time_left(now).is_zero()
+        self.time_left(now, Duration::ZERO).is_zero()
     }
 
-    /// Emits the window's sample and starts the next one. After a sleep the window simply ran
-    /// long: the sample says how long, so no rate is invented.
-    fn close(&mut self, tracker: &mut Tracker, now: Instant) -> Sample {
-        let end_ms = unix_ms().max(self.started_ms);
+    /// Emits the window's sample and starts the next one. Closed up to `grace` after its end
+    /// (a capture that cuts its batches there), it ends at its end, not now; later, after a
+    /// sleep, it simply ran long: the sample says how long, so no rate is invented.
+    fn close(&mut self, tracker: &mut Tracker, now: Instant, grace: Duration) -> Sample {
+        let end = now
+            .checked_sub(grace)
+            .map_or(now, |late| late.max(self.end()).min(now));
+        let early = i64::try_from(now.duration_since(end).as_millis()).unwrap_or(0);
+        let end_ms = (unix_ms() - early).max(self.started_ms);
         let sample = tracker.close(self.started_ms, end_ms, now);
-        self.started = now;
+        self.started = end;
         self.started_ms = end_ms;
         self.interval = self.next_interval;
         sample
@@ -747,6 +792,85 @@ mod tests {
         assert_eq!(woken.load(Ordering::SeqCst), 2, "each source woken once");
         let took = started.elapsed();
         assert!(took < Duration::from_secs(5), "stopped after {took:?}");
+    }
+
+    /// Hands over scripted batches, each at its time after the start with the capture time of
+    /// its oldest packet, then asks to stop.
+    struct Scripted {
+        batches: std::collections::VecDeque<(Duration, Observation, i64)>,
+        started: Instant,
+        from: Option<i64>,
+        controls: Controls,
+    }
+
+    impl CaptureSource for Scripted {
+        fn describe(&self) -> String {
+            "scripted".into()
+        }
+
+        fn poll(&mut self, batch: &mut Vec<Observation>) -> Result<(), CaptureError> {
+            let Some((at, observation, from)) = self.batches.pop_front() else {
+                self.controls.stop.store(true, Ordering::Relaxed);
+                return Ok(());
+            };
+            thread::sleep((self.started + at).saturating_duration_since(Instant::now()));
+            batch.push(observation);
+            self.from = Some(from);
+            Ok(())
+        }
+
+        fn captured_from(&self) -> Option<i64> {
+            self.from
+        }
+    }
+
+    #[test]
+    fn packets_captured_before_a_window_ends_count_in_it_when_they_come_late() {
+        let sent = |len| {
+            Observation::Packet(PacketMeta {
+                src: "127.0.0.1".parse().unwrap(),
+                dst: "192.0.2.1".parse().unwrap(),
+                transport: Transport::Udp {
+                    src_port: 1,
+                    dst_port: 2,
+                },
+                ip_len: len,
+            })
+        };
+        let (started, start) = (Instant::now(), crate::clock::unix_micros());
+        let ms = |millis| Duration::from_millis(millis);
+        // Windows of 400 ms. The second batch comes after the first window's end but was
+        // captured before it; the third was captured after it.
+        let batches = [
+            (ms(100), sent(100), start + 50_000),
+            (ms(500), sent(200), start + 370_000),
+            (ms(600), sent(400), start + 550_000),
+        ];
+        let controls = Controls::default();
+        let source = Scripted {
+            batches: batches.into_iter().collect(),
+            started,
+            from: None,
+            controls: controls.clone(),
+        };
+        let tracker = Tracker::new(Box::new(NoOwners), TrackerOptions::default());
+        let mut samples = Vec::new();
+        run(Box::new(source), tracker, ms(400), &controls, |sample| {
+            samples.push(sample)
+        })
+        .unwrap();
+        let sent_in = |sample: &Sample| sample.bytes_of(UNKNOWN_APP, crate::Direction::Sent);
+        let counted: Vec<u64> = samples.iter().map(sent_in).collect();
+        assert_eq!(
+            counted,
+            [300, 400],
+            "each batch in the window it was captured in"
+        );
+        let first = samples[0].end_ms - samples[0].start_ms;
+        assert!(
+            (400..420).contains(&first),
+            "the first window lasted {first} ms"
+        );
     }
 
     /// Runs the monitor over `packets` and returns the one sample it emits.

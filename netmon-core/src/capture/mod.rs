@@ -105,6 +105,10 @@ pub struct ConnectionBytes {
     pub received: u64,
 }
 
+/// Where batches are cut (see [`CaptureSource::cut_at`]): µs since the epoch, shared between
+/// the monitor, which moves it, and the capture thread, which reads it.
+pub type Cut = Arc<std::sync::atomic::AtomicI64>;
+
 /// A source of traffic: libpcap on Linux, PKTAP or `nettop` on macOS.
 pub trait CaptureSource: Send {
     /// What the source captures, for logs and status (`pcap on any`).
@@ -118,6 +122,18 @@ pub trait CaptureSource: Send {
     /// may then wait as long as no traffic comes. Sources that cannot wait on it ignore it and
     /// keep their short waits.
     fn wake_on(&mut self, _wake: &Wake) {}
+
+    /// Ends each batch at `cut` (µs since the epoch; the monitor keeps it at the end of its
+    /// sampling window): a batch holds packets captured before it or packets captured from it
+    /// on, never both, so each is counted in the window it was captured in (see
+    /// [`Self::captured_from`]). Sources without capture times ignore it.
+    fn cut_at(&mut self, _cut: &Cut) {}
+
+    /// When the oldest packet of the batch the last poll filled was captured (µs since the
+    /// epoch); `None` for sources without capture times, whose batches count when they come.
+    fn captured_from(&self) -> Option<i64> {
+        None
+    }
 
     /// Packets the source lost since it started (kernel buffer full), when it can tell.
     fn dropped(&mut self) -> u64 {

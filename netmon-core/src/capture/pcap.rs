@@ -13,7 +13,7 @@ mod events;
 pub mod snap;
 
 use super::coalesce::{Coalescer, Continuing};
-use super::{pktap, CaptureError, CaptureSource, Observation, Wake};
+use super::{pktap, CaptureError, CaptureSource, Cut, Observation, Wake};
 use crate::clock::unix_micros;
 use crate::domains::Inspector;
 use crate::packet::{self, LinkType};
@@ -65,9 +65,14 @@ const BUFFER_BYTES: i32 = 8 << 20;
 /// stores each packet in the bytes it takes (immediate delivery gives each packet a slot of the
 /// snap length). Elsewhere (macOS BPF, PKTAP) each packet as it arrives.
 const IMMEDIATE: bool = !cfg!(target_os = "linux");
-/// Longest a packet waits in a partly filled block (Linux): a connection's first packet must
-/// reach the socket lookup while the connection's socket still exists.
-const BLOCK_TIMEOUT_MS: i32 = 4;
+/// Longest a packet waits in a partly filled block (Linux): as long as a batch is held
+/// ([`HOLD`]), so light traffic wakes the capture once per hand-over to the monitor. What must
+/// not wait (a connection's or a DNS query's opening, a DNS answer) comes through the events
+/// capture at once.
+const BLOCK_TIMEOUT_MS: i32 = HOLD.as_millis() as i32;
+/// Bytes of one block of the kernel's buffer (Linux): libpcap sizes TPACKET_V3 blocks for its
+/// largest snap length, 256 KiB; a block is handed over when full (or at the block timeout).
+const BLOCK_BYTES: f64 = (256 << 10) as f64;
 /// Longest wait for packets in one poll, in milliseconds: an idle capture wakes every 2 s (to
 /// see a stop or reopen request), not more.
 const POLL_TIMEOUT_MS: i32 = 2000;
@@ -127,6 +132,14 @@ pub struct PcapSource {
     /// Bytes the packets read so far took in the kernel's buffer (captured bytes plus
     /// [`PACKET_OVERHEAD`] each).
     buffered: u64,
+    /// Capture time (µs since the epoch) of the oldest packet in the batch being read.
+    oldest: i64,
+    /// Where batches are cut (see [`CaptureSource::cut_at`]), and the packets read past it
+    /// while a batch held packets from before it, with the oldest one's capture time: the next
+    /// batch begins with them.
+    cut: Option<Cut>,
+    carry: Vec<Observation>,
+    carry_from: i64,
     /// Capture times (µs since the epoch) of the packets counted: all, unless this source
     /// took over from another or hands over to one (see [`CaptureSource::count_from`]).
     counted: Range<i64>,
@@ -203,6 +216,10 @@ impl PcapSource {
             handed_over: Instant::now(),
             wake: None,
             buffered: 0,
+            oldest: i64::MAX,
+            cut: None,
+            carry: Vec::new(),
+            carry_from: i64::MAX,
             counted: i64::MIN..i64::MAX,
             device: device.to_string(),
         })
@@ -235,6 +252,8 @@ impl CaptureSource for PcapSource {
     }
 
     fn poll(&mut self, batch: &mut Vec<Observation>) -> Result<(), CaptureError> {
+        self.oldest = std::mem::replace(&mut self.carry_from, i64::MAX);
+        batch.append(&mut self.carry);
         self.read_available(batch)?;
         let (mut at_once, mut gap) = (false, Duration::ZERO);
         if batch.is_empty() {
@@ -257,15 +276,21 @@ impl CaptureSource for PcapSource {
             // Nothing yet (an event came before its block).
             return Ok(());
         }
-        let first_read = Instant::now();
+        let since = self.oldest_captured();
         // The first packets after a quiet spell (or a burst after a gap, see
-        // `Gathering::wanted_after`) or a flow's opening: no gathering.
-        if !(at_once || batch.len() >= MAX_BATCH || batch.iter().any(Observation::opens_connection))
+        // `Gathering::wanted_after`), a flow's opening, or packets that waited in a block as long
+        // as a hold: no gathering.
+        let left = HOLD.saturating_sub(since.elapsed());
+        if !(at_once
+            || left.is_zero()
+            || self.reached_cut()
+            || batch.len() >= MAX_BATCH
+            || batch.iter().any(Observation::opens_connection))
         {
-            self.gather(batch)?;
+            self.gather(batch, left)?;
         }
         if self.handed_over.elapsed() < HOLD {
-            self.hold(batch, first_read, gap)?;
+            self.hold(batch, since, gap)?;
         }
         self.continuing.remember(batch);
         self.handed_over = Instant::now();
@@ -274,6 +299,14 @@ impl CaptureSource for PcapSource {
 
     fn wake_on(&mut self, wake: &Wake) {
         self.wake = Some(wake.clone());
+    }
+
+    fn cut_at(&mut self, cut: &Cut) {
+        self.cut = Some(Cut::clone(cut));
+    }
+
+    fn captured_from(&self) -> Option<i64> {
+        (self.oldest != i64::MAX).then_some(self.oldest)
     }
 
     fn dropped(&mut self) -> u64 {
@@ -293,6 +326,7 @@ impl CaptureSource for PcapSource {
         until: i64,
     ) -> Result<(), CaptureError> {
         self.counted.end = until;
+        batch.append(&mut self.carry);
         // Packets captured before `until` may still sit in a partly filled block: each is
         // handed over within a block timeout of its block's first packet.
         if !IMMEDIATE {
@@ -326,11 +360,29 @@ impl PcapSource {
         Ok(waited)
     }
 
+    /// Whether packets were read past the cut: the batch is handed over as it is.
+    fn reached_cut(&self) -> bool {
+        !self.carry.is_empty()
+    }
+
+    /// When the oldest packet of the batch was captured (now, for an empty batch).
+    fn oldest_captured(&self) -> Instant {
+        let age = u64::try_from(unix_micros() - self.oldest).unwrap_or(0);
+        let now = Instant::now();
+        now.checked_sub(Duration::from_micros(age)).unwrap_or(now)
+    }
+
     /// Lets packets gather for [`Gathering::wait`] (an event ends the wait early), reads them,
-    /// and adapts the next wait to the rate they came at.
-    fn gather(&mut self, batch: &mut Vec<Observation>) -> Result<(), CaptureError> {
+    /// and adapts the next wait to the rate they came at. Where the kernel hands packets over in
+    /// blocks that fill slower than that ([`Gathering::waits_for_blocks`]), waits instead for
+    /// the next block, an event or the wake, up to `left`: a full block wakes the capture
+    /// whatever the rate became meanwhile.
+    fn gather(&mut self, batch: &mut Vec<Observation>, left: Duration) -> Result<(), CaptureError> {
         let (buffered_before, started) = (self.buffered, Instant::now());
         match &self.events {
+            _ if self.gathering.waits_for_blocks() => {
+                wait_readable(&self.fds(), duration_ms(left));
+            }
             Some(events) => {
                 wait_readable(&[events.fd()], self.gathering.wait_ms());
             }
@@ -356,7 +408,7 @@ impl PcapSource {
         since: Instant,
         mut gap: Duration,
     ) -> Result<(), CaptureError> {
-        while batch.len() < MAX_BATCH && self.continuing.continues(batch) {
+        while batch.len() < MAX_BATCH && !self.reached_cut() && self.continuing.continues(batch) {
             let left = HOLD.saturating_sub(since.elapsed());
             if left.is_zero() {
                 break;
@@ -374,7 +426,7 @@ impl PcapSource {
                     continue;
                 }
             }
-            self.gather(batch)?;
+            self.gather(batch, left)?;
         }
         Ok(())
     }
@@ -396,6 +448,11 @@ impl PcapSource {
         let frames = &mut self.frames;
         let runs = &mut self.runs;
         let buffered = &mut self.buffered;
+        let oldest = &mut self.oldest;
+        let (carry, carry_from) = (&mut self.carry, &mut self.carry_from);
+        let cut = self.cut.as_ref().map_or(i64::MAX, |cut| {
+            cut.load(std::sync::atomic::Ordering::Relaxed)
+        });
         let mut stamps = self.events.as_mut().map(|events| {
             events.stamps.clear();
             &mut events.stamps
@@ -407,6 +464,13 @@ impl PcapSource {
             if !counted.contains(&at) {
                 return false;
             }
+            // Past the cut, after packets from before it: the next batch's.
+            if at >= cut && *oldest < cut {
+                *carry_from = (*carry_from).min(at);
+                runs.push(carry, frames.observe(data, wire_len));
+                return false;
+            }
+            *oldest = (*oldest).min(at);
             let placed = runs.push(batch, frames.observe(data, wire_len));
             if let Some(stamps) = stamps.as_mut().filter(|_| placed) {
                 stamps.push(at);
@@ -532,6 +596,8 @@ fn snap_in_kernel(_capture: &Capture<Active>, _link: LinkType, _snaplen: i32) {}
 #[derive(Debug, Clone, Copy)]
 struct Gathering {
     wait: Duration,
+    /// Bytes a second the last wait's packets took in the kernel's buffer.
+    per_second: f64,
     /// The last wait found no packet: what came before it was a burst, read whole.
     found_nothing: bool,
 }
@@ -551,9 +617,16 @@ impl Gathering {
     /// [`Self::SHORTEST`]..[`Self::LONGEST`].
     fn adapt(&mut self, buffered: u64, elapsed: Duration) {
         let per_second = buffered as f64 / elapsed.as_secs_f64().max(1e-4);
+        self.per_second = per_second;
         let wait = Duration::from_secs_f64((Self::SHARE / per_second.max(1.0)).min(1.0));
         self.wait = wait.clamp(Self::SHORTEST, Self::LONGEST);
         self.found_nothing = buffered == 0;
+    }
+
+    /// Whether a wait should end with the kernel's next block rather than after [`Self::wait`]:
+    /// where packets come in blocks (Linux) and the last rate fills one slower than a wait.
+    fn waits_for_blocks(&self) -> bool {
+        !IMMEDIATE && BLOCK_BYTES >= self.per_second * self.wait.as_secs_f64()
     }
 
     /// Whether packets that came after `waited` without any are worth a wait for more: not when
@@ -568,6 +641,7 @@ impl Default for Gathering {
     fn default() -> Self {
         Self {
             wait: Self::SHORTEST,
+            per_second: 0.0,
             found_nothing: false,
         }
     }
@@ -675,6 +749,25 @@ mod tests {
     }
 
     #[test]
+    fn light_traffic_waits_for_the_next_block_and_heavy_traffic_sleeps() {
+        let ms = |millis| Duration::from_millis(millis);
+        let mut gathering = Gathering::default();
+        // Where packets come in blocks (Linux): nothing measured yet, wait for a block.
+        assert_eq!(gathering.waits_for_blocks(), !IMMEDIATE);
+        // 100 Mbit/s of MTU-sized packets cut to their headers, ~240 bytes each in the buffer:
+        // a 256-KiB block fills in ~128 ms, longer than a wait.
+        gathering.adapt(85 * 240, ms(10));
+        assert_eq!(gathering.waits_for_blocks(), !IMMEDIATE);
+        // 1 Gbit/s: a block every ~13 ms, sooner than a wait (25 ms): a full block would wake
+        // the capture twice a wait, so it sleeps the wait instead.
+        gathering.adapt(850 * 240, ms(10));
+        assert!(!gathering.waits_for_blocks());
+        // The rate fell to nothing: wait for a block again.
+        gathering.adapt(0, ms(25));
+        assert_eq!(gathering.waits_for_blocks(), !IMMEDIATE);
+    }
+
+    #[test]
     fn bursts_after_gaps_go_at_once_and_steady_traffic_is_gathered() {
         let mut gathering = Gathering::default();
         let ms = |millis| Duration::from_millis(millis);
@@ -709,25 +802,23 @@ mod tests {
                 .collect()
         }
 
-        /// Begins a new flow, the `n`th: a datagram to `to`, a TCP connection to `listener` or
-        /// a DNS query, in turn; returns its port.
-        fn newcomer(n: usize, to: std::net::SocketAddr, listener: std::net::SocketAddr) -> u16 {
-            let datagram = |to| {
+        /// Begins a new flow: a TCP connection to `listener` (`n` even) or a DNS query; returns
+        /// its port.
+        fn newcomer(n: usize, listener: std::net::SocketAddr) -> u16 {
+            let local = if n.is_multiple_of(2) {
+                std::net::TcpStream::connect(listener).unwrap().local_addr()
+            } else {
                 let socket = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
-                socket.send_to(&[1; 100], to).unwrap();
+                socket.send_to(b"query", "127.0.0.1:53").unwrap();
                 socket.local_addr()
-            };
-            let local = match n % 3 {
-                0 => datagram(to),
-                1 => std::net::TcpStream::connect(listener).unwrap().local_addr(),
-                _ => datagram("127.0.0.1:53".parse().unwrap()),
             };
             local.unwrap().port()
         }
 
         /// Sends one steady UDP flow (a datagram every 2 ms for 1.5 s) and, from 0.5 s on, begins
-        /// a new flow every 200 ms (see [`newcomer`]); returns the steady flow's port and datagram
-        /// count, and each new flow's port with when it began.
+        /// a new flow every 200 ms (alternately a TCP connection to `listener` and a DNS query);
+        /// returns the steady flow's port and datagram count, and each new flow's port with when
+        /// it began.
         fn steady_flow_and_newcomers(
             to: std::net::SocketAddr,
             listener: std::net::SocketAddr,
@@ -742,11 +833,74 @@ mod tests {
                 let due = Duration::from_millis(500 + 200 * newcomers.len() as u64);
                 if newcomers.len() < 5 && started.elapsed() >= due {
                     let began = Instant::now();
-                    newcomers.push((newcomer(newcomers.len(), to, listener), began));
+                    newcomers.push((newcomer(newcomers.len(), listener), began));
                 }
                 thread::sleep(Duration::from_millis(2));
             }
             (port, sent, newcomers)
+        }
+
+        #[test]
+        fn no_batch_holds_packets_from_both_sides_of_the_cut() {
+            isolated(|| {
+                ip(&["link", "set", "lo", "up"]);
+                let mut source = PcapSource::open("lo").expect("capture on lo");
+                let cut_at = unix_micros() + 400_000;
+                source.cut_at(&Cut::new(cut_at.into()));
+                let receiver = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+                let to = receiver.local_addr().unwrap();
+                // A datagram every 2 ms for 800 ms, from one socket before the cut and from
+                // another after it.
+                let sender = thread::spawn(move || {
+                    let socket = || std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+                    let (before, after) = (socket(), socket());
+                    let mut sent = [0u32; 2];
+                    let started = Instant::now();
+                    while started.elapsed() < Duration::from_millis(800) {
+                        let side = usize::from(unix_micros() >= cut_at);
+                        [&before, &after][side].send_to(&[0; 200], to).unwrap();
+                        sent[side] += 1;
+                        thread::sleep(Duration::from_millis(2));
+                    }
+                    let port = |socket: &std::net::UdpSocket| socket.local_addr().unwrap().port();
+                    ([port(&before), port(&after)], sent)
+                });
+                let mut batches = Vec::new();
+                let started = Instant::now();
+                while started.elapsed() < Duration::from_millis(1500) {
+                    let mut batch = Vec::new();
+                    source.poll(&mut batch).unwrap();
+                    if !batch.is_empty() {
+                        batches.push((packets_by_port(&batch), source.captured_from()));
+                    }
+                }
+                let (ports, sent) = sender.join().unwrap();
+                let count = |side: usize, ports_of: &[(u16, u32)]| -> u32 {
+                    ports_of
+                        .iter()
+                        .filter(|(from, _)| *from == ports[side])
+                        .map(|(_, packets)| packets)
+                        .sum()
+                };
+                for (ports_of, from) in &batches {
+                    let (before, after) = (count(0, ports_of), count(1, ports_of));
+                    assert!(
+                        before == 0 || after == 0,
+                        "{before} before and {after} after the cut in one batch"
+                    );
+                    assert!(
+                        after == 0 || from.is_some_and(|from| from >= cut_at),
+                        "a batch after the cut says so"
+                    );
+                }
+                let counted = [0, 1].map(|side| {
+                    batches
+                        .iter()
+                        .map(|(ports_of, _)| count(side, ports_of))
+                        .sum::<u32>()
+                });
+                assert_eq!(counted, sent, "every datagram, once");
+            });
         }
 
         #[test]
