@@ -850,14 +850,19 @@ mod tests {
                 let receiver = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
                 let to = receiver.local_addr().unwrap();
                 // A datagram every 2 ms for 800 ms, from one socket before the cut and from
-                // another after it.
+                // another after it; none in the last half millisecond before it, which a packet
+                // sent then might be captured after.
                 let sender = thread::spawn(move || {
                     let socket = || std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
                     let (before, after) = (socket(), socket());
                     let mut sent = [0u32; 2];
                     let started = Instant::now();
                     while started.elapsed() < Duration::from_millis(800) {
-                        let side = usize::from(unix_micros() >= cut_at);
+                        let now = unix_micros();
+                        if (cut_at - 500..cut_at).contains(&now) {
+                            continue;
+                        }
+                        let side = usize::from(now >= cut_at);
                         [&before, &after][side].send_to(&[0; 200], to).unwrap();
                         sent[side] += 1;
                         thread::sleep(Duration::from_millis(2));
