@@ -18,7 +18,7 @@
 //! waits on descriptors is handed [`Controls::wake`], so an idle capture sleeps until packets
 //! come or a stop or new source wakes it.
 
-use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread;
@@ -60,7 +60,7 @@ const TICK: Duration = Duration::from_millis(500);
 const IDLE_AFTER: Duration = TICK;
 /// How long after a window's end a source that cuts its batches there
 /// ([`CaptureSource::cut_at`]) may still hand over packets captured before it: Linux's
-/// libpcap source gives a partly filled block up 250 ms after its first packet and holds a
+/// libpcap source gives up a partly filled block 250 ms after its first packet and holds a
 /// batch up to 250 ms after its oldest packet (`capture::pcap`). The window is closed then, or
 /// as soon as a batch captured after its end comes.
 const CUT_GRACE: Duration = Duration::from_millis(400);
@@ -163,7 +163,7 @@ pub fn run_steered(
         source.wake_on(wake);
     }
     let mut window = Window::starting_now(interval);
-    let cut: Cut = Arc::new(AtomicI64::new(window.end_micros()));
+    let cut = Cut::clone(&window.cut);
     source.cut_at(&cut);
     thread::scope(|scope| {
         let pending = &reopen;
@@ -207,7 +207,6 @@ pub fn run_steered(
                     let after = batch.captured_from >= Some(window.end_micros());
                     if after && window.is_over(arrived) {
                         on_sample(window.close(&mut tracker, arrived, grace));
-                        cut.store(window.end_micros(), Ordering::Relaxed);
                     }
                     gap_before_last = arrived.duration_since(last_batch);
                     last_batch = arrived;
@@ -259,7 +258,6 @@ pub fn run_steered(
             tracker.publish_connections(now, unix_ms());
             if window.time_left(now, grace).is_zero() {
                 on_sample(window.close(&mut tracker, now, grace));
-                cut.store(window.end_micros(), Ordering::Relaxed);
             }
         }
         on_sample(window.close(&mut tracker, Instant::now(), Duration::ZERO));
@@ -472,16 +470,21 @@ struct Window {
     next_interval: Duration,
     started: Instant,
     started_ms: i64,
+    /// Its end, where the source cuts its batches (see [`CaptureSource::cut_at`]).
+    cut: Cut,
 }
 
 impl Window {
     fn starting_now(interval: Duration) -> Self {
-        Self {
+        let window = Self {
             interval,
             next_interval: interval,
             started: Instant::now(),
             started_ms: unix_ms(),
-        }
+            cut: Cut::default(),
+        };
+        window.cut.store(window.end_micros(), Ordering::Relaxed);
+        window
     }
 
     fn end(&self) -> Instant {
@@ -518,6 +521,7 @@ impl Window {
         self.started = end;
         self.started_ms = end_ms;
         self.interval = self.next_interval;
+        self.cut.store(self.end_micros(), Ordering::Relaxed);
         sample
     }
 }
