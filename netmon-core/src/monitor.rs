@@ -176,6 +176,10 @@ pub fn run_steered(
         // The source cuts its batches at the window's end: the window waits for the packets
         // captured before it (see `CUT_GRACE`).
         let mut grace = Duration::ZERO;
+        // A window closed early (a batch captured after its end came) is published when the
+        // others are, `grace` after its end: samples keep a steady beat, so a scraper's rate over
+        // a few of them counts each window once.
+        let mut closed: Option<(Instant, Sample)> = None;
         let mut packet_log = PacketLog::new();
         let mut dropped_before = 0;
         let mut last_batch = Instant::now();
@@ -195,6 +199,9 @@ pub fn run_steered(
                 tick,
                 tracker.connections_due_in(now),
                 tracker.lookup_due_in(now),
+                closed
+                    .as_ref()
+                    .map(|(due, _)| due.saturating_duration_since(now)),
             ]
             .into_iter()
             .flatten()
@@ -206,7 +213,9 @@ pub fn run_steered(
                     // Captured after the window's end: the window is complete.
                     let after = batch.captured_from >= Some(window.end_micros());
                     if after && window.is_over(arrived) {
-                        on_sample(window.close(&mut tracker, arrived, grace));
+                        publish(closed.take(), &mut on_sample);
+                        let due = window.end() + grace;
+                        closed = Some((due, window.close(&mut tracker, arrived, grace)));
                     }
                     gap_before_last = arrived.duration_since(last_batch);
                     last_batch = arrived;
@@ -256,10 +265,15 @@ pub fn run_steered(
             let now = Instant::now();
             tracker.attribute(now);
             tracker.publish_connections(now, unix_ms());
+            if closed.as_ref().is_some_and(|(due, _)| *due <= now) {
+                publish(closed.take(), &mut on_sample);
+            }
             if window.time_left(now, grace).is_zero() {
+                publish(closed.take(), &mut on_sample);
                 on_sample(window.close(&mut tracker, now, grace));
             }
         }
+        publish(closed.take(), &mut on_sample);
         on_sample(window.close(&mut tracker, Instant::now(), Duration::ZERO));
         capture.join().unwrap_or_else(|_| {
             Err(CaptureError::Failed {
@@ -268,6 +282,13 @@ pub fn run_steered(
             })
         })
     })
+}
+
+/// Hands `sample`, if any, to `on_sample`.
+fn publish(sample: Option<(Instant, Sample)>, on_sample: &mut impl FnMut(Sample)) {
+    if let Some((_, sample)) = sample {
+        on_sample(sample);
+    }
 }
 
 /// Counts one observation: packets where this machine's addresses place them, with the
@@ -799,10 +820,11 @@ mod tests {
     }
 
     /// Hands over scripted batches, each at its time after the start with the capture time of
-    /// its oldest packet, then asks to stop.
+    /// its oldest packet, then asks to stop at `stop`.
     struct Scripted {
         batches: std::collections::VecDeque<(Duration, Observation, i64)>,
         started: Instant,
+        stop: Duration,
         from: Option<i64>,
         controls: Controls,
     }
@@ -813,11 +835,13 @@ mod tests {
         }
 
         fn poll(&mut self, batch: &mut Vec<Observation>) -> Result<(), CaptureError> {
+            let until = |at| (self.started + at).saturating_duration_since(Instant::now());
             let Some((at, observation, from)) = self.batches.pop_front() else {
+                thread::sleep(until(self.stop));
                 self.controls.stop.store(true, Ordering::Relaxed);
                 return Ok(());
             };
-            thread::sleep((self.started + at).saturating_duration_since(Instant::now()));
+            thread::sleep(until(at));
             batch.push(observation);
             self.from = Some(from);
             Ok(())
@@ -854,15 +878,24 @@ mod tests {
         let source = Scripted {
             batches: batches.into_iter().collect(),
             started,
+            stop: ms(1000),
             from: None,
             controls: controls.clone(),
         };
         let tracker = Tracker::new(Box::new(NoOwners), TrackerOptions::default());
-        let mut samples = Vec::new();
+        let (mut samples, mut published) = (Vec::new(), Vec::new());
         run(Box::new(source), tracker, ms(400), &controls, |sample| {
-            samples.push(sample)
+            samples.push(sample);
+            published.push(started.elapsed());
         })
         .unwrap();
+        // The third batch ends the first window at 600 ms; it is published at its end and
+        // grace, 800 ms, as every window would be.
+        assert!(
+            published[0] >= ms(790),
+            "the first window published at {:?}",
+            published[0]
+        );
         let sent_in = |sample: &Sample| sample.bytes_of(UNKNOWN_APP, crate::Direction::Sent);
         let counted: Vec<u64> = samples.iter().map(sent_in).collect();
         assert_eq!(
