@@ -100,8 +100,6 @@ const MAX_READ: usize = 65_536;
 const ANSWER_HOLD_MICROS: i64 = 3 * BLOCK_TIMEOUT_MS as i64 * 1000;
 /// DNS server port.
 const DNS_PORT: u16 = 53;
-/// QUIC (HTTP/3) server port.
-const QUIC_PORT: u16 = 443;
 /// IP protocol number of UDP.
 const UDP: u8 = 17;
 

@@ -24,7 +24,7 @@ use crate::packet::{PacketMeta, Transport};
 /// DNS server port.
 const DNS_PORT: u16 = 53;
 /// QUIC (HTTP/3) server port.
-const QUIC_PORT: u16 = 443;
+pub(crate) const QUIC_PORT: u16 = 443;
 /// TLS record content type of a handshake, the first byte of a ClientHello stream.
 const TLS_HANDSHAKE: u8 = 22;
 /// Largest DNS message over TCP that is reassembled; longer ones are skipped.
@@ -288,7 +288,7 @@ fn answers(parsed: Result<Vec<DnsAnswer>, dns::DnsError>) -> Option<Naming> {
 }
 
 /// Whether a QUIC datagram begins with a long header (an Initial's is one).
-fn is_long_header(datagram: &[u8]) -> bool {
+pub(crate) fn is_long_header(datagram: &[u8]) -> bool {
     datagram.first().is_some_and(|first| first & 0x80 != 0)
 }
 

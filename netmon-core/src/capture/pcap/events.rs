@@ -17,13 +17,13 @@ use std::os::fd::{AsRawFd, RawFd};
 
 use pcap::{Active, Capture};
 
-use super::QUIC_PORT;
 use super::{activate, dispatch_ready};
 use super::{ANSWER_HOLD_MICROS, DNS_PORT, DNS_SNAPLEN, EVENTS_BUFFER_BYTES, EVENTS_FILTER};
 use super::{MAX_BATCH, SNAPLEN, UDP};
 use crate::capture::Observation;
 use crate::clock::unix_micros;
 use crate::domains::dns;
+use crate::domains::inspect::{is_long_header, QUIC_PORT};
 use crate::packet::{self, LinkType, PacketMeta};
 
 /// The events capture, the link type of its frames, and what places its answers among the
@@ -124,12 +124,11 @@ fn event_in(link: LinkType, frame: &[u8], wire_len: u32) -> Option<Observation> 
 /// exists: a TCP connection's SYN, a DNS query over UDP (a resolver's socket lives for one
 /// answer), or a QUIC long-header packet to port 443 (a connection's Initial).
 fn opens_flow(meta: &PacketMeta, payload: &[u8]) -> bool {
-    let long_header = || payload.first().is_some_and(|first| first & 0x80 != 0);
     meta.opens_connection()
         || (meta.protocol() == UDP
             && match meta.ports().1 {
                 DNS_PORT => true,
-                QUIC_PORT => long_header(),
+                QUIC_PORT => is_long_header(payload),
                 _ => false,
             })
 }
