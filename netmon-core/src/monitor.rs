@@ -556,11 +556,34 @@ mod tests {
     use crate::sample::UNKNOWN_APP;
     use crate::tracker::TrackerOptions;
 
-    /// Replays observations (packets from an address of this machine) in one batch, then asks
-    /// to stop.
+    /// A batch to hand over: when after the start, what it holds, and when its oldest packet
+    /// was captured (µs since the epoch), if the source tells.
+    type Scripted = (Duration, Vec<Observation>, Option<i64>);
+
+    /// Replays scripted batches, each at its time after `started`, then asks to stop at `stop`.
     struct Replay {
-        observations: Vec<Observation>,
+        batches: std::collections::VecDeque<Scripted>,
+        started: Instant,
+        stop: Duration,
+        from: Option<i64>,
         controls: Controls,
+    }
+
+    impl Replay {
+        fn new(
+            started: Instant,
+            batches: Vec<Scripted>,
+            stop: Duration,
+            controls: &Controls,
+        ) -> Self {
+            Self {
+                batches: batches.into(),
+                started,
+                stop,
+                from: None,
+                controls: controls.clone(),
+            }
+        }
     }
 
     impl CaptureSource for Replay {
@@ -569,10 +592,20 @@ mod tests {
         }
 
         fn poll(&mut self, batch: &mut Vec<Observation>) -> Result<(), CaptureError> {
-            batch.append(&mut self.observations);
-            thread::sleep(Duration::from_millis(30));
-            self.controls.stop.store(true, Ordering::Relaxed);
+            let until = |at| (self.started + at).saturating_duration_since(Instant::now());
+            let Some((at, mut observations, from)) = self.batches.pop_front() else {
+                thread::sleep(until(self.stop));
+                self.controls.stop.store(true, Ordering::Relaxed);
+                return Ok(());
+            };
+            thread::sleep(until(at));
+            batch.append(&mut observations);
+            self.from = from;
             Ok(())
+        }
+
+        fn captured_from(&self) -> Option<i64> {
+            self.from
         }
     }
 
@@ -819,39 +852,6 @@ mod tests {
         assert!(took < Duration::from_secs(5), "stopped after {took:?}");
     }
 
-    /// Hands over scripted batches, each at its time after the start with the capture time of
-    /// its oldest packet, then asks to stop at `stop`.
-    struct Scripted {
-        batches: std::collections::VecDeque<(Duration, Observation, i64)>,
-        started: Instant,
-        stop: Duration,
-        from: Option<i64>,
-        controls: Controls,
-    }
-
-    impl CaptureSource for Scripted {
-        fn describe(&self) -> String {
-            "scripted".into()
-        }
-
-        fn poll(&mut self, batch: &mut Vec<Observation>) -> Result<(), CaptureError> {
-            let until = |at| (self.started + at).saturating_duration_since(Instant::now());
-            let Some((at, observation, from)) = self.batches.pop_front() else {
-                thread::sleep(until(self.stop));
-                self.controls.stop.store(true, Ordering::Relaxed);
-                return Ok(());
-            };
-            thread::sleep(until(at));
-            batch.push(observation);
-            self.from = Some(from);
-            Ok(())
-        }
-
-        fn captured_from(&self) -> Option<i64> {
-            self.from
-        }
-    }
-
     #[test]
     fn packets_captured_before_a_window_ends_count_in_it_when_they_come_late() {
         let sent = |len| {
@@ -869,19 +869,13 @@ mod tests {
         let ms = |millis| Duration::from_millis(millis);
         // Windows of 400 ms. The second batch comes after the first window's end but was
         // captured before it; the third was captured after it.
-        let batches = [
-            (ms(100), sent(100), start + 50_000),
-            (ms(500), sent(200), start + 370_000),
-            (ms(600), sent(400), start + 550_000),
+        let batches = vec![
+            (ms(100), vec![sent(100)], Some(start + 50_000)),
+            (ms(500), vec![sent(200)], Some(start + 370_000)),
+            (ms(600), vec![sent(400)], Some(start + 550_000)),
         ];
         let controls = Controls::default();
-        let source = Scripted {
-            batches: batches.into_iter().collect(),
-            started,
-            stop: ms(1000),
-            from: None,
-            controls: controls.clone(),
-        };
+        let source = Replay::new(started, batches, ms(1000), &controls);
         let tracker = Tracker::new(Box::new(NoOwners), TrackerOptions::default());
         let (mut samples, mut published) = (Vec::new(), Vec::new());
         run(Box::new(source), tracker, ms(400), &controls, |sample| {
@@ -923,10 +917,14 @@ mod tests {
     fn replay_with(observations: Vec<Observation>, paused: bool, domains: DomainPolicy) -> Sample {
         let controls = Controls::default();
         controls.paused.store(paused, Ordering::Relaxed);
-        let source = Replay {
-            observations,
-            controls: controls.clone(),
-        };
+        // One batch at once, without capture times; a stop 30 ms later.
+        let batches = vec![(Duration::ZERO, observations, None)];
+        let source = Replay::new(
+            Instant::now(),
+            batches,
+            Duration::from_millis(30),
+            &controls,
+        );
         let tracker =
             Tracker::new(Box::new(NoOwners), TrackerOptions::default()).with_domains(domains);
         let mut samples = Vec::new();
