@@ -10,6 +10,13 @@ fell, too coarse for the few milliseconds an idle minute costs) at the start and
 per thread, against the targets (<= 2 wake-ups/s, <= 2 CPU-s/hour), and writes JSON to
 bench/results/. Run through bench/idle.sh.
 
+The lab's link is silent: the kernel's IPv6 router solicitations are turned off at both ends
+(after a link comes up the kernel sends them for an hour, at growing gaps: 4, 8, 16, 32 s...),
+so the namespace carries no traffic at all once the link's first packets (address checks,
+multicast reports) are over. `--trickle SECONDS` adds what a quiet link does carry: one small
+UDP datagram from the client every SECONDS (the server answers it with an ICMP "port
+unreachable"), so the cost of a lone packet on an idle link shows.
+
 Then the machine's floor: a reference program that does nothing but sleep and wake as often as
 netmon woke, measured the same way for as long. On some virtual machines each wake-up after a
 long sleep is charged milliseconds of CPU time whatever the program does (this one charges a
@@ -32,6 +39,15 @@ TARGET_WAKEUPS_PER_SECOND = 2.0
 TARGET_CPU_SECONDS_PER_HOUR = 2.0
 # The reference: says it is ready, wakes COUNT times over SECONDS, says it is done, then waits
 # to be read and stopped.
+# Sends one 64-byte datagram to HOST:PORT every SECONDS until stopped.
+TRICKLE = """
+import socket, sys, time
+host, port, seconds = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
+sender = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+while True:
+    sender.sendto(bytes(64), (host, port))
+    time.sleep(seconds)
+"""
 SLEEPER = """
 import sys, time
 count, seconds = int(sys.argv[1]), float(sys.argv[2])
@@ -43,9 +59,21 @@ time.sleep(60)
 """
 
 
-def measure(netmon, seconds, settle):
+def silence(lab):
+    """Turns the kernel's IPv6 router solicitations off at both ends of the lab's link."""
+    for namespace, interface in ((lab.client, lab.client_if), (lab.server, lab.server_if)):
+        subprocess.run(lab.command(namespace, "sysctl", "-qw",
+                                   f"net.ipv6.conf.{interface}.router_solicitations=0"),
+                       check=True)
+
+
+def measure(netmon, seconds, settle, trickle):
     lab = benchlab.Lab(f"i{os.getpid()}")
     try:
+        silence(lab)
+        if trickle:
+            lab.spawn(lab.command(lab.client, sys.executable, "-c", TRICKLE, benchlab.SERVER_V4,
+                                  "9", trickle))
         home = lab.temp / "netmon-home"
         environment = {**os.environ, "NETMON_HOME": str(home)}
         environment.pop("SUDO_UID", None)
@@ -109,14 +137,17 @@ def main():
     parser.add_argument("--netmon", required=True, type=Path, help="the netmon binary")
     parser.add_argument("--seconds", type=int, default=60, help="seconds measured")
     parser.add_argument("--settle", type=int, default=5, help="seconds before measuring")
+    parser.add_argument("--trickle", type=float, default=0,
+                        help="one small datagram every this many seconds (default: none)")
     args = parser.parse_args()
     if os.geteuid() != 0:
         sys.exit("the measurement builds network namespaces and captures packets: run it as root")
     if not args.netmon.is_file():
         sys.exit(f"no netmon binary at {args.netmon}")
     results = {"machine": benchlab.machine(), "netmon": str(args.netmon),
-               "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
-    results.update(measure(args.netmon.resolve(), args.seconds, args.settle))
+               "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+               "trickle_seconds": args.trickle or None}
+    results.update(measure(args.netmon.resolve(), args.seconds, args.settle, args.trickle))
     results["floor"] = floor(results["wakeups_per_second"] * results["seconds"], args.seconds)
     results["met"] = {
         "wakeups": results["wakeups_per_second"] <= TARGET_WAKEUPS_PER_SECOND,
@@ -131,7 +162,8 @@ def main():
         print(f"  {thread['name']:<16} {thread['wakeups_per_second']:7.2f} wake-ups/s "
               f"{thread['cpu_seconds']:7.3f} CPU-s")
     verdict = {True: "met", False: "MISSED"}
-    print(f"idle {results['seconds']} s (load {results['machine']['load_average']}): "
+    traffic = f", a datagram every {args.trickle:g} s" if args.trickle else ""
+    print(f"idle {results['seconds']} s{traffic} (load {results['machine']['load_average']}): "
           f"{results['wakeups_per_second']} wake-ups/s (target <= {TARGET_WAKEUPS_PER_SECOND}: "
           f"{verdict[results['met']['wakeups']]}), {results['cpu_seconds_per_hour']} CPU-s/hour "
           f"(target <= {TARGET_CPU_SECONDS_PER_HOUR}: {verdict[results['met']['cpu']]})")

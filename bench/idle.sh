@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # netmon watching nothing: wake-ups per second and CPU seconds per hour in an idle network
 # namespace (see docs/benchmarks.md). Not run in CI.
-# Usage: sudo bench/idle.sh [--seconds N] [--netmon PATH]   (default: 60 s, the release build)
+# Usage: sudo bench/idle.sh [--seconds N] [--trickle SECONDS] [--netmon PATH]
+#        (default: 60 s, no traffic at all, the release build)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$HOME/.cargo/bin:$PATH"

@@ -112,6 +112,10 @@ pub fn run(args: RunArgs) -> u8 {
         );
     }
     let controls = monitor::Controls::default();
+    // A change of the configuration wakes the monitor to apply it at once, even while it sleeps
+    // through a stretch with no traffic.
+    let nudge = controls.clone();
+    live.on_change(move |_| nudge.nudge());
     for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
         if let Err(error) = handle_stop(signal, &controls) {
             eprintln!("netmon: cannot handle signal {signal}: {error}");

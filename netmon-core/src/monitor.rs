@@ -64,6 +64,11 @@ const IDLE_AFTER: Duration = TICK;
 /// batch up to 250 ms after its oldest packet (`capture::pcap`). The window is closed then, or
 /// as soon as a batch captured after its end comes.
 const CUT_GRACE: Duration = Duration::from_millis(400);
+/// A window with nothing in it that follows one published empty (the live feed already shows
+/// no traffic) is not closed at its end: it runs on until traffic comes, up to this many
+/// intervals (a minute at the default 5 s). So a monitor watching nothing wakes about once a
+/// minute, not at every window's end; the sample says how long it ran, so no rate is invented.
+const QUIET_WINDOWS: u32 = 12;
 /// Batches buffered between the capture thread and the loop.
 const CHANNEL_BATCHES: usize = 256;
 /// Emptied batch vectors kept for the capture thread to fill again.
@@ -88,6 +93,9 @@ pub struct Controls {
     /// every few seconds to look; `None` when it could not be made (the capture then looks
     /// every 2 seconds).
     pub wake: Option<Wake>,
+    /// Set by [`Controls::nudge`]: the capture hands over a batch, empty if need be, so the
+    /// loop wakes to ask for live changes.
+    nudged: Arc<AtomicBool>,
 }
 
 impl Default for Controls {
@@ -99,6 +107,7 @@ impl Default for Controls {
             stop: Arc::default(),
             paused: Arc::default(),
             wake,
+            nudged: Arc::default(),
         }
     }
 }
@@ -107,6 +116,14 @@ impl Controls {
     /// Ends capture (the last window is still emitted), waking an idle capture to see it.
     pub fn request_stop(&self) {
         self.stop.store(true, Ordering::SeqCst);
+        self.wake();
+    }
+
+    /// Wakes the loop to ask `steer` (see [`run_steered`]) now, not at its next wake-up: a
+    /// monitor watching nothing sleeps up to a minute ([`QUIET_WINDOWS`]). Without a wake
+    /// (`wake` is `None`), the capture's next look (2 s at most) hands the batch over.
+    pub fn nudge(&self) {
+        self.nudged.store(true, Ordering::SeqCst);
         self.wake();
     }
 
@@ -152,7 +169,6 @@ pub fn run_steered(
     mut steer: impl FnMut() -> Option<Change>,
     mut on_sample: impl FnMut(Sample),
 ) -> Result<(), CaptureError> {
-    let stop = controls.stop.as_ref();
     let reopen = Mutex::new(None);
     let (sender, receiver) = mpsc::sync_channel::<Batch>(CHANNEL_BATCHES);
     // Emptied batches go back to the capture thread, so their memory is reused; a few at most,
@@ -166,10 +182,9 @@ pub fn run_steered(
     let cut = Cut::clone(&window.cut);
     source.cut_at(&cut);
     thread::scope(|scope| {
-        let pending = &reopen;
-        let shared = (pending, wake, &cut);
+        let shared = (&reopen, &cut);
         let capture =
-            scope.spawn(move || capture_loop(&mut source, &sender, &recycled, stop, shared));
+            scope.spawn(move || capture_loop(&mut source, &sender, &recycled, controls, shared));
         let mut addresses = Addresses::read();
         let mut tunnels = TunnelWatch::default();
         follow_tunnels(&mut tunnels, &mut tracker, Instant::now());
@@ -187,7 +202,7 @@ pub fn run_steered(
         let mut gap_before_last = Duration::ZERO;
         loop {
             let now = Instant::now();
-            let left = window.time_left(now, grace);
+            let left = window.time_left(now, grace, last_batch);
             let idle =
                 gap_before_last >= IDLE_AFTER || now.duration_since(last_batch) >= IDLE_AFTER;
             // It sleeps to the window's end (while traffic flows, a tick at most), to the next
@@ -209,27 +224,33 @@ pub fn run_steered(
             match receiver.recv_timeout(wait) {
                 Ok(mut batch) => {
                     let arrived = Instant::now();
-                    grace = batch.captured_from.map_or(Duration::ZERO, |_| CUT_GRACE);
-                    // Captured after the window's end: the window is complete.
-                    let after = batch.captured_from >= Some(window.end_micros());
-                    if after && window.is_over(arrived) {
-                        publish(closed.take(), &mut on_sample);
-                        let due = window.end() + grace;
-                        closed = Some((due, window.close(&mut tracker, arrived, grace)));
-                    }
-                    gap_before_last = arrived.duration_since(last_batch);
-                    last_batch = arrived;
-                    // This machine's addresses (and tunnels) are read again when due, before
-                    // the packets they place: with no packets there is nothing to place, so an
-                    // idle monitor reads nothing.
-                    if addresses.refresh_if_due(last_batch) {
-                        follow_tunnels(&mut tunnels, &mut tracker, last_batch);
+                    // An empty batch only wakes the loop (a nudge, or drops counted): no
+                    // traffic, so a quiet window runs on.
+                    if !batch.observations.is_empty() {
+                        grace = batch.captured_from.map_or(Duration::ZERO, |_| CUT_GRACE);
+                        // Captured after the window's end, or come after a window that ran on
+                        // quietly past its end: the window is complete.
+                        let after = batch.captured_from >= Some(window.end_micros());
+                        let overdue = window.time_left(arrived, grace, arrived).is_zero();
+                        if (after && window.is_over(arrived)) || overdue {
+                            publish(closed.take(), &mut on_sample);
+                            let due = window.end() + grace;
+                            closed = Some((due, window.close(&mut tracker, arrived, grace)));
+                        }
+                        gap_before_last = arrived.duration_since(last_batch);
+                        last_batch = arrived;
+                        // This machine's addresses (and tunnels) are read again when due,
+                        // before the packets they place: with no packets there is nothing to
+                        // place, so an idle monitor reads nothing.
+                        if addresses.refresh_if_due(arrived) {
+                            follow_tunnels(&mut tunnels, &mut tracker, arrived);
+                        }
                     }
                     if !controls.paused.load(Ordering::Relaxed) {
                         let inspecting = PacketLog::wanted();
                         // One instant per observation, in the batch's (capture) order, so
                         // what came first on the wire also comes first in time.
-                        let instants = (0..).map(|n| last_batch + Duration::from_nanos(n));
+                        let instants = (0..).map(|n| arrived + Duration::from_nanos(n));
                         batch
                             .observations
                             .iter()
@@ -268,7 +289,7 @@ pub fn run_steered(
             if closed.as_ref().is_some_and(|(due, _)| *due <= now) {
                 publish(closed.take(), &mut on_sample);
             }
-            if window.time_left(now, grace).is_zero() {
+            if window.time_left(now, grace, last_batch).is_zero() {
                 publish(closed.take(), &mut on_sample);
                 on_sample(window.close(&mut tracker, now, grace));
             }
@@ -352,36 +373,37 @@ fn follow_tunnels(tunnels: &mut TunnelWatch, tracker: &mut Tracker, now: Instant
     }
 }
 
-/// Polls the source until `stop` is set, handing each non-empty batch (or a new drop count)
-/// to the monitor; batch vectors come back through `recycled` to be filled again. A source
-/// swapped in (`reopen`) is given `wake` as the first one was, and takes over without a gap
-/// or an overlap (see [`hand_over`]).
+/// Polls the source until `controls.stop` is set, handing each non-empty batch (or a new drop
+/// count, or an empty one when nudged) to the monitor; batch vectors come back through
+/// `recycled` to be filled again. A source swapped in (`reopen`) is given the controls' wake as
+/// the first one was, and takes over without a gap or an overlap (see [`hand_over`]).
 fn capture_loop(
     source: &mut Box<dyn CaptureSource>,
     sender: &mpsc::SyncSender<Batch>,
     recycled: &mpsc::Receiver<Vec<Observation>>,
-    stop: &AtomicBool,
-    (reopen, wake, cut): (&Mutex<Option<Reopen>>, Option<&Wake>, &Cut),
+    controls: &Controls,
+    (reopen, cut): (&Mutex<Option<Reopen>>, &Cut),
 ) -> Result<(), CaptureError> {
     // Drops counted by sources that were replaced, so the total never goes back.
     let mut dropped_earlier = 0;
     let mut dropped_sent = 0;
     let mut observations = Vec::new();
-    while !stop.load(Ordering::Relaxed) {
+    while !controls.stop.load(Ordering::Relaxed) {
         if observations.capacity() == 0 {
             observations = recycled.try_recv().unwrap_or_default();
         }
         if let Some(replacement) = lock(reopen).take().and_then(|open| open()) {
             dropped_earlier += source.dropped();
             hand_over(source, replacement, &mut observations);
-            if let Some(wake) = wake {
+            if let Some(wake) = &controls.wake {
                 source.wake_on(wake);
             }
             source.cut_at(cut);
         }
         source.poll(&mut observations)?;
         let dropped_total = dropped_earlier + source.dropped();
-        if observations.is_empty() && dropped_total == dropped_sent {
+        let nudged = controls.nudged.swap(false, Ordering::SeqCst);
+        if observations.is_empty() && dropped_total == dropped_sent && !nudged {
             continue;
         }
         dropped_sent = dropped_total;
@@ -493,6 +515,8 @@ struct Window {
     started_ms: i64,
     /// Its end, where the source cuts its batches (see [`CaptureSource::cut_at`]).
     cut: Cut,
+    /// The window before it was published with nothing in it (see [`QUIET_WINDOWS`]).
+    after_empty: bool,
 }
 
 impl Window {
@@ -503,6 +527,7 @@ impl Window {
             started: Instant::now(),
             started_ms: unix_ms(),
             cut: Cut::default(),
+            after_empty: false,
         };
         window.cut.store(window.end_micros(), Ordering::Relaxed);
         window
@@ -520,13 +545,22 @@ impl Window {
             .saturating_mul(1000)
     }
 
-    /// How long until `grace` after its end.
-    fn time_left(&self, now: Instant, grace: Duration) -> Duration {
-        (self.end() + grace).saturating_duration_since(now)
+    /// How long until it is due to close: `grace` after its end; while it runs on quietly
+    /// (nothing came in it since it started, the last batch came at `last_batch`, and the
+    /// window before it was empty), [`QUIET_WINDOWS`] intervals after its start.
+    fn time_left(&self, now: Instant, grace: Duration, last_batch: Instant) -> Duration {
+        let due = self.end() + grace;
+        let quiet = self.after_empty && last_batch < self.started;
+        let due = if quiet {
+            due.max(self.started + self.interval * QUIET_WINDOWS)
+        } else {
+            due
+        };
+        due.saturating_duration_since(now)
     }
 
     fn is_over(&self, now: Instant) -> bool {
-        self.time_left(now, Duration::ZERO).is_zero()
+        now >= self.end()
     }
 
     /// Emits the window's sample and starts the next one. Closed up to `grace` after its end
@@ -539,6 +573,7 @@ impl Window {
         let early = i64::try_from(now.duration_since(end).as_millis()).unwrap_or(0);
         let end_ms = (unix_ms() - early).max(self.started_ms);
         let sample = tracker.close(self.started_ms, end_ms, now);
+        self.after_empty = sample.usage.is_empty();
         self.started = end;
         self.started_ms = end_ms;
         self.interval = self.next_interval;
@@ -902,6 +937,105 @@ mod tests {
             (400..420).contains(&first),
             "the first window lasted {first} ms"
         );
+    }
+
+    #[test]
+    fn a_window_with_nothing_in_it_runs_on_until_traffic_comes() {
+        let sent = Observation::Packet(PacketMeta {
+            src: "127.0.0.1".parse().unwrap(),
+            dst: "192.0.2.1".parse().unwrap(),
+            transport: Transport::Other { protocol: 1 },
+            ip_len: 84,
+        });
+        let ms = |millis| Duration::from_millis(millis);
+        // Windows of 100 ms: quiet ones run on up to 1.2 s. Nothing comes for 2 s, then one
+        // packet; the stop comes at 2.25 s.
+        let started = Instant::now();
+        let controls = Controls::default();
+        let batches = vec![(ms(2000), vec![sent], None)];
+        let source = Replay::new(started, batches, ms(2250), &controls);
+        let tracker = Tracker::new(Box::new(NoOwners), TrackerOptions::default());
+        let mut published = Vec::new();
+        run(Box::new(source), tracker, ms(100), &controls, |sample| {
+            published.push((started.elapsed(), sample));
+        })
+        .unwrap();
+        let seen: Vec<(u128, i64, u64)> = published
+            .iter()
+            .map(|(at, sample)| {
+                let bytes = sample.bytes_of(UNKNOWN_APP, crate::Direction::Sent);
+                (at.as_millis(), sample.end_ms - sample.start_ms, bytes)
+            })
+            .collect();
+        // The first window closes at its end; the next, after an empty one, runs on to its
+        // limit (12 intervals), and the one after that until the packet comes. The packet's
+        // window closes at its end, and so does the empty one after it (the feed shows its
+        // traffic end), until the stop.
+        let expected = [
+            (100, 100, 0),
+            (1300, 1200, 0),
+            (2000, 700, 0),
+            (2100, 100, 84),
+        ];
+        assert!(seen.len() >= expected.len(), "{seen:?}");
+        seen.iter().zip(expected).for_each(
+            |(&(at, long, bytes), (at_about, long_about, bytes_then))| {
+                assert!(at.abs_diff(at_about) < 40, "{seen:?}");
+                assert!(long.abs_diff(long_about) < 40, "{seen:?}");
+                assert_eq!(bytes, bytes_then, "{seen:?}");
+            },
+        );
+        assert!(seen.len() <= 6, "no more windows than these: {seen:?}");
+    }
+
+    #[test]
+    fn a_nudge_wakes_a_quiet_monitor_to_ask_for_changes() {
+        let woken = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let sleeper = Sleeper {
+            wake: None,
+            woken: Arc::clone(&woken),
+        };
+        let controls = Controls::default();
+        let tracker = Tracker::new(Box::new(NoOwners), TrackerOptions::default());
+        let asked = AtomicBool::new(false);
+        let started = Instant::now();
+        let (mut windows, mut changed_at) = (0, None);
+        thread::scope(|scope| {
+            let (nudger, asking) = (controls.clone(), &asked);
+            scope.spawn(move || {
+                // Windows of 100 ms: by 900 ms the monitor sleeps through a quiet one (the
+                // second, due to close at 1.3 s).
+                thread::sleep(Duration::from_millis(900));
+                asking.store(true, Ordering::SeqCst);
+                nudger.nudge();
+                thread::sleep(Duration::from_millis(200));
+                nudger.request_stop();
+            });
+            run_steered(
+                Box::new(sleeper),
+                tracker,
+                Duration::from_millis(100),
+                &controls,
+                || {
+                    if changed_at.is_none() && asked.load(Ordering::SeqCst) {
+                        changed_at = Some(started.elapsed());
+                    }
+                    None
+                },
+                |_| windows += 1,
+            )
+            .unwrap();
+        });
+        let changed_at = changed_at.expect("asked for the change");
+        assert!(
+            changed_at < Duration::from_millis(1000),
+            "asked at {changed_at:?}, nudged at 900 ms"
+        );
+        assert_eq!(
+            windows, 2,
+            "the first, and the quiet one closed by the stop"
+        );
+        assert_eq!(woken.load(Ordering::SeqCst), 2, "by the nudge and the stop");
     }
 
     /// Runs the monitor over `packets` and returns the one sample it emits.
