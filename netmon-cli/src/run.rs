@@ -1,6 +1,7 @@
 //! `netmon run`: capture, attribute and sample until SIGINT/SIGTERM.
 
 use std::io::Write;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -112,6 +113,10 @@ pub fn run(args: RunArgs) -> u8 {
         );
     }
     let controls = monitor::Controls::default();
+    // Someone reads each sample as it comes: no window runs on while nothing flows.
+    controls
+        .every_window
+        .store(args.json || args.foreground, Ordering::Relaxed);
     // A change of the configuration wakes the monitor to apply it at once, even while it sleeps
     // through a stretch with no traffic.
     let nudge = controls.clone();

@@ -146,3 +146,60 @@ fn sigterm_stops_capture_and_server_and_keeps_every_byte() {
         "the database holds every sample after SIGTERM"
     );
 }
+
+#[test]
+fn with_nothing_flowing_events_come_rarely_and_the_first_packet_brings_them_back() {
+    let mut lab = Lab::new();
+    lab.silence_router_solicitations();
+    let sender = lab.program_named("bash", "lonepkt");
+    // As a service runs: nobody reads a sample per interval from stdout.
+    let _netmon = lab.start_netmon_on_veth_with(1, &[]);
+    lab.wait_for_api();
+    let live = lab.live_events();
+    let length_ms =
+        |event: &Value| event["end_ms"].as_i64().unwrap() - event["start_ms"].as_i64().unwrap();
+
+    // One-second windows; once one was empty, an empty one runs on up to 12 s.
+    let quiet = std::iter::from_fn(|| live.next(Duration::from_secs(20)))
+        .take(10)
+        .find(|event| length_ms(event) >= 8_000)
+        .expect("an event covering a quiet stretch of at least 8 s");
+    assert_eq!(quiet["apps"], Value::Array(Vec::new()), "{quiet}");
+
+    // The next window runs on past its end too. The first packet then ends it at once, and
+    // counts in the next one.
+    thread::sleep(Duration::from_millis(2500));
+    let mut command = lab.command(&lab.client, &sender);
+    // bash's own printf writes the datagram, 972 bytes of data, on a socket bash keeps open a
+    // moment (its sleep does not inherit it) for its owner to be found.
+    command.arg("-c").arg(format!(
+        "exec 3>/dev/udp/{SERVER_V4}/9; printf '%0972d' 0 >&3; sleep 1 3>&-"
+    ));
+    lab.spawn(command);
+    let sent = std::time::Instant::now();
+    let ended = live
+        .next(Duration::from_secs(13))
+        .expect("an event after the packet");
+    let after = sent.elapsed();
+    assert!(
+        after < Duration::from_millis(1500),
+        "the quiet window ended {after:?} after the packet: {ended}"
+    );
+    assert!(length_ms(&ended) >= 2_000, "the quiet window: {ended}");
+    let counted = live
+        .next(Duration::from_secs(3))
+        .expect("the packet's window");
+    let seconds = length_ms(&counted) as f64 / 1000.0;
+    let sent: f64 = counted["apps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|rate| rate["app"] == "lonepkt")
+        .map(|rate| rate["sent_bytes_per_second"].as_f64().unwrap() * seconds)
+        .sum();
+    assert_eq!(
+        sent.round(),
+        1000.0,
+        "the datagram, 972 bytes of data in 1000 IP bytes: {counted}"
+    );
+}

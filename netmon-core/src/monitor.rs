@@ -53,8 +53,9 @@ const ADDRESS_REFRESH_ANNOUNCED: Duration = Duration::from_secs(30);
 /// every 100 ms, a page's requests), so those cost one wake-up per batch, not two.
 const TICK: Duration = Duration::from_millis(500);
 /// After this long without a batch the loop sleeps until the window ends (or traffic comes):
-/// an idle monitor wakes once per sampling interval, not every tick (and once a second while
-/// the live connections still list flows). A batch that came this long after the one before
+/// an idle monitor wakes once per sampling interval (less, see [`QUIET_WINDOWS`]), not every
+/// tick, and for the live connections only when their list would change
+/// (`Tracker::connections_due_in`). A batch that came this long after the one before
 /// (a lone packet on an idle link) does not start the ticks either: it costs the loop one
 /// wake-up, not two.
 const IDLE_AFTER: Duration = TICK;
@@ -89,6 +90,10 @@ pub struct Controls {
     pub stop: Arc<AtomicBool>,
     /// While set, captured traffic is not counted (samples keep coming, empty).
     pub paused: Arc<AtomicBool>,
+    /// While set, every window closes at its end, an empty one too: someone reads each sample
+    /// as it comes (`netmon run --json`). Otherwise an empty window after one published empty
+    /// runs on until traffic comes ([`QUIET_WINDOWS`]).
+    pub every_window: Arc<AtomicBool>,
     /// Wakes an idle capture at once to see a stop or a new source, so it need not wake
     /// every few seconds to look; `None` when it could not be made (the capture then looks
     /// every 2 seconds).
@@ -106,6 +111,7 @@ impl Default for Controls {
         Self {
             stop: Arc::default(),
             paused: Arc::default(),
+            every_window: Arc::default(),
             wake,
             nudged: Arc::default(),
         }
@@ -195,6 +201,10 @@ pub fn run_steered(
         // others are, `grace` after its end: samples keep a steady beat, so a scraper's rate over
         // a few of them counts each window once.
         let mut closed: Option<(Instant, Sample)> = None;
+        // Whether a window may run on past its end (see `QUIET_WINDOWS`).
+        let runs_on = |window: &Window, last_batch| {
+            window.is_quiet(last_batch) && !controls.every_window.load(Ordering::Relaxed)
+        };
         let mut packet_log = PacketLog::new();
         let mut dropped_before = 0;
         let mut last_batch = Instant::now();
@@ -202,7 +212,7 @@ pub fn run_steered(
         let mut gap_before_last = Duration::ZERO;
         loop {
             let now = Instant::now();
-            let left = window.time_left(now, grace, last_batch);
+            let left = window.time_left(now, grace, runs_on(&window, last_batch));
             let idle =
                 gap_before_last >= IDLE_AFTER || now.duration_since(last_batch) >= IDLE_AFTER;
             // It sleeps to the window's end (while traffic flows, a tick at most), to the next
@@ -231,7 +241,7 @@ pub fn run_steered(
                         // Captured after the window's end, or come after a window that ran on
                         // quietly past its end: the window is complete.
                         let after = batch.captured_from >= Some(window.end_micros());
-                        let overdue = window.time_left(arrived, grace, arrived).is_zero();
+                        let overdue = window.time_left(arrived, grace, false).is_zero();
                         if (after && window.is_over(arrived)) || overdue {
                             publish(closed.take(), &mut on_sample);
                             let due = window.end() + grace;
@@ -289,7 +299,10 @@ pub fn run_steered(
             if closed.as_ref().is_some_and(|(due, _)| *due <= now) {
                 publish(closed.take(), &mut on_sample);
             }
-            if window.time_left(now, grace, last_batch).is_zero() {
+            if window
+                .time_left(now, grace, runs_on(&window, last_batch))
+                .is_zero()
+            {
                 publish(closed.take(), &mut on_sample);
                 on_sample(window.close(&mut tracker, now, grace));
             }
@@ -545,13 +558,17 @@ impl Window {
             .saturating_mul(1000)
     }
 
-    /// How long until it is due to close: `grace` after its end; while it runs on quietly
-    /// (nothing came in it since it started, the last batch came at `last_batch`, and the
-    /// window before it was empty), [`QUIET_WINDOWS`] intervals after its start.
-    fn time_left(&self, now: Instant, grace: Duration, last_batch: Instant) -> Duration {
+    /// Nothing came in it since it started (the last batch came at `last_batch`), and the
+    /// window before it was published empty.
+    fn is_quiet(&self, last_batch: Instant) -> bool {
+        self.after_empty && last_batch < self.started
+    }
+
+    /// How long until it is due to close: `grace` after its end; when it runs on (quiet, see
+    /// [`QUIET_WINDOWS`]), that many intervals after its start.
+    fn time_left(&self, now: Instant, grace: Duration, runs_on: bool) -> Duration {
         let due = self.end() + grace;
-        let quiet = self.after_empty && last_batch < self.started;
-        let due = if quiet {
+        let due = if runs_on {
             due.max(self.started + self.interval * QUIET_WINDOWS)
         } else {
             due

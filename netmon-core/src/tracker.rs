@@ -252,16 +252,16 @@ impl Tracker {
             return;
         };
         let names = self.names.map();
-        let snapshot =
+        let (snapshot, changes_at) =
             connections::snapshot(&mut self.flows, &self.domains, &names, elapsed, now, now_ms);
-        schedule.showed(snapshot.open);
+        schedule.showed(changes_at);
         live.publish(snapshot);
     }
 
     /// How long an idle monitor may sleep before the live connections need a new snapshot:
-    /// `None` when none are published or the latest snapshot listed nothing.
+    /// `None` when none are published, or nothing listed can change without a packet.
     pub fn connections_due_in(&self, now: Instant) -> Option<Duration> {
-        self.live.as_ref()?.1.wake_in(now)
+        self.live.as_ref()?.1.wake_in(now, self.latest)
     }
 
     /// Applies what a packet named: the server of the flow it was placed on (its ClientHello's

@@ -52,6 +52,7 @@ pub struct Lab {
     pub client: String,
     pub server: String,
     pub client_if: String,
+    server_if: String,
     children: Vec<Child>,
     pub temp: tempfile::TempDir,
 }
@@ -71,15 +72,17 @@ impl Lab {
             client: format!("nmc{id}"),
             server: format!("nms{id}"),
             client_if: format!("vc{id}"),
+            server_if: format!("vs{id}"),
             children: Vec::new(),
             temp: tempfile::tempdir().expect("temporary directory"),
         };
-        lab.build(&format!("vs{id}"));
+        lab.build();
         lab
     }
 
-    fn build(&self, server_if: &str) {
+    fn build(&self) {
         let (c, s, cif) = (&self.client, &self.server, &self.client_if);
+        let server_if = self.server_if.as_str();
         let steps: Vec<Vec<&str>> = vec![
             vec!["netns", "add", c],
             vec!["netns", "add", s],
@@ -678,15 +681,40 @@ impl Lab {
     /// Starts `netmon run --json` in the client namespace capturing on the client veth only, so
     /// the test's own requests to the API (on loopback) are not counted.
     pub fn start_netmon_on_veth(&self, interval_seconds: u64) -> Netmon {
+        self.start_netmon_on_veth_with(interval_seconds, &["--json"])
+    }
+
+    /// [`Lab::start_netmon_on_veth`] with `options` for `netmon run` instead of `--json`
+    /// (none: it prints no samples, as a service does).
+    pub fn start_netmon_on_veth_with(&self, interval_seconds: u64, options: &[&str]) -> Netmon {
         let home = self.temp.path().join("netmon-home");
         let mut command = self.command(&self.client, env!("CARGO_BIN_EXE_netmon"));
         command
-            .args(["run", "--json", "--interval", &interval_seconds.to_string()])
+            .arg("run")
+            .args(options)
+            .args(["--interval", &interval_seconds.to_string()])
             .args(["--interface", &self.client_if])
             .env("NETMON_HOME", &home)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
         Netmon::start(command)
+    }
+
+    /// Stops the kernel's IPv6 router solicitations at both ends of the link (sent for an hour
+    /// after it came up, at growing gaps), so a lab left alone carries no traffic at all.
+    pub fn silence_router_solicitations(&self) {
+        [
+            (&self.client, &self.client_if),
+            (&self.server, &self.server_if),
+        ]
+        .into_iter()
+        .for_each(|(ns, interface)| {
+            let mut command = self.command(ns, "sysctl");
+            command
+                .arg("-qw")
+                .arg(format!("net.ipv6.conf.{interface}.router_solicitations=0"));
+            self.run(command);
+        });
     }
 
     /// Whether a TCP socket listens on `port` in namespace `ns`.

@@ -1,7 +1,8 @@
 //! Live connections: the flow table's open flows as a snapshot the API serves — each flow's
 //! process, remote address, hostname and how it was named, protocol, current rates and bytes
-//! so far — refreshed about once a second and bounded to the busiest
-//! [`MAX_CONNECTIONS`] by rate, so thousands of flows stay cheap.
+//! so far — refreshed about once a second while packets come (with none, only when the list
+//! would change: [`Schedule`]) and bounded to the busiest [`MAX_CONNECTIONS`] by rate, so
+//! thousands of flows stay cheap.
 //!
 //! Only TCP and UDP flows are connections (other IP traffic — ICMP, neighbour discovery — has
 //! no process). A TCP flow is open while it is in the flow table (packets within `flow_idle`,
@@ -141,6 +142,8 @@ impl LiveConnections {
 /// The open flows of `flows` at `now`, the busiest [`MAX_CONNECTIONS`] by rate over the
 /// `elapsed` since the previous snapshot (every flow's rate restarts from here), named from
 /// `names` as the tracker names them.
+/// The open flows now, and when a snapshot taken without new packets would first differ from
+/// this one (see [`changes_at`]).
 pub(super) fn snapshot(
     flows: &mut FlowTable,
     domains: &DomainPolicy,
@@ -148,13 +151,20 @@ pub(super) fn snapshot(
     elapsed: Duration,
     now: Instant,
     now_ms: i64,
-) -> Connections {
+) -> (Connections, Option<Instant>) {
+    let mut changes = None;
     let open: Vec<(FlowKey, (f64, f64))> = flows
         .iter_mut()
         .map(|(key, flow)| (key, flow.tally.rates(elapsed), flow))
         .filter(|(key, _, flow)| {
             let silent_for = now.saturating_duration_since(flow.last_seen);
             matches!(key.protocol, 6 | 17) && flow.tally.open(key.protocol == 6, silent_for)
+        })
+        .inspect(|(key, rates, flow)| {
+            changes = changes
+                .into_iter()
+                .chain(changes_at(key, *rates, flow, now))
+                .min();
         })
         .map(|(key, rates, _)| (*key, rates))
         .collect();
@@ -169,10 +179,28 @@ pub(super) fn snapshot(
         })
         .collect();
     connections.sort_by(busier);
-    Connections {
+    let connections = Connections {
         taken_ms: now_ms,
         open: count,
         connections,
+    };
+    (connections, changes)
+}
+
+/// When an open flow's line would change with no new packet: a refresh from now while it had
+/// traffic since the snapshot before (its rates fall to 0); a UDP flow's when it stops counting
+/// as open ([`DATAGRAM_OPEN`] after its last packet). `None` for a quiet TCP flow: it leaves
+/// the list with a packet (a FIN, a reset) or when the tracker drops it, at a window's close.
+fn changes_at(
+    key: &FlowKey,
+    (sent, received): (f64, f64),
+    flow: &FlowState,
+    now: Instant,
+) -> Option<Instant> {
+    if sent > 0.0 || received > 0.0 {
+        Some(now + REFRESH)
+    } else {
+        (key.protocol == 17).then(|| flow.last_seen + DATAGRAM_OPEN)
     }
 }
 
@@ -279,22 +307,27 @@ impl Tally {
 #[derive(Debug, Default)]
 pub(super) struct Schedule {
     previous: Option<Instant>,
-    /// Whether the latest snapshot listed any flow: then the next one is worth waking for
-    /// (closed flows leave the list, rates fall to 0), else nothing can change without a packet.
-    showing: bool,
+    /// When the latest snapshot would change without new packets ([`snapshot`]): a monitor
+    /// with nothing else to do sleeps until then, not a refresh at a time.
+    changes_at: Option<Instant>,
 }
 
 impl Schedule {
-    /// How long until the next snapshot is due, when the latest one listed flows; `None` when
-    /// there is nothing listed to bring up to date.
-    pub(super) fn wake_in(&self, now: Instant) -> Option<Duration> {
-        let previous = self.previous.filter(|_| self.showing)?;
-        Some(REFRESH.saturating_sub(now.saturating_duration_since(previous)))
+    /// How long until a snapshot is worth waking for: a refresh after the latest one when
+    /// packets came since (the latest at `latest_packet`), or when it would change without any
+    /// (at the earliest a refresh after it); `None` when nothing listed can change without a
+    /// packet.
+    pub(super) fn wake_in(&self, now: Instant, latest_packet: Option<Instant>) -> Option<Duration> {
+        let previous = self.previous?;
+        let refresh = previous + REFRESH;
+        let news = latest_packet.filter(|at| *at > previous).map(|_| refresh);
+        let due = news.into_iter().chain(self.changes_at).min()?.max(refresh);
+        Some(due.saturating_duration_since(now))
     }
 
-    /// Records whether the snapshot just taken listed any flow.
-    pub(super) fn showed(&mut self, open: u64) {
-        self.showing = open > 0;
+    /// Records when the snapshot just taken would change without new packets.
+    pub(super) fn showed(&mut self, changes_at: Option<Instant>) {
+        self.changes_at = changes_at;
     }
 
     /// How long since the previous snapshot, when a new one is due at `now` (then it is taken).
@@ -423,23 +456,27 @@ mod tests {
     }
 
     #[test]
-    fn a_listed_flow_wakes_the_monitor_for_the_next_snapshot_and_an_empty_list_does_not() {
+    fn the_monitor_wakes_for_a_snapshot_only_when_it_would_change() {
         let start = Instant::now();
+        let ms = Duration::from_millis;
+        let soon = start + ms(300);
         let mut schedule = Schedule::default();
-        assert_eq!(schedule.wake_in(start), None, "no snapshot yet");
+        assert_eq!(schedule.wake_in(start, None), None, "no snapshot yet");
         assert!(schedule.due(start).is_some());
-        schedule.showed(2);
-        let later = start + Duration::from_millis(300);
-        assert_eq!(
-            schedule.wake_in(later),
-            Some(REFRESH - Duration::from_millis(300))
-        );
-        assert_eq!(schedule.wake_in(start + 2 * REFRESH), Some(Duration::ZERO));
-        schedule.showed(0);
-        assert_eq!(
-            schedule.wake_in(later),
-            None,
-            "nothing listed, nothing to refresh"
-        );
+        // Rates to fall to 0 a refresh later.
+        schedule.showed(Some(start + REFRESH));
+        assert_eq!(schedule.wake_in(soon, None), Some(REFRESH - ms(300)));
+        // Nothing changes before a UDP flow stops counting as open.
+        schedule.showed(Some(start + DATAGRAM_OPEN));
+        assert_eq!(schedule.wake_in(soon, None), Some(DATAGRAM_OPEN - ms(300)));
+        // A packet after the snapshot is news; one before it is not.
+        let packet = |at| schedule.wake_in(soon, Some(at));
+        assert_eq!(packet(start + ms(200)), Some(REFRESH - ms(300)));
+        assert_eq!(packet(start - ms(1)), Some(DATAGRAM_OPEN - ms(300)));
+        // Never sooner than a refresh after the snapshot.
+        schedule.showed(Some(start + ms(10)));
+        assert_eq!(schedule.wake_in(soon, None), Some(REFRESH - ms(300)));
+        schedule.showed(None);
+        assert_eq!(schedule.wake_in(soon, None), None, "nothing would change");
     }
 }

@@ -235,3 +235,44 @@ fn nothing_is_published_more_than_once_a_second_or_without_a_reader() {
     assert_eq!(publish(&mut tracker, &live, soon).open, 1, "not due yet");
     assert_eq!(publish(&mut tracker, &live, now + REFRESH).open, 2);
 }
+
+#[test]
+fn an_idle_monitor_wakes_for_the_connections_only_when_their_list_would_change() {
+    let owners = FakeOwners::default();
+    let live = LiveConnections::default();
+    let mut tracker = tracker(&owners).with_connections(live.clone());
+    let now = Instant::now();
+    let quiet_tcp = tcp("192.0.2.7:443", "10.0.0.2:5000", 100, false);
+    let udp = PacketMeta {
+        transport: Transport::Udp {
+            src_port: 53,
+            dst_port: 5001,
+        },
+        ..quiet_tcp
+    };
+    feed(&mut tracker, quiet_tcp, now);
+    feed(&mut tracker, udp, now);
+    assert_eq!(publish(&mut tracker, &live, now).open, 2);
+    // Their rates fall to 0 a refresh later.
+    assert_eq!(tracker.connections_due_in(now), Some(REFRESH));
+    let later = now + REFRESH;
+    assert_eq!(publish(&mut tracker, &live, later).open, 2);
+    // Then nothing changes until the UDP flow stops counting as open.
+    let udp_open = super::connections::DATAGRAM_OPEN;
+    assert_eq!(tracker.connections_due_in(later), Some(udp_open - REFRESH));
+    let ended = now + udp_open;
+    assert_eq!(publish(&mut tracker, &live, ended).open, 1);
+    assert_eq!(
+        tracker.connections_due_in(ended),
+        None,
+        "a quiet TCP flow changes only with a packet"
+    );
+    // A packet is news: a refresh after the snapshot.
+    let packet_at = ended + Duration::from_secs(5);
+    feed(&mut tracker, quiet_tcp, packet_at);
+    assert_eq!(
+        tracker.connections_due_in(packet_at),
+        Some(Duration::ZERO),
+        "the last snapshot is more than a refresh old"
+    );
+}
