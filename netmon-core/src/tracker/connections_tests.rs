@@ -27,6 +27,20 @@ fn with_flags(mut packet: PacketMeta, fin: bool, rst: bool) -> PacketMeta {
     packet
 }
 
+/// A tracker over `owners` that publishes its connections, and where it publishes them.
+fn publishing(owners: &FakeOwners) -> (Tracker, LiveConnections) {
+    let live = LiveConnections::default();
+    (tracker(owners).with_connections(live.clone()), live)
+}
+
+/// `packet` as a UDP datagram between the same addresses.
+fn as_udp(packet: PacketMeta, src_port: u16, dst_port: u16) -> PacketMeta {
+    PacketMeta {
+        transport: Transport::Udp { src_port, dst_port },
+        ..packet
+    }
+}
+
 /// Publishes at `now` (a snapshot is due) and returns it.
 fn publish(tracker: &mut Tracker, live: &LiveConnections, now: Instant) -> Connections {
     tracker.attribute(now);
@@ -39,8 +53,7 @@ fn open_flows_show_their_process_name_rates_and_bytes_and_go_when_closed() {
     let owners = FakeOwners::default();
     owners.open(key("10.0.0.2:5000", "192.0.2.7:443"), "firefox");
     owners.open(key("10.0.0.2:5001", "198.51.100.9:22"), "ssh");
-    let live = LiveConnections::default();
-    let mut tracker = tracker(&owners).with_connections(live.clone());
+    let (mut tracker, live) = publishing(&owners);
     let start = Instant::now();
     let hello = tcp("10.0.0.2:5000", "192.0.2.7:443", 500, true);
     feed(&mut tracker, hello, start);
@@ -134,8 +147,7 @@ fn open_flows_show_their_process_name_rates_and_bytes_and_go_when_closed() {
 fn a_flow_whose_dns_answer_is_not_decided_yet_shows_the_answer_of_its_first_packet() {
     let owners = FakeOwners::default();
     owners.open(key("10.0.0.2:5000", "192.0.2.7:443"), "zen");
-    let live = LiveConnections::default();
-    let mut tracker = tracker(&owners).with_connections(live.clone());
+    let (mut tracker, live) = publishing(&owners);
     let now = Instant::now();
     tracker.learn_answers(&[DnsAnswer {
         ip: "192.0.2.7".parse().unwrap(),
@@ -156,8 +168,7 @@ fn a_flow_whose_dns_answer_is_not_decided_yet_shows_the_answer_of_its_first_pack
 #[test]
 fn thousands_of_flows_keep_the_busiest_and_count_all() {
     let owners = FakeOwners::default();
-    let live = LiveConnections::default();
-    let mut tracker = tracker(&owners).with_connections(live.clone());
+    let (mut tracker, live) = publishing(&owners);
     let now = Instant::now();
     let flows = 3_000u32;
     (0..flows).for_each(|n| {
@@ -187,20 +198,13 @@ fn thousands_of_flows_keep_the_busiest_and_count_all() {
 #[test]
 fn only_tcp_and_udp_flows_are_connections() {
     let owners = FakeOwners::default();
-    let live = LiveConnections::default();
-    let mut tracker = tracker(&owners).with_connections(live.clone());
+    let (mut tracker, live) = publishing(&owners);
     let now = Instant::now();
     let icmp = PacketMeta {
         transport: Transport::Other { protocol: 1 },
         ..tcp("192.0.2.7:0", "10.0.0.2:0", 84, false)
     };
-    let udp = PacketMeta {
-        transport: Transport::Udp {
-            src_port: 443,
-            dst_port: 5000,
-        },
-        ..icmp
-    };
+    let udp = as_udp(icmp, 443, 5000);
     feed(&mut tracker, icmp, now);
     feed(&mut tracker, udp, now);
     let snapshot = publish(&mut tracker, &live, now);
@@ -217,8 +221,7 @@ fn only_tcp_and_udp_flows_are_connections() {
 #[test]
 fn nothing_is_published_more_than_once_a_second_or_without_a_reader() {
     let owners = FakeOwners::default();
-    let live = LiveConnections::default();
-    let mut tracker = tracker(&owners).with_connections(live.clone());
+    let (mut tracker, live) = publishing(&owners);
     let now = Instant::now();
     feed(
         &mut tracker,
@@ -239,17 +242,10 @@ fn nothing_is_published_more_than_once_a_second_or_without_a_reader() {
 #[test]
 fn an_idle_monitor_wakes_for_the_connections_only_when_their_list_would_change() {
     let owners = FakeOwners::default();
-    let live = LiveConnections::default();
-    let mut tracker = tracker(&owners).with_connections(live.clone());
+    let (mut tracker, live) = publishing(&owners);
     let now = Instant::now();
     let quiet_tcp = tcp("192.0.2.7:443", "10.0.0.2:5000", 100, false);
-    let udp = PacketMeta {
-        transport: Transport::Udp {
-            src_port: 53,
-            dst_port: 5001,
-        },
-        ..quiet_tcp
-    };
+    let udp = as_udp(quiet_tcp, 53, 5001);
     feed(&mut tracker, quiet_tcp, now);
     feed(&mut tracker, udp, now);
     assert_eq!(publish(&mut tracker, &live, now).open, 2);
