@@ -5,7 +5,9 @@
 //! looks up owners of new flows, and closes a [`Sample`] every interval: with a source that
 //! knows when its packets were captured, each packet in the window it was captured in (the
 //! source cuts its batches at the window's end, [`CaptureSource::cut_at`], and the window is
-//! closed once the packets captured before its end came, [`CUT_GRACE`]). This machine's
+//! closed once the packets captured before its end came, [`CUT_GRACE`]); while nothing flows,
+//! an empty window after one published empty runs on until traffic comes ([`QUIET_WINDOWS`],
+//! unless [`Controls::every_window`] asks for every one). This machine's
 //! addresses and tunnels ([`crate::tunnel`]) are read again when the system announces a change
 //! (every 30 seconds regardless; every 2 seconds where it announces none). Stopping (the `stop`
 //! flag) ends capture, and the last, partial window is still emitted.
@@ -16,7 +18,7 @@
 //! read from both). In debug mode each batch's packets go to [`PacketLog`] as well. The open
 //! flows are published about once a second (`Tracker::publish_connections`). A source that
 //! waits on descriptors is handed [`Controls::wake`], so an idle capture sleeps until packets
-//! come or a stop or new source wakes it.
+//! come or a stop or new source wakes it; [`Controls::nudge`] wakes the loop for a live change.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, RecvTimeoutError};
