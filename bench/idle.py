@@ -37,8 +37,6 @@ import benchlab
 RESULTS = benchlab.REPO / "bench/results"
 TARGET_WAKEUPS_PER_SECOND = 2.0
 TARGET_CPU_SECONDS_PER_HOUR = 2.0
-# The reference: says it is ready, wakes COUNT times over SECONDS, says it is done, then waits
-# to be read and stopped.
 # Sends one 64-byte datagram to HOST:PORT every SECONDS until stopped.
 TRICKLE = """
 import socket, sys, time
@@ -48,6 +46,8 @@ while True:
     sender.sendto(bytes(64), (host, port))
     time.sleep(seconds)
 """
+# The reference: says it is ready, wakes COUNT times over SECONDS, says it is done, then waits
+# to be read and stopped.
 SLEEPER = """
 import sys, time
 count, seconds = int(sys.argv[1]), float(sys.argv[2])

@@ -141,9 +141,8 @@ impl LiveConnections {
 
 /// The open flows of `flows` at `now`, the busiest [`MAX_CONNECTIONS`] by rate over the
 /// `elapsed` since the previous snapshot (every flow's rate restarts from here), named from
-/// `names` as the tracker names them.
-/// The open flows now, and when a snapshot taken without new packets would first differ from
-/// this one (see [`changes_at`]).
+/// `names` as the tracker names them; and when a snapshot taken without new packets would
+/// first differ from this one (see [`changes_at`]).
 pub(super) fn snapshot(
     flows: &mut FlowTable,
     domains: &DomainPolicy,
