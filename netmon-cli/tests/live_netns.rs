@@ -176,11 +176,11 @@ fn with_nothing_flowing_events_come_rarely_and_the_first_packet_brings_them_back
         "exec 3>/dev/udp/{SERVER_V4}/9; printf '%0972d' 0 >&3; sleep 1 3>&-"
     ));
     lab.spawn(command);
-    let sent = std::time::Instant::now();
+    let sent_at = std::time::Instant::now();
     let ended = live
         .next(Duration::from_secs(13))
         .expect("an event after the packet");
-    let after = sent.elapsed();
+    let after = sent_at.elapsed();
     assert!(
         after < Duration::from_millis(1500),
         "the quiet window ended {after:?} after the packet: {ended}"
