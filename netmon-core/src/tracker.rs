@@ -761,6 +761,16 @@ mod tests {
         }
     }
 
+    /// A UDP datagram of `len` bytes from `src` to `dst`.
+    pub(super) fn udp(src: &str, dst: &str, len: u32) -> PacketMeta {
+        let packet = tcp(src, dst, len, false);
+        let (src_port, dst_port) = packet.ports();
+        PacketMeta {
+            transport: Transport::Udp { src_port, dst_port },
+            ..packet
+        }
+    }
+
     pub(super) fn key(local: &str, remote: &str) -> FlowKey {
         FlowKey {
             protocol: 6,
@@ -882,14 +892,6 @@ mod tests {
         owners.open(flow, "resolver");
         let mut tracker = tracker(&owners);
         let start = Instant::now();
-        let udp = |src: &str, dst: &str, len| {
-            let packet = tcp(src, dst, len, false);
-            let (src_port, dst_port) = packet.ports();
-            PacketMeta {
-                transport: Transport::Udp { src_port, dst_port },
-                ..packet
-            }
-        };
         let query = udp("10.0.0.2:40000", "10.0.0.1:53", 70);
         tracker.open(&query, machine().place(&query), start);
         assert_eq!(tracker.lookup_due_in(start), Some(Duration::ZERO));

@@ -4,7 +4,7 @@
 use std::time::{Duration, Instant};
 
 use super::connections::{Connections, LiveConnections, MAX_CONNECTIONS, REFRESH};
-use super::tests::{key, machine, tcp, tracker, FakeOwners};
+use super::tests::{key, machine, tcp, tracker, udp, FakeOwners};
 use super::Tracker;
 use crate::domains::{DnsAnswer, Naming};
 use crate::packet::{PacketMeta, TcpFlags, Transport};
@@ -31,14 +31,6 @@ fn with_flags(mut packet: PacketMeta, fin: bool, rst: bool) -> PacketMeta {
 fn publishing(owners: &FakeOwners) -> (Tracker, LiveConnections) {
     let live = LiveConnections::default();
     (tracker(owners).with_connections(live.clone()), live)
-}
-
-/// `packet` as a UDP datagram between the same addresses.
-fn as_udp(packet: PacketMeta, src_port: u16, dst_port: u16) -> PacketMeta {
-    PacketMeta {
-        transport: Transport::Udp { src_port, dst_port },
-        ..packet
-    }
 }
 
 /// Publishes at `now` (a snapshot is due) and returns it.
@@ -204,9 +196,9 @@ fn only_tcp_and_udp_flows_are_connections() {
         transport: Transport::Other { protocol: 1 },
         ..tcp("192.0.2.7:0", "10.0.0.2:0", 84, false)
     };
-    let udp = as_udp(icmp, 443, 5000);
+    let datagram = udp("192.0.2.7:443", "10.0.0.2:5000", 84);
     feed(&mut tracker, icmp, now);
-    feed(&mut tracker, udp, now);
+    feed(&mut tracker, datagram, now);
     let snapshot = publish(&mut tracker, &live, now);
     assert_eq!(snapshot.open, 1);
     assert_eq!(snapshot.connections[0].protocol, "udp");
@@ -245,9 +237,9 @@ fn an_idle_monitor_wakes_for_the_connections_only_when_their_list_would_change()
     let (mut tracker, live) = publishing(&owners);
     let now = Instant::now();
     let quiet_tcp = tcp("192.0.2.7:443", "10.0.0.2:5000", 100, false);
-    let udp = as_udp(quiet_tcp, 53, 5001);
+    let datagram = udp("192.0.2.7:53", "10.0.0.2:5001", 100);
     feed(&mut tracker, quiet_tcp, now);
-    feed(&mut tracker, udp, now);
+    feed(&mut tracker, datagram, now);
     assert_eq!(publish(&mut tracker, &live, now).open, 2);
     // Their rates fall to 0 a refresh later.
     assert_eq!(tracker.connections_due_in(now), Some(REFRESH));
