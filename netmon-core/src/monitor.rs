@@ -240,14 +240,10 @@ pub fn run_steered(
                     // traffic, so a quiet window runs on.
                     if !batch.observations.is_empty() {
                         grace = batch.captured_from.map_or(Duration::ZERO, |_| CUT_GRACE);
-                        // Captured after the window's end, or come after a window that ran on
-                        // quietly past its end: the window is complete.
-                        let after = batch.captured_from >= Some(window.end_micros());
-                        let overdue = window.time_left(arrived, grace, false).is_zero();
-                        if (after && window.is_over(arrived)) || overdue {
-                            publish(closed.take(), &mut on_sample);
-                            let due = window.end() + grace;
-                            closed = Some((due, window.close(&mut tracker, arrived, grace)));
+                        let from = batch.captured_from;
+                        if let Some(ended) = window.close_before(&mut tracker, from, arrived, grace)
+                        {
+                            publish(closed.replace(ended), &mut on_sample);
                         }
                         gap_before_last = arrived.duration_since(last_batch);
                         last_batch = arrived;
@@ -580,6 +576,26 @@ impl Window {
 
     fn is_over(&self, now: Instant) -> bool {
         now >= self.end()
+    }
+
+    /// Closes the window ahead of a batch that arrived at `arrived` (its oldest packet captured
+    /// at `captured_from`, when the source tells) if the batch is a later window's: captured
+    /// after this one's end, or come after this one ran on quietly past its end and `grace`.
+    /// Returns the sample with when it is due to be published, `grace` after the window's end,
+    /// as the others are.
+    fn close_before(
+        &mut self,
+        tracker: &mut Tracker,
+        captured_from: Option<i64>,
+        arrived: Instant,
+        grace: Duration,
+    ) -> Option<(Instant, Sample)> {
+        let after = captured_from >= Some(self.end_micros());
+        let overdue = self.time_left(arrived, grace, false).is_zero();
+        ((after && self.is_over(arrived)) || overdue).then(|| {
+            let due = self.end() + grace;
+            (due, self.close(tracker, arrived, grace))
+        })
     }
 
     /// Emits the window's sample and starts the next one. Closed up to `grace` after its end
