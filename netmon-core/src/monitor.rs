@@ -217,10 +217,10 @@ pub fn run_steered(
             let left = window.time_left(now, grace, runs_on(&window, last_batch));
             let idle =
                 gap_before_last >= IDLE_AFTER || now.duration_since(last_batch) >= IDLE_AFTER;
-            // It sleeps to the window's end (while traffic flows, a tick at most), to the next
-            // snapshot of the connections while they list flows (so closed ones leave the list
-            // within about a second), or to a new flow's owner lookup (wanted while its socket
-            // exists).
+            // It sleeps to the window's end (or, running on quietly, its limit; while traffic
+            // flows, a tick at most), to the next snapshot of the connections when it would
+            // change (rates falling to 0, a UDP flow ending), to a new flow's owner lookup
+            // (wanted while its socket exists), or to an early-closed window's publication.
             let tick = (!idle).then_some(TICK);
             let wait = [
                 tick,
