@@ -8,7 +8,7 @@ use clap::{Args, Subcommand, ValueEnum};
 use netmon_core::alerts;
 use netmon_core::budget::{BudgetSpec, Period, Scope};
 use netmon_core::store::Store;
-use netmon_core::{monitor, units};
+use netmon_core::{clock, units};
 
 use crate::exit;
 use crate::query::{local_time, open};
@@ -129,7 +129,7 @@ fn spec_of(args: &AddArgs) -> Result<BudgetSpec, Vec<String>> {
 fn add(args: AddArgs) -> u8 {
     let outcome = spec_of(&args).map(|spec| -> Outcome {
         let mut store = open()?;
-        let now = monitor::unix_ms();
+        let now = clock::unix_ms();
         let id = store.add_budget(&spec, now)?.id;
         let status = alerts::budget_status(&store, id, now)?.ok_or("the budget was not kept")?;
         if args.json {
@@ -146,7 +146,7 @@ fn add(args: AddArgs) -> u8 {
 fn list(args: ListArgs) -> u8 {
     finish(Ok((|| -> Outcome {
         let store = open()?;
-        let statuses = alerts::budget_statuses(&store, monitor::unix_ms())?;
+        let statuses = alerts::budget_statuses(&store, clock::unix_ms())?;
         if args.json {
             return Ok(format!("{}\n", serde_json::to_value(&statuses)?));
         }

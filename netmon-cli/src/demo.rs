@@ -3,7 +3,7 @@
 
 use clap::Args;
 use netmon_core::store::{demo, Range};
-use netmon_core::{monitor, Paths};
+use netmon_core::{clock, Paths};
 
 /// Samples written per transaction.
 const BATCH: usize = 1440;
@@ -56,7 +56,7 @@ fn fill(args: &DemoArgs) -> Result<usize, String> {
             path.display()
         ));
     }
-    let now = monitor::unix_ms();
+    let now = clock::unix_ms();
     let step_ms = args.step_seconds as i64 * 1000;
     let total = (args.days as i64 * 86_400_000 / step_ms) as usize;
     // Written batch by batch: a long history never sits in memory at once.

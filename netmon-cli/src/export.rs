@@ -8,8 +8,8 @@ use std::path::PathBuf;
 
 use clap::{Args, ValueEnum};
 use indicatif::ProgressBar;
+use netmon_core::clock;
 use netmon_core::history::export::{self, Export, ExportError, Format, Table};
-use netmon_core::monitor;
 use netmon_core::store::{Range, Store, StoreError, Tier};
 
 use crate::exit;
@@ -168,7 +168,7 @@ fn range(args: &ExportArgs, store: &Store) -> Result<Range, Failure> {
         since: args.since.clone().unwrap_or_else(|| "1970-01-01".into()),
         until: args.until.clone(),
     };
-    query::window_range(&window, monitor::unix_ms(), store.zone()).map_err(Failure::Other)
+    query::window_range(&window, clock::unix_ms(), store.zone()).map_err(Failure::Other)
 }
 
 fn create_private(path: &std::path::Path) -> io::Result<File> {
@@ -200,7 +200,7 @@ impl Progress {
                 start_ms,
             });
         }
-        let end_ms = range.end_ms.min(monitor::unix_ms());
+        let end_ms = range.end_ms.min(clock::unix_ms());
         let hours = ((end_ms - start_ms).max(0) / HOUR_MS) as u64;
         let bar = crate::progress::bar(hours, "{bar:40} {percent:>3}% of the history, {msg}");
         Ok(Self { bar, start_ms })

@@ -23,7 +23,7 @@ use netmon_core::alerts::{self, Alert};
 use netmon_core::anomaly::Sensitivity;
 use netmon_core::live::{LiveConfig, Subscription};
 use netmon_core::store::{self, FollowedStore, StoreError};
-use netmon_core::{monitor, Config, Paths, Sample};
+use netmon_core::{clock, Config, Paths, Sample};
 
 const RETENTION_EVERY: Duration = Duration::from_secs(3600);
 /// Most samples kept while writes fail: a day at one sample per second.
@@ -151,7 +151,7 @@ impl History {
     /// Judges budgets and the current hour; keeps and logs the alerts not raised before.
     fn evaluate(&mut self) {
         self.judged_at_version = self.store.store().data_version().ok();
-        let now = monitor::unix_ms();
+        let now = clock::unix_ms();
         match alerts::evaluate(self.store.store_mut(), now, &self.sensitivity) {
             Ok(raised) => {
                 raised
@@ -175,7 +175,7 @@ impl History {
         match self
             .store
             .store_mut()
-            .adopt_threshold(threshold_gb, monitor::unix_ms())
+            .adopt_threshold(threshold_gb, clock::unix_ms())
         {
             Ok(Some(budget)) => tracing::info!(
                 limit_bytes = budget.spec.limit_bytes,
@@ -205,7 +205,7 @@ impl History {
     fn apply_retention(&mut self) {
         self.last_retention = Instant::now();
         match self.store.store_mut().apply_retention(
-            monitor::unix_ms(),
+            clock::unix_ms(),
             self.raw_days,
             self.hourly_days,
         ) {

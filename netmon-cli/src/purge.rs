@@ -3,8 +3,8 @@
 use std::io::{BufRead, IsTerminal, Write};
 
 use clap::Args;
+use netmon_core::clock;
 use netmon_core::history::span;
-use netmon_core::monitor;
 
 use crate::{exit, query};
 
@@ -35,7 +35,7 @@ fn purge(args: &PurgeArgs) -> Result<u8, Box<dyn std::error::Error>> {
     let before_ms = args
         .before
         .as_deref()
-        .map(|text| span::point(text, monitor::unix_ms(), store.zone()))
+        .map(|text| span::point(text, clock::unix_ms(), store.zone()))
         .transpose()
         .map_err(|error| format!("--before {error}"))?;
     let what = match before_ms {

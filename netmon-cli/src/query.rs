@@ -6,7 +6,7 @@ use crate::exit;
 use clap::{Args, ValueEnum};
 use netmon_core::history::{span, views};
 use netmon_core::store::{Range, Store, Totals};
-use netmon_core::{monitor, units, Paths};
+use netmon_core::{clock, units, Paths};
 
 /// How the history commands print.
 #[derive(Debug, Args)]
@@ -111,7 +111,7 @@ pub fn summary(args: Output) -> u8 {
         until: None,
     };
     report(&args, &window, |store, _range| {
-        let summary = store.summary(monitor::unix_ms())?;
+        let summary = store.summary(clock::unix_ms())?;
         let text = [
             ("today", summary.today),
             ("week", summary.week),
@@ -319,7 +319,7 @@ fn sort_rows<T>(rows: &mut [T], sort: Sort, key: impl Fn(&T) -> (&String, u64, u
 /// Opens the database, runs `query` on the window, prints JSON or text.
 fn report(output: &Output, window: &Window, query: impl FnOnce(&Store, Range) -> Answer) -> u8 {
     let outcome = open().and_then(|store| {
-        let range = window_range(window, monitor::unix_ms(), store.zone())?;
+        let range = window_range(window, clock::unix_ms(), store.zone())?;
         query(&store, range)
     });
     match outcome {

@@ -2,7 +2,7 @@
 //! when, and today's totals and the database's facts (read directly, daemon or not).
 
 use clap::Args;
-use netmon_core::{monitor, units, Config, Paths};
+use netmon_core::{clock, units, Config, Paths};
 use serde_json::{json, Value};
 
 use crate::{daemon, exit, query};
@@ -77,7 +77,7 @@ fn database_facts(paths: &Paths) -> Value {
     }
     facts["bytes"] = json!(std::fs::metadata(&path).map(|meta| meta.len()).ok());
     match query::open().and_then(|store| {
-        let summary = store.summary(monitor::unix_ms())?;
+        let summary = store.summary(clock::unix_ms())?;
         let spans = store.tier_spans()?;
         let oldest = spans.oldest_ms();
         Ok((store.schema_version()?, summary.today, oldest))
@@ -100,7 +100,7 @@ fn text(status: &Value, exact: bool) -> String {
     } else {
         let uptime = daemon["uptime_seconds"].as_u64().unwrap_or(0);
         let since = query::local_time(
-            monitor::unix_ms() - uptime as i64 * 1000,
+            clock::unix_ms() - uptime as i64 * 1000,
             &jiff::tz::TimeZone::system(),
         );
         let paused = if daemon["paused"].as_bool() == Some(true) {

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use clap::Args;
 use netmon_core::store::{Range, Store};
-use netmon_core::{monitor, units, Config, Paths};
+use netmon_core::{clock, units, Config, Paths};
 use serde_json::Value;
 
 use crate::{daemon, exit, query};
@@ -214,7 +214,7 @@ fn open_connections(port: u16, limit: u32) -> Value {
 
 /// Domains by rate over the last `window_ms` of stored history, busiest first.
 fn domain_rates(store: &Store, window_ms: i64) -> Value {
-    let now = monitor::unix_ms();
+    let now = clock::unix_ms();
     let range = Range {
         start_ms: now - window_ms,
         end_ms: now + 1,

@@ -105,7 +105,7 @@ fn check_api(lab: &Lab) {
     assert_eq!(String::from_utf8_lossy(&lab.run(rebinding).stdout), "403");
     let tab = serde_json::json!({
         "domain": "www.netflix.com",
-        "timestamp": netmon_core::monitor::unix_ms() / 1000,
+        "timestamp": netmon_core::clock::unix_ms() / 1000,
         "browser": "zen",
     });
     let mut report = lab.command(&lab.client, "curl");

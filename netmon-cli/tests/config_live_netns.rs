@@ -199,7 +199,7 @@ fn sampling_and_batch_intervals_change_while_capturing() {
     assert!(traffic.wait().expect("iperf3 ran").success());
     thread::sleep(SETTLE);
     let after = lab.counters();
-    run.through(netmon_core::monitor::unix_ms());
+    run.through(netmon_core::clock::unix_ms());
     let samples = run.stop();
     support::print_apps(&samples);
     assert_back_to_back(&samples);
@@ -218,7 +218,7 @@ fn sampling_and_batch_intervals_change_while_capturing() {
 
 /// A sample of 1 kB for application `old`, `days` ago.
 fn old_sample(days: i64) -> Sample {
-    let start_ms = netmon_core::monitor::unix_ms() - days * DAY_MS;
+    let start_ms = netmon_core::clock::unix_ms() - days * DAY_MS;
     Sample {
         start_ms,
         end_ms: start_ms + 5000,
@@ -256,7 +256,7 @@ fn retention_changes_remove_rows_at_the_next_pass() {
     let sender = lab.program_named("iperf3", "udpkeep");
     let mut run = Run::start(&lab, lab.start_netmon_on_veth(1));
     let mut traffic = udp_traffic(&lab, &sender, "2M", 6);
-    let now = netmon_core::monitor::unix_ms();
+    let now = netmon_core::clock::unix_ms();
     let oldest = oldest_raw_ms(&lab).expect("raw rows");
     assert!(
         oldest < now - 9 * DAY_MS,
@@ -277,7 +277,7 @@ fn retention_changes_remove_rows_at_the_next_pass() {
     );
 
     assert!(traffic.wait().expect("iperf3 ran").success());
-    run.through(netmon_core::monitor::unix_ms() + SETTLE.as_millis() as i64);
+    run.through(netmon_core::clock::unix_ms() + SETTLE.as_millis() as i64);
     let samples = run.stop();
     assert_back_to_back(&samples);
     assert!(
@@ -316,7 +316,7 @@ fn domain_tracking_browsers_and_rollup_change_while_capturing() {
             .arg(format!("https://{HOST}/big.bin"));
         lab.run(command);
         thread::sleep(SETTLE);
-        let samples = run.through(netmon_core::monitor::unix_ms());
+        let samples = run.through(netmon_core::clock::unix_ms());
         domains_of(&samples, "tlsget")
     };
     let unnamed = vec![None];
@@ -371,7 +371,7 @@ fn capture_reopens_on_another_interface_without_losing_or_doubling() {
     assert!(traffic.wait().expect("iperf3 ran").success());
     thread::sleep(SETTLE);
     let after = lab.counters();
-    let during = run.through(netmon_core::monitor::unix_ms());
+    let during = run.through(netmon_core::clock::unix_ms());
 
     // Then loopback only: the veth's traffic is no longer seen, the API's requests are.
     put(&lab, "capture_interface", json!("lo"));
@@ -379,13 +379,13 @@ fn capture_reopens_on_another_interface_without_losing_or_doubling() {
         source(&lab) == json!("pcap on lo")
     });
     let mut quiet = udp_traffic(&lab, &sender, "2M", 2);
-    let started = netmon_core::monitor::unix_ms();
+    let started = netmon_core::clock::unix_ms();
     (0..5).for_each(|_| {
         lab.api_get("/api/status").expect("the API answers");
         thread::sleep(Duration::from_millis(300));
     });
     assert!(quiet.wait().expect("iperf3 ran").success());
-    let on_lo = run.through(netmon_core::monitor::unix_ms());
+    let on_lo = run.through(netmon_core::clock::unix_ms());
     let samples = run.stop();
     support::print_apps(&samples);
     assert_back_to_back(&samples);

@@ -35,7 +35,7 @@ use crate::sample::Sample;
 use crate::tracker::Tracker;
 use crate::tunnel::TunnelWatch;
 
-pub use crate::clock::unix_ms;
+use crate::clock::unix_ms;
 
 /// How often this machine's addresses are read again while packets arrive (interfaces come and
 /// go: Wi-Fi → Ethernet, VPN up) where the system does not announce changes

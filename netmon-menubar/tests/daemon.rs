@@ -35,7 +35,7 @@ fn usage(app: &str, direction: Direction, bytes: u64) -> Usage {
 
 /// A sample ending now.
 fn sample(usage: Vec<Usage>) -> Sample {
-    let now = netmon_core::monitor::unix_ms();
+    let now = netmon_core::clock::unix_ms();
     Sample {
         start_ms: now - 2000,
         end_ms: now,
@@ -261,7 +261,7 @@ fn the_runner_notifies_each_new_daemon_alert_once() {
     )
     .unwrap();
     store.add_budget(&spec, 0).unwrap();
-    let now = netmon_core::monitor::unix_ms();
+    let now = netmon_core::clock::unix_ms();
     let sensitivity = netmon_core::anomaly::Sensitivity::default();
     assert_eq!(
         netmon_core::alerts::evaluate(&mut store, now, &sensitivity)

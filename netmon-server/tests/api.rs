@@ -364,7 +364,7 @@ fn seeded(home: &std::path::Path) -> AppState {
     let paths = Paths::at(home);
     paths.ensure().unwrap();
     let mut store = netmon_core::store::Store::open(&paths.database()).unwrap();
-    let now = netmon_core::monitor::unix_ms();
+    let now = netmon_core::clock::unix_ms();
     let usage = |app: &str, direction, bytes| Usage {
         app: app.into(),
         destination: None,
@@ -874,7 +874,7 @@ async fn app_detail_names_processes_and_executable() {
     let temp = tempfile::tempdir().unwrap();
     let paths = Paths::at(temp.path());
     paths.ensure().unwrap();
-    let now = netmon_core::monitor::unix_ms();
+    let now = netmon_core::clock::unix_ms();
     let process = |pid, at_ms: i64| {
         (
             at_ms,
@@ -951,7 +951,7 @@ async fn summary_counts_today_from_local_midnight() {
     let temp = tempfile::tempdir().unwrap();
     let paths = Paths::at(temp.path());
     paths.ensure().unwrap();
-    let now = netmon_core::monitor::unix_ms();
+    let now = netmon_core::clock::unix_ms();
     let mut store = netmon_core::store::Store::open(&paths.database()).unwrap();
     let midnight = netmon_core::store::local_day_start(now, store.zone());
     let sample = |start_ms: i64, bytes| Sample {
@@ -1135,7 +1135,7 @@ async fn a_replaced_database_file_is_read_anew() {
     let temp = tempfile::tempdir().unwrap();
     let paths = Paths::at(temp.path());
     paths.ensure().unwrap();
-    let now = netmon_core::monitor::unix_ms();
+    let now = netmon_core::clock::unix_ms();
     let sample = |app: &str| Sample {
         start_ms: now - 60_000,
         end_ms: now - 55_000,

@@ -24,7 +24,7 @@ fn seeded(home: &std::path::Path) -> (AppState, Store) {
     let paths = Paths::at(home);
     paths.ensure().unwrap();
     let mut writer = Store::open(&paths.database()).unwrap();
-    let start_ms = netmon_core::monitor::unix_ms() - 60_000;
+    let start_ms = netmon_core::clock::unix_ms() - 60_000;
     writer.write(&[curl(start_ms, 600)]).unwrap();
     let reader = Store::open(&paths.database()).unwrap();
     let state = AppState::with_store(
@@ -162,7 +162,7 @@ async fn alerts_are_listed_and_streamed_live() {
     writer.add_budget(&spec, 0).unwrap();
     let raised = alerts::evaluate(
         &mut writer,
-        netmon_core::monitor::unix_ms(),
+        netmon_core::clock::unix_ms(),
         &Sensitivity::default(),
     )
     .unwrap();

@@ -81,7 +81,7 @@ fn header(response: &TestResponse, name: &str) -> String {
 #[tokio::test]
 async fn usage_rows_as_csv() {
     let temp = tempfile::tempdir().unwrap();
-    let now = netmon_core::monitor::unix_ms();
+    let now = netmon_core::clock::unix_ms();
     let client = client(&serving(temp.path(), &six_hours(now)));
     let response = client
         .get("/api/export")
@@ -149,7 +149,7 @@ async fn usage_rows_as_csv() {
 #[tokio::test]
 async fn usage_rows_as_json_within_a_custom_range() {
     let temp = tempfile::tempdir().unwrap();
-    let now = netmon_core::monitor::unix_ms();
+    let now = netmon_core::clock::unix_ms();
     let client = client(&serving(temp.path(), &six_hours(now)));
     // From 2.5 hours ago to now: the samples of one and two hours ago.
     let response = client
@@ -196,7 +196,7 @@ async fn usage_rows_as_json_within_a_custom_range() {
 #[tokio::test]
 async fn a_large_export_arrives_in_pieces() {
     let temp = tempfile::tempdir().unwrap();
-    let now = netmon_core::monitor::unix_ms();
+    let now = netmon_core::clock::unix_ms();
     // 400 samples of 50 applications: 20 000 rows, over a megabyte of CSV.
     let samples: Vec<Sample> = (0..400)
         .map(|i| {
@@ -233,7 +233,7 @@ async fn a_large_export_arrives_in_pieces() {
 #[tokio::test]
 async fn views_as_csv() {
     let temp = tempfile::tempdir().unwrap();
-    let now = netmon_core::monitor::unix_ms();
+    let now = netmon_core::clock::unix_ms();
     let client = client(&serving(temp.path(), &six_hours(now)));
     let view = |name: &str| {
         client
@@ -277,7 +277,7 @@ async fn views_as_csv() {
 #[tokio::test]
 async fn bad_exports_are_refused() {
     let temp = tempfile::tempdir().unwrap();
-    let now = netmon_core::monitor::unix_ms();
+    let now = netmon_core::clock::unix_ms();
     let client = client(&serving(temp.path(), &six_hours(now)));
     let refused = client
         .get("/api/export")

@@ -8,7 +8,7 @@ use std::pin::Pin;
 
 use netmon_core::alert::{Alert, BandPoint, Unusual};
 use netmon_core::alerts;
-use netmon_core::monitor::unix_ms;
+use netmon_core::clock::unix_ms;
 use netmon_core::store::SeriesOf;
 use poem_openapi::param::Query;
 use poem_openapi::payload::{EventStream, Json};

@@ -5,7 +5,7 @@
 
 use netmon_core::alerts::{self, BudgetStatus};
 use netmon_core::budget::{BudgetSpec, Period, Scope};
-use netmon_core::monitor::unix_ms;
+use netmon_core::clock::unix_ms;
 use netmon_core::store::{Store, StoreError};
 use poem_openapi::param::Path;
 use poem_openapi::payload::Json;

@@ -71,7 +71,7 @@ pub(crate) fn resolve_range(
         named,
         start_ms,
         end_ms,
-        netmon_core::monitor::unix_ms(),
+        netmon_core::clock::unix_ms(),
         &zone,
     )
 }

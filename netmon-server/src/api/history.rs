@@ -78,7 +78,7 @@ impl HistoryApi {
     /// Totals for today, this week and this month.
     #[oai(path = "/summary", method = "get", tag = "Tag::History")]
     async fn summary(&self) -> HistoryResponse<Summary> {
-        let now = netmon_core::monitor::unix_ms();
+        let now = netmon_core::clock::unix_ms();
         self.history(Ok(()), |store, ()| store.summary(now))
     }
 
@@ -186,14 +186,14 @@ impl HistoryApi {
         } else {
             Err(vec![format!("\"weeks\": {weeks} is not from 1 to 104")])
         };
-        let now = netmon_core::monitor::unix_ms();
+        let now = netmon_core::clock::unix_ms();
         self.history(checked, |store, weeks| store.weekly_trend(now, weeks))
     }
 
     /// This month so far against the previous month.
     #[oai(path = "/trends/months", method = "get", tag = "Tag::History")]
     async fn months(&self) -> HistoryResponse<MonthComparison> {
-        let now = netmon_core::monitor::unix_ms();
+        let now = netmon_core::clock::unix_ms();
         self.history(Ok(()), |store, ()| store.month_comparison(now))
     }
 
@@ -201,7 +201,7 @@ impl HistoryApi {
     /// answers the rows deleted.
     #[oai(path = "/purge", method = "post", tag = "Tag::History")]
     async fn purge(&self, request: Json<PurgeRequest>) -> PurgeResponse {
-        let now = netmon_core::monitor::unix_ms();
+        let now = netmon_core::clock::unix_ms();
         let zone = jiff::tz::TimeZone::system();
         let before = request.0.before.as_deref();
         let cutoff = match before.map(|text| span::point(text, now, &zone)).transpose() {
