@@ -98,10 +98,6 @@ const MAX_READ: usize = 65_536;
 /// captured before it (still in a partly filled block), so it is placed after them: a few
 /// block timeouts.
 const ANSWER_HOLD_MICROS: i64 = 3 * BLOCK_TIMEOUT_MS as i64 * 1000;
-/// DNS server port.
-const DNS_PORT: u16 = 53;
-/// IP protocol number of UDP.
-const UDP: u8 = 17;
 
 #[cfg(target_os = "linux")]
 const PERMISSION_HINT: &str = "run with sudo, or grant the capture capabilities once: sudo setcap cap_net_raw,cap_net_admin,cap_sys_ptrace,cap_dac_read_search+eip $(command -v netmon)";

@@ -15,6 +15,20 @@ const METHODS: [&str; 9] = [
     "GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH", "TRACE", "CONNECT",
 ];
 
+/// The first four bytes of a request of each method that is read: the method and its space,
+/// cut to four (`GET `, `HEAD`, `DELE`). The capture's kernel filter keeps segments that begin
+/// so whole (see `capture::pcap::snap`).
+pub fn request_starts() -> impl Iterator<Item = [u8; 4]> {
+    METHODS.iter().map(|method| {
+        let mut start = [b' '; 4];
+        start
+            .iter_mut()
+            .zip(method.as_bytes())
+            .for_each(|(byte, letter)| *byte = *letter);
+        start
+    })
+}
+
 /// Why a request head named no server.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Error)]
 pub enum HttpError {
@@ -146,6 +160,24 @@ mod tests {
 
     fn host(request: &[u8]) -> Result<Option<String>, HttpError> {
         request_host(request)
+    }
+
+    #[test]
+    fn each_method_starts_a_request_with_its_first_four_bytes() {
+        let starts: Vec<[u8; 4]> = request_starts().collect();
+        assert_eq!(
+            starts,
+            [
+                *b"GET ", *b"HEAD", *b"POST", *b"PUT ", *b"DELE", *b"OPTI", *b"PATC", *b"TRAC",
+                *b"CONN"
+            ]
+        );
+        // A request of each method begins with its start, and is taken for one.
+        starts.iter().zip(METHODS).for_each(|(start, method)| {
+            let request = format!("{method} / HTTP/1.1\r\n");
+            assert!(request.as_bytes().starts_with(start), "{method}");
+            assert!(looks_like_request(request.as_bytes()), "{method}");
+        });
     }
 
     #[test]

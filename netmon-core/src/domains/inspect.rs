@@ -22,11 +22,11 @@ use super::tls::ClientHelloAssembler;
 use crate::packet::{PacketMeta, Transport};
 
 /// DNS server port.
-const DNS_PORT: u16 = 53;
+pub const DNS_PORT: u16 = 53;
 /// QUIC (HTTP/3) server port.
-pub(crate) const QUIC_PORT: u16 = 443;
+pub const QUIC_PORT: u16 = 443;
 /// TLS record content type of a handshake, the first byte of a ClientHello stream.
-const TLS_HANDSHAKE: u8 = 22;
+pub const TLS_HANDSHAKE: u8 = 0x16;
 /// Largest DNS message over TCP that is reassembled; longer ones are skipped.
 const MAX_DNS_TCP_MESSAGE: usize = 16 * 1024;
 /// Most client streams whose ClientHello is being reassembled, per protocol (and most DNS

@@ -15,15 +15,16 @@
 use std::collections::VecDeque;
 use std::os::fd::{AsRawFd, RawFd};
 
+use etherparse::IpNumber;
 use pcap::{Active, Capture};
 
 use super::{activate, dispatch_ready};
-use super::{ANSWER_HOLD_MICROS, DNS_PORT, DNS_SNAPLEN, EVENTS_BUFFER_BYTES, EVENTS_FILTER};
-use super::{MAX_BATCH, SNAPLEN, UDP};
+use super::{ANSWER_HOLD_MICROS, DNS_SNAPLEN, EVENTS_BUFFER_BYTES, EVENTS_FILTER};
+use super::{MAX_BATCH, SNAPLEN};
 use crate::capture::Observation;
 use crate::clock::unix_micros;
 use crate::domains::dns;
-use crate::domains::inspect::{is_long_header, QUIC_PORT};
+use crate::domains::inspect::{is_long_header, DNS_PORT, QUIC_PORT};
 use crate::packet::{self, LinkType, PacketMeta};
 
 /// The events capture, the link type of its frames, and what places its answers among the
@@ -111,7 +112,7 @@ impl EventsCapture {
 /// What an event frame tells: the answers of a DNS response over UDP, or a flow's opening.
 fn event_in(link: LinkType, frame: &[u8], wire_len: u32) -> Option<Observation> {
     let (meta, payload) = packet::parse_with_payload(link, frame, wire_len).ok()?;
-    if meta.protocol() == UDP && meta.ports().0 == DNS_PORT {
+    if meta.protocol() == IpNumber::UDP.0 && meta.ports().0 == DNS_PORT {
         return dns::parse_response(payload)
             .ok()
             .filter(|answers| !answers.is_empty())
@@ -125,7 +126,7 @@ fn event_in(link: LinkType, frame: &[u8], wire_len: u32) -> Option<Observation> 
 /// answer), or a QUIC long-header packet to port 443 (a connection's Initial).
 fn opens_flow(meta: &PacketMeta, payload: &[u8]) -> bool {
     meta.opens_connection()
-        || (meta.protocol() == UDP
+        || (meta.protocol() == IpNumber::UDP.0
             && match meta.ports().1 {
                 DNS_PORT => true,
                 QUIC_PORT => is_long_header(payload),

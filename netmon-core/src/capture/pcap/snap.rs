@@ -31,6 +31,10 @@
 //! claim) is over [`CUT_LEN`]: a load past a packet's end would drop the packet, and no packet
 //! is ever dropped.
 
+use etherparse::IpNumber;
+
+use crate::domains::http;
+use crate::domains::inspect;
 use crate::packet::LinkType;
 
 /// TCP segments of at most this many IP bytes are kept whole (see the module's text): below the
@@ -81,16 +85,11 @@ const AD_PROTOCOL: u32 = 0xffff_f000;
 
 const ETHERTYPE_IPV4: u32 = 0x0800;
 const ETHERTYPE_IPV6: u32 = 0x86dd;
-const TCP: u32 = 6;
-const UDP: u32 = 17;
-const DNS_PORT: u32 = 53;
-const QUIC_PORT: u32 = 443;
-/// First byte of a TLS handshake record (a ClientHello's).
-const TLS_HANDSHAKE: u32 = 0x16;
-/// The first four bytes of an HTTP request of each method `domains::http` reads.
-const HTTP_STARTS: [&[u8; 4]; 9] = [
-    b"GET ", b"HEAD", b"POST", b"PUT ", b"DELE", b"OPTI", b"PATC", b"TRAC", b"CONN",
-];
+const TCP: u32 = IpNumber::TCP.0 as u32;
+const UDP: u32 = IpNumber::UDP.0 as u32;
+const DNS_PORT: u32 = inspect::DNS_PORT as u32;
+const QUIC_PORT: u32 = inspect::QUIC_PORT as u32;
+const TLS_HANDSHAKE: u32 = inspect::TLS_HANDSHAKE as u32;
 
 /// Where the IP header starts in what a capture of `link` hands the kernel's filter: after the
 /// Ethernet header on an Ethernet device, at once on a cooked capture (`any`: the kernel gives
@@ -178,10 +177,10 @@ pub fn program(link: u32, whole: u32) -> Vec<Insn> {
         Step::Jump(JMP | JEQ | K, TLS_HANDSHAKE, To::Whole, To::Next),
         Step::Plain(LD | W | IND, net(0)),
     ];
-    steps.extend(HTTP_STARTS.iter().map(|start| {
+    steps.extend(http::request_starts().map(|start| {
         Step::Jump(
             JMP | JEQ | K,
-            u32::from_be_bytes(**start),
+            u32::from_be_bytes(start),
             To::Whole,
             To::Next,
         )

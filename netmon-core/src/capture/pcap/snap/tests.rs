@@ -130,9 +130,7 @@ fn read_by_a_domain_reader(meta: &PacketMeta, payload: &[u8]) -> bool {
 fn kept_whole(meta: &PacketMeta, payload: &[u8]) -> bool {
     let (src, dst) = meta.ports();
     let first = payload.first().copied().unwrap_or_default();
-    let http = HTTP_STARTS
-        .iter()
-        .any(|start| payload.starts_with(&start[..]));
+    let http = http::request_starts().any(|start| payload.starts_with(&start));
     match meta.protocol() {
         _ if src == 53 || dst == 53 => true,
         17 => dst == 443 && first & 0x80 != 0,
