@@ -11,7 +11,9 @@ mix runs twice: with the veth's offloads on (the capture sees GSO/TSO superframe
 64 KB) and off (every packet MTU-sized, as on Wi-Fi or Ethernet); the two kinds are reported
 apart. `--baseline` runs a second
 netmon build (say main's) in the same run, so before and after are compared on the same traffic
-and the same load. Prints the tables and writes JSON to bench/results/. Run through
+and the same load. `--rounds N` runs the mix N times: each phase's CPU figures and verdict are
+then the medians over the rounds, as a peer's own cost moves from run to run. Prints the tables
+and writes JSON to bench/results/. Run through
 bench/compare.sh, which installs the peers and builds netmon.
 """
 
@@ -19,6 +21,7 @@ import argparse
 import json
 import os
 import re
+import statistics
 import subprocess
 import sys
 import time
@@ -172,10 +175,12 @@ def measure(args):
         if not args.no_mtu:
             mixes.append(("mtu", benchlab.mtu_mix(str(args.seconds))))
         phases = []
-        for kind, mix in mixes:
-            lab.set_offloads(kind == "gso")
-            print(f" {KINDS[kind]}", file=sys.stderr)
-            phases.extend(run_phase(lab, monitors, phase, kind, args.seconds) for phase in mix)
+        for round_ in range(1, args.rounds + 1):
+            for kind, mix in mixes:
+                lab.set_offloads(kind == "gso")
+                print(f" {KINDS[kind]}, round {round_} of {args.rounds}", file=sys.stderr)
+                phases.extend(run_phase(lab, monitors, phase, kind, args.seconds, round_)
+                              for phase in mix)
         time.sleep(3)  # the last sample interval and every refresh have passed
         readings = {tool.name: read_process(tool) for tool in monitors}
         for tool in monitors:
@@ -185,8 +190,9 @@ def measure(args):
         lab.close()
 
 
-def run_phase(lab, monitors, phase, kind, seconds):
-    """One phase of the mix, with the CPU seconds each monitor used meanwhile."""
+def run_phase(lab, monitors, phase, kind, seconds, round_):
+    """One phase of the mix in round `round_`, with the CPU seconds each monitor used
+    meanwhile."""
     cpu_before = cpu_of(monitors)
     started_ms = time.time() * 1000
     ip_bytes, frame_bytes = benchlab.run_phase(lab, phase, timeout=seconds * 6 + 60)
@@ -197,7 +203,8 @@ def run_phase(lab, monitors, phase, kind, seconds):
     load = Path("/proc/loadavg").read_text().split()[0]
     print(f"  {phase.name:<14} {phase.what:<34} {ip_bytes / 1e6:10.1f} MB  load {load}",
           file=sys.stderr)
-    return {"name": phase.name, "what": phase.what, "kind": kind, "ip_bytes": ip_bytes,
+    return {"name": phase.name, "what": phase.what, "kind": kind, "round": round_,
+            "ip_bytes": ip_bytes,
             "frame_bytes": frame_bytes, "cpu_seconds": cpu, "wakeups": wakeups,
             "load_average_1m": float(load),
             "started_ms": started_ms, "ended_ms": time.time() * 1000}
@@ -225,9 +232,12 @@ def summarise(lab, monitors, phases, readings):
         text = tool.stdout.read_text(errors="replace")
         credited = tool.parse(text)
         key = "ip_bytes" if tool.unit == "ip" else "frame_bytes"
-        per_phase = {phase["name"]: percent(credited.get(phase["name"], 0), phase[key])
-                     for phase in phases}
-        right = sum(min(credited.get(phase["name"], 0), phase[key]) for phase in phases)
+        # A phase's program has the same name in every round: its bytes add up over them.
+        moved = {}
+        for phase in phases:
+            moved[phase["name"]] = moved.get(phase["name"], 0) + phase[key]
+        per_phase = {name: percent(credited.get(name, 0), total) for name, total in moved.items()}
+        right = sum(min(credited.get(name, 0), total) for name, total in moved.items())
         reading = readings[tool.name]
         results[tool.name] = {
             **reading,
@@ -241,10 +251,37 @@ def summarise(lab, monitors, phases, readings):
             "credited_bytes": credited,
         }
         if tool.parse is netmon_bytes:
-            results[tool.name]["dropped_per_phase"] = {
-                phase["name"]: netmon_dropped(text, phase["started_ms"], phase["ended_ms"] + 3000)
-                for phase in phases}
-    return {"phases": phases, "total_ip_bytes": total_ip, "tools": results}
+            dropped = {}
+            for phase in phases:
+                dropped[phase["name"]] = dropped.get(phase["name"], 0) + netmon_dropped(
+                    text, phase["started_ms"], phase["ended_ms"] + 3000)
+            results[tool.name]["dropped_per_phase"] = dropped
+    return {"phases": phases, "median_phases": median_phases(phases), "total_ip_bytes": total_ip,
+            "tools": results}
+
+
+def median_phases(phases):
+    """One phase per name: each tool's median CPU seconds and wake-ups over the rounds (a peer's
+    own cost moves by a quarter from run to run on this VM, so one round's verdict at the line
+    is chance), the median bytes moved, and how many rounds."""
+    names = list(dict.fromkeys(phase["name"] for phase in phases))
+    medians = []
+    for name in names:
+        rounds = [phase for phase in phases if phase["name"] == name]
+        first = rounds[0]
+
+        def median_of(field):
+            return {tool: statistics.median(phase[field][tool] for phase in rounds)
+                    for tool in first[field]}
+
+        medians.append({
+            "name": name, "what": first["what"], "kind": first["kind"], "rounds": len(rounds),
+            "ip_bytes": statistics.median(phase["ip_bytes"] for phase in rounds),
+            "cpu_seconds": median_of("cpu_seconds"), "wakeups": median_of("wakeups"),
+            "load_average_1m": round(
+                statistics.median(phase["load_average_1m"] for phase in rounds), 2),
+        })
+    return medians
 
 
 def cpu_per_gb(name, phases):
@@ -287,7 +324,7 @@ def verdicts(results):
             "netmon": netmon_gso,
             "met": netmon_gso <= best_peer * TARGET_CPU_RATIO,
         }
-    for phase in results["phases"]:
+    for phase in results["median_phases"]:
         cpu = phase["cpu_seconds"]
         if phase["kind"] == "gso":
             best = min(cpu[peer] for peer in peers)
@@ -323,13 +360,13 @@ def table(results):
         best = min(cpu_per_gb(peer, phases) for peer in peers)
         rows.append((f"{title}: CPU-s per GB", *[f"{value:.3f}" for value in per_gb],
                      f"{cpu_per_gb('netmon', phases) / best:.2f}"))
-        for phase in phases:
+        for phase in (p for p in results["median_phases"] if p["kind"] == kind):
             cpu = phase["cpu_seconds"]
             best_phase = min(cpu[peer] for peer in peers)
             dropped = figures["netmon"]["dropped_per_phase"][phase["name"]]
             rows.append((f"  {phase['name']} ({phase['ip_bytes'] / 1e6:.0f} MB, "
                          f"load {phase['load_average_1m']}, netmon dropped {dropped})",
-                         *[f"{cpu[n]:.3f} s, {phase['wakeups'][n]} w, "
+                         *[f"{cpu[n]:.3f} s, {phase['wakeups'][n]:g} w, "
                            f"{figures[n]['attributed_percent_per_phase'][phase['name']]:.1f} %"
                            for n in names],
                          f"{cpu['netmon'] / best_phase:.2f}" if best_phase else "-"))
@@ -340,7 +377,11 @@ def table(results):
     verdict_lines = [f"{name}: netmon {v['netmon']} (target {v['target']}): "
                      f"{'met' if v['met'] else 'MISSED'}"
                      for name, v in results["verdicts"].items()]
-    return "\n".join(lines + ["", "phase cells: CPU seconds, wake-ups (voluntary context switches), bytes to the right process", ""]
+    rounds = max(phase["rounds"] for phase in results["median_phases"])
+    cells = "phase cells: CPU seconds, wake-ups (voluntary context switches), bytes to the right process"
+    if rounds > 1:
+        cells += f"; CPU and wake-ups the median of {rounds} rounds, MB the median moved, drops the sum"
+    return "\n".join(lines + ["", cells, ""]
                      + verdict_lines)
 
 
@@ -354,6 +395,9 @@ def main():
                         help="skip the phases with the veth's offloads off")
     parser.add_argument("--mtu-only", action="store_true",
                         help="only the phases with the veth's offloads off")
+    parser.add_argument("--rounds", type=int, default=1,
+                        help="times the mix runs; each phase's CPU figures and verdict are the "
+                             "median over the rounds")
     parser.add_argument("--peers", default=",".join(PEERS),
                         help="the peers to run beside netmon, comma-separated (default: "
                              "nethogs,bandwhich); fewer peers leave the two vCPUs idler, "
@@ -363,6 +407,8 @@ def main():
     unknown = sorted(set(args.peers) - set(PEERS))
     if unknown or not args.peers:
         sys.exit(f"--peers takes one or more of {', '.join(PEERS)} (got {', '.join(unknown) or 'none'})")
+    if args.rounds < 1:
+        sys.exit("--rounds takes 1 or more")
     if args.no_mtu and args.mtu_only:
         sys.exit("--no-mtu and --mtu-only leave no phase to run")
     if os.geteuid() != 0:
