@@ -11,8 +11,9 @@ mix runs twice: with the veth's offloads on (the capture sees GSO/TSO superframe
 64 KB) and off (every packet MTU-sized, as on Wi-Fi or Ethernet); the two kinds are reported
 apart. `--baseline` runs a second
 netmon build (say main's) in the same run, so before and after are compared on the same traffic
-and the same load. `--rounds N` runs the mix N times: each phase's CPU figures and verdict are
-then the medians over the rounds, as a peer's own cost moves from run to run. Prints the tables
+and the same load. `--rounds N` runs the mix N times, each time with the tools started afresh
+(nethogs' cost grows with its run), and judges each phase on the medians over the rounds, as
+a peer's own cost moves from run to run. Prints the tables
 and writes JSON to bench/results/. Run through
 bench/compare.sh, which installs the peers and builds netmon.
 """
@@ -163,7 +164,8 @@ def wait_until_capturing(lab, monitors):
         tool.cpu_start = benchlab.CpuReading.of(tool.child.pid)
 
 
-def measure(args):
+def measure(args, round_):
+    """One round: the tools started afresh, the mix, their readings."""
     lab = benchlab.Lab(os.getpid())
     try:
         lab.start_servers()
@@ -175,12 +177,11 @@ def measure(args):
         if not args.no_mtu:
             mixes.append(("mtu", benchlab.mtu_mix(str(args.seconds))))
         phases = []
-        for round_ in range(1, args.rounds + 1):
-            for kind, mix in mixes:
-                lab.set_offloads(kind == "gso")
-                print(f" {KINDS[kind]}, round {round_} of {args.rounds}", file=sys.stderr)
-                phases.extend(run_phase(lab, monitors, phase, kind, args.seconds, round_)
-                              for phase in mix)
+        for kind, mix in mixes:
+            lab.set_offloads(kind == "gso")
+            print(f" {KINDS[kind]}, round {round_} of {args.rounds}", file=sys.stderr)
+            phases.extend(run_phase(lab, monitors, phase, kind, args.seconds, round_)
+                          for phase in mix)
         time.sleep(3)  # the last sample interval and every refresh have passed
         readings = {tool.name: read_process(tool) for tool in monitors}
         for tool in monitors:
@@ -232,12 +233,9 @@ def summarise(lab, monitors, phases, readings):
         text = tool.stdout.read_text(errors="replace")
         credited = tool.parse(text)
         key = "ip_bytes" if tool.unit == "ip" else "frame_bytes"
-        # A phase's program has the same name in every round: its bytes add up over them.
-        moved = {}
-        for phase in phases:
-            moved[phase["name"]] = moved.get(phase["name"], 0) + phase[key]
-        per_phase = {name: percent(credited.get(name, 0), total) for name, total in moved.items()}
-        right = sum(min(credited.get(name, 0), total) for name, total in moved.items())
+        per_phase = {phase["name"]: percent(credited.get(phase["name"], 0), phase[key])
+                     for phase in phases}
+        right = sum(min(credited.get(phase["name"], 0), phase[key]) for phase in phases)
         reading = readings[tool.name]
         results[tool.name] = {
             **reading,
@@ -251,13 +249,42 @@ def summarise(lab, monitors, phases, readings):
             "credited_bytes": credited,
         }
         if tool.parse is netmon_bytes:
-            dropped = {}
-            for phase in phases:
-                dropped[phase["name"]] = dropped.get(phase["name"], 0) + netmon_dropped(
-                    text, phase["started_ms"], phase["ended_ms"] + 3000)
-            results[tool.name]["dropped_per_phase"] = dropped
+            results[tool.name]["dropped_per_phase"] = {
+                phase["name"]: netmon_dropped(text, phase["started_ms"], phase["ended_ms"] + 3000)
+                for phase in phases}
+    return {"phases": phases, "total_ip_bytes": total_ip, "tools": results}
+
+
+def merge_rounds(rounds):
+    """The rounds as one run: every round's phases, and each phase's medians (see
+    `median_phases`); per tool its CPU summed, its peak RSS and its worst attribution over the
+    rounds, the drops summed; each round's own figures under `rounds`."""
+    phases = [phase for round_ in rounds for phase in round_["phases"]]
+    total_ip = sum(round_["total_ip_bytes"] for round_ in rounds)
+    tools_ = {}
+    for name in rounds[0]["tools"]:
+        each = [round_["tools"][name] for round_ in rounds]
+        cpu = round(sum(tool["cpu_seconds"] for tool in each), 3)
+        merged = {
+            "cpu_seconds": cpu,
+            "peak_rss_mb": max(tool["peak_rss_mb"] for tool in each),
+            "cpu_seconds_per_gb": round(cpu / (total_ip / 1e9), 4),
+            "cpu_seconds_per_gb_by_kind": {
+                kind: cpu_per_gb(name, [p for p in phases if p["kind"] == kind])
+                for kind in KINDS if any(p["kind"] == kind for p in phases)},
+            "attributed_percent": min(tool["attributed_percent"] for tool in each),
+            "attributed_percent_per_phase": {
+                phase: min(tool["attributed_percent_per_phase"][phase] for tool in each)
+                for phase in each[0]["attributed_percent_per_phase"]},
+            "counts": each[0]["counts"],
+        }
+        if "dropped_per_phase" in each[0]:
+            merged["dropped_per_phase"] = {
+                phase: sum(tool["dropped_per_phase"][phase] for tool in each)
+                for phase in each[0]["dropped_per_phase"]}
+        tools_[name] = merged
     return {"phases": phases, "median_phases": median_phases(phases), "total_ip_bytes": total_ip,
-            "tools": results}
+            "tools": tools_, "rounds": [round_["tools"] for round_ in rounds]}
 
 
 def median_phases(phases):
@@ -271,7 +298,7 @@ def median_phases(phases):
         first = rounds[0]
 
         def median_of(field):
-            return {tool: statistics.median(phase[field][tool] for phase in rounds)
+            return {tool: round(statistics.median(phase[field][tool] for phase in rounds), 4)
                     for tool in first[field]}
 
         medians.append({
@@ -396,8 +423,8 @@ def main():
     parser.add_argument("--mtu-only", action="store_true",
                         help="only the phases with the veth's offloads off")
     parser.add_argument("--rounds", type=int, default=1,
-                        help="times the mix runs; each phase's CPU figures and verdict are the "
-                             "median over the rounds")
+                        help="times the mix runs, each time with the tools started afresh; each "
+                             "phase's CPU figures and verdict are the medians over the rounds")
     parser.add_argument("--peers", default=",".join(PEERS),
                         help="the peers to run beside netmon, comma-separated (default: "
                              "nethogs,bandwhich); fewer peers leave the two vCPUs idler, "
@@ -423,7 +450,9 @@ def main():
     print(f"benchmarking {args.seconds} s per traffic phase", file=sys.stderr)
     results = {"machine": benchlab.machine(), "seconds_per_phase": args.seconds,
                "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
-    results.update(measure(args))
+    # Each round starts the tools afresh: a tool's cost may grow with its run (nethogs keeps
+    # every process it saw), and a round must not pay for the ones before it.
+    results.update(merge_rounds([measure(args, round_) for round_ in range(1, args.rounds + 1)]))
     results["verdicts"] = verdicts(results)
     results["machine"]["load_average_after"] = [
         float(value) for value in Path("/proc/loadavg").read_text().split()[:3]]
