@@ -11,9 +11,9 @@ mix runs twice: with the veth's offloads on (the capture sees GSO/TSO superframe
 64 KB) and off (every packet MTU-sized, as on Wi-Fi or Ethernet); the two kinds are reported
 apart. `--baseline` runs a second
 netmon build (say main's) in the same run, so before and after are compared on the same traffic
-and the same load. `--rounds N` runs the mix N times, each time with the tools started afresh
-(nethogs' cost grows with its run), and judges each phase on the medians over the rounds, as
-a peer's own cost moves from run to run. Prints the tables
+and the same load. The tools are started afresh for each kind's mix (nethogs' cost grows with
+its run: it keeps every process it saw). `--rounds N` runs it all N times and judges each
+phase on the medians over the rounds, as a peer's own cost moves from run to run. Prints the tables
 and writes JSON to bench/results/. Run through
 bench/compare.sh, which installs the peers and builds netmon.
 """
@@ -164,8 +164,8 @@ def wait_until_capturing(lab, monitors):
         tool.cpu_start = benchlab.CpuReading.of(tool.child.pid)
 
 
-def measure(args, round_):
-    """One round: the tools started afresh, the mix, their readings."""
+def measure(args, round_, kind):
+    """One kind's mix in one round, the tools started afresh for it, and their readings."""
     lab = benchlab.Lab(os.getpid())
     try:
         lab.start_servers()
@@ -173,15 +173,10 @@ def measure(args, round_):
         for tool in monitors:
             tool.start(lab)
         wait_until_capturing(lab, monitors)
-        mixes = [] if args.mtu_only else [("gso", benchlab.traffic_mix(str(args.seconds)))]
-        if not args.no_mtu:
-            mixes.append(("mtu", benchlab.mtu_mix(str(args.seconds))))
-        phases = []
-        for kind, mix in mixes:
-            lab.set_offloads(kind == "gso")
-            print(f" {KINDS[kind]}, round {round_} of {args.rounds}", file=sys.stderr)
-            phases.extend(run_phase(lab, monitors, phase, kind, args.seconds, round_)
-                          for phase in mix)
+        mix = (benchlab.traffic_mix if kind == "gso" else benchlab.mtu_mix)(str(args.seconds))
+        lab.set_offloads(kind == "gso")
+        print(f" {KINDS[kind]}, round {round_} of {args.rounds}", file=sys.stderr)
+        phases = [run_phase(lab, monitors, phase, kind, args.seconds, round_) for phase in mix]
         time.sleep(3)  # the last sample interval and every refresh have passed
         readings = {tool.name: read_process(tool) for tool in monitors}
         for tool in monitors:
@@ -255,15 +250,15 @@ def summarise(lab, monitors, phases, readings):
     return {"phases": phases, "total_ip_bytes": total_ip, "tools": results}
 
 
-def merge_rounds(rounds):
-    """The rounds as one run: every round's phases, and each phase's medians (see
-    `median_phases`); per tool its CPU summed, its peak RSS and its worst attribution over the
-    rounds, the drops summed; each round's own figures under `rounds`."""
-    phases = [phase for round_ in rounds for phase in round_["phases"]]
-    total_ip = sum(round_["total_ip_bytes"] for round_ in rounds)
+def merge_runs(runs):
+    """The tools' runs (one per kind and round) as one: every phase, and each phase's medians
+    (see `median_phases`); per tool its CPU summed, its peak RSS and its worst attribution over
+    the runs, the drops summed; each run's own figures under `runs`."""
+    phases = [phase for run in runs for phase in run["phases"]]
+    total_ip = sum(run["total_ip_bytes"] for run in runs)
     tools_ = {}
-    for name in rounds[0]["tools"]:
-        each = [round_["tools"][name] for round_ in rounds]
+    for name in runs[0]["tools"]:
+        each = [run["tools"][name] for run in runs]
         cpu = round(sum(tool["cpu_seconds"] for tool in each), 3)
         merged = {
             "cpu_seconds": cpu,
@@ -273,18 +268,21 @@ def merge_rounds(rounds):
                 kind: cpu_per_gb(name, [p for p in phases if p["kind"] == kind])
                 for kind in KINDS if any(p["kind"] == kind for p in phases)},
             "attributed_percent": min(tool["attributed_percent"] for tool in each),
-            "attributed_percent_per_phase": {
-                phase: min(tool["attributed_percent_per_phase"][phase] for tool in each)
-                for phase in each[0]["attributed_percent_per_phase"]},
+            "attributed_percent_per_phase": over_runs(each, "attributed_percent_per_phase", min),
             "counts": each[0]["counts"],
         }
         if "dropped_per_phase" in each[0]:
-            merged["dropped_per_phase"] = {
-                phase: sum(tool["dropped_per_phase"][phase] for tool in each)
-                for phase in each[0]["dropped_per_phase"]}
+            merged["dropped_per_phase"] = over_runs(each, "dropped_per_phase", sum)
         tools_[name] = merged
     return {"phases": phases, "median_phases": median_phases(phases), "total_ip_bytes": total_ip,
-            "tools": tools_, "rounds": [round_["tools"] for round_ in rounds]}
+            "tools": tools_, "runs": [run["tools"] for run in runs]}
+
+
+def over_runs(figures, field, combine):
+    """Per phase, `combine` of the `field` figures of the runs that held it."""
+    names = dict.fromkeys(name for figure in figures for name in figure[field])
+    return {name: combine(figure[field][name] for figure in figures if name in figure[field])
+            for name in names}
 
 
 def median_phases(phases):
@@ -450,9 +448,12 @@ def main():
     print(f"benchmarking {args.seconds} s per traffic phase", file=sys.stderr)
     results = {"machine": benchlab.machine(), "seconds_per_phase": args.seconds,
                "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
-    # Each round starts the tools afresh: a tool's cost may grow with its run (nethogs keeps
-    # every process it saw), and a round must not pay for the ones before it.
-    results.update(merge_rounds([measure(args, round_) for round_ in range(1, args.rounds + 1)]))
+    # Each kind's mix in each round starts the tools afresh: a tool's cost may grow with its
+    # run (nethogs keeps every process it saw), and no phase pays for the mixes before it.
+    kinds = [kind for kind in KINDS
+             if not (kind == "gso" and args.mtu_only) and not (kind == "mtu" and args.no_mtu)]
+    results.update(merge_runs([measure(args, round_, kind)
+                               for round_ in range(1, args.rounds + 1) for kind in kinds]))
     results["verdicts"] = verdicts(results)
     results["machine"]["load_average_after"] = [
         float(value) for value in Path("/proc/loadavg").read_text().split()[:3]]
