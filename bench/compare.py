@@ -12,9 +12,9 @@ mix runs twice: with the veth's offloads on (the capture sees GSO/TSO superframe
 apart. `--baseline` runs a second
 netmon build (say main's) in the same run, so before and after are compared on the same traffic
 and the same load. The tools are started afresh for each kind's mix (nethogs' cost grows with
-its run: it keeps every process it saw). `--rounds N` runs it all N times and judges each
-phase on the medians over the rounds, as a peer's own cost moves from run to run. Prints the tables
-and writes JSON to bench/results/. Run through
+its run: it keeps every process it saw); peak RSS is the highest of those runs. `--rounds N`
+runs it all N times and judges each phase on the medians over the rounds, as a peer's own
+cost moves from run to run. Prints the tables and writes JSON to bench/results/. Run through
 bench/compare.sh, which installs the peers and builds netmon.
 """
 
@@ -289,24 +289,22 @@ def median_phases(phases):
     """One phase per name: each tool's median CPU seconds and wake-ups over the rounds (a peer's
     own cost moves by a quarter from run to run on this VM, so one round's verdict at the line
     is chance), the median bytes moved, and how many rounds."""
-    names = list(dict.fromkeys(phase["name"] for phase in phases))
-    medians = []
-    for name in names:
-        rounds = [phase for phase in phases if phase["name"] == name]
-        first = rounds[0]
+    names = dict.fromkeys(phase["name"] for phase in phases)
+    by_name = ([phase for phase in phases if phase["name"] == name] for name in names)
+    return [{
+        "name": rounds[0]["name"], "what": rounds[0]["what"], "kind": rounds[0]["kind"],
+        "rounds": len(rounds),
+        "ip_bytes": statistics.median(phase["ip_bytes"] for phase in rounds),
+        "cpu_seconds": median_per_tool(rounds, "cpu_seconds"),
+        "wakeups": median_per_tool(rounds, "wakeups"),
+        "load_average_1m": round(statistics.median(phase["load_average_1m"] for phase in rounds), 2),
+    } for rounds in by_name]
 
-        def median_of(field):
-            return {tool: round(statistics.median(phase[field][tool] for phase in rounds), 4)
-                    for tool in first[field]}
 
-        medians.append({
-            "name": name, "what": first["what"], "kind": first["kind"], "rounds": len(rounds),
-            "ip_bytes": statistics.median(phase["ip_bytes"] for phase in rounds),
-            "cpu_seconds": median_of("cpu_seconds"), "wakeups": median_of("wakeups"),
-            "load_average_1m": round(
-                statistics.median(phase["load_average_1m"] for phase in rounds), 2),
-        })
-    return medians
+def median_per_tool(rounds, field):
+    """Each tool's median `field` (CPU seconds, wake-ups) over the rounds of one phase."""
+    return {tool: round(statistics.median(phase[field][tool] for phase in rounds), 4)
+            for tool in rounds[0][field]}
 
 
 def cpu_per_gb(name, phases):
