@@ -219,7 +219,8 @@ pub fn run_steered(
                 gap_before_last >= IDLE_AFTER || now.duration_since(last_batch) >= IDLE_AFTER;
             // It sleeps to the window's end (or, running on quietly, its limit; while traffic
             // flows, a tick at most), to the next snapshot of the connections when it would
-            // change (rates falling to 0, a UDP flow ending), to a new flow's owner lookup
+            // change (a UDP flow ending; their rates fall to 0 for the readers, with no
+            // snapshot), to a new flow's owner lookup
             // (wanted while its socket exists), or to an early-closed window's publication.
             let tick = (!idle).then_some(TICK);
             let wait = [

@@ -4,8 +4,9 @@
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
+use netmon_core::clock;
 use netmon_core::sample::Provenance;
-use netmon_core::tracker::connections::{Connection, Connections};
+use netmon_core::tracker::connections::{Connection, Connections, QUIET_AFTER};
 use netmon_core::{Config, Paths};
 use netmon_server::{app, AppState};
 use poem::http::StatusCode;
@@ -54,15 +55,16 @@ async fn the_busiest_connections_of_the_latest_snapshot_are_served() {
         .assert_json(serde_json::json!({"taken_ms": 0, "open": 0, "connections": []}))
         .await;
 
-    state.connections().publish(Connections {
-        taken_ms: 1_800_000_000_000,
+    let busy = |taken_ms| Connections {
+        taken_ms,
         open: 3,
         connections: vec![
             connection(5000, 9000.0, Some("www.netflix.com")),
             connection(5001, 20.0, None),
             connection(5002, 10.0, None),
         ],
-    });
+    };
+    state.connections().publish(busy(clock::unix_ms()));
     let two = client
         .get("/api/connections")
         .query("limit", &2)
@@ -80,6 +82,29 @@ async fn the_busiest_connections_of_the_latest_snapshot_are_served() {
     assert_eq!(listed[0]["pid"], 7);
     assert_eq!(listed[1]["local_port"], 5001);
     assert_eq!(listed[1]["provenance"], "unresolved");
+    assert_eq!(listed[0]["received_bytes_per_second"], 9000.0);
+
+    // A snapshot with no packet since for QUIET_AFTER is served with its rates at 0.
+    let quiet_after = QUIET_AFTER.as_millis() as i64;
+    state
+        .connections()
+        .publish(busy(clock::unix_ms() - quiet_after - 100));
+    let quiet = client
+        .get("/api/connections")
+        .header("host", HOST)
+        .send()
+        .await;
+    let body: serde_json::Value =
+        serde_json::from_str(&quiet.0.into_body().into_string().await.unwrap()).unwrap();
+    let rates: Vec<f64> = body["connections"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|c| {
+            ["received_bytes_per_second", "sent_bytes_per_second"].map(|f| c[f].as_f64().unwrap())
+        })
+        .collect();
+    assert_eq!(rates, [0.0; 6], "{body}");
 
     for bad in ["0", "501"] {
         let refused = client

@@ -2,7 +2,9 @@
 //! process, remote address, hostname and how it was named, protocol, current rates and bytes
 //! so far — refreshed about once a second while packets come (with none, only when the list
 //! would change: [`Schedule`]) and bounded to the busiest [`MAX_CONNECTIONS`] by rate, so
-//! thousands of flows stay cheap.
+//! thousands of flows stay cheap. With no packets there is no snapshot to fall back to 0
+//! rates: the reader does that ([`Connections::busiest`] after [`QUIET_AFTER`]), so an idle
+//! monitor does not wake for it.
 //!
 //! Only TCP and UDP flows are connections (other IP traffic — ICMP, neighbour discovery — has
 //! no process). A TCP flow is open while it is in the flow table (packets within `flow_idle`,
@@ -30,6 +32,10 @@ pub const MAX_CONNECTIONS: usize = 500;
 pub const REFRESH: Duration = Duration::from_secs(1);
 /// A flow without a close (UDP) counts as open this long after its last packet.
 pub const DATAGRAM_OPEN: Duration = Duration::from_secs(30);
+/// A snapshot this old has seen no packet since: the tracker takes one a refresh after any
+/// packet (a few hundred milliseconds later when the capture held its batch), so its rates
+/// are 0 by now.
+pub const QUIET_AFTER: Duration = Duration::from_secs(2);
 
 /// One open flow as the live view shows it (fields without a value are left out).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -74,6 +80,15 @@ impl Connection {
     pub fn rate(&self) -> f64 {
         self.received_bytes_per_second + self.sent_bytes_per_second
     }
+
+    /// The same line with nothing moving now.
+    fn quiet(&self) -> Connection {
+        Connection {
+            received_bytes_per_second: 0.0,
+            sent_bytes_per_second: 0.0,
+            ..self.clone()
+        }
+    }
 }
 
 /// The open flows at one moment, busiest first.
@@ -88,12 +103,25 @@ pub struct Connections {
 }
 
 impl Connections {
-    /// The `limit` busiest of the snapshot.
-    pub fn busiest(&self, limit: usize) -> Connections {
+    /// The `limit` busiest of the snapshot as it stands at `now_ms`: once it is
+    /// [`QUIET_AFTER`] old, no packet came since, and every rate is 0.
+    pub fn busiest(&self, limit: usize, now_ms: i64) -> Connections {
+        let quiet = now_ms.saturating_sub(self.taken_ms) >= QUIET_AFTER.as_millis() as i64;
+        let connections = self
+            .connections
+            .iter()
+            .map(|connection| {
+                if quiet {
+                    connection.quiet()
+                } else {
+                    connection.clone()
+                }
+            })
+            .collect();
         Connections {
             taken_ms: self.taken_ms,
             open: self.open,
-            connections: top_by(self.connections.clone(), limit, busier),
+            connections: top_by(connections, limit, busier),
         }
     }
 }
@@ -159,11 +187,8 @@ pub(super) fn snapshot(
             let silent_for = now.saturating_duration_since(flow.last_seen);
             matches!(key.protocol, 6 | 17) && flow.tally.open(key.protocol == 6, silent_for)
         })
-        .inspect(|(key, rates, flow)| {
-            changes = changes
-                .into_iter()
-                .chain(changes_at(key, *rates, flow, now))
-                .min();
+        .inspect(|(key, _, flow)| {
+            changes = changes.into_iter().chain(changes_at(key, flow)).min();
         })
         .map(|(key, rates, _)| (*key, rates))
         .collect();
@@ -186,21 +211,12 @@ pub(super) fn snapshot(
     (connections, changes)
 }
 
-/// When an open flow's line would change with no new packet: a refresh from now while it had
-/// traffic since the snapshot before (its rates fall to 0); a UDP flow's when it stops counting
-/// as open ([`DATAGRAM_OPEN`] after its last packet). `None` for a quiet TCP flow: it leaves
-/// the list with a packet (a FIN, a reset) or when the tracker drops it, at a window's close.
-fn changes_at(
-    key: &FlowKey,
-    (sent, received): (f64, f64),
-    flow: &FlowState,
-    now: Instant,
-) -> Option<Instant> {
-    if sent > 0.0 || received > 0.0 {
-        Some(now + REFRESH)
-    } else {
-        (key.protocol == 17).then(|| flow.last_seen + DATAGRAM_OPEN)
-    }
+/// When an open flow's line would change with no new packet, other than its rates falling to
+/// 0 (readers see to that, [`Connections::busiest`]): a UDP flow's when it stops counting as
+/// open ([`DATAGRAM_OPEN`] after its last packet). `None` for a TCP flow: it leaves the list
+/// with a packet (a FIN, a reset) or when the tracker drops it, at a window's close.
+fn changes_at(key: &FlowKey, flow: &FlowState) -> Option<Instant> {
+    (key.protocol == 17).then(|| flow.last_seen + DATAGRAM_OPEN)
 }
 
 /// One open flow as shown: its owner, its name (for tracked applications) and its counts.
@@ -455,6 +471,30 @@ mod tests {
     }
 
     #[test]
+    fn a_snapshot_with_no_packet_since_is_read_with_its_rates_at_0() {
+        let snapshot = Connections {
+            taken_ms: 1_000_000,
+            open: 2,
+            connections: vec![connection(1, 500.0, 10), connection(2, 0.0, 900)],
+        };
+        let quiet_after = QUIET_AFTER.as_millis() as i64;
+        let lines = |now_ms| {
+            let read = snapshot.busiest(10, now_ms);
+            assert_eq!(read.open, 2);
+            read.connections
+                .iter()
+                .map(|c| (c.local_port, c.rate()))
+                .collect::<Vec<_>>()
+        };
+        // Fresh: as taken, busiest by rate.
+        assert_eq!(lines(1_000_000 + quiet_after - 1), [(1, 500.0), (2, 0.0)]);
+        // No packet since: nothing moves, and the busiest are those with the most bytes.
+        assert_eq!(lines(1_000_000 + quiet_after), [(2, 0.0), (1, 0.0)]);
+        // A reader's clock behind the tracker's reads it as taken.
+        assert_eq!(lines(0), [(1, 500.0), (2, 0.0)]);
+    }
+
+    #[test]
     fn the_monitor_wakes_for_a_snapshot_only_when_it_would_change() {
         let start = Instant::now();
         let ms = Duration::from_millis;
@@ -462,7 +502,7 @@ mod tests {
         let mut schedule = Schedule::default();
         assert_eq!(schedule.wake_in(start, None), None, "no snapshot yet");
         assert!(schedule.due(start).is_some());
-        // Rates to fall to 0 a refresh later.
+        // A change a refresh later.
         schedule.showed(Some(start + REFRESH));
         assert_eq!(schedule.wake_in(soon, None), Some(REFRESH - ms(300)));
         // Nothing changes before a UDP flow stops counting as open.

@@ -3,6 +3,7 @@
 //! snapshot the daemon's tracker publishes about once a second (core's
 //! `tracker::connections`).
 
+use netmon_core::clock;
 use netmon_core::tracker::connections::{Connections, MAX_CONNECTIONS};
 use poem_openapi::param::Query;
 use poem_openapi::payload::Json;
@@ -47,9 +48,12 @@ impl ConnectionsApi {
         limit: Query<Option<u32>>,
     ) -> ConnectionsResponse {
         match checked(limit.0.unwrap_or(DEFAULT_LIMIT)) {
-            Ok(limit) => {
-                ConnectionsResponse::Ok(Json(self.state.connections().latest().busiest(limit)))
-            }
+            Ok(limit) => ConnectionsResponse::Ok(Json(
+                self.state
+                    .connections()
+                    .latest()
+                    .busiest(limit, clock::unix_ms()),
+            )),
             Err(problems) => ConnectionsResponse::Invalid(Json(Problems { problems })),
         }
     }
