@@ -10,7 +10,8 @@ use netmon_core::tracker::connections::{Connection, Connections, QUIET_AFTER};
 use netmon_core::{Config, Paths};
 use netmon_server::{app, AppState};
 use poem::http::StatusCode;
-use poem::test::TestClient;
+use poem::test::{TestClient, TestResponse};
+use poem::Endpoint;
 
 const HOST: &str = "127.0.0.1:7500";
 
@@ -36,6 +37,16 @@ fn connection(port: u16, rate: f64, host: Option<&str>) -> Connection {
         sent_bytes: 10,
         age_seconds: 3,
     }
+}
+
+/// The JSON body of `response`.
+async fn json_body(response: TestResponse) -> serde_json::Value {
+    serde_json::from_str(&response.0.into_body().into_string().await.unwrap()).unwrap()
+}
+
+/// The JSON answer to a GET of `path`.
+async fn get_json<E: Endpoint>(client: &TestClient<E>, path: &str) -> serde_json::Value {
+    json_body(client.get(path).header("host", HOST).send().await).await
 }
 
 #[tokio::test]
@@ -72,8 +83,7 @@ async fn the_busiest_connections_of_the_latest_snapshot_are_served() {
         .send()
         .await;
     two.assert_status_is_ok();
-    let body: serde_json::Value =
-        serde_json::from_str(&two.0.into_body().into_string().await.unwrap()).unwrap();
+    let body = json_body(two).await;
     assert_eq!(body["open"], 3);
     let listed = body["connections"].as_array().unwrap();
     assert_eq!(listed.len(), 2);
@@ -89,13 +99,7 @@ async fn the_busiest_connections_of_the_latest_snapshot_are_served() {
     state
         .connections()
         .publish(busy(clock::unix_ms() - quiet_after - 100));
-    let quiet = client
-        .get("/api/connections")
-        .header("host", HOST)
-        .send()
-        .await;
-    let body: serde_json::Value =
-        serde_json::from_str(&quiet.0.into_body().into_string().await.unwrap()).unwrap();
+    let body = get_json(&client, "/api/connections").await;
     let rates: Vec<f64> = body["connections"]
         .as_array()
         .unwrap()
@@ -121,13 +125,7 @@ async fn the_busiest_connections_of_the_latest_snapshot_are_served() {
         );
     }
 
-    let spec = client
-        .get("/api/openapi.json")
-        .header("host", HOST)
-        .send()
-        .await;
-    let spec: serde_json::Value =
-        serde_json::from_str(&spec.0.into_body().into_string().await.unwrap()).unwrap();
+    let spec = get_json(&client, "/api/openapi.json").await;
     let operation = &spec["paths"]["/connections"]["get"];
     assert!(operation["responses"]["422"].is_object(), "{operation}");
     let schema = &spec["components"]["schemas"]["Connection"]["properties"];
