@@ -358,10 +358,12 @@ def verdicts(results):
             }
         elif "nethogs" in cpu:
             ratio = TARGET_MTU_UDP_RATIO if "udp" in phase["name"] else TARGET_MTU_TCP_RATIO
+            gigabytes = phase["ip_bytes"] / 1e9
+            netmon, nethogs = (cpu[name] / gigabytes for name in ("netmon", "nethogs"))
             found[f"cpu_per_gb {phase['name']}"] = {
-                "target": f"<= {ratio:.2f} x nethogs ({cpu['nethogs'] * ratio:.2f} CPU-s)",
-                "netmon": cpu["netmon"],
-                "met": cpu["netmon"] <= cpu["nethogs"] * ratio,
+                "target": f"<= {ratio:.2f} x nethogs ({nethogs * ratio:.4f})",
+                "netmon": round(netmon, 4),
+                "met": netmon <= nethogs * ratio,
             }
     return found
 
