@@ -220,8 +220,8 @@ pub fn run_steered(
             // It sleeps to the window's end (or, running on quietly, its limit; while traffic
             // flows, a tick at most), to the next snapshot of the connections when it would
             // change (a UDP flow ending; their rates fall to 0 for the readers, with no
-            // snapshot), to a new flow's owner lookup
-            // (wanted while its socket exists), or to an early-closed window's publication.
+            // snapshot), to a new flow's owner lookup (wanted while its socket exists), or to
+            // an early-closed window's publication.
             let tick = (!idle).then_some(TICK);
             let wait = [
                 tick,
