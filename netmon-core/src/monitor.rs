@@ -182,97 +182,29 @@ pub fn run_steered(
     // Emptied batches go back to the capture thread, so their memory is reused; a few at most,
     // so a burst that filled the channel does not keep its memory for good.
     let (recycle, recycled) = mpsc::sync_channel::<Vec<Observation>>(RECYCLED_BATCHES);
-    let wake = controls.wake.as_ref();
-    if let Some(wake) = wake {
+    if let Some(wake) = controls.wake.as_ref() {
         source.wake_on(wake);
     }
-    let mut window = Window::starting_now(interval);
-    let cut = Cut::clone(&window.cut);
+    let mut beat = Beat::starting_now(interval);
+    let cut = Cut::clone(&beat.window.cut);
     source.cut_at(&cut);
     thread::scope(|scope| {
         let shared = (&reopen, &cut);
         let capture =
             scope.spawn(move || capture_loop(&mut source, &sender, &recycled, controls, shared));
-        let mut addresses = Addresses::read();
-        let mut tunnels = TunnelWatch::default();
-        follow_tunnels(&mut tunnels, &mut tracker, Instant::now());
-        // The source cuts its batches at the window's end: the window waits for the packets
-        // captured before it (see `CUT_GRACE`).
-        let mut grace = Duration::ZERO;
-        // A window closed early (a batch captured after its end came) is published when the
-        // others are, `grace` after its end: samples keep a steady beat, so a scraper's rate over
-        // a few of them counts each window once.
-        let mut closed: Option<(Instant, Sample)> = None;
-        // Whether a window may run on past its end (see `QUIET_WINDOWS`).
-        let runs_on = |window: &Window, last_batch| {
-            window.is_quiet(last_batch) && !controls.every_window.load(Ordering::Relaxed)
-        };
-        let mut packet_log = PacketLog::new();
-        let mut dropped_before = 0;
-        let mut last_batch = Instant::now();
-        // How long before the latest batch the one before it came.
-        let mut gap_before_last = Duration::ZERO;
+        let mut placing = Placing::start(&mut tracker);
         loop {
-            let now = Instant::now();
-            let left = window.time_left(now, grace, runs_on(&window, last_batch));
-            let idle =
-                gap_before_last >= IDLE_AFTER || now.duration_since(last_batch) >= IDLE_AFTER;
-            // It sleeps to the window's end (or, running on quietly, its limit; while traffic
-            // flows, a tick at most), to the next snapshot of the connections when it would
-            // change (a UDP flow ending; their rates fall to 0 for the readers, with no
-            // snapshot), to a new flow's owner lookup (wanted while its socket exists), or to
-            // an early-closed window's publication.
-            let tick = (!idle).then_some(TICK);
-            let wait = [
-                tick,
-                tracker.connections_due_in(now),
-                tracker.lookup_due_in(now),
-                closed
-                    .as_ref()
-                    .map(|(due, _)| due.saturating_duration_since(now)),
-            ]
-            .into_iter()
-            .flatten()
-            .fold(left, Duration::min);
-            match receiver.recv_timeout(wait) {
+            match receiver.recv_timeout(beat.wait(&tracker, controls, Instant::now())) {
                 Ok(mut batch) => {
                     let arrived = Instant::now();
                     // An empty batch only wakes the loop (a nudge, or drops counted): no
                     // traffic, so a quiet window runs on.
                     if !batch.observations.is_empty() {
-                        grace = batch.captured_from.map_or(Duration::ZERO, |_| CUT_GRACE);
-                        let from = batch.captured_from;
-                        if let Some(ended) = window.close_before(&mut tracker, from, arrived, grace)
-                        {
-                            publish(closed.replace(ended), &mut on_sample);
-                        }
-                        gap_before_last = arrived.duration_since(last_batch);
-                        last_batch = arrived;
-                        // This machine's addresses (and tunnels) are read again when due,
-                        // before the packets they place: with no packets there is nothing to
-                        // place, so an idle monitor reads nothing.
-                        if addresses.refresh_if_due(arrived) {
-                            follow_tunnels(&mut tunnels, &mut tracker, arrived);
-                        }
+                        beat.batch_came(batch.captured_from, arrived, &mut tracker, &mut on_sample);
+                        placing.refresh_if_due(&mut tracker, arrived);
                     }
                     if !controls.paused.load(Ordering::Relaxed) {
-                        let inspecting = PacketLog::wanted();
-                        // One instant per observation, in the batch's (capture) order, so
-                        // what came first on the wire also comes first in time.
-                        let instants = (0..).map(|n| arrived + Duration::from_nanos(n));
-                        batch
-                            .observations
-                            .iter()
-                            .zip(instants)
-                            .for_each(|(observation, at)| {
-                                let placement =
-                                    apply(observation, &mut addresses, &mut tracker, at);
-                                if inspecting {
-                                    packet_log.record(observation, placement, unix_ms() / 1000);
-                                }
-                            });
-                        tracker.dropped(batch.dropped_total.saturating_sub(dropped_before));
-                        dropped_before = dropped_before.max(batch.dropped_total);
+                        placing.count(&batch, &mut tracker, arrived);
                     }
                     batch.observations.clear();
                     let _ = recycle.try_send(batch.observations);
@@ -281,33 +213,14 @@ pub fn run_steered(
                 Err(RecvTimeoutError::Disconnected) => break,
             }
             if let Some(change) = steer() {
-                if let Some(next) = change.interval {
-                    window.next_interval = next;
-                }
-                if let Some(policy) = change.domains {
-                    tracker.set_domains(policy);
-                }
-                if change.reopen.is_some() {
-                    *lock(&reopen) = change.reopen;
-                    controls.wake();
-                }
+                change.carry_out(&mut beat.window, &mut tracker, &reopen, controls);
             }
             let now = Instant::now();
             tracker.attribute(now);
             tracker.publish_connections(now, unix_ms());
-            if closed.as_ref().is_some_and(|(due, _)| *due <= now) {
-                publish(closed.take(), &mut on_sample);
-            }
-            if window
-                .time_left(now, grace, runs_on(&window, last_batch))
-                .is_zero()
-            {
-                publish(closed.take(), &mut on_sample);
-                on_sample(window.close(&mut tracker, now, grace));
-            }
+            beat.publish_due(&mut tracker, controls, now, &mut on_sample);
         }
-        publish(closed.take(), &mut on_sample);
-        on_sample(window.close(&mut tracker, Instant::now(), Duration::ZERO));
+        beat.finish(&mut tracker, &mut on_sample);
         capture.join().unwrap_or_else(|_| {
             Err(CaptureError::Failed {
                 device: "capture thread".into(),
@@ -317,10 +230,197 @@ pub fn run_steered(
     })
 }
 
+impl Change {
+    /// Carries the change out between two batches: the next windows' interval, the domain
+    /// policy from now on, and a new source for the capture thread to open (woken to do so).
+    fn carry_out(
+        self,
+        window: &mut Window,
+        tracker: &mut Tracker,
+        reopen: &Mutex<Option<Reopen>>,
+        controls: &Controls,
+    ) {
+        if let Some(next) = self.interval {
+            window.next_interval = next;
+        }
+        if let Some(policy) = self.domains {
+            tracker.set_domains(policy);
+        }
+        if self.reopen.is_some() {
+            *lock(reopen) = self.reopen;
+            controls.wake();
+        }
+    }
+}
+
+/// The loop's beat: the current window, when batches came, and a window closed early that
+/// waits to be published; from them, how long the loop sleeps and which samples are due.
+struct Beat {
+    window: Window,
+    /// The source cuts its batches at the window's end: the window waits this long for the
+    /// packets captured before it (see `CUT_GRACE`).
+    grace: Duration,
+    /// A window closed early (a batch captured after its end came) is published when the
+    /// others are, `grace` after its end: samples keep a steady beat, so a scraper's rate over
+    /// a few of them counts each window once.
+    closed: Option<(Instant, Sample)>,
+    last_batch: Instant,
+    /// How long before the latest batch the one before it came.
+    gap_before_last: Duration,
+}
+
+impl Beat {
+    fn starting_now(interval: Duration) -> Self {
+        Self {
+            window: Window::starting_now(interval),
+            grace: Duration::ZERO,
+            closed: None,
+            last_batch: Instant::now(),
+            gap_before_last: Duration::ZERO,
+        }
+    }
+
+    /// Whether the window may run on past its end (see `QUIET_WINDOWS`).
+    fn runs_on(&self, controls: &Controls) -> bool {
+        self.window.is_quiet(self.last_batch) && !controls.every_window.load(Ordering::Relaxed)
+    }
+
+    /// How long the loop sleeps from `now`: to the window's end (or, running on quietly, its
+    /// limit; while traffic flows, a tick at most), to the next snapshot of the connections
+    /// when it would change (a UDP flow ending; their rates fall to 0 for the readers, with no
+    /// snapshot), to a new flow's owner lookup (wanted while its socket exists), or to an
+    /// early-closed window's publication.
+    fn wait(&self, tracker: &Tracker, controls: &Controls, now: Instant) -> Duration {
+        let left = self
+            .window
+            .time_left(now, self.grace, self.runs_on(controls));
+        let idle =
+            self.gap_before_last >= IDLE_AFTER || now.duration_since(self.last_batch) >= IDLE_AFTER;
+        let tick = (!idle).then_some(TICK);
+        [
+            tick,
+            tracker.connections_due_in(now),
+            tracker.lookup_due_in(now),
+            self.closed
+                .as_ref()
+                .map(|(due, _)| due.saturating_duration_since(now)),
+        ]
+        .into_iter()
+        .flatten()
+        .fold(left, Duration::min)
+    }
+
+    /// A batch with packets came at `arrived`, its oldest captured at `captured_from` (when
+    /// the source tells): a later window's batch closes the current one first.
+    fn batch_came(
+        &mut self,
+        captured_from: Option<i64>,
+        arrived: Instant,
+        tracker: &mut Tracker,
+        on_sample: &mut impl FnMut(Sample),
+    ) {
+        self.grace = captured_from.map_or(Duration::ZERO, |_| CUT_GRACE);
+        if let Some(ended) = self
+            .window
+            .close_before(tracker, captured_from, arrived, self.grace)
+        {
+            publish(self.closed.replace(ended), on_sample);
+        }
+        self.gap_before_last = arrived.duration_since(self.last_batch);
+        self.last_batch = arrived;
+    }
+
+    /// Publishes what is due at `now`: the window closed early, and the current window once
+    /// its time is up.
+    fn publish_due(
+        &mut self,
+        tracker: &mut Tracker,
+        controls: &Controls,
+        now: Instant,
+        on_sample: &mut impl FnMut(Sample),
+    ) {
+        if self.closed.as_ref().is_some_and(|(due, _)| *due <= now) {
+            publish(self.closed.take(), on_sample);
+        }
+        if self
+            .window
+            .time_left(now, self.grace, self.runs_on(controls))
+            .is_zero()
+        {
+            publish(self.closed.take(), on_sample);
+            on_sample(self.window.close(tracker, now, self.grace));
+        }
+    }
+
+    /// Capture stopped: publishes the window closed early, if any, and the last, partial one.
+    fn finish(mut self, tracker: &mut Tracker, on_sample: &mut impl FnMut(Sample)) {
+        publish(self.closed.take(), on_sample);
+        on_sample(self.window.close(tracker, Instant::now(), Duration::ZERO));
+    }
+}
+
 /// Hands `sample`, if any, to `on_sample`.
 fn publish(sample: Option<(Instant, Sample)>, on_sample: &mut impl FnMut(Sample)) {
     if let Some((_, sample)) = sample {
         on_sample(sample);
+    }
+}
+
+/// What places each batch's packets: this machine's addresses and tunnels, read again when
+/// due, the packet log (debug mode), and the drops counted so far.
+struct Placing {
+    addresses: Addresses,
+    tunnels: TunnelWatch,
+    packet_log: PacketLog,
+    dropped_before: u64,
+}
+
+impl Placing {
+    fn start(tracker: &mut Tracker) -> Self {
+        let mut placing = Self {
+            addresses: Addresses::read(),
+            tunnels: TunnelWatch::default(),
+            packet_log: PacketLog::new(),
+            dropped_before: 0,
+        };
+        placing.follow_tunnels(tracker, Instant::now());
+        placing
+    }
+
+    /// Reads this machine's addresses (and tunnels) again when due, before the packets they
+    /// place: with no packets there is nothing to place, so an idle monitor reads nothing.
+    fn refresh_if_due(&mut self, tracker: &mut Tracker, now: Instant) {
+        if self.addresses.refresh_if_due(now) {
+            self.follow_tunnels(tracker, now);
+        }
+    }
+
+    /// Hands the tracker this machine's tunnels when they changed.
+    fn follow_tunnels(&mut self, tracker: &mut Tracker, now: Instant) {
+        if let Some(fresh) = self.tunnels.refresh(now) {
+            tracker.set_tunnels(fresh);
+        }
+    }
+
+    /// Counts a batch that came at `arrived`, and the packets the kernel dropped since the
+    /// last. Each observation gets its own instant, in the batch's (capture) order, so what
+    /// came first on the wire also comes first in time.
+    fn count(&mut self, batch: &Batch, tracker: &mut Tracker, arrived: Instant) {
+        let inspecting = PacketLog::wanted();
+        let instants = (0..).map(|n| arrived + Duration::from_nanos(n));
+        batch
+            .observations
+            .iter()
+            .zip(instants)
+            .for_each(|(observation, at)| {
+                let placement = apply(observation, &mut self.addresses, tracker, at);
+                if inspecting {
+                    self.packet_log
+                        .record(observation, placement, unix_ms() / 1000);
+                }
+            });
+        tracker.dropped(batch.dropped_total.saturating_sub(self.dropped_before));
+        self.dropped_before = self.dropped_before.max(batch.dropped_total);
     }
 }
 
@@ -375,13 +475,6 @@ fn apply(
             tracker.skipped();
             None
         }
-    }
-}
-
-/// Hands the tracker this machine's tunnels when they changed.
-fn follow_tunnels(tunnels: &mut TunnelWatch, tracker: &mut Tracker, now: Instant) {
-    if let Some(fresh) = tunnels.refresh(now) {
-        tracker.set_tunnels(fresh);
     }
 }
 
