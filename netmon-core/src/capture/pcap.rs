@@ -781,7 +781,7 @@ mod tests {
     #[cfg(target_os = "linux")]
     mod live {
         use super::*;
-        use crate::os::linux::netns::{ip, isolated};
+        use crate::os::linux::netns::{datagram, ip, isolated};
 
         /// Packets per source port in a batch (none for an opening).
         fn packets_by_port(batch: &[Observation]) -> Vec<(u16, u32)> {
@@ -799,14 +799,12 @@ mod tests {
         /// Begins a new flow: a TCP connection to `listener` (`n` even) or a DNS query; returns
         /// its port.
         fn newcomer(n: usize, listener: std::net::SocketAddr) -> u16 {
-            let local = if n.is_multiple_of(2) {
-                std::net::TcpStream::connect(listener).unwrap().local_addr()
+            if n.is_multiple_of(2) {
+                let connection = std::net::TcpStream::connect(listener).unwrap();
+                connection.local_addr().unwrap().port()
             } else {
-                let socket = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
-                socket.send_to(b"query", "127.0.0.1:53").unwrap();
-                socket.local_addr()
-            };
-            local.unwrap().port()
+                datagram("127.0.0.1", 53, b"query")
+            }
         }
 
         /// Sends one steady UDP flow (a datagram every 2 ms for 1.5 s) and, from 0.5 s on, begins

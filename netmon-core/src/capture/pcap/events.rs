@@ -199,9 +199,9 @@ mod tests {
     #[cfg(target_os = "linux")]
     mod live {
         use super::*;
-        use crate::os::linux::netns::{ip, isolated};
+        use crate::os::linux::netns::{datagram, ip, isolated};
         use std::io::Write;
-        use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
+        use std::net::{TcpListener, TcpStream};
         use std::time::Duration;
 
         /// Connects to a listener on `host` and sends data on the connection; returns (client
@@ -212,14 +212,6 @@ mod tests {
             let mut client = TcpStream::connect(server).unwrap();
             client.write_all(&[0x17; 500]).unwrap();
             (client.local_addr().unwrap().port(), server.port())
-        }
-
-        /// Sends `payload` to `host`:`port` from a new socket; returns its port.
-        fn datagram(host: &str, port: u16, payload: &[u8]) -> u16 {
-            let socket = UdpSocket::bind((host, 0)).unwrap();
-            let to: SocketAddr = (host.parse::<std::net::IpAddr>().unwrap(), port).into();
-            socket.send_to(payload, to).unwrap();
-            socket.local_addr().unwrap().port()
         }
 
         #[test]

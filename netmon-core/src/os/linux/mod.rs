@@ -15,6 +15,7 @@ pub mod watch;
 /// For tests: a network namespace of a thread's own.
 #[cfg(test)]
 pub mod netns {
+    use std::net::{IpAddr, SocketAddr, UdpSocket};
     use std::process::Command;
     use std::thread;
 
@@ -40,5 +41,13 @@ pub mod netns {
     pub fn ip(args: &[&str]) {
         let status = Command::new("ip").args(args).status().expect("ip runs");
         assert!(status.success(), "ip {args:?} failed");
+    }
+
+    /// Sends `payload` to `host`:`port` from a new UDP socket; returns its port.
+    pub fn datagram(host: &str, port: u16, payload: &[u8]) -> u16 {
+        let socket = UdpSocket::bind((host, 0)).unwrap();
+        let to: SocketAddr = (host.parse::<IpAddr>().unwrap(), port).into();
+        socket.send_to(payload, to).unwrap();
+        socket.local_addr().unwrap().port()
     }
 }
