@@ -14,7 +14,9 @@ netmon build (say main's) in the same run, so before and after are compared on t
 and the same load. The tools are started afresh for each kind's mix (nethogs' cost grows with
 its run: it keeps every process it saw); peak RSS is the highest of those runs. `--rounds N`
 runs it all N times and judges each phase on the medians over the rounds, as a peer's own
-cost moves from run to run. Prints the tables and writes JSON to bench/results/. Run through
+cost moves from run to run. `--alone` runs the mix once per tool instead, each tool alone on
+the veth, and compares the phases per GB each tool's run moved. Prints the tables and writes
+JSON to bench/results/. Run through
 bench/compare.sh, which installs the peers and builds netmon.
 """
 
@@ -164,12 +166,14 @@ def wait_until_capturing(lab, monitors):
         tool.cpu_start = benchlab.CpuReading.of(tool.child.pid)
 
 
-def measure(args, round_, kind):
-    """One kind's mix in one round, the tools started afresh for it, and their readings."""
+def measure(args, round_, kind, only=None):
+    """One kind's mix in one round, the tools (or the one named `only`) started afresh for it,
+    and their readings."""
     lab = benchlab.Lab(os.getpid())
     try:
         lab.start_servers()
-        monitors = tools(args.netmon, args.baseline, args.peers, lab, "1")
+        monitors = [tool for tool in tools(args.netmon, args.baseline, args.peers, lab, "1")
+                    if only in (None, tool.name)]
         for tool in monitors:
             tool.start(lab)
         wait_until_capturing(lab, monitors)
@@ -184,6 +188,39 @@ def measure(args, round_, kind):
         return summarise(lab, monitors, phases, readings)
     finally:
         lab.close()
+
+
+def measure_alone(args, round_, kind):
+    """One kind's mix in one round once per tool, each tool alone on the veth (so none shares
+    the two vCPUs or the kernel's packet path with another capture), joined as one run: each
+    phase holds every tool's CPU seconds and wake-ups, and the bytes each tool's run moved
+    (`ip_bytes_by_tool`; unpaced, a tool's own load changes them)."""
+    names = ["netmon", *(["netmon-base"] if args.baseline else []), *args.peers]
+    runs = [measure(args, round_, kind, only=name) for name in names]
+    phases = [{**alike[0],
+               "cpu_seconds": joined(alike, "cpu_seconds"),
+               "wakeups": joined(alike, "wakeups"),
+               "ip_bytes_by_tool": {name: phase["ip_bytes"] for name, phase in zip(names, alike)}}
+              for alike in zip(*(run["phases"] for run in runs))]
+    return {"phases": phases, "total_ip_bytes": runs[0]["total_ip_bytes"],
+            "tools": {name: figures for run in runs for name, figures in run["tools"].items()}}
+
+
+def joined(phases, field):
+    """The per-tool `field` of one phase's runs, one tool each, in one dict."""
+    return {name: value for phase in phases for name, value in phase[field].items()}
+
+
+def bytes_of(phase, name):
+    """IP bytes moved while `name` watched the phase: its own run's when each tool ran alone."""
+    return phase.get("ip_bytes_by_tool", {}).get(name, phase["ip_bytes"])
+
+
+def cpu_for_phase(phase, name):
+    """`name`'s CPU seconds in the phase, scaled to the phase's bytes when its own run moved
+    other bytes (each tool alone, unpaced); as measured otherwise."""
+    moved = bytes_of(phase, name)
+    return phase["cpu_seconds"][name] * phase["ip_bytes"] / moved if moved else 0.0
 
 
 def run_phase(lab, monitors, phase, kind, seconds, round_):
@@ -260,10 +297,11 @@ def merge_runs(runs):
     for name in runs[0]["tools"]:
         each = [run["tools"][name] for run in runs]
         cpu = round(sum(tool["cpu_seconds"] for tool in each), 3)
+        moved = sum(bytes_of(phase, name) for phase in phases)
         merged = {
             "cpu_seconds": cpu,
             "peak_rss_mb": max(tool["peak_rss_mb"] for tool in each),
-            "cpu_seconds_per_gb": round(cpu / (total_ip / 1e9), 4),
+            "cpu_seconds_per_gb": round(cpu / (moved / 1e9), 4),
             "cpu_seconds_per_gb_by_kind": {
                 kind: cpu_per_gb(name, [p for p in phases if p["kind"] == kind])
                 for kind in KINDS if any(p["kind"] == kind for p in phases)},
@@ -295,6 +333,8 @@ def median_phases(phases):
         "name": rounds[0]["name"], "what": rounds[0]["what"], "kind": rounds[0]["kind"],
         "rounds": len(rounds),
         "ip_bytes": statistics.median(phase["ip_bytes"] for phase in rounds),
+        "ip_bytes_by_tool": {tool: statistics.median(bytes_of(phase, tool) for phase in rounds)
+                             for tool in rounds[0]["cpu_seconds"]},
         "cpu_seconds": median_per_tool(rounds, "cpu_seconds"),
         "wakeups": median_per_tool(rounds, "wakeups"),
         "load_average_1m": round(statistics.median(phase["load_average_1m"] for phase in rounds), 2),
@@ -309,7 +349,7 @@ def median_per_tool(rounds, field):
 
 def cpu_per_gb(name, phases):
     """CPU seconds per GB of `name` over `phases`."""
-    gigabytes = sum(phase["ip_bytes"] for phase in phases) / 1e9
+    gigabytes = sum(bytes_of(phase, name) for phase in phases) / 1e9
     return round(sum(phase["cpu_seconds"][name] for phase in phases) / gigabytes, 4)
 
 
@@ -348,18 +388,18 @@ def verdicts(results):
             "met": netmon_gso <= best_peer * TARGET_CPU_RATIO,
         }
     for phase in results["median_phases"]:
-        cpu = phase["cpu_seconds"]
+        cpu = {name: cpu_for_phase(phase, name) for name in phase["cpu_seconds"]}
         if phase["kind"] == "gso":
             best = min(cpu[peer] for peer in peers)
             found[f"cpu_seconds {phase['name']}"] = {
                 "target": f"<= the better peer's CPU seconds ({best:.2f})",
-                "netmon": cpu["netmon"],
+                "netmon": round(cpu["netmon"], 4),
                 "met": cpu["netmon"] <= best,
             }
         elif "nethogs" in cpu:
             ratio = TARGET_MTU_UDP_RATIO if "udp" in phase["name"] else TARGET_MTU_TCP_RATIO
-            gigabytes = phase["ip_bytes"] / 1e9
-            netmon, nethogs = (cpu[name] / gigabytes for name in ("netmon", "nethogs"))
+            netmon, nethogs = (phase["cpu_seconds"][name] / (bytes_of(phase, name) / 1e9)
+                               for name in ("netmon", "nethogs"))
             found[f"cpu_per_gb {phase['name']}"] = {
                 "target": f"<= {ratio:.2f} x nethogs ({nethogs * ratio:.4f})",
                 "netmon": round(netmon, 4),
@@ -387,14 +427,15 @@ def table(results):
                      f"{cpu_per_gb('netmon', phases) / best:.2f}"))
         for phase in (p for p in results["median_phases"] if p["kind"] == kind):
             cpu = phase["cpu_seconds"]
-            best_phase = min(cpu[peer] for peer in peers)
+            scaled = {name: cpu_for_phase(phase, name) for name in cpu}
+            best_phase = min(scaled[peer] for peer in peers)
             dropped = figures["netmon"]["dropped_per_phase"][phase["name"]]
             rows.append((f"  {phase['name']} ({phase['ip_bytes'] / 1e6:.0f} MB, "
                          f"load {phase['load_average_1m']}, netmon dropped {dropped})",
                          *[f"{cpu[n]:.3f} s, {phase['wakeups'][n]:g} w, "
                            f"{figures[n]['attributed_percent_per_phase'][phase['name']]:.1f} %"
                            for n in names],
-                         f"{cpu['netmon'] / best_phase:.2f}" if best_phase else "-"))
+                         f"{scaled['netmon'] / best_phase:.2f}" if best_phase else "-"))
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     lines = ["| " + " | ".join(cell.ljust(width) for cell, width in zip(row, widths)) + " |"
              for row in rows]
@@ -406,6 +447,9 @@ def table(results):
     cells = "phase cells: CPU seconds, wake-ups (voluntary context switches), bytes to the right process"
     if rounds > 1:
         cells += f"; CPU and wake-ups the median of {rounds} rounds, MB the median moved, drops the sum"
+    if results.get("alone"):
+        cells += ("; each tool alone, in its own run of the mix: MB netmon's run's, the ratios "
+                  "per GB each tool's run moved")
     return "\n".join(lines + ["", cells, ""]
                      + verdict_lines)
 
@@ -423,6 +467,10 @@ def main():
     parser.add_argument("--rounds", type=int, default=1,
                         help="times the mix runs, each time with the tools started afresh; each "
                              "phase's CPU figures and verdict are the medians over the rounds")
+    parser.add_argument("--alone", action="store_true",
+                        help="each tool runs the mix by itself (the traffic runs once per tool), "
+                             "so no tool shares the two vCPUs or the kernel's packet path with "
+                             "another capture; phases are compared per GB each tool's run moved")
     parser.add_argument("--peers", default=",".join(PEERS),
                         help="the peers to run beside netmon, comma-separated (default: "
                              "nethogs,bandwhich); fewer peers leave the two vCPUs idler, "
@@ -452,7 +500,9 @@ def main():
     # run (nethogs keeps every process it saw), and no phase pays for the mixes before it.
     kinds = [kind for kind in KINDS
              if not (kind == "gso" and args.mtu_only) and not (kind == "mtu" and args.no_mtu)]
-    results.update(merge_runs([measure(args, round_, kind)
+    measure_kind = measure_alone if args.alone else measure
+    results["alone"] = args.alone
+    results.update(merge_runs([measure_kind(args, round_, kind)
                                for round_ in range(1, args.rounds + 1) for kind in kinds]))
     results["verdicts"] = verdicts(results)
     results["machine"]["load_average_after"] = [
