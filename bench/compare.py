@@ -398,8 +398,8 @@ def verdicts(results):
             }
         elif "nethogs" in cpu:
             ratio = TARGET_MTU_UDP_RATIO if "udp" in phase["name"] else TARGET_MTU_TCP_RATIO
-            netmon, nethogs = (phase["cpu_seconds"][name] / (bytes_of(phase, name) / 1e9)
-                               for name in ("netmon", "nethogs"))
+            gigabytes = phase["ip_bytes"] / 1e9
+            netmon, nethogs = (cpu[name] / gigabytes for name in ("netmon", "nethogs"))
             found[f"cpu_per_gb {phase['name']}"] = {
                 "target": f"<= {ratio:.2f} x nethogs ({nethogs * ratio:.4f})",
                 "netmon": round(netmon, 4),
